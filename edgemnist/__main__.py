@@ -1,0 +1,5 @@
+import sys
+
+from edgemnist.cli import main
+
+sys.exit(main())

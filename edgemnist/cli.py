@@ -1,0 +1,71 @@
+"""The ``edgemnist`` command: a thin shell over the library.
+
+Each subcommand lives in ``edgemnist/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``; heavy libraries are imported inside ``run`` only, so ``edgemnist --help``
+stays fast and never imports TensorFlow.
+
+Exit codes: 0 ok; 1 an accuracy or verification gate failed; 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from edgemnist import __version__
+
+COMMANDS = {
+    "train": "train the essay's network on MNIST and save export/model.keras",
+    "export": "export the trained model to TFLite / ONNX / TFLite Micro and verify each artifact",
+    "evaluate": "accuracy of artifacts on the 10,000 test images, with a pass/fail gate",
+    "predict": "classify image files with an artifact",
+    "info": "show an artifact's manifest and what its runtime reports",
+    "bench": "benchmark artifacts: size, accuracy, load, latency percentiles, throughput",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="edgemnist", description="Train, export, verify and benchmark the MNIST MLP for edge devices.")
+    parser.add_argument("--version", action="version", version=f"edgemnist {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"edgemnist.commands.{name}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from edgemnist.errors import EdgemnistError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    try:
+        return int(args._run(args) or 0)
+    except EdgemnistError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

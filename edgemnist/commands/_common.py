@@ -1,0 +1,39 @@
+"""Arguments several commands share."""
+
+from __future__ import annotations
+
+import argparse
+
+from edgemnist import spec
+
+
+def add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder with the MNIST IDX files (.gz or raw) or mnist.npz "
+                        "(default: $EDGEMNIST_DATA_DIR, else the user cache, else download)")
+
+
+def add_tolerance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tolerance", type=float, default=spec.DEFAULT_TOLERANCE_PP, metavar="PP",
+                   help=f"accuracy gate: fail below {spec.REFERENCE_ACCURACY:.2%} minus PP percentage points "
+                        f"(default {spec.DEFAULT_TOLERANCE_PP})")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value

@@ -1,0 +1,52 @@
+"""Every error edgemnist raises on purpose.
+
+Bad user input (files, flags, arrays) is a ``ValueError`` subclass whose message says what was
+expected. The CLI prints ``error: <message>`` on one line and exits with ``exit_code``:
+2 for bad usage or input, 1 when an accuracy or verification gate fails.
+"""
+
+from __future__ import annotations
+
+
+class EdgemnistError(ValueError):
+    """Base class: a problem the user can fix. The CLI exits 2."""
+
+    exit_code = 2
+
+
+class ConfigError(EdgemnistError):
+    """A flag or config value out of range, or options that do not fit together."""
+
+
+class DataError(EdgemnistError):
+    """An MNIST file is missing, truncated, corrupted or not what it claims to be."""
+
+
+class DownloadError(DataError):
+    """No mirror delivered a file with the expected hash."""
+
+
+class ArtifactError(EdgemnistError):
+    """A model artifact is missing, unreadable, of an unknown kind or malformed."""
+
+
+class ManifestError(ArtifactError):
+    """A manifest is unreadable or contradicts the artifact it sits beside."""
+
+
+class InputError(EdgemnistError):
+    """Arrays or images handed to the predictor are not what it accepts."""
+
+
+class MissingDependencyError(EdgemnistError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class GateError(EdgemnistError):
+    """An accuracy or verification gate failed. The CLI exits 1."""
+
+    exit_code = 1
+
+
+class ArtifactChangedError(GateError):
+    """The artifact's sha256 no longer matches its manifest."""

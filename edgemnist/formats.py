@@ -1,0 +1,148 @@
+"""The one registry of artifact formats and quantization modes.
+
+The CLI's choices, the exporters' dispatch, the predictor's suffix dispatch, the benchmarks and the
+tests all read this table; nothing else lists formats.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgemnist.errors import ArtifactError, ConfigError
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    description: str
+    io: tuple[str, ...] = ("float",)  # allowed input/output dtypes; the first is the default
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffix: str
+    modes: tuple[Mode, ...]
+    exporter: str | None  # "module:function" taking (model, out_path, config, calibration) -> Path
+    backend: str  # "module:Class", a edgemnist.predictor.base.Backend
+    extra: str  # the pip extra that installs this format's runtime
+    runtime: str  # human name of the runtime
+
+    @property
+    def mode_names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.modes)
+
+    @property
+    def default_mode(self) -> str:
+        return self.modes[0].name
+
+    def mode(self, name: str | None) -> Mode:
+        name = name or self.default_mode
+        for m in self.modes:
+            if m.name == name:
+                return m
+        raise ConfigError(
+            f"--quantize {name!r} is not a {self.name} mode; expected one of: {', '.join(self.mode_names)}"
+        )
+
+    def resolve_io(self, mode: str | None, io: str | None) -> str:
+        m = self.mode(mode)
+        io = io or m.io[0]
+        if io not in m.io:
+            raise ConfigError(
+                f"--io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}"
+            )
+        return io
+
+    def artifact_name(self, mode: str) -> str:
+        if self.name == "micro":
+            return "model_data.cc"
+        return f"model.{mode}{self.suffix}"
+
+    def load_exporter(self) -> Any:
+        if self.exporter is None:
+            raise ConfigError(f"{self.name} is a source format; nothing exports to it")
+        return _load(self.exporter)
+
+    def load_backend(self) -> Any:
+        return _load(self.backend)
+
+
+def _load(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            name="tflite",
+            suffix=".tflite",
+            modes=(
+                Mode("int8", "full-integer int8, integer-only ops, calibrated on training images",
+                     io=("int8", "float")),
+                Mode("dynamic", "dynamic-range: int8 weights, float activations and I/O"),
+                Mode("float16", "float16 weights, float32 compute and I/O"),
+                Mode("float32", "no quantization"),
+            ),
+            exporter="edgemnist.export.tflite:export_tflite",
+            backend="edgemnist.predictor.litert:LiteRTBackend",
+            extra="litert",
+            runtime="LiteRT",
+        ),
+        Format(
+            name="onnx",
+            suffix=".onnx",
+            modes=(
+                Mode("int8", "static QDQ int8, calibrated on training images, float I/O"),
+                Mode("dynamic", "dynamic quantization: int8 weights, activations quantized at run time"),
+                Mode("float32", "no quantization"),
+            ),
+            exporter="edgemnist.export.onnx:export_onnx",
+            backend="edgemnist.predictor.onnx:OnnxBackend",
+            extra="onnx",
+            runtime="ONNX Runtime",
+        ),
+        Format(
+            name="micro",
+            suffix=".cc",
+            modes=(Mode("int8", "full-integer int8 C array for TensorFlow Lite Micro", io=("int8",)),),
+            exporter="edgemnist.export.micro:export_micro",
+            backend="edgemnist.predictor.micro:MicroBackend",
+            extra="micro",
+            runtime="TFLite Micro",
+        ),
+        Format(
+            name="keras",
+            suffix=".keras",
+            modes=(Mode("float32", "the trained source model"),),
+            exporter=None,
+            backend="edgemnist.predictor.keras:KerasBackend",
+            extra="train",
+            runtime="Keras",
+        ),
+    )
+}
+
+#: Formats `edgemnist export` writes, in the order `--format all` writes them.
+EXPORT_FORMATS = tuple(name for name, f in FORMATS.items() if f.exporter is not None)
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ConfigError(f"unknown format {name!r}; expected one of: {', '.join(FORMATS)}") from None
+
+
+def format_for_path(path: str | Path) -> Format:
+    suffix = Path(path).suffix.lower()
+    for f in FORMATS.values():
+        if f.suffix == suffix:
+            return f
+    known = ", ".join(f.suffix for f in FORMATS.values())
+    raise ArtifactError(f"{path}: unknown model file type {suffix or '(no suffix)'!r}; expected one of: {known}")

@@ -1,0 +1,134 @@
+"""The manifest JSON that travels beside every artifact (``<artifact>.json``).
+
+It states what the artifact is (format, quantization, tensors with scale and zero point, preprocessing,
+labels), where it came from (sha256 of artifact and source, calibration recipe, tool versions) and how it
+verified. It is parsed as plain data: ``json.loads`` and type checks, nothing executed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from edgemnist.errors import ArtifactChangedError, ManifestError
+from edgemnist.fileio import atomic_write_json, sha256_file
+
+SCHEMA = "edgemnist.manifest/1"
+MAX_MANIFEST_BYTES = 1 << 20
+TENSOR_DTYPES = ("float32", "int8", "uint8")
+
+TOOLS = ("edgemnist", "numpy", "keras", "tensorflow", "tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime",
+         "ai-edge-litert", "tflite-micro")
+
+
+def manifest_path(artifact: str | Path) -> Path:
+    artifact = Path(artifact)
+    return artifact.with_name(artifact.name + ".json")
+
+
+def tool_versions(names=TOOLS) -> dict[str, str]:
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def tensor_info(name: str, shape, dtype: str, scale: float | None = None, zero_point: int | None = None) -> dict:
+    return {
+        "name": name,
+        "shape": [int(d) if d is not None and int(d) >= 0 else -1 for d in shape],
+        "dtype": dtype,
+        "scale": None if scale is None else float(scale),
+        "zero_point": None if zero_point is None else int(zero_point),
+    }
+
+
+def write_manifest(artifact: str | Path, manifest: dict[str, Any]) -> Path:
+    manifest = {"schema": SCHEMA, **{k: v for k, v in manifest.items() if k != "schema"}}
+    validate(manifest, origin=str(manifest_path(artifact)))
+    return atomic_write_json(manifest_path(artifact), manifest)
+
+
+def read_manifest(artifact: str | Path, *, required: bool = False) -> dict[str, Any] | None:
+    """The validated manifest beside ``artifact``, or None when there is none (unless ``required``)."""
+    path = manifest_path(artifact)
+    if not path.is_file():
+        if required:
+            raise ManifestError(f"{path}: no manifest beside {Path(artifact).name}")
+        return None
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; not a manifest")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: not a readable JSON manifest ({exc})") from None
+    validate(data, origin=str(path))
+    return data
+
+
+def _fail(origin: str, what: str) -> None:
+    raise ManifestError(f"{origin}: {what}")
+
+
+def _check_tensor(t: Any, where: str, origin: str) -> None:
+    if not isinstance(t, dict):
+        _fail(origin, f"{where} must be an object")
+    if not isinstance(t.get("name"), str):
+        _fail(origin, f"{where}.name must be a string")
+    shape = t.get("shape")
+    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)):
+        _fail(origin, f"{where}.shape must be a list of integers")
+    if t.get("dtype") not in TENSOR_DTYPES:
+        _fail(origin, f"{where}.dtype must be one of {', '.join(TENSOR_DTYPES)}, got {t.get('dtype')!r}")
+    scale, zp = t.get("scale"), t.get("zero_point")
+    if t["dtype"] in ("int8", "uint8"):
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
+            _fail(origin, f"{where}.scale must be a positive finite number for a {t['dtype']} tensor")
+        lo, hi = (-128, 127) if t["dtype"] == "int8" else (0, 255)
+        if not (isinstance(zp, int) and not isinstance(zp, bool) and lo <= zp <= hi):
+            _fail(origin, f"{where}.zero_point must be an integer in [{lo}, {hi}]")
+
+
+def validate(data: Any, *, origin: str) -> None:
+    """Type-check a manifest; raise ManifestError naming the first field that is wrong."""
+    from edgemnist.formats import FORMATS
+
+    if not isinstance(data, dict):
+        _fail(origin, "a manifest must be a JSON object")
+    if data.get("schema") != SCHEMA:
+        _fail(origin, f"schema must be {SCHEMA!r}, got {data.get('schema')!r}")
+    fmt = data.get("format")
+    if fmt not in FORMATS:
+        _fail(origin, f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if data.get("quantization") not in FORMATS[fmt].mode_names:
+        _fail(origin, f"quantization must be one of {', '.join(FORMATS[fmt].mode_names)} for {fmt}")
+    art = data.get("artifact")
+    if not (isinstance(art, dict) and isinstance(art.get("sha256"), str) and len(art["sha256"]) == 64):
+        _fail(origin, "artifact.sha256 must be a 64-character hex string")
+    for key in ("input", "output"):
+        _check_tensor(data.get(key), key, origin)
+    ver = data.get("verification")
+    if ver is not None and not (isinstance(ver, dict) and isinstance(ver.get("passed"), bool)):
+        _fail(origin, "verification must be an object with a boolean 'passed'")
+
+
+def check_sha256(artifact: str | Path, manifest: dict[str, Any]) -> str:
+    """Raise ArtifactChangedError if ``artifact`` no longer has the sha256 its manifest records."""
+    digest = sha256_file(artifact)
+    if digest != manifest["artifact"]["sha256"]:
+        raise ArtifactChangedError(
+            f"{artifact}: the artifact changed since export: sha256 {digest[:12]}… but its manifest "
+            f"records {manifest['artifact']['sha256'][:12]}…; re-export it or restore the original file"
+        )
+    return digest

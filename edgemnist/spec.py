@@ -1,0 +1,32 @@
+"""The model's contract, shared by trainer, exporters, predictor and benchmarks."""
+
+from __future__ import annotations
+
+IMAGE_SHAPE = (28, 28)
+INPUT_SIZE = 784
+NUM_CLASSES = 10
+LABELS = tuple(range(NUM_CLASSES))
+INPUT_NAME = "pixels"
+OUTPUT_NAME = "probabilities"
+
+#: Test accuracy of the original write-up (784 -> Dense 512 relu -> Dense 10 softmax, 5 epochs).
+REFERENCE_ACCURACY = 0.9788
+#: Default tolerance of every accuracy gate, in percentage points below REFERENCE_ACCURACY.
+DEFAULT_TOLERANCE_PP = 0.5
+
+PREPROCESSING = {
+    "input": "uint8 grayscale 28x28, white digit on black (MNIST)",
+    "scale": "x / 255.0",
+    "flatten": INPUT_SIZE,
+    "dtype": "float32",
+    "range": [0.0, 1.0],
+}
+
+
+def accuracy_floor(tolerance_pp: float = DEFAULT_TOLERANCE_PP) -> float:
+    """The lowest accuracy (a fraction) that passes a gate with ``tolerance_pp`` percentage points."""
+    from edgemnist.errors import ConfigError
+
+    if not (0.0 <= tolerance_pp <= 100.0):
+        raise ConfigError(f"tolerance must be between 0 and 100 percentage points, got {tolerance_pp}")
+    return REFERENCE_ACCURACY - tolerance_pp / 100.0

@@ -1,0 +1,68 @@
+"""Shared fixtures: real MNIST, one trained model per session, exported artifacts cached per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ.get("EDGEMNIST_DATA_DIR") or DEFAULT_DATA)
+    if not (path / "t10k-labels-idx1-ubyte.gz").exists():
+        pytest.fail(f"MNIST not found in {path}; set EDGEMNIST_DATA_DIR to the folder with the IDX files")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir):
+    from edgemnist.data import load_mnist
+
+    return load_mnist(data_dir)
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    """One folder per session holding model.keras and every exported artifact."""
+    return tmp_path_factory.mktemp("export")
+
+
+@pytest.fixture(scope="session")
+def trained(workdir, mnist):
+    """The default training run (5 epochs, batch 128, seed 0), once per session: (model_path, result)."""
+    from edgemnist import spec
+    from edgemnist.manifest import write_manifest
+    from edgemnist.model import TrainConfig, report, save_model, train
+
+    result = train(TrainConfig(), mnist, verbose=0)
+    path = save_model(result.model, workdir / "model.keras")
+    floor = spec.accuracy_floor()
+    write_manifest(path, report(result, path, data_source=mnist.source,
+                                passed=result.test_accuracy >= floor, floor=floor))
+    return path, result
+
+
+@pytest.fixture(scope="session")
+def model_path(trained) -> Path:
+    return trained[0]
+
+
+@pytest.fixture(scope="session")
+def export_artifact(model_path, mnist, workdir):
+    """Factory: export_artifact("tflite", "int8", io=None) -> ExportResult, exported once per session."""
+    cache = {}
+
+    def get(fmt: str, mode: str | None = None, io: str | None = None):
+        key = (fmt, mode, io)
+        if key not in cache:
+            from edgemnist.export import ExportConfig, export_model
+
+            cache[key] = export_model(model_path, ExportConfig(format=fmt, mode=mode, io=io), workdir, data=mnist)
+        return cache[key]
+
+    return get
