@@ -15,7 +15,6 @@ does not notice a truncated dimension header, and we need the raw payload bytes 
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import shutil

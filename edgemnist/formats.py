@@ -57,9 +57,12 @@ class Format:
             )
         return io
 
-    def artifact_name(self, mode: str) -> str:
+    def artifact_name(self, mode: str, io: str | None = None) -> str:
+        """``model.<mode><suffix>``; a non-default I/O dtype is named too: ``model.int8-floatio.tflite``."""
         if self.name == "micro":
             return "model_data.cc"
+        if io is not None and io != self.mode(mode).io[0]:
+            return f"model.{mode}-{io}io{self.suffix}"
         return f"model.{mode}{self.suffix}"
 
     def load_exporter(self) -> Any:

@@ -1,0 +1,117 @@
+"""Verify an artifact in its real runtime against the Keras model on the 10,000 MNIST test images.
+
+``verify`` runs the artifact through ``edgemnist.predictor.Predictor`` (the same code path a device user
+gets), measures accuracy, top-1 agreement with the reference probabilities and the largest absolute
+difference of probabilities, collects every failure into a ``Report`` and raises nothing for a failed
+check: the caller decides (``edgemnist export`` renames a failed artifact ``.rejected``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist.errors import InputError
+
+#: Probabilities of every verified artifact must sum to 1 within this (an int8 output of scale 1/256
+#: rounds each of the 10 classes by at most 1/512).
+PROB_SUM_ATOL = 0.05
+
+
+@dataclass(frozen=True)
+class Report:
+    """What ``verify`` measured, and every reason it failed (empty when it passed)."""
+
+    artifact: str
+    passed: bool
+    n: int
+    accuracy: float
+    agreement: float  # top-1 agreement with the reference model
+    max_abs_diff: float  # max |p_artifact - p_reference| over all images and classes
+    mean_abs_diff: float
+    threshold: float  # accuracy floor: REFERENCE_ACCURACY - tolerance
+    tolerance_pp: float
+    reference_accuracy: float  # of the reference probabilities (the Keras model) on the same images
+    max_abs_diff_limit: float | None  # set for float32 artifacts, which must match the reference
+    reasons: tuple[str, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["reasons"] = list(self.reasons)
+        d["gate"] = f"accuracy >= {spec.REFERENCE_ACCURACY:.2%} - {self.tolerance_pp:g} pp"
+        return d
+
+    def summary(self) -> str:
+        return (f"accuracy {self.accuracy:.2%}  agreement {self.agreement:.2%}  "
+                f"max|dp| {self.max_abs_diff:.2g}")
+
+
+def _check_inputs(reference_probs, images, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    reference = np.asarray(reference_probs, dtype=np.float32)
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    n = len(labels)
+    if labels.ndim != 1 or n == 0:
+        raise InputError(f"labels must be a non-empty 1-D array, got shape {labels.shape}")
+    if reference.shape != (n, spec.NUM_CLASSES):
+        raise InputError(f"reference probabilities must have shape ({n}, {spec.NUM_CLASSES}), got {reference.shape}")
+    if len(images) != n:
+        raise InputError(f"{len(images)} images but {n} labels")
+    return reference, images, labels.astype(np.int64)
+
+
+def verify(artifact_path: str | Path, reference_probs, images, labels,
+           tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP, *, max_abs_diff: float | None = None,
+           threads: int = 1) -> Report:
+    """Run ``artifact_path`` on ``images`` and compare with ``labels`` and ``reference_probs``.
+
+    Fails (``Report.passed`` False, with reasons) when accuracy is below ``accuracy_floor(tolerance_pp)``,
+    when ``max_abs_diff`` is given and exceeded, or when the output is not (N, 10) finite probabilities.
+    The artifact is loaded with ``check_hash=False, allow_unverified=True``: verification is what decides.
+    """
+    from edgemnist.predictor import Predictor
+
+    floor = spec.accuracy_floor(tolerance_pp)
+    reference, images, labels = _check_inputs(reference_probs, images, labels)
+    start = time.perf_counter()
+    predictor = Predictor.load(artifact_path, threads=threads, check_hash=False, allow_unverified=True)
+    probs = np.asarray(predictor.predict_proba(images), dtype=np.float32)
+    seconds = time.perf_counter() - start
+
+    n = len(labels)
+    reasons = []
+    if probs.shape != reference.shape:
+        reasons.append(f"output shape {probs.shape}, expected {reference.shape}")
+        nan = float("nan")
+        return Report(str(artifact_path), False, n, nan, nan, nan, nan, floor, tolerance_pp,
+                      float(np.mean(reference.argmax(1) == labels)), max_abs_diff, tuple(reasons), seconds)
+    if not np.isfinite(probs).all():
+        reasons.append(f"{int((~np.isfinite(probs)).sum())} non-finite output values")
+    sums = probs.sum(axis=1)
+    worst_sum = float(np.max(np.abs(sums - 1.0))) if np.isfinite(sums).all() else math.inf
+    if worst_sum > PROB_SUM_ATOL:
+        reasons.append(f"probabilities do not sum to 1 (off by up to {worst_sum:.3g} > {PROB_SUM_ATOL})")
+    top1 = probs.argmax(axis=1)
+    accuracy = float(np.mean(top1 == labels))
+    agreement = float(np.mean(top1 == reference.argmax(axis=1)))
+    diff = np.abs(probs.astype(np.float64) - reference.astype(np.float64))
+    max_diff = float(np.nanmax(diff)) if np.isfinite(diff).any() else math.inf
+    mean_diff = float(np.nanmean(diff)) if np.isfinite(diff).any() else math.inf
+    if accuracy < floor:
+        reasons.append(f"accuracy {accuracy:.2%} < gate {floor:.2%} "
+                       f"({spec.REFERENCE_ACCURACY:.2%} - {tolerance_pp:g} pp)")
+    if max_abs_diff is not None and not max_diff <= max_abs_diff:
+        reasons.append(f"max |p - p_keras| {max_diff:.3g} > {max_abs_diff:g} (a float32 artifact must match Keras)")
+    return Report(
+        artifact=str(artifact_path), passed=not reasons, n=n, accuracy=accuracy, agreement=agreement,
+        max_abs_diff=max_diff, mean_abs_diff=mean_diff, threshold=floor, tolerance_pp=float(tolerance_pp),
+        reference_accuracy=float(np.mean(reference.argmax(axis=1) == labels)),
+        max_abs_diff_limit=max_abs_diff, reasons=tuple(reasons), seconds=seconds,
+    )
