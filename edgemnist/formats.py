@@ -26,7 +26,7 @@ class Format:
     name: str
     suffix: str
     modes: tuple[Mode, ...]
-    exporter: str | None  # "module:function" taking (model, out_path, config, calibration) -> Path
+    exporter: str | None  # "module:function" taking (model, out_path, config, calibration, *, source) -> Path
     backend: str  # "module:Class", a edgemnist.predictor.base.Backend
     extra: str  # the pip extra that installs this format's runtime
     runtime: str  # human name of the runtime

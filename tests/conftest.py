@@ -58,11 +58,11 @@ def export_artifact(model_path, mnist, workdir):
     cache = {}
 
     def get(fmt: str, mode: str | None = None, io: str | None = None):
-        key = (fmt, mode, io)
-        if key not in cache:
-            from edgemnist.export import ExportConfig, export_model
+        from edgemnist.export import ExportConfig, export_model
 
-            cache[key] = export_model(model_path, ExportConfig(format=fmt, mode=mode, io=io), workdir, data=mnist)
+        key = ExportConfig(format=fmt, mode=mode, io=io)  # resolved: ("tflite") and ("tflite", "int8") share
+        if key not in cache:
+            cache[key] = export_model(model_path, key, workdir, data=mnist)
         return cache[key]
 
     return get

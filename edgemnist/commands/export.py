@@ -1,15 +1,124 @@
-"""edgemnist export (placeholder until its issue lands)"""
+"""edgemnist export"""
 
 from __future__ import annotations
 
 import argparse
 
+from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int
+from edgemnist.formats import EXPORT_FORMATS, FORMATS
+
+ALL = "all"
+
+
+def _unique(values) -> list[str]:
+    return list(dict.fromkeys(values))
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    modes = _unique(m.name for f in EXPORT_FORMATS for m in FORMATS[f].modes)
+    ios = _unique(io for f in EXPORT_FORMATS for m in FORMATS[f].modes for io in m.io)
+    per_format = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
+    p.add_argument("--format", default="tflite", choices=[*EXPORT_FORMATS, ALL],
+                   help=f"artifact format; '{ALL}' exports every format x mode x I/O (default tflite)")
+    p.add_argument("--quantize", choices=modes, metavar="MODE",
+                   help=f"quantization mode, the format's first by default ({per_format}); "
+                        f"with --format {ALL}, export only this mode")
+    p.add_argument("--io", choices=ios,
+                   help="input/output dtype: tflite int8 defaults to int8 I/O (scale 1/255, zero point -128), "
+                        "'float' keeps float32 I/O around the integer model; every other mode is float")
+    p.add_argument("--model", metavar="PATH", help="the trained Keras model (default: OUT/model.keras)")
+    p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
+    p.add_argument("--calibration-samples", type=positive_int, default=500, metavar="N",
+                   help="training images used to calibrate int8 modes (default 500)")
+    p.add_argument("--seed", type=nonneg_int, default=0,
+                   help="seed choosing the calibration images (default 0)")
+    add_tolerance(p)
+    add_data_dir(p)
+
+
+def _fields(result, *, status: str) -> list[str]:
+    r = result.report
+    return [str(result.path), f"{result.manifest['artifact']['bytes'] / 1000:.1f} kB", f"{r.accuracy:.2%}",
+            f"{r.agreement:.2%}", f"{r.max_abs_diff:.2g}", f"{result.seconds + r.seconds:.1f} s", status]
+
+
+HEADER = ["artifact", "size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
+
+
+def _line(row: list[str], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(_line(row, widths).rstrip() for row in rows)
+
+
+def _print_summary(config, row) -> None:
+    """A format's own line under its row (exporter module ``summary(manifest)``: micro's arena and flash)."""
+    import importlib
+
+    from edgemnist.manifest import read_manifest
+
+    module = importlib.import_module(config.fmt.exporter.partition(":")[0])
+    manifest = read_manifest(row[0]) if hasattr(module, "summary") and row[-1] == "ok" else None
+    line = module.summary(manifest) if manifest else None
+    if line:
+        print(line)
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgemnist.errors import ConfigError
+    from pathlib import Path
 
-    raise ConfigError("'edgemnist export' is not implemented yet")
+    from edgemnist import spec
+    from edgemnist.errors import ArtifactError, MissingDependencyError
+    from edgemnist.export import ExportConfig, RejectedError, all_configs, export_prepared, prepare
+
+    common = dict(calibration_samples=args.calibration_samples, seed=args.seed, tolerance=args.tolerance)
+    skipped: list[str] = []
+    if args.format == ALL:
+        configs, skipped = all_configs(mode=args.quantize, io=args.io, **common)
+    else:
+        configs = [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)]
+    out = Path(args.out)
+    model_path = Path(args.model) if args.model else out / "model.keras"
+    if not model_path.is_file():
+        how = f"pass --model PATH, or train one with: edgemnist train --out {out}"
+        what = "no such model file" if args.model else "no trained model"
+        raise ArtifactError(f"{model_path}: {what}; {how}")
+
+    source = prepare(model_path, data_dir=args.data_dir)
+    floor = spec.accuracy_floor(args.tolerance)
+    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}; "
+          f"gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
+    for note in skipped:
+        print(f"skipped {note}")
+    rows, failed = [HEADER], []
+    widths = [max(len(str(out / c.artifact_name)) for c in configs) + len(".rejected"), 10, 8, 9, 7, 7, 8]
+    print(_line(HEADER, widths).rstrip())
+    for config in configs:
+        try:
+            result = export_prepared(source, config, out)
+        except RejectedError as exc:
+            if len(configs) == 1:
+                print(_line(_fields(exc.result, status="REJECTED"), widths).rstrip())
+                raise
+            row = _fields(exc.result, status="REJECTED")
+            failed.append(f"{config.label}: {'; '.join(exc.result.report.reasons)}")
+        except MissingDependencyError as exc:
+            if len(configs) == 1:
+                raise
+            print(f"skipped {config.label}: {exc}")
+            continue
+        else:
+            row = _fields(result, status="ok")
+        rows.append(row)
+        print(_line(row, widths).rstrip())
+        _print_summary(config, row)
+    if len(configs) > 1:
+        print()
+        print(_table(rows))
+        print(f"{len(rows) - 1} exported to {out}/: {len(rows) - 1 - len(failed)} passed, {len(failed)} rejected")
+    for reason in failed:
+        print(f"rejected {reason}")
+    return 1 if failed else 0

@@ -1,0 +1,222 @@
+"""Keras -> ONNX (opset ``OPSET``), float32 or quantized by ONNX Runtime, each exactly what its name says.
+
+- ``int8``: static QDQ quantization: ``quant_pre_process`` (shape inference + graph optimization: MatMul+Add
+  fuse to Gemm), then ``quantize_static`` with MinMax calibration on training images; int8 weights
+  (symmetric) and activations (asymmetric), float32 I/O (a QuantizeLinear/DequantizeLinear pair at the edges).
+- ``dynamic``: ``quantize_dynamic``: int8 weights, activations quantized per batch at run time
+  (DynamicQuantizeLinear + MatMulInteger), float32 I/O.
+- ``float32``: the tf2onnx graph as converted.
+
+The graph is converted with ``tf2onnx.convert.from_function`` (``from_keras`` fails on Keras 3 models)
+from a function ``pixels -> {"probabilities": ...}``; the batch dimension is named ``batch`` and dynamic.
+The manifest's essentials are also stored in the model's ``metadata_props``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist.errors import ArtifactError, ConfigError
+from edgemnist.fileio import sha256_file
+from edgemnist.manifest import SCHEMA, tensor_info
+
+#: ONNX opset of every exported graph (ONNX Runtime >= 1.14 runs it; QDQ quantization supports it).
+OPSET = 17
+BATCH_DIM = "batch"
+CALIBRATION_BATCH = 100
+#: The static int8 recipe, recorded in the manifest.
+STATIC = {"quant_format": "QDQ", "activation_type": "QInt8", "weight_type": "QInt8",
+          "calibrate_method": "MinMax", "per_channel": False}
+_ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64"}
+
+
+def export_onnx(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
+    """Convert ``model`` to ``out_path`` (a .onnx) as ``config.mode`` says; int8 needs ``calibration``.
+
+    ``source`` (the .keras path), when given, is named with its sha256 in the model's metadata."""
+    from edgemnist._deps import require
+    from edgemnist._deps import tensorflow as _tf
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".onnx":
+        raise ConfigError(f"{out_path}: an ONNX artifact must end in .onnx")
+    mode = config.mode
+    if mode not in ("int8", "dynamic", "float32"):
+        raise ConfigError(f"unknown onnx mode {mode!r}")
+    if mode == "int8" and calibration is None:
+        raise ConfigError("onnx int8 needs calibration images")
+    tf = _tf()
+    tf2onnx = require("tf2onnx", "train")
+    onnx = require("onnx", "train")
+    signature = (tf.TensorSpec((None, spec.INPUT_SIZE), tf.float32, name=spec.INPUT_NAME),)
+
+    @tf.function(input_signature=signature)
+    def serve(pixels):
+        return {spec.OUTPUT_NAME: model(pixels, training=False)}
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=OPSET)
+    _name_batch(proto)
+    if mode != "float32":
+        proto = _quantize(proto, mode, calibration)
+        _name_batch(proto)
+    proto.doc_string = f"edgemnist MNIST MLP, onnx {mode}"
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, metadata(config, calibration, source))
+    onnx.checker.check_model(proto)
+    out_path.write_bytes(proto.SerializeToString())
+    return out_path
+
+
+def _name_batch(proto) -> None:
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.Clear()
+        dim.dim_param = BATCH_DIM
+
+
+def _quantize(proto, mode: str, calibration):
+    import onnx
+
+    from edgemnist._deps import require
+
+    quantization = require("onnxruntime.quantization", "onnx", what="onnxruntime")
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory(prefix="edgemnist-onnx-") as tmp:
+        source, prepared, quantized = (Path(tmp) / n for n in ("float32.onnx", "prepared.onnx", "quantized.onnx"))
+        onnx.save(proto, source)
+        quant_pre_process(str(source), str(prepared))
+        if mode == "dynamic":
+            quantization.quantize_dynamic(prepared, quantized, weight_type=quantization.QuantType.QInt8)
+        else:
+            images = np.ascontiguousarray(calibration.images, dtype=np.float32)
+
+            class Reader(quantization.CalibrationDataReader):
+                def __init__(self):
+                    self._batches = iter(range(0, len(images), CALIBRATION_BATCH))
+
+                def get_next(self):
+                    start = next(self._batches, None)
+                    return None if start is None else {spec.INPUT_NAME: images[start:start + CALIBRATION_BATCH]}
+
+            quantization.quantize_static(
+                prepared, quantized, Reader(),
+                quant_format=quantization.QuantFormat.QDQ,
+                activation_type=quantization.QuantType.QInt8,
+                weight_type=quantization.QuantType.QInt8,
+                calibrate_method=quantization.CalibrationMethod.MinMax,
+                per_channel=STATIC["per_channel"],
+            )
+        return onnx.load(quantized)
+
+
+def metadata(config, calibration=None, source: str | Path | None = None) -> dict[str, str]:
+    """The manifest's essentials, as ONNX ``metadata_props`` (string values; JSON where structured)."""
+    io = tensor_info(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "float32")
+    out = tensor_info(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "float32")
+    props = {
+        "edgemnist.schema": SCHEMA,
+        "format": "onnx",
+        "quantization": config.mode,
+        "io": config.io,
+        "input": json.dumps(io),
+        "output": json.dumps(out),
+        "preprocessing": json.dumps(spec.PREPROCESSING),
+        "labels": json.dumps(list(spec.LABELS)),
+        "opset": str(OPSET),
+    }
+    if source is not None:
+        props["source"] = json.dumps({"file": Path(source).name, "sha256": sha256_file(source)})
+    if config.mode == "int8" and calibration is not None:
+        props["calibration"] = json.dumps({**calibration.recipe, **STATIC})
+    return props
+
+
+def _value_info(value, name: str | None = None) -> dict:
+    t = value.type.tensor_type
+    shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+    return tensor_info(name or value.name, shape, _ONNX_DTYPES.get(t.elem_type, str(t.elem_type)))
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """Facts read back from the .onnx: I/O, opset, ops, stored weight dtypes, metadata."""
+    from edgemnist._deps import require
+
+    onnx = require("onnx", "train")
+    try:
+        proto = onnx.load(str(path))
+    except Exception as exc:
+        raise ArtifactError(f"{path}: not a readable ONNX model ({exc})") from None
+    graph = proto.graph
+    if len(graph.input) != 1 or len(graph.output) != 1:
+        raise ArtifactError(f"{path}: {len(graph.input)} inputs and {len(graph.output)} outputs; expected one each")
+    inits = {i.name: i for i in graph.initializer}
+    weights = set()
+    compute = {"MatMul", "Gemm", "MatMulInteger", "QLinearMatMul"}
+    for node in graph.node:
+        if node.op_type in compute and len(node.input) > 1:
+            name = node.input[1]
+            producer = next((n for n in graph.node if name in n.output), None)
+            if producer is not None and producer.op_type == "DequantizeLinear":
+                name = producer.input[0]
+            if name in inits:
+                weights.add(_ONNX_DTYPES.get(inits[name].data_type, str(inits[name].data_type)))
+    input_quant = None
+    for node in graph.node:  # the input's QuantizeLinear in a QDQ graph: what calibration decided
+        if node.op_type == "QuantizeLinear" and node.input[0] == graph.input[0].name:
+            scale, zero = (onnx.numpy_helper.to_array(inits[n]) for n in node.input[1:3])
+            input_quant = {"scale": float(scale), "zero_point": int(zero), "dtype": str(zero.dtype)}
+    return {
+        "input": _value_info(graph.input[0]),
+        "output": _value_info(graph.output[0]),
+        "graph": {
+            "opset": next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
+            "batch_dim": graph.input[0].type.tensor_type.shape.dim[0].dim_param or None,
+            "ops": sorted({n.op_type for n in graph.node}),
+            "weights": sorted(weights),
+            "input_quantization": input_quant,
+            "metadata_props": sorted(p.key for p in proto.metadata_props),
+        },
+        "tools": {"onnx_opset": OPSET},
+    }
+
+
+#: What each mode must contain when read back: (weight dtypes, ops that must be present).
+EXPECTED = {
+    "int8": (["int8"], {"QuantizeLinear", "DequantizeLinear"}),
+    "dynamic": (["int8"], {"DynamicQuantizeLinear", "MatMulInteger"}),
+    "float32": (["float32"], set()),
+}
+
+
+def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
+    """Every way the artifact differs from ``mode`` (empty if it is what it claims)."""
+    problems = []
+    weights, ops = EXPECTED[mode]
+    graph = facts["graph"]
+    if graph["weights"] != weights:
+        problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
+    missing = ops - set(graph["ops"])
+    if missing:
+        problems.append(f"ops {', '.join(sorted(missing))} missing for {mode}")
+    if mode == "float32" and {"QuantizeLinear", "DynamicQuantizeLinear"} & set(graph["ops"]):
+        problems.append("float32 graph contains quantization ops")
+    if graph["opset"] != OPSET:
+        problems.append(f"opset {graph['opset']}, expected {OPSET}")
+    if graph["batch_dim"] != BATCH_DIM:
+        problems.append(f"batch dimension is not the dynamic {BATCH_DIM!r}")
+    for key, name in (("input", spec.INPUT_NAME), ("output", spec.OUTPUT_NAME)):
+        t = facts[key]
+        if t["name"] != name:
+            problems.append(f"{key} is named {t['name']!r}, expected {name!r}")
+        if t["dtype"] != "float32":
+            problems.append(f"{key} is {t['dtype']}, expected float32")
+        if t["shape"][0] != -1:
+            problems.append(f"{key} batch dimension is fixed at {t['shape'][0]}, expected dynamic")
+    return problems

@@ -1,0 +1,174 @@
+"""Keras -> TFLite (LiteRT) flatbuffer, in one of four modes, each exactly what its name says.
+
+- ``int8``: full-integer quantization calibrated on training images; only ``TFLITE_BUILTINS_INT8`` ops, so
+  every weight and activation is int8 (biases int32). I/O int8 by default (input scale 1/255, zero point
+  -128: a uint8 pixel p is fed as p - 128); ``io="float"`` adds a QUANTIZE/DEQUANTIZE pair at the edges
+  and keeps float32 I/O, the compute stays integer.
+- ``dynamic``: dynamic-range: int8 weights, float32 activations and I/O (not integer-only).
+- ``float16``: float16 weights dequantized to float32 at load; float32 compute and I/O.
+- ``float32``: no quantization.
+
+The conversion follows Keras' own LiteRT exporter (``ExportArchive`` -> SavedModel ->
+``TFLiteConverter.from_saved_model``) but with a signature ``pixels -> probabilities`` and builtin ops only
+(Keras' exporter also allows SELECT_TF_OPS, which a device interpreter cannot run). ``check`` reads the
+flatbuffer back and lists every way it differs from the mode it claims.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from edgemnist import spec
+from edgemnist.errors import ArtifactError, ConfigError
+from edgemnist.manifest import tensor_info
+
+SIGNATURE = "serving_default"
+# Ops that only convert at the graph's edges; every other op does the model's compute.
+_EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def export_tflite(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
+    """Convert ``model`` to ``out_path`` (a .tflite) as ``config.mode`` / ``config.io`` say.
+
+    ``calibration`` (an ``edgemnist.export.Calibration``) is required for int8 and ignored otherwise.
+    ``source`` (the .keras path) is accepted for the exporter contract; the flatbuffer does not embed it
+    (the manifest records it).
+    """
+    from edgemnist._deps import keras as _keras
+    from edgemnist._deps import tensorflow as _tf
+
+    out_path = Path(out_path)
+    if out_path.suffix != ".tflite":
+        raise ConfigError(f"{out_path}: a TFLite artifact must end in .tflite")
+    mode, io = config.mode, config.io
+    if mode == "int8" and calibration is None:
+        raise ConfigError("tflite int8 needs calibration images (a representative dataset)")
+    keras, tf = _keras(), _tf()
+    signature = [tf.TensorSpec((None, spec.INPUT_SIZE), tf.float32, name=spec.INPUT_NAME)]
+
+    def serve(pixels):
+        return {spec.OUTPUT_NAME: model(pixels, training=False)}
+
+    with tempfile.TemporaryDirectory(prefix="edgemnist-savedmodel-") as saved_model:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if mode != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "int8":
+            images = calibration.images
+
+            def representative():
+                for i in range(len(images)):
+                    yield {spec.INPUT_NAME: images[i:i + 1]}
+
+            converter.representative_dataset = representative
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if io == "int8":
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
+        elif mode == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        elif mode not in ("dynamic", "float32"):
+            raise ConfigError(f"unknown tflite mode {mode!r}")
+        with warnings.catch_warnings():
+            # The converter's own calibrator still builds a tf.lite.Interpreter; nothing we can change.
+            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+            flatbuffer = converter.convert()
+    out_path.write_bytes(flatbuffer)
+    return out_path
+
+
+def _dtype(t: dict) -> str:
+    return t["dtype"].__name__ if hasattr(t["dtype"], "__name__") else str(t["dtype"])
+
+
+def _tensor(detail: dict, name: str) -> dict:
+    dtype = _dtype(detail)
+    scale = zero_point = None
+    if dtype != "float32":
+        scale, zero_point = detail["quantization"]
+    return tensor_info(name, [int(d) for d in detail["shape_signature"]], dtype, scale, zero_point)
+
+
+def describe(path: str | Path) -> dict[str, Any]:
+    """Facts read back from the flatbuffer: I/O tensors (scale, zero point) and the dtypes of its compute."""
+    from edgemnist._deps import require
+
+    interpreter_mod = require("ai_edge_litert.interpreter", "litert", what="ai-edge-litert")
+    try:
+        it = interpreter_mod.Interpreter(model_path=str(path))
+    except Exception as exc:
+        raise ArtifactError(f"{path}: LiteRT cannot read it ({exc})") from None
+    signatures = it.get_signature_list()
+    sig = signatures.get(SIGNATURE, {"inputs": [], "outputs": []})
+    inputs, outputs = it.get_input_details(), it.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ArtifactError(f"{path}: {len(inputs)} inputs and {len(outputs)} outputs; expected one each")
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    producers = {}
+    ops = it._get_ops_details()
+    for op in ops:
+        for i in op["outputs"]:
+            producers[i] = op
+
+    def stored_dtype(index: int) -> str:
+        # A float16 weight reaches its op through a DEQUANTIZE; report what is stored.
+        op = producers.get(index)
+        if op is not None and op["op_name"] == "DEQUANTIZE" and op["inputs"][0] not in producers:
+            return _dtype(tensors[op["inputs"][0]])
+        return _dtype(tensors[index])
+
+    weights, activations = set(), set()
+    for op in ops:
+        if op["op_name"] == "FULLY_CONNECTED":
+            activations.add(_dtype(tensors[op["inputs"][0]]))
+            weights.add(stored_dtype(op["inputs"][1]))
+        elif op["op_name"] not in _EDGE_OPS:
+            activations.update(_dtype(tensors[i]) for i in op["inputs"] if i >= 0)
+    return {
+        "input": _tensor(inputs[0], sig["inputs"][0] if sig["inputs"] else inputs[0]["name"]),
+        "output": _tensor(outputs[0], sig["outputs"][0] if sig["outputs"] else outputs[0]["name"]),
+        "graph": {
+            "signature": SIGNATURE if SIGNATURE in signatures else None,
+            "ops": sorted({op["op_name"] for op in ops}),
+            "weights": sorted(weights),
+            "activations": sorted(activations),
+        },
+    }
+
+
+#: What each mode must look like when read back: (weight dtypes, activation dtypes).
+EXPECTED = {
+    "int8": (["int8"], ["int8"]),
+    "dynamic": (["int8"], ["float32"]),
+    "float16": (["float16"], ["float32"]),
+    "float32": (["float32"], ["float32"]),
+}
+
+
+def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
+    """Every way the artifact differs from ``mode`` / ``io`` (empty if it is what it claims)."""
+    problems = []
+    weights, activations = EXPECTED[mode]
+    graph = facts["graph"]
+    if graph["weights"] != weights:
+        problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
+    if graph["activations"] != activations:
+        problems.append(f"compute runs in {'/'.join(graph['activations'])}, expected {activations[0]} for {mode}")
+    want_io = "float32" if io == "float" else io
+    for key, name in (("input", spec.INPUT_NAME), ("output", spec.OUTPUT_NAME)):
+        t = facts[key]
+        if t["dtype"] != want_io:
+            problems.append(f"{key} is {t['dtype']}, expected {want_io}")
+        if t["name"] != name:
+            problems.append(f"{key} is named {t['name']!r}, expected {name!r}")
+        if t["shape"][0] != -1:
+            problems.append(f"{key} batch dimension is fixed at {t['shape'][0]}, expected dynamic")
+    return problems
