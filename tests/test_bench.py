@@ -1,0 +1,358 @@
+"""edgemnist.bench, its CLI and the benchmark scripts: structure and sanity, never absolute times."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgemnist import bench_render
+from edgemnist.bench import (
+    CDF_QUANTILES,
+    SCHEMA,
+    BenchConfig,
+    Stats,
+    bench_artifact,
+    measure,
+    run_bench,
+    to_model_input,
+)
+from edgemnist.bench import _Loop as Loop
+from edgemnist.cli import main
+from edgemnist.errors import ArtifactError, ConfigError, InputError
+from edgemnist.manifest import manifest_path
+from edgemnist.predictor.base import TensorSpec
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = BenchConfig(batch_sizes=(1, 8), warmup=3, min_time=0.02, min_runs=20, keras_min_runs=2)
+N_IMAGES = 400  # accuracy on a slice keeps the module fast; the CLI test measures the full set
+
+
+def _copy(src: Path, dst_dir: Path) -> Path:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for p in (src, manifest_path(src), src.with_name("model_data.h")):
+        if p.is_file() and (p != src.with_name("model_data.h") or src.suffix == ".cc"):
+            shutil.copy(p, dst_dir / p.name)
+    return dst_dir / src.name
+
+
+@pytest.fixture(scope="module")
+def artifacts(export_artifact, model_path, tmp_path_factory):
+    """Private copies (other tests rewrite files in the shared export folder): int8 TFLite, float32 ONNX,
+    the TFLite Micro array and the Keras source beside them."""
+    folder = tmp_path_factory.mktemp("bench")
+    out = {
+        "tflite": _copy(export_artifact("tflite", "int8", "int8").path, folder),
+        "onnx": _copy(export_artifact("onnx", "float32").path, folder),
+        "keras": _copy(model_path, folder),
+    }
+    try:
+        out["micro"] = _copy(export_artifact("micro").path, folder)
+    except ImportError:
+        pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def test_set(mnist):
+    return mnist.test_images[:N_IMAGES], mnist.test_labels[:N_IMAGES]
+
+
+@pytest.fixture(scope="module")
+def report(artifacts, test_set):
+    images, labels = test_set
+    return run_bench([artifacts["tflite"], artifacts["onnx"]], TINY, images=images, labels=labels)
+
+
+# ---------------------------------------------------------------------------------------------- pure parts
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"batch_sizes": ()}, {"batch_sizes": (0,)}, {"batch_sizes": (1, 10001)}, {"batch_sizes": 32},
+    {"batch_sizes": ("8",)}, {"threads": 0}, {"threads": True}, {"warmup": -1}, {"min_time": 0},
+    {"min_time": float("nan")}, {"min_time": float("inf")}, {"min_time": "1"}, {"min_runs": 0},
+    {"keras_min_runs": 0},
+])
+def test_config_rejects_bad_values(kwargs):
+    with pytest.raises(ConfigError):
+        BenchConfig(**kwargs)
+
+
+def test_config_normalizes_and_cli_defaults_agree():
+    from edgemnist.commands.bench import DEFAULTS
+
+    assert BenchConfig(batch_sizes=(256, 1, 32, 32)).batch_sizes == (1, 32, 256)
+    defaults = BenchConfig()
+    assert {k: getattr(defaults, k) for k in DEFAULTS} == DEFAULTS
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.threads = 2
+
+
+def test_stats_nearest_rank_and_outliers():
+    ns = np.arange(1, 1001, dtype=np.int64) * 1000  # 1 µs .. 1000 µs
+    s = Stats.of(ns[::-1])
+    assert s.runs == 1000 and s.min == 0.001 and s.max == 1.0
+    assert (s.p50, s.p90, s.p99, s.p999) == (0.5, 0.9, 0.99, 0.999)  # observed values, nearest rank
+    assert s.mean == pytest.approx(0.5005) and s.outliers == 0
+    few = Stats.of(np.array([10, 11, 12, 13, 14, 15, 16, 17, 18, 1000], dtype=np.int64) * 1000)
+    assert few.p90 is not None and few.p99 is None and few.p999 is None  # not enough runs to support them
+    assert few.outliers == 1 and few.max == 1.0  # the outlier is counted and kept
+    assert Stats.of(np.array([5000])).std == 0.0
+
+
+def test_measure_warms_up_rotates_interleaves_and_counts():
+    seen = {"a": [], "b": []}
+    loops = [Loop("a", "record a", seen["a"].append, list(range(7))),
+             Loop("b", "record b", seen["b"].append, list(range(100, 103)))]
+    out = measure(loops, batch=1, warmup=4, min_time=0.005, min_runs=50, blocks=5)
+    assert [m.subject for m in out] == ["a", "b"]
+    for m, key, inputs in ((out[0], "a", range(7)), (out[1], "b", range(100, 103))):
+        assert m.runs >= 50 and m.warmup == 4 and len(seen[key]) == m.runs + 4
+        assert m.seconds > 0 and m.images_per_s > 0
+        assert set(seen[key]) == set(inputs)  # every input used: rotated, not one array repeated
+        assert len(m.samples_ns) == m.runs and m.cdf["q"] == CDF_QUANTILES
+        assert list(m.cdf["ms"]) == sorted(m.cdf["ms"])
+
+
+def test_to_model_input_matches_the_documented_conversions():
+    px = np.array([[0, 1, 127, 128, 254, 255]], dtype=np.uint8)
+    f = to_model_input(px, TensorSpec("x", (-1, 6), "float32"))
+    assert f.dtype == np.float32 and np.array_equal(f, px.astype(np.float32) / np.float32(255))
+    q = to_model_input(px, TensorSpec("x", (-1, 6), "int8", 1 / 255, -128))
+    assert q.dtype == np.int8 and np.array_equal(q, px.astype(np.int16) - 128)
+    other = to_model_input(px, TensorSpec("x", (-1, 6), "int8", 3 / 255, 5))  # no rounding ties
+    assert other.dtype == np.int8 and other.tolist() == [[5, 5, 47, 48, 90, 90]]
+
+
+# ---------------------------------------------------------------------------------------------- real runtimes
+
+
+@pytest.mark.parametrize("kind", ["tflite", "onnx", "micro"])
+def test_bench_artifact_structure_and_sanity(kind, artifacts, test_set):
+    if kind not in artifacts:
+        pytest.skip("tflite-micro is not installed")
+    images, labels = test_set
+    r = bench_artifact(artifacts[kind], TINY, images, labels)
+    manifest = json.loads(manifest_path(artifacts[kind]).read_text())
+    assert (r.format, r.quantization, r.io) == (kind, manifest["quantization"], manifest["io"])
+    assert r.threads == 1 and r.size_bytes == artifacts[kind].stat().st_size
+    if kind == "micro":
+        assert r.deploy_bytes == manifest["micro"]["flash_bytes"] < r.size_bytes
+    else:
+        assert r.deploy_bytes == r.size_bytes
+    assert r.accuracy_source == "measured" and r.accuracy_n == N_IMAGES and 0.9 < r.accuracy <= 1.0
+    assert r.verified is True and r.manifest_accuracy == pytest.approx(manifest["verification"]["accuracy"])
+    assert r.load_ms > 0 and r.first_inference_ms > 0 and r.raw_load_ms > 0 and r.raw_first_inference_ms > 0
+    assert r.raw_agreement == 1.0  # raw loop and predictor saw the same images
+    assert {(m.subject, m.batch) for m in r.measurements} == {(s, b) for s in ("predictor", "raw") for b in (1, 8)}
+    for m in r.measurements:
+        lat = m.latency
+        assert m.runs == lat.runs >= (TINY.min_runs if m.batch == 1 else 3)
+        assert lat.min <= lat.p50 <= lat.max and lat.mean > 0 and lat.std >= 0
+        if lat.p90 is not None:
+            assert lat.p50 <= lat.p90 <= lat.max
+        if lat.p99 is not None:
+            assert lat.p90 <= lat.p99 <= lat.max
+        assert m.images_per_s > 0 and m.seconds > 0 and 0 <= lat.outliers < lat.runs
+        assert (m.cdf is not None) is (m.batch == 1)
+    assert r.measurement("predictor", 1).warmup == TINY.warmup and r.measurement("predictor", 8).warmup == 2
+    over = r.overhead
+    assert over["p50_ratio"] > 0 and over["target_p50_ratio"] == 1.3 and isinstance(over["within_target"], bool)
+    assert "process-wide" in r.memory["method"] and r.memory["peak_rss_bytes"] > 0
+    json.dumps(r.to_dict())
+
+
+def test_report_json_round_trips_with_stable_keys(report, artifacts):
+    d = report.to_dict()
+    assert json.loads(report.to_json()) == d
+    assert list(d) == ["schema", "created", "wall_seconds", "config", "machine", "timing", "artifacts", "keras",
+                       "notes"]
+    assert d["schema"] == SCHEMA and d["config"]["batch_sizes"] == [1, 8] and d["wall_seconds"] > 0
+    machine = d["machine"]
+    for key in ("cpu", "logical_cores", "usable_cores", "os", "python", "versions", "thread_env", "date"):
+        assert key in machine
+    assert machine["cpu"] and machine["versions"]["numpy"] == np.__version__
+    assert "onnxruntime" in machine["versions"] and "ai-edge-litert" in machine["versions"]
+    assert [a["name"] for a in d["artifacts"]] == [artifacts["tflite"].name, artifacts["onnx"].name]
+    for a in d["artifacts"]:
+        assert a["overhead"]["p50_ratio"] > 0 and a["raw_method"]
+        assert {m["subject"] for m in a["measurements"]} == {"predictor", "raw"}
+        assert "samples_ns" not in a["measurements"][0]
+    # the Keras source was found beside the artifacts
+    k = d["keras"]
+    assert Path(k["path"]).name == "model.keras" and 0.9 < k["accuracy"] <= 1.0
+    assert {(m["subject"], m["batch"]) for m in k["measurements"]} == {
+        (s, b) for s in ("keras.call", "keras.predict") for b in (1, 8)}
+    assert all(m["runs"] >= TINY.keras_min_runs and m["images_per_s"] > 0 for m in k["measurements"])
+
+
+def test_markdown_and_plots(report, tmp_path):
+    d = report.to_dict()
+    md = bench_render.markdown([d])
+    assert d["created"] in md and d["machine"]["cpu"] in md and "threads 1" in md
+    for a in d["artifacts"]:
+        assert f"| {a['name']} |" in md
+    assert "Keras baseline" in md and "×raw" in md
+    for draw, name in ((lambda p: bench_render.plot(d, p), "both.png"),
+                       (lambda p: bench_render.plot_tradeoff([d, d], p), "tradeoff.png"),
+                       (lambda p: bench_render.plot_cdf([d], p), "cdf.png")):
+        path = draw(tmp_path / name)
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    from matplotlib.image import imread
+
+    pixels = imread(tmp_path / "both.png")
+    assert pixels.shape[0] > 400 and pixels.shape[1] > 1000 and pixels.std() > 0.05  # drawn, not blank
+
+
+def test_bad_images_and_unknown_artifacts(artifacts, test_set, tmp_path):
+    images, labels = test_set
+    with pytest.raises(InputError):
+        bench_artifact(artifacts["tflite"], TINY, images.astype(np.float32), labels)
+    with pytest.raises(InputError):
+        bench_artifact(artifacts["tflite"], TINY, images, labels[:5])
+    with pytest.raises(ArtifactError):
+        run_bench([tmp_path / "missing.tflite"], TINY, images=images, labels=labels)
+    with pytest.raises(ArtifactError):
+        run_bench([tmp_path / "model.pt"], TINY, images=images, labels=labels)
+    with pytest.raises(ConfigError):
+        run_bench([], TINY, images=images, labels=labels)
+
+
+# ---------------------------------------------------------------------------------------------- the command
+
+
+def test_cli_writes_json_markdown_and_png(artifacts, data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["bench", str(artifacts["tflite"]), "--batch-sizes", "1,4", "--warmup", "2", "--min-time", "0.02",
+               "--min-runs", "10", "--no-keras", "--data-dir", str(data_dir), "--json", str(out / "b.json"),
+               "--markdown", str(out / "b.md"), "--plot", str(out / "b.png")])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert artifacts["tflite"].name in printed and "×raw" in printed and "machine:" in printed
+    d = json.loads((out / "b.json").read_text())
+    assert d["schema"] == SCHEMA and d["config"]["min_runs"] == 10 and d["keras"] is None
+    a = d["artifacts"][0]
+    assert a["accuracy_source"] == "measured" and a["accuracy_n"] == 10000
+    assert a["accuracy"] == pytest.approx(a["manifest_accuracy"], abs=1e-9)  # same images, same predictor
+    assert a["measurements"][0]["runs"] >= 10
+    assert d["created"] in (out / "b.md").read_text()
+    assert (out / "b.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_no_accuracy_takes_the_manifest(artifacts, data_dir, tmp_path):
+    rc = main(["bench", str(artifacts["onnx"]), "--batch-sizes", "1", "--warmup", "0", "--min-time", "0.01",
+               "--min-runs", "5", "--no-keras", "--no-accuracy", "--data-dir", str(data_dir),
+               "--json", str(tmp_path / "o.json")])
+    assert rc == 0
+    a = json.loads((tmp_path / "o.json").read_text())["artifacts"][0]
+    assert a["accuracy_source"] == "manifest" and a["accuracy"] == pytest.approx(a["manifest_accuracy"])
+
+
+@pytest.mark.parametrize("flags", [
+    [], ["--threads", "0"], ["--batch-sizes", "0"], ["--batch-sizes", "1,x"], ["--batch-sizes", ""],
+    ["--min-time", "-1"], ["--min-time", "nan"], ["--min-runs", "0"], ["--warmup", "-1"],
+    ["--keras", "m.keras", "--no-keras"], ["--bogus"],
+])
+def test_bad_flags_exit_2(flags, artifacts, capsys):
+    argv = ["bench", *([] if flags == [] else [str(artifacts["tflite"])]), *flags]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("case", ["missing", "suffix", "corrupt", "json-suffix", "png-suffix", "keras-missing"])
+def test_bad_artifacts_and_outputs_exit_2_with_one_line(case, artifacts, data_dir, tmp_path, capsys):
+    target = str(artifacts["tflite"])
+    extra: list[str] = []
+    if case == "missing":
+        target = str(tmp_path / "nope.tflite")
+    elif case == "suffix":
+        (tmp_path / "model.bin").write_bytes(b"x")
+        target = str(tmp_path / "model.bin")
+    elif case == "corrupt":
+        (tmp_path / "broken.onnx").write_bytes(b"not a protobuf" * 10)
+        target = str(tmp_path / "broken.onnx")
+    elif case == "json-suffix":
+        extra = ["--json", str(tmp_path / "report.txt")]
+    elif case == "png-suffix":
+        extra = ["--plot", str(tmp_path / "plot.jpg")]
+    else:
+        extra = ["--keras", str(tmp_path / "absent.keras")]
+    rc = main(["bench", target, "--min-time", "0.01", "--min-runs", "3", "--warmup", "0", "--batch-sizes", "1",
+               "--no-accuracy", "--data-dir", str(data_dir), *extra])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------------------- scripts
+
+
+def _script(name: str):
+    path = REPO / "benchmarks" / f"{name}.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_script_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def test_update_readme_rewrites_only_the_marked_section(report, tmp_path):
+    update = _script("update_readme")
+    results = tmp_path / "results"
+    results.mkdir()
+    d = report.to_dict()
+    (results / "sweep.json").write_text(json.dumps({"schema": "edgemnist.sweep/1", "quick": True,
+                                                    "command": "python benchmarks/sweep.py --quick",
+                                                    "bench_commands": ["python -m edgemnist bench ..."],
+                                                    "reports": [d, d]}))
+    readme = tmp_path / "README.md"
+    before, after = "# edgemnist\n\nintro\n\n", "\n\n## License\n"
+    readme.write_text(f"{before}{update.START}\nstale numbers\n{update.END}{after}")
+    assert update.main(["--readme", str(readme), "--results", str(results), "--check"]) == 1
+    assert update.main(["--readme", str(readme), "--results", str(results)]) == 0
+    text = readme.read_text()
+    assert text.startswith(before + update.START) and text.endswith(update.END + after)
+    assert "stale numbers" not in text and d["created"] in text and d["machine"]["cpu"] in text
+    assert "Quick run, not for publishing" in text and "results/sweep.png" in text
+    for a in d["artifacts"]:
+        assert a["name"] in text
+    assert update.main(["--readme", str(readme), "--results", str(results), "--check"]) == 0
+    readme.write_text("# no markers\n")
+    assert update.main(["--readme", str(readme), "--results", str(results)]) == 2
+    assert update.main(["--readme", str(readme), "--results", str(tmp_path / "none")]) == 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")
+def test_cold_start_measures_the_childs_own_peak_rss(tmp_path):
+    cold = _script("cold_start")
+    row = cold.run_child({"name": "bare", "kind": "baseline", "code": cold.BARE, "artifact": None},
+                         tmp_path / "unused.npy", 1)
+    # This pytest process holds TensorFlow (hundreds of MB); a bare interpreter must not inherit that figure.
+    assert 0 < row["peak_rss_bytes"] < 100 * 2**20 and row["wall_ms"] > 0
+    assert "VmHWM" in row["peak_rss_method"]
+
+
+def test_sweep_runs_the_documented_command(tmp_path):
+    sweep = _script("sweep")
+    args = sweep.parse_args(["--quick", "--threads", "2,1,2"])
+    assert args.threads == (2, 1)
+    cmd = sweep.bench_command([Path("a.tflite")], Path("m.keras"), 2, tmp_path / "t.json", args)
+    assert cmd[1:4] == ["-m", "edgemnist", "bench"] and "--no-accuracy" in cmd
+    assert cmd[cmd.index("--threads") + 1] == "2"
+    shown = sweep.display([sys.executable, *cmd[1:]])
+    assert shown.startswith("python -m edgemnist bench a.tflite") and "--json" not in shown
+    with pytest.raises(SystemExit):
+        sweep.parse_args(["--threads", "0"])
