@@ -1,15 +1,51 @@
-"""edgemnist evaluate (placeholder until its issue lands)"""
+"""edgemnist evaluate MODEL... : accuracy on the 10,000 test images, with a pass/fail gate."""
 
 from __future__ import annotations
 
 import argparse
 
+from edgemnist.commands._common import add_data_dir, add_tolerance, positive_int
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    pass
+    p.add_argument("models", nargs="+", metavar="MODEL", help="artifacts to evaluate (.tflite, .onnx, .keras, .cc)")
+    add_tolerance(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    add_data_dir(p)
+    p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="runtime threads (default 1)")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="evaluate artifacts whose manifest records a failed verification")
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgemnist.errors import ConfigError
+    import json
+    import sys
 
-    raise ConfigError("'edgemnist evaluate' is not implemented yet")
+    from edgemnist import spec
+    from edgemnist.data import load_test
+    from edgemnist.errors import GateError
+    from edgemnist.evaluate import evaluate, format_report
+
+    threshold = spec.accuracy_floor(args.tolerance)  # validates --tolerance before loading anything
+    test_data = load_test(args.data_dir)
+    results, passed = [], True
+    for model in args.models:
+        try:
+            report = evaluate(model, tolerance=args.tolerance, threads=args.threads,
+                              allow_unverified=args.allow_unverified, test_data=test_data)
+        except GateError as exc:  # the artifact changed since export, or failed its verification
+            passed = False
+            results.append({"path": model, "passed": False, "error": str(exc)})
+            if not args.json:
+                print(f"error: {exc}", file=sys.stderr)
+            continue
+        passed = passed and report.passed
+        results.append(report.to_dict())
+        if not args.json:
+            print(format_report(report))
+    if args.json:
+        print(json.dumps({"passed": passed, "threshold": threshold, "tolerance_pp": args.tolerance,
+                          "reference_accuracy": spec.REFERENCE_ACCURACY, "results": results}, indent=2))
+    elif len(args.models) > 1:
+        print(f"{sum(r['passed'] for r in results)}/{len(results)} passed")
+    return 0 if passed else 1

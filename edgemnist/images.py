@@ -1,0 +1,148 @@
+"""Image files (PNG, JPEG, ...) and grayscale arrays -> MNIST-style 28x28 uint8 digits.
+
+MNIST's recipe: a white digit on black, its bounding box scaled (keeping the aspect ratio, anti-aliased) to
+fit a 20x20 box, then placed in a 28x28 field so that its centre of mass is at the centre. Photos and
+canvas drawings are usually dark ink on a light background: that is detected from the border (the
+background) and inverted, unless ``invert`` forces (True) or forbids (False) it.
+
+Pillow is needed for files only (``pip install 'edgemnist[images]'``), imported on first use. Its
+decompression-bomb limits stay on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist._deps import require
+from edgemnist.errors import InputError
+
+#: The digit's bounding box is scaled to fit this box (MNIST: 20x20 inside 28x28).
+BOX = 20
+#: Larger images are first downscaled to this longest side (speed; a digit needs far fewer pixels).
+MAX_SIDE = 1024
+#: Pixels brighter than this fraction of the brightest (after background removal) define the bounding box.
+INK_FRACTION = 0.2
+
+
+def _pil():
+    return require("PIL.Image", "images", what="Pillow")
+
+
+def load_digit(path: str | os.PathLike[str], *, invert: bool | None = None) -> np.ndarray:
+    """Read an image file and return it as an MNIST-style uint8 (28, 28) digit, white on black.
+
+    Raises InputError naming the file when it is missing, not an image, corrupt, too large for Pillow's
+    decompression-bomb limit, or blank; MissingDependencyError when Pillow is not installed.
+    """
+    gray = read_gray(path)
+    try:
+        return normalize_digit(gray, invert=invert)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def load_digits(paths, *, invert: bool | None = None) -> np.ndarray:
+    """Several files -> uint8 (N, 28, 28)."""
+    return np.stack([load_digit(p, invert=invert) for p in paths])
+
+
+def read_gray(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as float64 grayscale in [0, 255] (EXIF rotation applied, transparency over white)."""
+    Image = _pil()
+    from PIL import ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such image file" if not path.exists() else f"{path}: not a file")
+    try:
+        with Image.open(path) as img:
+            img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode a big photo at reduced size, in grayscale
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            if max(img.size) > MAX_SIDE:
+                img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+            return _to_gray(img)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image Pillow can read; expected a PNG or JPEG file") from None
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: refused, too many pixels ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
+        raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+
+
+def _to_gray(img) -> np.ndarray:
+    Image = _pil()
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        return a / 257.0 if a.max(initial=0) > 255 else a  # 16-bit -> 0-255
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)  # a transparent canvas reads as white paper
+    return np.asarray(img.convert("L"), dtype=np.float64)
+
+
+def normalize_digit(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarray:
+    """A 2-D grayscale array (0-255, any size) -> MNIST-style uint8 (28, 28), white digit on black.
+
+    ``invert``: None decides from the background (the border's median brightness: light -> invert),
+    True always inverts (dark ink on light paper), False never does.
+    """
+    a = np.asarray(gray)
+    if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "uif" or not np.isfinite(a).all():
+        raise InputError(f"expected a non-empty 2-D grayscale array of finite values; got {a.dtype} {a.shape}")
+    a = a.astype(np.float64)
+    if invert is None:
+        invert = _border_median(a) > 127.5
+    if invert:
+        a = 255.0 - a
+    a = np.clip(a - _border_median(a), 0.0, None)  # remove the background level (paper is rarely pure white)
+    peak = a.max()
+    if peak <= 8.0:  # nothing stands out from the background by more than a few grey levels
+        raise InputError("no digit found: the image is blank (uniform brightness)")
+    a *= 255.0 / peak
+    rows = np.flatnonzero((a > INK_FRACTION * 255.0).any(axis=1))
+    cols = np.flatnonzero((a > INK_FRACTION * 255.0).any(axis=0))
+    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box = _fit(a, BOX)
+    return _place_by_mass(box, spec.IMAGE_SHAPE[0])
+
+
+def _border_median(a: np.ndarray) -> float:
+    h, w = a.shape
+    k = max(1, min(h, w) // 20)  # a frame ~5 % thick
+    frame = np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
+    return float(np.median(frame))
+
+
+def _fit(a: np.ndarray, box: int) -> np.ndarray:
+    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio (anti-aliased)."""
+    Image = _pil()
+    h, w = a.shape
+    scale = box / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size == (w, h):
+        return a
+    img = Image.fromarray(a.astype(np.float32))  # mode "F"
+    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
+    return np.clip(np.asarray(img.resize(size, resample), dtype=np.float64), 0.0, 255.0)
+
+
+def _place_by_mass(box: np.ndarray, side: int) -> np.ndarray:
+    """Paste ``box`` into a side x side black field with its centre of mass at the field's centre."""
+    h, w = box.shape
+    total = box.sum()
+    cy = (box.sum(axis=1) @ np.arange(h)) / total
+    cx = (box.sum(axis=0) @ np.arange(w)) / total
+    centre = (side - 1) / 2.0
+    top = int(np.clip(round(centre - cy), 0, side - h))
+    left = int(np.clip(round(centre - cx), 0, side - w))
+    out = np.zeros((side, side), dtype=np.float64)
+    out[top:top + h, left:left + w] = box
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
