@@ -60,12 +60,16 @@ class OnnxBackend(Backend):
         inner = getattr(sess, "_sess", None)
         self._run = inner.run if inner is not None and callable(getattr(inner, "run", None)) else sess.run
         fixed = self.input.shape[0]
-        self._fixed_batch = fixed if fixed > 0 else None
-        if self._fixed_batch not in (None, 1):
+        if fixed not in (-1, 1):
             raise ArtifactError(f"{path}: input batch dimension is fixed at {fixed}; expected dynamic or 1")
+        # One image per call when the batch is fixed at 1, and for dynamic quantization: ORT's
+        # DynamicQuantizeLinear picks one activation scale for the whole input tensor, so in a batched call
+        # each image's probabilities would depend on the other images in the batch (up to ~0.02 here).
+        # Per-image calls keep every prediction independent of its neighbours, at a cost in throughput.
+        self._per_row = fixed == 1 or self.quantization() == "dynamic"
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        if self._fixed_batch is None or x.shape[0] == 1:
+        if not self._per_row or x.shape[0] == 1:
             return self._run(self._outs, {self._in: x}, None)[0]  # (output names, feed, run options)
         return np.concatenate([self._run(self._outs, {self._in: x[i:i + 1]}, None)[0] for i in range(x.shape[0])])
 
