@@ -26,6 +26,14 @@ def test_help_lists_every_command_and_imports_no_heavy_library():
         assert name in proc.stdout
 
 
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_subcommand_help_renders(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: edgemnist {command}")
+
+
 def test_python_dash_m_and_version():
     proc = run("-m", "edgemnist", "--version")
     assert proc.returncode == 0 and proc.stdout.startswith("edgemnist ")

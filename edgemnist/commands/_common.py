@@ -15,7 +15,7 @@ def add_data_dir(p: argparse.ArgumentParser) -> None:
 
 def add_tolerance(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tolerance", type=float, default=spec.DEFAULT_TOLERANCE_PP, metavar="PP",
-                   help=f"accuracy gate: fail below {spec.REFERENCE_ACCURACY:.2%} minus PP percentage points "
+                   help=f"accuracy gate: fail below {spec.REFERENCE_ACCURACY * 100:.2f}%% minus PP percentage points "
                         f"(default {spec.DEFAULT_TOLERANCE_PP})")
 
 
