@@ -215,7 +215,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     import numpy as np
 
-    from edgemnist.bench import machine_info
+    from edgemnist.bench_timing import machine_info
     from edgemnist.data import load_test
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso

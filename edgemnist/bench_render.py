@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edgemnist import spec
-from edgemnist.bench import OVERHEAD_TARGET, RUNTIME_DISTS
+from edgemnist.bench import OVERHEAD_TARGET
+from edgemnist.bench_timing import RUNTIME_DISTS
 from edgemnist.errors import ConfigError
 
 # ============================================================================== numbers
@@ -48,6 +49,19 @@ def latency(d: dict, subject: str, key: str = "p50", batch: int = 1) -> float | 
     return None if m is None else m["latency_ms"][key]
 
 
+def fmt_overhead(a: dict) -> str:
+    """An artifact's predictor/raw batch-1 p50 ratio, flagged: ``1.08 ✓`` within ``OVERHEAD_TARGET``, else ✗."""
+    over = a.get("overhead")
+    return "-" if over is None else f"{over['p50_ratio']:.2f} {'✓' if over['within_target'] else '✗'}"
+
+
+def overhead_line(report: dict) -> str:
+    """Every artifact's predictor overhead against the target, on one line."""
+    parts = [f"{short_name(a['name'])} {fmt_overhead(a)}" for a in report["artifacts"] if a.get("overhead")]
+    return (f"predictor overhead (batch-1 p50 / raw runtime p50, target ≤ {OVERHEAD_TARGET}): "
+            + (", ".join(parts) if parts else "not measured (no raw loop)"))
+
+
 def short_name(name: str) -> str:
     """``model.int8.tflite`` -> ``int8.tflite`` (plot labels)."""
     return name[len("model."):] if name.startswith("model.") else name
@@ -63,11 +77,9 @@ def summary_table(report: dict, *, threads_column: bool = False) -> tuple[list[s
     keras_p50 = latency(keras, "keras.call") if keras else None
     header = ["artifact", *(["threads"] if threads_column else []), "size", "accuracy", "load ms", "1st ms",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "raw p50", "×raw", *(f"img/s b{b}" for b in batches),
-              *(["×Keras"] if keras_p50 else []), "RSS +"]
+              *(["×Keras"] if keras_p50 else []), "load RSS"]
     rows = []
     for a in report["artifacts"]:
-        over = a.get("overhead")
-        ratio = "-" if over is None else f"{over['p50_ratio']:.2f}" + ("" if over["within_target"] else " ✗")
         acc = "-" if a["accuracy"] is None else f"{a['accuracy']:.2%}" + (
             "" if a["accuracy_source"] == "measured" else "*")
         size = fmt_bytes(a["size_bytes"]) + (
@@ -76,13 +88,13 @@ def summary_table(report: dict, *, threads_column: bool = False) -> tuple[list[s
         row = [a["name"], *([str(a["threads"])] if threads_column else []), size, acc, fmt_ms(a["load_ms"]),
                fmt_ms(a["first_inference_ms"]), fmt_ms(p50), fmt_ms(latency(a, "predictor", "p90")),
                fmt_ms(latency(a, "predictor", "p99")), fmt_ms(latency(a, "predictor", "max")),
-               fmt_ms(latency(a, "raw")), ratio]
+               fmt_ms(latency(a, "raw")), fmt_overhead(a)]
         for b in batches:
             m = measurement(a, "predictor", b)
             row.append(fmt_ips(m["images_per_s"]) if m else "-")
         if keras_p50:
             row.append(f"{keras_p50 / p50:.1f}" if p50 else "-")
-        row.append(fmt_bytes(a["memory"].get("rss_increase_bytes")))
+        row.append(fmt_bytes(a["memory"].get("load_rss_increase_bytes")))
         rows.append(row)
     return header, rows
 
@@ -112,16 +124,17 @@ def machine_line(report: dict) -> str:
 
 def settings_line(report: dict) -> str:
     c = report["config"]
+    peak = (report.get("memory") or {}).get("peak_rss_bytes")
     return (f"threads {c['threads']}, warm-up {c['warmup']} calls, at least {c['min_time']:g} s and "
             f"{c['min_runs']} images per measurement, batch sizes {', '.join(map(str, c['batch_sizes']))}; "
-            f"wall time {report['wall_seconds']:.1f} s")
+            f"wall time {report['wall_seconds']:.1f} s; peak RSS of the whole bench process {fmt_bytes(peak)}")
 
 
 LEGEND = ("p50/p90/p99/max: batch-1 `Predictor.predict_proba` latency per call after warm-up; raw p50: the "
-          "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✗ above "
-          f"{OVERHEAD_TARGET}); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = from the verified "
+          "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✓ within the "
+          f"{OVERHEAD_TARGET} target, ✗ above); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = from the verified "
           "manifest; size in parentheses: the flatbuffer a device flashes; img/s bN: throughput at batch N; "
-          "RSS +: process RSS growth while benchmarking it (process-wide).")
+          "load RSS: RSS growth from loading one more instance (runtime already imported).")
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -155,6 +168,7 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
             lines += [f"{heading}# threads = {r['config']['threads']}", ""]
         lines += [f"Settings: {settings_line(r)}.", ""]
         lines += md_table(*summary_table(r))
+        lines += ["", overhead_line(r) + "."]
         kt = keras_table(r)
         if kt:
             lines += ["", *md_table(*kt), "",
@@ -339,7 +353,7 @@ def plot(report: dict, path: str | Path) -> Path:
 
 
 __all__ = [
-    "LEGEND", "fmt_bytes", "fmt_ips", "fmt_ms", "keras_table", "latency", "machine_line", "markdown",
-    "md_table", "measurement", "notes", "plain_table", "plot", "plot_cdf", "plot_tradeoff", "settings_line",
-    "short_name", "summary_table",
+    "LEGEND", "fmt_bytes", "fmt_ips", "fmt_ms", "fmt_overhead", "keras_table", "latency", "machine_line",
+    "markdown", "md_table", "measurement", "notes", "overhead_line", "plain_table", "plot", "plot_cdf",
+    "plot_tradeoff", "settings_line", "short_name", "summary_table",
 ]

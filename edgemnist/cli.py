@@ -10,11 +10,13 @@ Exit codes: 0 ok; 1 an accuracy or verification gate failed; 2 bad usage or bad 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import sys
 
 from edgemnist import __version__
+from edgemnist._stderr import filtered_stderr
 
 COMMANDS = {
     "train": "train the essay's network on MNIST and save export/model.keras",
@@ -54,16 +56,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s: %(message)s")
-    try:
-        return int(args._run(args) or 0)
-    except EdgemnistError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    # Native runtimes print a few known, harmless lines on fd 2; drop them so an error stays one line
+    # (--debug shows everything).
+    quiet = contextlib.nullcontext() if args.debug else filtered_stderr()
+    with quiet:
+        try:
+            return int(args._run(args) or 0)
+        except EdgemnistError as exc:
+            if args.debug:
+                raise
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line: a runtime's multi-line text must not break the one-line promise."""
+    return " ".join(str(exc).split("\n")).replace("\r", " ").strip() or type(exc).__name__
 
 
 def run() -> None:

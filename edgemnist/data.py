@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemnist.errors import DataError, DownloadError
-from edgemnist.fileio import atomic_path, sha256_bytes
+from edgemnist.fileio import atomic_path, is_stale, remove_stale_temps, sha256_bytes
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +216,16 @@ def download(target: Path, urls=None, *, keys=tuple(FILES), progress: bool = Tru
     """Fetch the gzip IDX files into ``target`` through pooch, verifying each before it lands.
 
     A file is written to ``target`` only after its decompressed payload has the expected SHA-256;
-    a failed or corrupted download is deleted and the next mirror is tried.
+    a failed or corrupted download is deleted and the next mirror is tried. Downloads in progress live in a
+    hidden ``.download-<pid>-*`` folder; what a killed process left there (and any stale hidden temporary of
+    the final copy) is deleted first.
     """
     from edgemnist._deps import require
 
     pooch = require("pooch", "train", what="pooch (needed to download MNIST)")
     urls = tuple(urls) if urls is not None else mirrors()
     target.mkdir(parents=True, exist_ok=True)
+    _remove_stale_downloads(target)
     for key in keys:
         spec = FILES[key]
         if _find(target, spec):
@@ -230,7 +234,7 @@ def download(target: Path, urls=None, *, keys=tuple(FILES), progress: bool = Tru
         errors = []
         for base in urls:
             url = base + fname
-            with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as tmp:
+            with tempfile.TemporaryDirectory(dir=target, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-") as tmp:
                 try:
                     got = Path(pooch.retrieve(
                         url, known_hash=None, fname=fname, path=tmp,
@@ -250,6 +254,20 @@ def download(target: Path, urls=None, *, keys=tuple(FILES), progress: bool = Tru
                 break
         else:
             raise DownloadError(f"could not download {fname} from any mirror: " + "; ".join(errors))
+
+
+_DOWNLOAD_PREFIX = ".download-"
+_DOWNLOAD_DIR = re.compile(rf"^{re.escape(_DOWNLOAD_PREFIX)}(\d+)-[a-z0-9_]{{8}}$")
+
+
+def _remove_stale_downloads(target: Path) -> None:
+    """Delete what a killed download left in the cache: its ``.download-<pid>-*`` folder and hidden
+    temporaries of the final copy, when older than this process and their process is gone."""
+    remove_stale_temps(target, [f"{s.name}.gz" for s in FILES.values()])
+    for entry in target.iterdir():
+        m = _DOWNLOAD_DIR.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and is_stale(entry, int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> tuple[Path, str]:

@@ -1,4 +1,10 @@
-"""Atomic writes and hashing: an interrupted write never leaves half a file behind."""
+"""Atomic writes and hashing: an interrupted write never leaves half a file behind.
+
+A write goes to a hidden temporary beside the target, ``.<name>.<pid>.<random>.tmp<suffix>``, which is
+fsynced and then renamed over the target. A SIGKILL can leave such a temporary behind (never a half-written
+target); ``remove_stale_temps`` deletes the ones an earlier, dead process left, and export, train and the
+MNIST download call it on the folder they write into.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,15 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+#: When this process started, as far as edgemnist can tell (this module is imported before any write).
+PROCESS_START = time.time()
 
 
 @contextlib.contextmanager
@@ -17,12 +28,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
 
     On any exception (or if the process dies) the target is untouched and the temporary file is
-    removed (after SIGKILL only a hidden ``.<name>.<random>.tmp<suffix>`` can remain, never the target).
+    removed (after SIGKILL only a hidden ``.<name>.<pid>.<random>.tmp<suffix>`` can remain, never the target;
+    see ``remove_stale_temps``).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary keeps the target's suffix (Keras and LiteRT insist on it) but is hidden and says .tmp.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    # The temporary keeps the target's suffix (Keras and LiteRT insist on it) but is hidden and says .tmp;
+    # the pid lets a later process tell a dead writer's leftovers from a live writer's work in progress.
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".tmp{target.suffix}",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
@@ -70,3 +84,57 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def temp_pattern(name: str) -> re.Pattern[str]:
+    """The hidden temporaries ``atomic_path`` (and the exporters' staged companions) create for ``name``;
+    group 1 is the writer's pid."""
+    return re.compile(rf"^\.{re.escape(name)}\.(\d+)\.[a-z0-9_]{{8}}\.tmp(?:\.[A-Za-z0-9_]+)?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # no cheap, harmless liveness probe (os.kill would terminate it): keep the file
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: a live process of another user
+        return True
+    return pid != os.getpid()  # our own pid on an older file: a previous process that had our number
+
+
+def is_stale(path: Path, pid: int) -> bool:
+    """Left by a dead process: modified before this process started, by a writer that no longer runs."""
+    try:
+        mtime = path.lstat().st_mtime
+    except OSError:
+        return False
+    return mtime < PROCESS_START and not _pid_alive(pid)
+
+
+def remove_stale_temps(folder: str | os.PathLike[str], names: Iterable[str]) -> list[Path]:
+    """Delete the hidden temporaries for ``names`` that a killed edgemnist process left in ``folder``.
+
+    Only files matching our own pattern (``.<name>.<pid>.<random>.tmp<suffix>``), older than this process
+    and written by a process that is gone; a concurrent writer's temporary is left alone. Returns what was
+    deleted. (On non-POSIX systems nothing is deleted.)
+    """
+    folder = Path(folder)
+    patterns = [temp_pattern(n) for n in set(names)]
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith("."):
+            continue
+        for pattern in patterns:
+            m = pattern.match(entry.name)
+            if m and not entry.is_symlink() and entry.is_file() and is_stale(entry, int(m.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed.append(entry)
+                break
+    return removed

@@ -12,6 +12,7 @@ decompression-bomb limits stay on.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,19 +60,24 @@ def read_gray(path: str | os.PathLike[str]) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: no such image file" if not path.exists() else f"{path}: not a file")
     try:
-        with Image.open(path) as img:
-            img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode a big photo at reduced size, in grayscale
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            if max(img.size) > MAX_SIDE:
-                img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
-            return _to_gray(img)
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; a digit never needs that many pixels.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode a big photo at reduced size, in grayscale
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                if max(img.size) > MAX_SIDE:
+                    img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BOX)
+                return _to_gray(img)
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image Pillow can read; expected a PNG or JPEG file") from None
-    except Image.DecompressionBombError as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InputError(f"{path}: refused, too many pixels ({exc})") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
-        raise InputError(f"{path}: corrupt or truncated image ({exc})") from None
+    except MemoryError:
+        raise InputError(f"{path}: refused, too large to decode in memory") from None
+    except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, EOFError, struct.error, ...
+        raise InputError(f"{path}: corrupt or truncated image ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 def _to_gray(img) -> np.ndarray:

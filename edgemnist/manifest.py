@@ -72,8 +72,11 @@ def read_manifest(artifact: str | Path, *, required: bool = False) -> dict[str, 
         if path.stat().st_size > MAX_MANIFEST_BYTES:
             raise ManifestError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; not a manifest")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: not a readable JSON manifest ({exc})") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers longer than Python's digit limit;
+        # RecursionError, arrays nested thousands deep.
+        why = f"{type(exc).__name__}: nested too deep" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise ManifestError(f"{path}: not a readable JSON manifest ({why})") from None
     validate(data, origin=str(path))
     return data
 
@@ -93,12 +96,24 @@ def _check_tensor(t: Any, where: str, origin: str) -> None:
     if t.get("dtype") not in TENSOR_DTYPES:
         _fail(origin, f"{where}.dtype must be one of {', '.join(TENSOR_DTYPES)}, got {t.get('dtype')!r}")
     scale, zp = t.get("scale"), t.get("zero_point")
+    if not (scale is None or _is_number(scale)):
+        _fail(origin, f"{where}.scale must be a number or null")
+    if not (zp is None or isinstance(zp, int) and not isinstance(zp, bool)):
+        _fail(origin, f"{where}.zero_point must be an integer or null")
     if t["dtype"] in ("int8", "uint8"):
         if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale) and scale > 0):
             _fail(origin, f"{where}.scale must be a positive finite number for a {t['dtype']} tensor")
         lo, hi = (-128, 127) if t["dtype"] == "int8" else (0, 255)
         if not (isinstance(zp, int) and not isinstance(zp, bool) and lo <= zp <= hi):
             _fail(origin, f"{where}.zero_point must be an integer in [{lo}, {hi}]")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+#: Optional numeric facts of ``verification`` that commands print or compare.
+_VERIFICATION_NUMBERS = ("n", "accuracy", "agreement", "max_abs_diff", "mean_abs_diff", "threshold")
 
 
 def validate(data: Any, *, origin: str) -> None:
@@ -119,9 +134,27 @@ def validate(data: Any, *, origin: str) -> None:
         _fail(origin, "artifact.sha256 must be a 64-character hex string")
     for key in ("input", "output"):
         _check_tensor(data.get(key), key, origin)
+    if not isinstance(art.get("file", ""), str):
+        _fail(origin, "artifact.file must be a string")
+    if data.get("io") is not None and not isinstance(data["io"], str):
+        _fail(origin, "io must be a string")
+    src = data.get("source")
+    if src is not None and not (isinstance(src, dict) and all(
+            isinstance(src.get(k), str) for k in ("file", "sha256") if src.get(k) is not None)):
+        _fail(origin, "source must be null or an object with string 'file' and 'sha256'")
     ver = data.get("verification")
     if ver is not None and not (isinstance(ver, dict) and isinstance(ver.get("passed"), bool)):
         _fail(origin, "verification must be an object with a boolean 'passed'")
+    if ver is not None:
+        reasons = ver.get("reasons")
+        if reasons is not None and not (isinstance(reasons, list) and all(isinstance(r, str) for r in reasons)):
+            _fail(origin, "verification.reasons must be a list of strings")
+        for key in _VERIFICATION_NUMBERS:
+            if ver.get(key) is not None and not _is_number(ver[key]):
+                _fail(origin, f"verification.{key} must be a number")
+    section = data.get(fmt)
+    if section is not None and not isinstance(section, dict):
+        _fail(origin, f"{fmt} must be an object")
 
 
 def check_sha256(artifact: str | Path, manifest: dict[str, Any]) -> str:

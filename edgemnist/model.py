@@ -18,7 +18,11 @@ from edgemnist import spec
 from edgemnist._deps import keras as _keras
 from edgemnist._deps import tensorflow as _tf
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.fileio import atomic_path, sha256_file
+from edgemnist.fileio import atomic_path, remove_stale_temps, sha256_file
+
+#: A .keras archive of this network holds 3 small members (~5 MB); refuse archives that would inflate to more.
+MAX_KERAS_MEMBERS = 64
+MAX_KERAS_UNCOMPRESSED = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ def save_model(model, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ConfigError(f"{path}: a Keras model file must end in .keras")
+    if path.parent.is_dir():  # what a killed earlier run left: hidden temporaries of a dead process only
+        remove_stale_temps(path.parent, [path.name, path.name + ".json"])
     with atomic_path(path) as tmp:
         model.save(tmp)
     return path
@@ -113,6 +119,15 @@ def load_model(path: str | Path):
 
     if not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path}: not a Keras archive (a .keras file is a zip)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ArtifactError(f"{path}: not a readable Keras archive ({exc})") from None
+    inflated = sum(m.file_size for m in members)
+    if len(members) > MAX_KERAS_MEMBERS or inflated > MAX_KERAS_UNCOMPRESSED:
+        raise ArtifactError(f"{path}: {len(members)} members inflating to {inflated} bytes; not a Keras archive "
+                            f"of this network (at most {MAX_KERAS_MEMBERS} members, {MAX_KERAS_UNCOMPRESSED} bytes)")
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:

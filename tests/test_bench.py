@@ -13,19 +13,11 @@ import numpy as np
 import pytest
 
 from edgemnist import bench_render
-from edgemnist.bench import (
-    CDF_QUANTILES,
-    SCHEMA,
-    BenchConfig,
-    Stats,
-    bench_artifact,
-    measure,
-    run_bench,
-    to_model_input,
-)
-from edgemnist.bench import _Loop as Loop
-from edgemnist.cli import main
+from edgemnist.bench import OVERHEAD_TARGET, RAW_LOOPS, SCHEMA, BenchConfig, bench_artifact, run_bench, to_model_input
+from edgemnist.bench_timing import CDF_QUANTILES, Loop, Stats, measure
+from edgemnist.cli import build_parser, main
 from edgemnist.errors import ArtifactError, ConfigError, InputError
+from edgemnist.formats import FORMATS
 from edgemnist.manifest import manifest_path
 from edgemnist.predictor.base import TensorSpec
 
@@ -65,9 +57,15 @@ def test_set(mnist):
 
 
 @pytest.fixture(scope="module")
-def report(artifacts, test_set):
+def progress_calls():
+    return []
+
+
+@pytest.fixture(scope="module")
+def report(artifacts, test_set, progress_calls):
     images, labels = test_set
-    return run_bench([artifacts["tflite"], artifacts["onnx"]], TINY, images=images, labels=labels)
+    return run_bench([artifacts["tflite"], artifacts["onnx"]], TINY, images=images, labels=labels,
+                     progress=lambda *call: progress_calls.append(call))
 
 
 # ---------------------------------------------------------------------------------------------- pure parts
@@ -84,14 +82,24 @@ def test_config_rejects_bad_values(kwargs):
         BenchConfig(**kwargs)
 
 
-def test_config_normalizes_and_cli_defaults_agree():
-    from edgemnist.commands.bench import DEFAULTS
-
+def test_config_normalizes_and_is_the_clis_single_source_of_defaults(capsys):
     assert BenchConfig(batch_sizes=(256, 1, 32, 32)).batch_sizes == (1, 32, 256)
+    assert BenchConfig(batch_sizes=(np.int64(8),), threads=np.int32(2)).batch_sizes == (8,)
     defaults = BenchConfig()
-    assert {k: getattr(defaults, k) for k in DEFAULTS} == DEFAULTS
     with pytest.raises(dataclasses.FrozenInstanceError):
         defaults.threads = 2
+    args = build_parser().parse_args(["bench", "m.tflite"])
+    for key in ("batch_sizes", "threads", "warmup", "min_time", "min_runs"):
+        assert getattr(args, key) == getattr(defaults, key)
+    assert args.no_accuracy is (not defaults.accuracy)
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"default {defaults.warmup})" in help_text and f"default {defaults.min_time:g})" in help_text
+
+
+def test_every_registered_format_has_a_raw_loop():
+    assert set(RAW_LOOPS) == set(FORMATS)
 
 
 def test_stats_nearest_rank_and_outliers():
@@ -163,16 +171,24 @@ def test_bench_artifact_structure_and_sanity(kind, artifacts, test_set):
         assert (m.cdf is not None) is (m.batch == 1)
     assert r.measurement("predictor", 1).warmup == TINY.warmup and r.measurement("predictor", 8).warmup == 2
     over = r.overhead
-    assert over["p50_ratio"] > 0 and over["target_p50_ratio"] == 1.3 and isinstance(over["within_target"], bool)
-    assert "process-wide" in r.memory["method"] and r.memory["peak_rss_bytes"] > 0
+    assert over["p50_ratio"] > 0 and over["target_p50_ratio"] == OVERHEAD_TARGET == 1.3
+    assert isinstance(r.memory["load_rss_increase_bytes"], int) and "second instance" in r.memory["method"]
     json.dumps(r.to_dict())
+
+
+def test_raw_keras_loop_runs_model_x(artifacts, test_set):
+    images, _ = test_set
+    raw = RAW_LOOPS["keras"](artifacts["keras"], 1)
+    out = raw.prepare(2)(to_model_input(images[:2].reshape(2, -1), TensorSpec("x", (-1, 784), "float32")))
+    assert out.shape == (2, 10) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and "model(x" in raw.method
 
 
 def test_report_json_round_trips_with_stable_keys(report, artifacts):
     d = report.to_dict()
     assert json.loads(report.to_json()) == d
     assert list(d) == ["schema", "created", "wall_seconds", "config", "machine", "timing", "artifacts", "keras",
-                       "notes"]
+                       "memory", "notes"]
+    assert d["memory"]["peak_rss_bytes"] > 0 and "whole bench process" in d["memory"]["method"]
     assert d["schema"] == SCHEMA and d["config"]["batch_sizes"] == [1, 8] and d["wall_seconds"] > 0
     machine = d["machine"]
     for key in ("cpu", "logical_cores", "usable_cores", "os", "python", "versions", "thread_env", "date"):
@@ -192,13 +208,36 @@ def test_report_json_round_trips_with_stable_keys(report, artifacts):
     assert all(m["runs"] >= TINY.keras_min_runs and m["images_per_s"] > 0 for m in k["measurements"])
 
 
+def test_overhead_ratio_and_flag_agree_with_the_reports_own_numbers(report):
+    d = report.to_dict()
+    header, rows = bench_render.summary_table(d)
+    line = bench_render.overhead_line(d)
+    for a, row in zip(d["artifacts"], rows, strict=True):
+        p50 = bench_render.latency(a, "predictor")
+        raw_p50 = bench_render.latency(a, "raw")
+        over = a["overhead"]
+        assert over["p50_ratio"] == pytest.approx(p50 / raw_p50, abs=1e-4)
+        assert over["within_target"] is (p50 / raw_p50 <= OVERHEAD_TARGET)
+        flag = "✓" if over["within_target"] else "✗"
+        assert row[header.index("×raw")] == f"{over['p50_ratio']:.2f} {flag}"
+        assert f"{bench_render.short_name(a['name'])} {over['p50_ratio']:.2f} {flag}" in line
+
+
+def test_progress_counts_jobs_from_one_list(report, progress_calls):
+    totals = {total for _msg, _done, total in progress_calls}
+    assert totals == {3}  # two artifacts, then the Keras baseline
+    done = [d for _msg, d, _total in progress_calls]
+    assert done == sorted(done) and done[0] == 0 and done[-1] == 3
+    assert any(msg.startswith("model.") and "raw" in msg for msg, _d, _t in progress_calls)
+
+
 def test_markdown_and_plots(report, tmp_path):
     d = report.to_dict()
     md = bench_render.markdown([d])
     assert d["created"] in md and d["machine"]["cpu"] in md and "threads 1" in md
     for a in d["artifacts"]:
         assert f"| {a['name']} |" in md
-    assert "Keras baseline" in md and "×raw" in md
+    assert "Keras baseline" in md and "×raw" in md and "predictor overhead" in md and "peak RSS" in md
     for draw, name in ((lambda p: bench_render.plot(d, p), "both.png"),
                        (lambda p: bench_render.plot_tradeoff([d, d], p), "tradeoff.png"),
                        (lambda p: bench_render.plot_cdf([d], p), "cdf.png")):

@@ -6,11 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from edgemnist.bench_config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
 from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
-
-# The defaults of edgemnist.bench.BenchConfig, spelled out so `--help` imports nothing heavy
-# (tests/test_bench.py checks they agree).
-DEFAULTS = {"batch_sizes": (1, 32, 256), "threads": 1, "warmup": 50, "min_time": 0.5, "min_runs": 100}
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -20,8 +17,8 @@ def batch_sizes(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 1,32,256, got {text!r}") \
             from None
-    if not sizes or any(not 1 <= b <= 10000 for b in sizes):
-        raise argparse.ArgumentTypeError(f"expected batch sizes from 1 to 10000, got {text!r}")
+    if not sizes or any(not 1 <= b <= MAX_BATCH for b in sizes):
+        raise argparse.ArgumentTypeError(f"expected batch sizes from 1 to {MAX_BATCH}, got {text!r}")
     return sizes
 
 
@@ -30,26 +27,26 @@ def positive_seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 3600):
-        raise argparse.ArgumentTypeError(f"expected seconds in (0, 3600], got {text!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, {MAX_SECONDS:g}], got {text!r}")
     return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    d = DEFAULTS
+    d = BenchConfig()
     p.add_argument("models", nargs="+", metavar="MODEL",
                    help="artifacts to compare (.tflite, .onnx, model_data.cc, .keras), e.g. export/*.tflite")
-    p.add_argument("--batch-sizes", type=batch_sizes, default=d["batch_sizes"], metavar="B,B,...",
-                   help=f"throughput batch sizes (default {','.join(map(str, d['batch_sizes']))}); "
+    p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
+                   help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
                         f"batch-1 latency is always measured")
-    p.add_argument("--threads", type=positive_int, default=d["threads"], metavar="N",
-                   help=f"intra-op threads set in every runtime (default {d['threads']})")
-    p.add_argument("--warmup", type=nonneg_int, default=d["warmup"], metavar="N",
-                   help=f"untimed batch-1 calls before each measurement (default {d['warmup']})")
-    p.add_argument("--min-time", type=positive_seconds, default=d["min_time"], metavar="S",
-                   help=f"seconds per measurement, at least (default {d['min_time']:g})")
-    p.add_argument("--min-runs", type=positive_int, default=d["min_runs"], metavar="N",
-                   help=f"images per measurement, at least (default {d['min_runs']})")
+    p.add_argument("--threads", type=positive_int, default=d.threads, metavar="N",
+                   help=f"intra-op threads set in every runtime (default {d.threads})")
+    p.add_argument("--warmup", type=nonneg_int, default=d.warmup, metavar="N",
+                   help=f"untimed batch-1 calls before each measurement (default {d.warmup})")
+    p.add_argument("--min-time", type=positive_seconds, default=d.min_time, metavar="S",
+                   help=f"seconds per measurement, at least (default {d.min_time:g})")
+    p.add_argument("--min-runs", type=positive_int, default=d.min_runs, metavar="N",
+                   help=f"images per measurement, at least (default {d.min_runs})")
     p.add_argument("--json", metavar="PATH", help="write the full report as JSON (stable keys, schema version)")
     p.add_argument("--markdown", metavar="PATH", help="write a Markdown report (machine, date, tables)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG: accuracy vs latency, and latency CDFs")
@@ -82,9 +79,10 @@ def _outputs(args: argparse.Namespace):
 
 
 class _Bar:
-    """A rich progress bar on stderr, or nothing when rich is missing or stderr is not a terminal."""
+    """A rich progress bar on stderr, or nothing when rich is missing or stderr is not a terminal.
+    ``run_bench`` calls it with (message, jobs done, jobs in total)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self) -> None:
         self._progress = None
         try:
             from rich.console import Console
@@ -96,16 +94,11 @@ class _Bar:
             return
         self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=console, transient=True)
-        self._task = self._progress.add_task("bench", total=total)
-        self._started = False
+        self._task = self._progress.add_task("bench", total=None)
 
-    def __call__(self, message: str) -> None:
-        if self._progress is None:
-            return
-        if self._started:
-            self._progress.advance(self._task)
-        self._started = True
-        self._progress.update(self._task, description=message)
+    def __call__(self, message: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=message, completed=done, total=total)
 
     def __enter__(self):
         if self._progress is not None:
@@ -131,6 +124,13 @@ def _column_groups(header: list[str], rows: list[list[str]], width: int) -> list
     return [[0, *g] for g in groups]
 
 
+def _color(cell: str) -> str:
+    from rich.markup import escape
+
+    color = "red" if cell.endswith("✗") else "green" if cell.endswith("✓") else None
+    return f"[{color}]{escape(cell)}[/{color}]" if color else escape(cell)
+
+
 def _print_tables(report: dict) -> None:
     from edgemnist import bench_render as render
 
@@ -139,7 +139,7 @@ def _print_tables(report: dict) -> None:
     if kt:
         tables.append(("Keras baseline", *kt))
     footer = [f"machine: {render.machine_line(report)}", f"settings: {render.settings_line(report)}",
-              *(f"note: {n}" for n in render.notes(report)), render.LEGEND]
+              render.overhead_line(report), *(f"note: {n}" for n in render.notes(report)), render.LEGEND]
     try:
         from rich.console import Console
         from rich.table import Table
@@ -158,7 +158,7 @@ def _print_tables(report: dict) -> None:
             for i in columns:
                 table.add_column(header[i], justify="left" if i == 0 else "right", no_wrap=True)
             for row in rows:
-                table.add_row(*[f"[red]{row[i]}[/red]" if row[i].endswith("✗") else row[i] for i in columns])
+                table.add_row(*[_color(row[i]) for i in columns])
             console.print(table)
     for line in footer:
         console.print(line, highlight=False, markup=False)
@@ -166,17 +166,15 @@ def _print_tables(report: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edgemnist import bench_render
-    from edgemnist.bench import BenchConfig, check_paths, find_keras, run_bench, steps_for
+    from edgemnist.bench import run_bench
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
     config = BenchConfig(batch_sizes=args.batch_sizes, threads=args.threads, warmup=args.warmup,
                          min_time=args.min_time, min_runs=args.min_runs, accuracy=not args.no_accuracy)
-    paths = check_paths(args.models)
     keras = None if args.no_keras else (args.keras or "auto")
-    has_keras = keras is not None and (keras != "auto" or find_keras(paths) is not None)
-    with _Bar(steps_for(len(paths), config, has_keras)) as bar:
-        report = run_bench(paths, config, data_dir=args.data_dir, keras=keras, progress=bar)
+    with _Bar() as bar:
+        report = run_bench(args.models, config, data_dir=args.data_dir, keras=keras, progress=bar)
     data = report.to_dict()
     _print_tables(data)
     if "json" in outputs:

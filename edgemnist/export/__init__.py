@@ -14,7 +14,10 @@ An exporter module (``edgemnist/export/<format>.py``) provides:
   tensor specs are used;
 - optionally ``check(facts, mode, io) -> [problems]``: every way the file differs from the mode it claims;
 - optionally ``measure(path, images, labels) -> (section, [problems])``: the format's own test-set runs,
-  kept under ``manifest[<format>]``.
+  kept under ``manifest[<format>]``;
+- optionally ``companions(path) -> [Path]``: files the exporter writes beside ``path`` that must travel with
+  the artifact (micro: ``model_data.h``). They are staged beside the temporary artifact and land (or are
+  rejected) together with it.
 
 Problems from ``check``/``measure``, a disagreement between the file and its runtime, and ``verify``'s
 reasons all fail the same gate.
@@ -22,16 +25,19 @@ reasons all fail the same gate.
 Landing, and why a kill at any point is safe:
 
 1. the exporter writes a hidden temporary beside the target (``fileio.atomic_path``), which is verified there;
-2. passed: the manifest lands first (atomically), then the artifact replaces the target (``os.replace``)
-   last. Killed between the two, the old artifact (if any) sits beside the new manifest and its sha256
-   no longer matches, so ``Predictor.load`` refuses it (ArtifactChangedError); a new artifact is never
-   visible without its manifest, and no half-written file is ever under the target name;
-3. failed: the stale target and its manifest are deleted first (so no older artifact of the same name keeps
-   looking valid), then ``<artifact>.rejected.json`` (``verification.passed`` false, with the reasons) and
-   ``<artifact>.rejected`` land, and ``RejectedError`` (a GateError, exit 1) is raised. The ``.rejected``
-   suffix is no model type, so the predictor refuses to load it.
+2. passed: the companions land first, then the manifest (atomically), then the artifact replaces the
+   target (``os.replace``) last. Killed in between, the old artifact (if any) sits beside the new manifest
+   (and header) and its sha256 no longer matches, so ``Predictor.load`` refuses it (ArtifactChangedError;
+   a micro header states its model's sha256 and is ignored beside another array, and the generated C++
+   does not compile as such a pair); a new artifact is never visible without its manifest, and no
+   half-written file is ever under the target name;
+3. failed: the stale target, its manifest and companions are deleted first (so no older artifact of the
+   same name keeps looking valid), then ``<artifact>.rejected.json`` (``verification.passed`` false, with the
+   reasons), ``<companion>.rejected`` and ``<artifact>.rejected`` land, and ``RejectedError`` (a GateError,
+   exit 1) is raised. The ``.rejected`` suffix is no model type, so the predictor refuses to load it.
 
-After a SIGKILL only a hidden ``.<name>.<random>.tmp<suffix>`` can remain, never a target name.
+After a SIGKILL only hidden ``.<name>.<pid>.<random>.tmp<suffix>`` files can remain, never a target name;
+the next export into the folder deletes those a dead process left (``fileio.remove_stale_temps``).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ConfigError, GateError
-from edgemnist.fileio import atomic_path, sha256_bytes, sha256_file
+from edgemnist.fileio import atomic_path, remove_stale_temps, sha256_bytes, sha256_file
 from edgemnist.formats import EXPORT_FORMATS, FORMATS, Format, get_format
 
 #: Float32 artifacts must reproduce the Keras probabilities within this.
@@ -230,7 +236,7 @@ def _read_back(fmt: Format, path: Path, config: ExportConfig) -> tuple[dict, lis
     from edgemnist.predictor.base import TensorSpec
 
     module = _exporter_module(fmt)
-    predictor = Predictor.load(path, threads=1, check_hash=False, allow_unverified=True)
+    predictor = Predictor.load(path, threads=1, check_hash=False, allow_unverified=True, self_test=False)
     runtime = {"input": predictor.input, "output": predictor.output}
     if hasattr(module, "describe"):
         facts = module.describe(path)
@@ -285,6 +291,27 @@ def _unlink(*paths: Path) -> None:
             p.unlink()
 
 
+def _land(staged: list[Path], finals: list[Path]) -> None:
+    """fsync each staged file and rename it over its final name (atomic per file); a companion the exporter
+    did not write is skipped (``check`` reports it missing)."""
+    for src, dst in zip(staged, finals, strict=True):
+        if not src.is_file():
+            continue
+        with open(src, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(src, dst)
+
+
+@contextlib.contextmanager
+def _removed_on_error(paths: list[Path]):
+    """Delete the staged companions in ``paths`` if the export fails (atomic_path cleans the artifact)."""
+    try:
+        yield
+    except BaseException:
+        _unlink(*paths)
+        raise
+
+
 def rejected_path(artifact: str | Path) -> Path:
     artifact = Path(artifact)
     return artifact.with_name(artifact.name + REJECTED_SUFFIX)
@@ -299,9 +326,16 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
     exporter = fmt.load_exporter()
     target = Path(out_dir) / config.artifact_name
     rejected = rejected_path(target)
+    companions = getattr(_exporter_module(fmt), "companions", lambda _path: [])
+    finals = list(companions(target))
+    names = [p.name for p in (target, manifest_path(target), rejected, manifest_path(rejected), *finals)]
+    if Path(out_dir).is_dir():
+        remove_stale_temps(out_dir, names)
     calibration = source.calibration(config.calibration_samples, config.seed) if config.calibrated else None
     limit = FLOAT32_ATOL if config.mode == "float32" else None
-    with atomic_path(target) as tmp:
+    staged: list[Path] = []
+    with atomic_path(target) as tmp, _removed_on_error(staged):
+        staged += companions(tmp)
         start = time.perf_counter()
         # ``source`` (the .keras path) lets an exporter name its origin (ONNX metadata, micro's model_data.h).
         exporter(source.model, tmp, config, calibration, source=source.path)
@@ -316,17 +350,17 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
         if not report.passed:
             report = dataclasses.replace(report, artifact=str(rejected))
             manifest = _manifest(source, config, rejected.name, tmp, facts, calibration, seconds, report)
-            _unlink(target, manifest_path(target))  # no older artifact of this name may keep looking valid
+            _unlink(target, manifest_path(target), *finals)  # no older artifact may keep looking valid
             write_manifest(rejected, manifest)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, rejected)
+            _land(staged, [rejected_path(f) for f in finals])
+            _land([tmp], [rejected])
             result = ExportResult(rejected, manifest_path(rejected), manifest, report, config, seconds)
             raise RejectedError(f"{target}: {config.label} failed verification: {'; '.join(report.reasons)}; "
                                 f"kept as {rejected} for inspection", result)
         manifest = _manifest(source, config, target.name, tmp, facts, calibration, seconds, report)
-        write_manifest(target, manifest)  # manifest first; atomic_path replaces the artifact last
-    _unlink(rejected, manifest_path(rejected))  # a stale rejection of an earlier run
+        _land(staged, finals)  # companions first (each names its artifact's sha256), then the manifest;
+        write_manifest(target, manifest)  # atomic_path replaces the artifact last
+    _unlink(rejected, manifest_path(rejected), *map(rejected_path, finals))  # a stale rejection of an earlier run
     return ExportResult(target, manifest_path(target), manifest, report, config, seconds)
 
 

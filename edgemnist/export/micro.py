@@ -20,6 +20,7 @@ scratch buffers of their own, so check ``MicroInterpreter::arena_used_bytes()`` 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import subprocess
 import sys
@@ -35,11 +36,16 @@ import numpy as np
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
 from edgemnist.fileio import atomic_write_text, sha256_bytes, sha256_file
+from edgemnist.flatbuffer import check_tflite
 
 ARRAY_SYMBOL = "g_edgemnist_model_data"
 LENGTH_SYMBOL = "g_edgemnist_model_data_len"
 ARENA_SYMBOL = "kEdgemnistTensorArenaSize"
 HEADER_NAME = "model_data.h"
+#: The symbol both files state, so a model_data.h from another export fails to compile (static_assert).
+MODEL_ID_SYMBOL = "kEdgemnistModelId"
+#: A header larger than this is not ours (ours is ~2 KB); it is ignored, not read.
+MAX_HEADER_BYTES = 1 << 16
 #: The arena (and the model array) are declared ``alignas(ARENA_ALIGNMENT)``; TFLM aligns tensor buffers to 16.
 ARENA_ALIGNMENT = 16
 #: Bisection bounds: the first upper bound tried, and the largest arena considered at all.
@@ -202,18 +208,53 @@ def min_arena_bytes(model_bytes: bytes) -> int:
     prober = _Prober(model_bytes)
     try:
         hi = FIRST_ARENA_GUESS
+        if not prober.fits(hi) and not prober.fits(MAX_ARENA_BYTES):  # a broken model: no doubling
+            proc = _probe(model_bytes, MAX_ARENA_BYTES)
+            reason = proc.stderr.decode(errors="replace").strip().splitlines()
+            why = reason[-1][:300] if reason and proc.returncode > 0 else (
+                f"TFLM crashed (signal {-proc.returncode})" if proc.returncode < 0 else "no message")
+            raise ArtifactError(f"the model does not run in TFLite Micro even with a {MAX_ARENA_BYTES}-byte arena"
+                                f" ({why})")
         while not prober.fits(hi):
-            if hi >= MAX_ARENA_BYTES:
-                reason = _probe(model_bytes, hi).stderr.decode(errors="replace").strip().splitlines()
-                raise ArtifactError(f"the model does not run in TFLite Micro even with a {hi}-byte arena"
-                                    f" ({reason[-1] if reason else 'no message'})")
             hi *= 2
         n = _bisect(prober.fits, hi)
     finally:
         prober.close()
     if arena_fits(model_bytes, n) and not arena_fits(model_bytes, n - 1):
+        remember_runs(model_bytes, n)
         return n
-    return _bisect(lambda size: arena_fits(model_bytes, size), hi)
+    n = _bisect(lambda size: arena_fits(model_bytes, size), hi)
+    remember_runs(model_bytes, n)
+    return n
+
+
+# (model sha256, arena) pairs a child process has run: TFLM may run them in this process.
+_PROVEN: set[tuple[str, int]] = set()
+_PROVEN_LOCK = threading.Lock()
+
+
+def remember_runs(model_bytes: bytes, arena_size: int) -> None:
+    """Record that TFLM runs this model with ``arena_size`` bytes (a child ran it, or a manifest vouches)."""
+    with _PROVEN_LOCK:
+        _PROVEN.add((sha256_bytes(model_bytes), int(arena_size)))
+
+
+def ensure_runs(model_bytes: bytes, arena_size: int) -> None:
+    """Raise ArtifactError unless TFLM allocates and runs the model with ``arena_size`` bytes, finding out in
+    a child process (once per model and arena in this process): a malformed model or a too-small arena can
+    crash TFLM itself, and the process that asks must survive that."""
+    key = (sha256_bytes(model_bytes), int(arena_size))
+    with _PROVEN_LOCK:
+        if key in _PROVEN:
+            return
+    proc = _probe(model_bytes, arena_size)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        why = (f"TFLM crashed (signal {-proc.returncode})" if proc.returncode < 0
+               else lines[-1][:300] if lines else f"exit {proc.returncode}")
+        raise ArtifactError(f"TFLite Micro cannot run the model with a {arena_size}-byte arena ({why})")
+    with _PROVEN_LOCK:
+        _PROVEN.add(key)
 
 
 # ------------------------------------------------------------------------------------------- C files
@@ -283,6 +324,9 @@ constexpr float kEdgemnistInputScale = {_c_float(input.scale)};
 constexpr int kEdgemnistInputZeroPoint = {int(input.zero_point)};
 constexpr float kEdgemnistOutputScale = {_c_float(output.scale)};
 constexpr int kEdgemnistOutputZeroPoint = {int(output.zero_point)};
+// The model this header was generated for; model_data.cc checks it, so a header and an array from two
+// different exports do not compile together.
+constexpr unsigned long long {MODEL_ID_SYMBOL} = {model_id(model_bytes)};
 
 // The TFLite flatbuffer; pass it to tflite::GetModel().
 extern const unsigned char {ARRAY_SYMBOL}[];
@@ -301,6 +345,8 @@ def render_source(model_bytes: bytes, *, source_sha256: str | None) -> str:
         f"// model sha256:  {sha256_bytes(model_bytes)} ({len(model_bytes)} bytes)\n"
         f"// Constants (tensor arena size, input/output scale and zero point) are in {HEADER_NAME}.\n"
         f'#include "{HEADER_NAME}"\n\n'
+        f"static_assert({MODEL_ID_SYMBOL} == {model_id(model_bytes)},\n"
+        f'              "{HEADER_NAME} was generated for another model; re-export both files together");\n\n'
         f"alignas({ARENA_ALIGNMENT}) const unsigned char {ARRAY_SYMBOL}[] = {{\n"
         + "\n".join(lines)
         + f"\n}};\nconst unsigned int {LENGTH_SYMBOL} = {len(model_bytes)};\n"
@@ -333,11 +379,52 @@ def _header_value(text: str, name: str) -> str | None:
     return m.group(1) if m else None
 
 
+def companions(cc_path: str | Path) -> list[Path]:
+    """Files that travel with the array: its header, ``<stem>.h`` (model_data.cc -> model_data.h). The export
+    stages it beside the temporary .cc and lands it only with a passing .cc (``edgemnist.export``)."""
+    return [Path(cc_path).with_suffix(".h")]
+
+
+def header_path(cc_path: str | Path) -> Path:
+    """The header of ``cc_path``: ``<stem>.h``, else a ``model_data.h`` beside it (a renamed copy)."""
+    cc_path = Path(cc_path)
+    own = companions(cc_path)[0]
+    return own if own.is_file() else cc_path.with_name(HEADER_NAME)
+
+
+def model_id(model_bytes: bytes) -> str:
+    """The first 64 bits of the model's sha256, as a C++ literal both generated files state."""
+    return f"0x{sha256_bytes(model_bytes)[:16]}ULL"
+
+
+def _trusted_header(text: str, model_bytes: bytes) -> bool:
+    """A header edgemnist wrote for exactly these bytes, with constants that agree with each other: its
+    model sha256 is the array's, and the arena is its stated minimum rounded up to the alignment (a digit
+    flipped in either no longer agrees)."""
+    m = re.search(r"^// model: .*sha256 ([0-9a-f]{64})", text, re.MULTILINE)
+    if m is None or m.group(1) != sha256_bytes(model_bytes):
+        return False
+    least = re.search(r"^// arena: +(\d+) bytes = (\d+)", text, re.MULTILINE)
+    try:
+        arena = int(_header_value(text, ARENA_SYMBOL) or 0)
+        alignment = int(_header_value(text, "kEdgemnistTensorArenaAlignment") or 0)
+        scales = [float(_header_value(text, n) or "nan") for n in ("kEdgemnistInputScale", "kEdgemnistOutputScale")]
+        zero_points = [int(_header_value(text, n) or 999) for n in ("kEdgemnistInputZeroPoint",
+                                                                     "kEdgemnistOutputZeroPoint")]
+    except ValueError:
+        return False
+    return (least is not None and alignment == ARENA_ALIGNMENT and 0 < arena <= MAX_ARENA_BYTES
+            and int(least.group(1)) == arena and arena == round_up(int(least.group(2)), alignment)
+            and all(math.isfinite(x) and x > 0 for x in scales) and all(-128 <= z <= 127 for z in zero_points))
+
+
 def read_micro(cc_path: str | Path) -> MicroModel:
     """Read a model_data.cc back, with the constants of the model_data.h beside it.
 
-    The header is only trusted when the model sha256 in its comment is that of the array: a stale or foreign
-    header gives ``arena_bytes`` 0 and NaN scales (the caller then measures the arena itself).
+    The array must have the skeleton of a TFLite model (``edgemnist.flatbuffer.check_tflite``). The header is
+    only trusted when it was written for exactly these bytes and its constants agree (``_trusted_header``):
+    a stale, foreign or damaged header gives ``arena_bytes`` 0 and NaN scales (the caller then measures the
+    arena itself).
     """
     cc_path = Path(cc_path)
     try:
@@ -348,15 +435,16 @@ def read_micro(cc_path: str | Path) -> MicroModel:
         model_bytes = parse_c_array(text)
     except ArtifactError as exc:
         raise ArtifactError(f"{cc_path}: {exc}") from None
-    if model_bytes[4:8] != b"TFL3":
-        raise ArtifactError(f"{cc_path}: the array is not a TFLite flatbuffer (no 'TFL3' identifier)")
-    header_path = cc_path.with_name(HEADER_NAME)
+    check_tflite(model_bytes, f"{cc_path}: the array")
+    h_path = header_path(cc_path)
     header = ""
-    if header_path.is_file():
-        header = header_path.read_text(encoding="utf-8", errors="replace")
-        m = re.search(r"^// model: .*sha256 ([0-9a-f]{64})", header, re.MULTILINE)
-        if m is None or m.group(1) != sha256_bytes(model_bytes):
-            header = ""
+    try:
+        if h_path.is_file() and h_path.stat().st_size <= MAX_HEADER_BYTES:
+            header = h_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        header = ""
+    if not _trusted_header(header, model_bytes):
+        header = ""
 
     def number(name: str, kind=int, default=0):
         v = _header_value(header, name)
@@ -365,7 +453,7 @@ def read_micro(cc_path: str | Path) -> MicroModel:
     m = re.search(r"^// arena: +\d+ bytes = (\d+)", header, re.MULTILINE)
     nan = float("nan")
     return MicroModel(
-        cc_path, header_path, model_bytes,
+        cc_path, h_path, model_bytes,
         arena_bytes=number(ARENA_SYMBOL), arena_min_bytes=int(m.group(1)) if m else 0,
         arena_alignment=number("kEdgemnistTensorArenaAlignment", default=ARENA_ALIGNMENT),
         input=Quant(number("kEdgemnistInputScale", float, nan), number("kEdgemnistInputZeroPoint")),
@@ -383,11 +471,12 @@ class MicroRunner:
         runtime = _tflm()
         try:
             self._ip = runtime.Interpreter.from_bytes(model_bytes, arena_size=int(arena_bytes))
-        except (RuntimeError, ValueError) as exc:
-            raise ArtifactError(f"TFLite Micro cannot load the model with a {arena_bytes}-byte arena ({exc})") from None
+            self.input_details = self._ip.get_input_details(0)
+            self.output_details = self._ip.get_output_details(0)
+        except Exception as exc:  # the wrapper parses the flatbuffer in Python: struct.error, TypeError, ...
+            raise ArtifactError(f"TFLite Micro cannot load the model with a {arena_bytes}-byte arena "
+                                f"({type(exc).__name__}: {str(exc)[:300]})") from None
         self.arena_bytes = int(arena_bytes)
-        self.input_details = self._ip.get_input_details(0)
-        self.output_details = self._ip.get_output_details(0)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -437,6 +526,7 @@ def verify_micro(cc_path: str | Path, images: np.ndarray, labels: np.ndarray, *,
     if micro.arena_bytes <= 0:
         raise ArtifactError(f"{micro.header_path}: no {ARENA_SYMBOL}; re-export the micro artifact")
     x = quantize_pixels(images)
+    ensure_runs(micro.model_bytes, micro.arena_bytes)  # a header's arena is run in a child first
     runner = MicroRunner(micro.model_bytes, micro.arena_bytes)
     start = time.perf_counter()
     q = runner.run(x)
@@ -484,7 +574,8 @@ def describe(cc_path: str | Path) -> dict[str, Any]:
             "arena_measured_with": MEASURED_WITH,
             "flash_bytes": micro.flash_bytes,
             "tflite_sha256": micro.tflite_sha256,
-            "header": {"file": header.name, "sha256": sha256_file(header)} if micro.arena_bytes else None,
+            # Landed as model_data.h whatever the (temporary) name it was read under.
+            "header": {"file": HEADER_NAME, "sha256": sha256_file(header)} if micro.arena_bytes else None,
             "symbols": {"array": ARRAY_SYMBOL, "length": LENGTH_SYMBOL, "arena": ARENA_SYMBOL},
         },
     }
@@ -529,7 +620,8 @@ def summary(manifest: dict[str, Any]) -> str | None:
 
 
 def export_micro(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
-    """Write ``out_path`` (model_data.cc) and model_data.h beside it; return the .cc path.
+    """Write ``out_path`` (model_data.cc) and its header beside it (``companions``: model_data.h); return the
+    .cc path.
 
     ``model`` and ``calibration`` go to ``export_tflite`` (int8, int8 I/O); ``source`` (the .keras file)
     only names the source and its sha256 in the generated comments.
@@ -549,12 +641,15 @@ def export_micro(model, out_path: str | Path, config, calibration=None, *, sourc
 
     arena_min = min_arena_bytes(model_bytes)
     arena = round_up(arena_min)
+    ensure_runs(model_bytes, arena)  # in a child first: only then in this process
     runner = MicroRunner(model_bytes, arena)
     source_path = Path(source) if source is not None else None
     source_sha = sha256_file(source_path) if source_path is not None and source_path.is_file() else None
     header = render_header(model_bytes=model_bytes, arena_bytes=arena, arena_min_bytes=arena_min,
                            input=runner.quant(runner.input_details), output=runner.quant(runner.output_details),
                            source=source_path.name if source_path else None, source_sha256=source_sha)
-    atomic_write_text(out_path.with_name(HEADER_NAME), header)
+    # The header goes beside out_path as <stem>.h: during an export out_path is a hidden temporary, and
+    # edgemnist.export lands the header (``companions``) only together with a .cc that passed verification.
+    atomic_write_text(companions(out_path)[0], header)
     atomic_write_text(out_path, render_source(model_bytes, source_sha256=source_sha))
     return out_path

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.errors import ArtifactError, ConfigError, GateError, InputError, ManifestError
+from edgemnist.errors import ArtifactError, ConfigError, EdgemnistError, GateError, InputError, ManifestError
 from edgemnist.predictor.base import Backend, TensorSpec
 
 __all__ = ["Backend", "Prediction", "Predictor", "TensorSpec"]
@@ -52,6 +52,11 @@ _F255_ROW = np.full((1, _W), 255.0, dtype=np.float32)
 _HW = spec.IMAGE_SHAPE
 _SHAPES = "(28, 28), (N, 28, 28) or (N, 784)"
 _QRANGE = {"int8": (-128, 127), "uint8": (0, 255)}
+#: No artifact of this model comes near this size; a larger file is refused before it is hashed or parsed.
+MAX_ARTIFACT_BYTES = 256 << 20
+#: A model no manifest vouches for must map a blank and an all-white image to probabilities that sum to 1
+#: within this (int8 outputs move in steps of 1/256) before it is handed out.
+SELF_TEST_ATOL = 0.05
 
 
 class Prediction(NamedTuple):
@@ -100,7 +105,11 @@ def as_batch(images: Any) -> np.ndarray:
         raise InputError(f"expected images shaped {_SHAPES}; got shape {shape}")
     if dtype == _U8:
         return np.ascontiguousarray(images)
-    x = np.ascontiguousarray(images, dtype=_F32)
+    if dtype.itemsize == 8:
+        with np.errstate(over="ignore"):  # beyond float32's range becomes inf, refused below; no warning
+            x = np.ascontiguousarray(images, dtype=_F32)
+    else:
+        x = np.ascontiguousarray(images, dtype=_F32)
     # One pass: as unsigned 32-bit patterns, every float32 in [+0, 1] is <= the bits of 1.0, while negatives,
     # values > 1, infinities and NaNs are all larger. (-0.0 is too; the exact check below lets it through.)
     if x.view(_U32).max() > _ONE_BITS:
@@ -259,13 +268,17 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1, *, check_hash: bool = True,
-             allow_unverified: bool = False) -> Predictor:
+             allow_unverified: bool = False, self_test: bool | None = None) -> Predictor:
         """Load ``path`` with the runtime its suffix names.
 
-        Raises ArtifactError (missing/unreadable file, unknown suffix), ManifestError (bad manifest, or one
-        that contradicts the model), ArtifactChangedError (sha256 differs from the manifest's, unless
-        ``check_hash=False``), GateError (the manifest records a failed verification, unless
-        ``allow_unverified=True``) and MissingDependencyError (runtime not installed).
+        Raises ArtifactError (missing, empty, oversized, malformed or unreadable file, unknown suffix),
+        ManifestError (bad manifest, or one that contradicts the model), ArtifactChangedError (sha256 differs
+        from the manifest's, unless ``check_hash=False``), GateError (the manifest records a failed
+        verification, unless ``allow_unverified=True``) and MissingDependencyError (runtime not installed).
+
+        ``self_test``: run a blank and an all-white image and refuse (ArtifactError) a model whose answer is
+        not finite probabilities summing to 1. The default (None) does so exactly when no manifest's sha256
+        vouched for the bytes (no manifest, or ``check_hash=False``).
         """
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
@@ -278,6 +291,10 @@ class Predictor:
             raise ArtifactError(f"{path}: no such model file")
         if not path.is_file():
             raise ArtifactError(f"{path}: not a file; expected a {fmt.suffix} model")
+        size = path.stat().st_size
+        if size > MAX_ARTIFACT_BYTES:
+            raise ArtifactError(f"{path}: {size} bytes, larger than any {fmt.name} model of this network "
+                                f"({MAX_ARTIFACT_BYTES} bytes at most); refusing to load it")
         manifest = read_manifest(path)
         if manifest is not None:
             if manifest["format"] != fmt.name:
@@ -292,25 +309,63 @@ class Predictor:
                                 f"(pass allow_unverified=True / --allow-unverified to use it anyway)")
         else:
             log.debug("%s: no manifest; taking tensor facts from the model", path)
+        if size == 0:
+            raise ArtifactError(f"{path}: not a loadable {fmt.name} model: the file is empty (0 bytes)")
         backend_cls = fmt.load_backend()
-        backend = backend_cls(path, threads=threads)
-        quant = None if manifest else (backend.quantization() or _mode_from_name(path, fmt.mode_names))
-        return cls(backend, path=path, format=fmt.name, manifest=manifest, quantization=quant, threads=threads)
+        try:
+            backend = backend_cls(path, threads=threads)
+        except (EdgemnistError, MemoryError):
+            raise
+        except Exception as exc:  # whatever a runtime's wrapper raises on a malformed file
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise ArtifactError(f"{path}: {fmt.runtime} cannot load it ({type(exc).__name__}: {first})") from None
+        try:
+            quant = None if manifest else (backend.quantization() or _mode_from_name(path, fmt.mode_names))
+            predictor = cls(backend, path=path, format=fmt.name, manifest=manifest, quantization=quant,
+                            threads=threads)
+            if self_test if self_test is not None else (manifest is None or not check_hash):
+                predictor._self_test()
+        except BaseException:
+            backend.close()
+            raise
+        return predictor
+
+    def _self_test(self) -> None:
+        """Refuse a model that does not map a blank and an all-white image to probabilities."""
+        probe = np.zeros((2, _W), dtype=_U8)
+        probe[1] = 255
+        proba = self.predict_proba(probe)
+        sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, spec.NUM_CLASSES) else None
+        if sums is None or not (np.isfinite(proba).all() and proba.min() >= 0.0 and proba.max() <= 1.0 + 1e-6
+                                and np.abs(sums - 1.0).max() <= SELF_TEST_ATOL):
+            raise ArtifactError(f"{self.path}: the model does not answer a blank and a white test image with "
+                                f"probabilities (got {np.array2string(proba, precision=3, threshold=20)}); "
+                                f"the file is corrupt or not an MNIST classifier")
 
     # ----------------------------------------------------------------- inference
 
     def predict_proba(self, images: Any) -> np.ndarray:
-        """Probabilities (N, 10) float32 for uint8 pixels or floats in [0, 1] shaped (28, 28)/(N, 28, 28)/(N, 784)."""
-        if type(images) is np.ndarray and images.dtype is _U8 and images.flags.c_contiguous:
-            shape = images.shape
-            if shape == _HW:
-                return self._from_u8(images.reshape(_ROW))
-            if len(shape) == 2 and shape[1] == _W and shape[0]:
-                return self._from_u8(images)
-            if len(shape) == 3 and shape[1:] == _HW and shape[0]:
-                return self._from_u8(images.reshape(shape[0], _W))
-        x = as_batch(images)
-        return self._from_u8(x) if x.dtype == _U8 else self._from_float(x)
+        """Probabilities (N, 10) float32 for uint8 pixels or floats in [0, 1] shaped (28, 28)/(N, 28, 28)/(N, 784).
+
+        Raises InputError for anything else, and ArtifactError if the runtime itself fails.
+        """
+        try:
+            if type(images) is np.ndarray and images.dtype is _U8 and images.flags.c_contiguous:
+                shape = images.shape
+                if shape == _HW:
+                    return self._from_u8(images.reshape(_ROW))
+                if len(shape) == 2 and shape[1] == _W and shape[0]:
+                    return self._from_u8(images)
+                if len(shape) == 3 and shape[1:] == _HW and shape[0]:
+                    return self._from_u8(images.reshape(shape[0], _W))
+            x = as_batch(images)
+            return self._from_u8(x) if x.dtype == _U8 else self._from_float(x)
+        except (EdgemnistError, MemoryError):
+            raise
+        except Exception as exc:  # the native runtime failed (free: try costs nothing until it raises)
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            raise ArtifactError(f"{self.path or self.backend.runtime}: the {self.backend.runtime} runtime failed "
+                                f"({type(exc).__name__}: {first})") from None
 
     def predict(self, images: Any) -> Prediction:
         """Most probable label and its probability for each image."""

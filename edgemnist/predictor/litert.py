@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgemnist.errors import ArtifactError, MissingDependencyError
+from edgemnist.flatbuffer import check_tflite
 from edgemnist.predictor.base import DTYPES, Backend, TensorSpec
 
 _PRIVATE = ("SetTensor", "Invoke", "GetTensor", "ResizeInputTensor", "AllocateTensors", "tensor")
@@ -56,19 +57,38 @@ def _spec(d: dict[str, Any], path: Path) -> TensorSpec:
     return TensorSpec(d["name"], shape, dtype, float(scale), int(zp))
 
 
+def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
+    """(interpreter with tensors allocated, package name): what ``LiteRTBackend`` runs, and the raw baseline
+    ``edgemnist bench`` times. ArtifactError if the file is not a loadable model."""
+    interpreter_cls, package = _interpreter_class()
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    check_tflite(data, str(path))  # the skeleton first: a malformed file never reaches the native runtime
+    del data
+    try:
+        ip = interpreter_cls(model_path=str(path), num_threads=threads)
+        ip.allocate_tensors()
+        ins, outs = ip.get_input_details(), ip.get_output_details()
+    except Exception as exc:  # ValueError/RuntimeError from the runtime, or whatever its wrapper raises
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path}: not a loadable TFLite model ({first[:300]})") from None
+    if len(ins) != 1 or len(outs) != 1:
+        raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
+    for what, d in (("input", ins[0]), ("output", outs[0])):
+        if len(d["shape"]) != 2:
+            raise ArtifactError(f"{path}: {what} tensor has shape {list(d['shape'])}; expected [N, width]")
+    return ip, package
+
+
 class LiteRTBackend(Backend):
     runtime = "LiteRT"
 
     def __init__(self, path: Path, threads: int = 1) -> None:
-        interpreter_cls, self._package = _interpreter_class()
         self.path = Path(path)
         self.threads = threads
-        try:
-            ip = interpreter_cls(model_path=str(path), num_threads=threads)
-            ip.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ArtifactError(f"{path}: not a loadable TFLite model ({first})") from None
+        ip, self._package = open_interpreter(path, threads)
         ins, outs = ip.get_input_details(), ip.get_output_details()
         if len(ins) != 1 or len(outs) != 1:
             raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")

@@ -22,9 +22,44 @@ def _spec(arg, path: Path) -> TensorSpec:
     dtype = _ORT_DTYPES.get(arg.type)
     if dtype is None:
         raise ArtifactError(f"{path}: tensor {arg.name!r} is {arg.type}; expected float32, int8 or uint8")
+    if not isinstance(arg.shape, (list, tuple)) or len(arg.shape) != 2:
+        raise ArtifactError(f"{path}: tensor {arg.name!r} has shape {arg.shape}; expected [N, width]")
     shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in arg.shape)
     # ORT does not expose the quantization of graph inputs/outputs; the Predictor takes it from the manifest.
     return TensorSpec(arg.name, shape, dtype)
+
+
+def open_session(path: str | Path, threads: int = 1) -> Any:
+    """The ``InferenceSession`` ``OnnxBackend`` runs (also the raw baseline ``edgemnist bench`` times): CPU
+    provider, ``threads`` intra-op threads, one inter-op thread, sequential. ArtifactError if unloadable."""
+    ort = require("onnxruntime", "onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.log_severity_level = 3
+    try:
+        # enable_fallback=0: with the CPU provider only, ORT's "fallback" retries the same failed load after
+        # printing an "EP Error" banner on stdout; a corrupt model should fail once, quietly.
+        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"],
+                                    enable_fallback=0)
+        sess.get_inputs(), sess.get_outputs()
+    except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path}: not a loadable ONNX model ({first[:300]}){_looks_like(path)}") from None
+    return sess
+
+
+def _looks_like(path: str | Path) -> str:
+    """"; it looks like a PNG image" when the file is recognizably something else, else ""."""
+    from edgemnist.flatbuffer import sniff
+
+    try:
+        with open(path, "rb") as fh:
+            guess = sniff(fh.read(512))
+    except OSError:
+        return ""
+    return f"; it looks like {guess}" if guess and "ONNX" not in guess else ""
 
 
 class OnnxBackend(Backend):
@@ -34,16 +69,7 @@ class OnnxBackend(Backend):
         ort = require("onnxruntime", "onnx")
         self.path = Path(path)
         self.threads = threads
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        try:
-            sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ArtifactError(f"{path}: not a loadable ONNX model ({first})") from None
+        sess = open_session(path, threads)
         ins, outs = sess.get_inputs(), sess.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
@@ -73,19 +99,27 @@ class OnnxBackend(Backend):
             return self._run(self._outs, {self._in: x}, None)[0]  # (output names, feed, run options)
         return np.concatenate([self._run(self._outs, {self._in: x[i:i + 1]}, None)[0] for i in range(x.shape[0])])
 
+    def _meta(self, field: str, default: Any) -> Any:
+        """A field of the model's metadata; ``default`` when ORT cannot decode it (its strings are decoded
+        as UTF-8 on access, so one damaged byte raises UnicodeDecodeError)."""
+        try:
+            value = getattr(self._sess.get_modelmeta(), field)
+        except (ValueError, RuntimeError):
+            return default
+        return default if value is None else value
+
     def quantization(self) -> str | None:
-        meta = self._sess.get_modelmeta().custom_metadata_map or {}
+        meta = self._meta("custom_metadata_map", {})
         return meta.get("quantization") or None
 
     def details(self) -> dict[str, Any]:
-        meta = self._sess.get_modelmeta()
         return {
             "onnxruntime": self._version,
             "providers": self._sess.get_providers(),
             "intra_op_num_threads": self.threads,
             "inter_op_num_threads": 1,
-            "producer": f"{meta.producer_name} {meta.version}".strip(),
-            "metadata": dict(meta.custom_metadata_map or {}),
+            "producer": f"{self._meta('producer_name', '?')} {self._meta('version', '')}".strip(),
+            "metadata": dict(self._meta("custom_metadata_map", {})),
         }
 
     def close(self) -> None:

@@ -1,0 +1,84 @@
+"""The CLI's filter for what native runtimes print straight to file descriptor 2.
+
+LiteRT prints ``INFO: Created TensorFlow Lite XNNPACK delegate for CPU.`` the first time it builds an
+interpreter, and the TFLite converter prints ``fully_quantize: 0, inference_type: 6, ...``; neither has an
+off switch reachable from Python (LiteRT's ``LoggerOptions`` is C++ only), and they would break the CLI's
+promise that an error is exactly one ``error: ...`` line on stderr. ``filtered_stderr()`` points fd 2 at a
+pipe for the length of a command and forwards every line except those known, harmless ones to the real
+stderr. Python's own ``sys.stderr`` keeps writing to the real stream directly (so progress bars still see a
+terminal). Only ``edgemnist.cli`` uses this; the library never touches the process's file descriptors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+
+#: Lines native code prints that carry no information for a CLI user.
+NOISE = (
+    re.compile(rb"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.\r?$"),
+    re.compile(rb"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "
+               rb"output_inference_type: \w+\r?$"),
+)
+
+
+def _pump(read_fd: int, write_fd: int) -> None:
+    """Copy lines from ``read_fd`` to ``write_fd`` until EOF, dropping NOISE lines."""
+    pending = b""
+
+    def emit(line: bytes) -> None:
+        if not any(p.match(line.rstrip(b"\n")) for p in NOISE):
+            with contextlib.suppress(OSError):
+                os.write(write_fd, line)
+
+    with contextlib.suppress(OSError):
+        while chunk := os.read(read_fd, 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                emit(line + b"\n")
+    if pending:
+        emit(pending)
+    os.close(read_fd)
+
+
+@contextlib.contextmanager
+def filtered_stderr() -> Iterator[None]:
+    """Within the block, drop NOISE lines that anything in the process writes to fd 2."""
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        read_fd, write_fd = os.pipe()
+    except (OSError, AttributeError, ValueError):  # no usable fd 2 (embedded, closed): nothing to filter
+        yield
+        return
+    os.set_inheritable(real, False)
+    pump = threading.Thread(target=_pump, args=(read_fd, real), name="edgemnist-stderr", daemon=True)
+    pump.start()
+    os.dup2(write_fd, 2)  # native writes to fd 2 now go through the pump
+    os.close(write_fd)
+    swapped = None
+    if sys.stderr is sys.__stderr__ and sys.stderr is not None:
+        # Python-level writes go straight to the real stream: in order with our own output, and isatty()
+        # still answers for the terminal.
+        swapped = sys.stderr
+        sys.stderr = io.TextIOWrapper(io.FileIO(os.dup(real), "w"), encoding=swapped.encoding,
+                                      errors=swapped.errors, line_buffering=True)
+    try:
+        yield
+    finally:
+        if swapped is not None:
+            with contextlib.suppress(Exception):
+                sys.stderr.close()
+            sys.stderr = swapped
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(real, 2)  # closes the pipe's last write end (children that inherited it aside): EOF
+        pump.join(timeout=2.0)
+        if not pump.is_alive():  # else a child still holds the pipe: the pump keeps forwarding to ``real``
+            os.close(real)

@@ -1,0 +1,189 @@
+"""Cheap structural checks of model bytes before a native runtime sees them.
+
+``check_tflite(data, origin)`` walks the TFLite flatbuffer's skeleton in pure Python (no schema package,
+no runtime): the ``TFL3`` identifier, the root table and its vtable, and the tables and vectors of the
+model (operator codes, subgraphs, tensors, operators, buffers) must lie inside the file, and every index
+they hold (opcode, tensor, buffer) must point at something that exists. It is not a full flatbuffer
+verifier (LiteRT runs one of its own); it exists because TFLite Micro runs none and can crash the process
+on a malformed model, and because a wrong file under the right name deserves a message that says what it is
+(``sniff``).
+
+Offsets follow the flatbuffers wire format: little-endian ``uoffset`` (uint32, forward), ``soffset``
+(int32, table -> vtable, backward), vtables of uint16 (vtable size, table size, then one field offset each).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from edgemnist.errors import ArtifactError
+
+TFLITE_IDENTIFIER = b"TFL3"
+TFLITE_SCHEMA_VERSION = 3
+#: TensorType values: the schema defines 0 (FLOAT32) to 22; a little headroom for newer schemas, no more.
+MAX_TENSOR_TYPE = 31
+#: A sanity bound on how many elements the walk visits (this model has ~10 tensors and 3 operators).
+MAX_ITEMS = 100_000
+
+# Field numbers (vtable slots) of the TFLite schema tables the walk reads.
+_MODEL_VERSION, _MODEL_OPCODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS = 0, 1, 2, 4
+_SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 0, 1, 2, 3
+_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER = 0, 1, 2
+_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS = 0, 1, 2
+_BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PK\x03\x04", "a zip archive (a .keras model?)"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"\x00\x00\x08\x03", "an MNIST IDX image file"),
+    (b"\x00\x00\x08\x01", "an MNIST IDX label file"),
+)
+
+
+def sniff(data: bytes) -> str | None:
+    """A guess at what ``data`` is, for error messages ("a PNG image"), or None."""
+    for magic, what in _SIGNATURES:
+        if data.startswith(magic):
+            return what
+    if data[4:8] == TFLITE_IDENTIFIER:
+        return "a TFLite flatbuffer"
+    if data[:1] == b"\x08" and b"onnx" in data[:64].lower() or data[:2] == b"\x08\x07" or data[:2] == b"\x08\x08":
+        return "an ONNX model (protobuf)"
+    head = data[:256].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "JSON text"
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "text"
+    return None
+
+
+def _what(data: bytes) -> str:
+    guess = sniff(data)
+    return f"; it looks like {guess}" if guess else ""
+
+
+class _Reader:
+    """Bounds-checked reads of little-endian scalars, tables and vectors from one buffer."""
+
+    def __init__(self, data: bytes, origin: str) -> None:
+        self.data, self.n, self.origin = data, len(data), origin
+
+    def fail(self, what: str) -> ArtifactError:
+        return ArtifactError(f"{self.origin}: not a loadable TFLite model: the flatbuffer is malformed ({what}); "
+                             f"the file is corrupt or truncated")
+
+    def scalar(self, fmt: str, pos: int, what: str) -> int:
+        size = struct.calcsize(fmt)
+        if pos < 0 or pos + size > self.n:
+            raise self.fail(f"{what} at byte {pos} lies outside the {self.n}-byte file")
+        return struct.unpack_from(fmt, self.data, pos)[0]
+
+    def table(self, pos: int, what: str) -> tuple[int, tuple[int, ...]]:
+        """(table position, field offsets) of the table at ``pos``."""
+        if pos % 4:
+            raise self.fail(f"{what} table at byte {pos} is misaligned")
+        vtable = pos - self.scalar("<i", pos, what)
+        vt_size = self.scalar("<H", vtable, f"{what} vtable")
+        table_size = self.scalar("<H", vtable + 2, f"{what} vtable")
+        if vt_size < 4 or vt_size % 2 or vtable + vt_size > self.n or table_size < 4 or pos + table_size > self.n:
+            raise self.fail(f"{what} vtable at byte {vtable} is malformed")
+        fields = tuple(struct.unpack_from(f"<{(vt_size - 4) // 2}H", self.data, vtable + 4))
+        if any(f >= table_size for f in fields):
+            raise self.fail(f"{what} has a field outside its {table_size}-byte table")
+        return pos, fields
+
+    def field(self, table: tuple[int, tuple[int, ...]], index: int, fmt: str, default: int | None = None,
+              what: str = "field") -> int | None:
+        pos, fields = table
+        if index >= len(fields) or fields[index] == 0:
+            return default
+        return self.scalar(fmt, pos + fields[index], what)
+
+    def ref(self, table: tuple[int, tuple[int, ...]], index: int, what: str) -> int | None:
+        """The absolute position an offset field points at, or None when the field is absent."""
+        pos, fields = table
+        if index >= len(fields) or fields[index] == 0:
+            return None
+        at = pos + fields[index]
+        target = at + self.scalar("<I", at, what)
+        if target >= self.n:
+            raise self.fail(f"{what} points past the end of the file")
+        return target
+
+    def vector(self, table, index: int, elem: int, what: str, *, required: bool = False) -> tuple[int, int]:
+        """(position of the first element, length) of a vector field; (0, 0) when absent and optional."""
+        start = self.ref(table, index, what)
+        if start is None:
+            if required:
+                raise self.fail(f"{what} is missing")
+            return 0, 0
+        if start % 4:
+            raise self.fail(f"{what} is misaligned")
+        length = self.scalar("<I", start, what)
+        if length > MAX_ITEMS and elem == 4 or start + 4 + length * elem > self.n:
+            raise self.fail(f"{what} ({length} elements) runs past the end of the file")
+        return start + 4, length
+
+    def tables(self, table, index: int, what: str, *, required: bool = False):
+        first, length = self.vector(table, index, 4, what, required=required)
+        for i in range(length):
+            at = first + 4 * i
+            yield self.table(at + self.scalar("<I", at, what), f"{what}[{i}]")
+
+    def ints(self, table, index: int, what: str) -> list[int]:
+        first, length = self.vector(table, index, 4, what)
+        return list(struct.unpack_from(f"<{length}i", self.data, first)) if length else []
+
+
+def check_tflite(data: bytes, origin: str) -> None:
+    """Raise ArtifactError unless ``data`` has the skeleton of a TFLite model (see the module doc)."""
+    n = len(data)
+    if n < 16:
+        raise ArtifactError(f"{origin}: not a loadable TFLite model: {n} bytes is too short{_what(data)}")
+    if data[4:8] != TFLITE_IDENTIFIER:
+        raise ArtifactError(f"{origin}: not a loadable TFLite model: no 'TFL3' flatbuffer identifier at byte 4"
+                            f"{_what(data)}")
+    r = _Reader(data, origin)
+    try:
+        model = r.table(r.scalar("<I", 0, "root offset"), "model")
+        version = r.field(model, _MODEL_VERSION, "<I", 0, "model.version")
+        if version != TFLITE_SCHEMA_VERSION:
+            raise r.fail(f"schema version {version}, expected {TFLITE_SCHEMA_VERSION}")
+        opcodes = sum(1 for _ in r.tables(model, _MODEL_OPCODES, "operator_codes", required=True))
+        buffers = 0
+        for buf in r.tables(model, _MODEL_BUFFERS, "buffers", required=True):
+            buffers += 1
+            r.vector(buf, _BUFFER_DATA, 1, "buffer.data")
+            offset = r.field(buf, _BUFFER_OFFSET, "<Q", 0, "buffer.offset")
+            size = r.field(buf, _BUFFER_SIZE, "<Q", 0, "buffer.size")
+            if offset > 1 and offset + size > n:  # data stored after the flatbuffer (models over 2 GB)
+                raise r.fail(f"buffer data at bytes {offset}..{offset + size} lies outside the file")
+        subgraphs = 0
+        for sub in r.tables(model, _MODEL_SUBGRAPHS, "subgraphs", required=True):
+            subgraphs += 1
+            tensors = 0
+            for tensor in r.tables(sub, _SUBGRAPH_TENSORS, "tensors", required=True):
+                tensors += 1
+                r.ints(tensor, _TENSOR_SHAPE, "tensor.shape")
+                kind = r.field(tensor, _TENSOR_TYPE, "<b", 0, "tensor.type")
+                if not 0 <= kind <= MAX_TENSOR_TYPE:
+                    raise r.fail(f"tensor type {kind} is unknown")
+                if not 0 <= r.field(tensor, _TENSOR_BUFFER, "<I", 0, "tensor.buffer") < max(buffers, 1):
+                    raise r.fail("a tensor refers to a buffer that does not exist")
+            for key, what in ((_SUBGRAPH_INPUTS, "subgraph inputs"), (_SUBGRAPH_OUTPUTS, "subgraph outputs")):
+                if any(not 0 <= i < tensors for i in r.ints(sub, key, what)):
+                    raise r.fail(f"{what} refer to a tensor that does not exist")
+            for op in r.tables(sub, _SUBGRAPH_OPERATORS, "operators"):
+                if not 0 <= r.field(op, _OP_OPCODE, "<I", 0, "operator.opcode_index") < max(opcodes, 1):
+                    raise r.fail("an operator refers to an operator code that does not exist")
+                for key in (_OP_INPUTS, _OP_OUTPUTS):
+                    if any(not -1 <= i < tensors for i in r.ints(op, key, "operator tensors")):
+                        raise r.fail("an operator refers to a tensor that does not exist")
+        if subgraphs == 0:
+            raise r.fail("no subgraph")
+    except struct.error as exc:  # pragma: no cover - every read is bounds-checked first
+        raise r.fail(str(exc)) from None
