@@ -67,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"error: {_one_line(exc)}", file=sys.stderr)
             return exc.exit_code
+        except OSError as exc:  # a folder or file we cannot write (or read): the user's to fix, exit 2
+            if args.debug:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or _one_line(exc)}", file=sys.stderr)
+            return 2
         except KeyboardInterrupt:
             print("error: interrupted", file=sys.stderr)
             return 130

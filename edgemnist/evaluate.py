@@ -84,7 +84,7 @@ def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: fl
     return EvalReport(
         path=str(path), format=predictor.format or "?", quantization=predictor.quantization,
         runtime=predictor.backend.runtime, n=int(len(labels)), accuracy=accuracy, per_class=per_class,
-        confusion=confusion, threshold=threshold, tolerance_pp=float(tolerance), passed=accuracy >= threshold,
+        confusion=confusion, threshold=threshold, tolerance_pp=float(tolerance), passed=spec.passes(accuracy, threshold),
         manifest_accuracy=float(manifest_acc) if isinstance(manifest_acc, (int, float)) else None,
         seconds=seconds, load_seconds=load_seconds, threads=threads,
     )

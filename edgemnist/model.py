@@ -51,6 +51,7 @@ class TrainResult:
     test_loss: float
     test_accuracy: float
     seconds: float
+    n_test: int = 10000
 
 
 def preprocess(images: np.ndarray) -> np.ndarray:
@@ -92,7 +93,7 @@ def train(config: TrainConfig, data, *, verbose: int = 2) -> TrainResult:
     seconds = time.perf_counter() - start
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
-    return TrainResult(model, config, history, float(test_loss), float(test_acc), seconds)
+    return TrainResult(model, config, history, float(test_loss), float(test_acc), seconds, len(y_test))
 
 
 def save_model(model, path: str | Path) -> Path:
@@ -165,7 +166,7 @@ def report(result: TrainResult, model_path: Path, *, data_source: str, passed: b
         "created": mf.now_iso(),
         "verification": {
             "passed": passed,
-            "n": 10000,
+            "n": result.n_test,
             "accuracy": result.test_accuracy,
             "loss": result.test_loss,
             "threshold": floor,

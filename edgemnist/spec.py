@@ -30,3 +30,9 @@ def accuracy_floor(tolerance_pp: float = DEFAULT_TOLERANCE_PP) -> float:
     if not (0.0 <= tolerance_pp <= 100.0):
         raise ConfigError(f"tolerance must be between 0 and 100 percentage points, got {tolerance_pp}")
     return REFERENCE_ACCURACY - tolerance_pp / 100.0
+
+
+def passes(accuracy: float, floor: float) -> bool:
+    """Whether ``accuracy`` clears the gate ``floor``. Compared to 1e-9, below one image in 10,000 (1e-4), so
+    float rounding of the floor (0.9788 - 0.0005 = 0.97830000000000001) cannot fail exactly 9,783 correct."""
+    return accuracy >= floor - 1e-9

@@ -105,7 +105,7 @@ def verify(artifact_path: str | Path, reference_probs, images, labels,
     diff = np.abs(probs.astype(np.float64) - reference.astype(np.float64))
     max_diff = float(np.nanmax(diff)) if np.isfinite(diff).any() else math.inf
     mean_diff = float(np.nanmean(diff)) if np.isfinite(diff).any() else math.inf
-    if accuracy < floor:
+    if not spec.passes(accuracy, floor):
         reasons.append(f"accuracy {accuracy:.2%} < gate {floor:.2%} "
                        f"({spec.REFERENCE_ACCURACY:.2%} - {tolerance_pp:g} pp)")
     if max_abs_diff is not None and not max_diff <= max_abs_diff:

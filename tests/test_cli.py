@@ -53,3 +53,19 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--out", "{file}"],
+    ["export", "--model", "{model}", "--out", "{file}"],
+    ["bench", "{model}", "--json", "{file}/r.json"],
+])
+def test_unwritable_output_is_exit_2_before_any_work(argv, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip: exists, never reached
+    argv = [a.format(file=blocker, model=model) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "a-file" in err

@@ -93,5 +93,13 @@ def test_cli_train_gate_fails_with_exit_1(tmp_path, data_dir, capsys):
                "--data-dir", str(data_dir), "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "FAIL" in out
-    report = json.loads((tmp_path / "model.keras.json").read_text())
+    # a failed model never takes the name model.keras (it would replace a good one)
+    assert not (tmp_path / "model.keras").exists()
+    report = json.loads((tmp_path / "model.rejected.keras.json").read_text())
     assert report["verification"]["passed"] is False and report["verification"]["reasons"]
+
+
+def test_gate_compares_without_float_rounding_surprises():
+    # 0.9788 - 0.0005 is 0.97830000000000001 in floating point: exactly 9,783 of 10,000 must still pass
+    assert spec.passes(9783 / 10000, spec.accuracy_floor(0.05))
+    assert not spec.passes(9782 / 10000, spec.accuracy_floor(0.05))

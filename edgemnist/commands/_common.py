@@ -37,3 +37,19 @@ def nonneg_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
     return value
+
+
+def writable_dir(path) -> None:
+    """Fail before any work when ``path`` cannot become a folder we write into (ConfigError, exit 2)."""
+    import os
+    from pathlib import Path
+
+    from edgemnist.errors import ConfigError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from None
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{path}: not a writable folder; expected a folder for the output files")

@@ -7,7 +7,7 @@ import argparse
 import math
 
 from edgemnist.bench_config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
-from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
+from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int, writable_dir
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -74,6 +74,7 @@ def _outputs(args: argparse.Namespace):
             raise ConfigError(f"--{key} {value}: expected a file name ending in {suffix}")
         if path.is_dir():
             raise ConfigError(f"--{key} {value}: is a directory; expected a file name ending in {suffix}")
+        writable_dir(path.parent)
         out[key] = path
     return out
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int
+from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int, writable_dir
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
 ALL = "all"
@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         how = f"pass --model PATH, or train one with: edgemnist train --out {out}"
         what = "no such model file" if args.model else "no trained model"
         raise ArtifactError(f"{model_path}: {what}; {how}")
+    writable_dir(out)
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int
+from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int, writable_dir
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,10 +27,12 @@ def run(args: argparse.Namespace) -> int:
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     floor = spec.accuracy_floor(args.tolerance)
+    writable_dir(args.out)
     data = load_mnist(args.data_dir)
     result = train(config, data, verbose=2)
-    model_path = save_model(result.model, Path(args.out) / "model.keras")
-    passed = result.test_accuracy >= floor
+    passed = spec.passes(result.test_accuracy, floor)
+    # A model that fails the gate never replaces a good model.keras: it lands beside it for inspection.
+    model_path = save_model(result.model, Path(args.out) / ("model.keras" if passed else "model.rejected.keras"))
     write_manifest(model_path, report(result, model_path, data_source=data.source, passed=passed, floor=floor))
     status = "PASS" if passed else "FAIL"
     print(f"{model_path}  test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f})  "
