@@ -99,18 +99,34 @@ def normalize_digit(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarr
 
     ``invert``: None decides from the background (the border's median brightness: light -> invert),
     True always inverts (dark ink on light paper), False never does.
+
+    A 28x28 image that (after the inversion decision) already is an MNIST digit -- black background,
+    centred by mass -- is returned unchanged (rounded to uint8), so MNIST's own images predict exactly as the
+    arrays do. Everything else is cropped, scaled into the 20x20 box and centred.
     """
     a = np.asarray(gray)
     if a.ndim != 2 or a.size == 0 or a.dtype.kind not in "uif" or not np.isfinite(a).all():
         raise InputError(f"expected a non-empty 2-D grayscale array of finite values; got {a.dtype} {a.shape}")
     a = a.astype(np.float64)
+    forced = invert
     if invert is None:
         invert = _border_median(a) > 127.5
     if invert:
         a = 255.0 - a
-    a = np.clip(a - _border_median(a), 0.0, None)  # remove the background level (paper is rarely pure white)
+    if a.shape == spec.IMAGE_SHAPE and _is_mnist_like(a):
+        return np.clip(np.rint(a), 0, 255).astype(np.uint8)  # already an MNIST digit: leave it exactly as it is
+    polarity = a
+    a = _remove_background(a)
     peak = a.max()
     if peak <= 8.0:  # nothing stands out from the background by more than a few grey levels
+        if forced is not None and _remove_background(255.0 - polarity).max() > 8.0:
+            # The image does have a digit, in the polarity the caller ruled out.
+            if invert:
+                what = "a light digit on a dark background, and inversion was forced (invert=True, --invert)"
+            else:
+                what = "a dark digit on a light background, and inversion was forbidden (invert=False, --no-invert)"
+            raise InputError(f"no digit found: the image shows {what}; leave the choice to the background "
+                             f"(invert=None, the default)")
         raise InputError("no digit found: the image is blank (uniform brightness)")
     a *= 255.0 / peak
     rows = np.flatnonzero((a > INK_FRACTION * 255.0).any(axis=1))
@@ -118,6 +134,28 @@ def normalize_digit(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarr
     a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     box = _fit(a, BOX)
     return _place_by_mass(box, spec.IMAGE_SHAPE[0])
+
+
+def _remove_background(a: np.ndarray) -> np.ndarray:
+    """Subtract the background level (paper is rarely pure white); what is darker than it becomes 0."""
+    return np.clip(a - _border_median(a), 0.0, None)
+
+
+def _is_mnist_like(a: np.ndarray) -> bool:
+    """A 28x28 white-on-black digit as MNIST stores it: black background (the border's median is 0), some
+    ink, and its centre of mass within 1.5 px of the centre (MNIST's own digits are all within 1 px). Such an
+    image is passed through unchanged: re-cropping and re-centring it only moves it away from MNIST."""
+    if _border_median(a) > 0.5 or a.min() < -0.5 or a.max() > 255.5:
+        return False
+    w = np.clip(a, 0.0, None)
+    total = w.sum()
+    if w.max() <= 8.0 or total <= 0.0:
+        return False
+    h, wd = w.shape
+    cy = (w.sum(axis=1) @ np.arange(h)) / total
+    cx = (w.sum(axis=0) @ np.arange(wd)) / total
+    centre = (np.array(a.shape) - 1) / 2.0
+    return bool(abs(cy - centre[0]) <= 1.5 and abs(cx - centre[1]) <= 1.5)
 
 
 def _border_median(a: np.ndarray) -> float:

@@ -86,8 +86,8 @@ def test_every_artifact_predicts_like_keras(fmt, mode, io, artifact_path, refere
     assert np.array_equal(p.predict_proba(flat), proba)
     assert np.array_equal(p.predict_proba(flat.astype(np.float32) / np.float32(255)), proba)
     assert np.array_equal(p.predict_proba(images / 255.0), proba)  # float64
-    # Batch sizes 1, 7 and 300 agree (ONNX Runtime's dynamic quantization picks its ranges per batch).
-    tol = 0.05 if (fmt, mode) == ("onnx", "dynamic") else 1e-6
+    # Batch sizes 1, 7 and 300 agree (ONNX dynamic quantization runs one image per call, so it does too).
+    tol = 1e-6
     assert np.abs(_batches(p, images[:70], 7) - proba[:70]).max() <= tol
     singles = np.concatenate([p.predict_proba(images[i]) for i in range(0, 30)])
     assert np.abs(singles - proba[:30]).max() <= tol
@@ -173,6 +173,79 @@ def test_zero_copy_path_equals_set_tensor_path(fmt, mode, io, artifact_path, mni
         images = mnist.test_images[n:2 * n]
         assert np.array_equal(p.predict_proba(images), slow.predict_proba(images))
         assert np.array_equal(p.predict_proba(images / 255.0), slow.predict_proba(images / 255.0))
+
+
+def test_dynamic_onnx_rows_are_independent_of_their_batch(artifact_path, mnist, tmp_path):
+    """ORT's DynamicQuantizeLinear scales over the whole input; the backend runs one image per call, decided
+    from the graph, the model's metadata or the manifest: any one of them is enough."""
+    from edgemnist.predictor.onnx import OnnxBackend
+
+    path = artifact_path("onnx", "dynamic", "float")
+    images = mnist.test_images[:40]
+    p = Predictor.load(path)
+    singles = np.concatenate([p.predict_proba(images[i]) for i in range(len(images))])
+    assert np.array_equal(p.predict_proba(images), singles)
+    assert np.array_equal(_batches(p, images, 7), singles)
+    lone = tmp_path / "copy.onnx"  # no manifest: the graph and the metadata still say so
+    shutil.copy(path, lone)
+    assert np.array_equal(Predictor.load(lone).predict_proba(images), singles)
+    backend = OnnxBackend(path)
+    backend._per_row = False  # as if neither the graph scan nor the metadata had noticed
+    batched = backend.run(images.reshape(-1, 784).astype(np.float32) / np.float32(255))
+    assert np.abs(batched - singles).max() > 0  # batching really does change the answers
+    q = Predictor(backend, manifest=p.manifest)  # the manifest says "dynamic": per image again
+    assert np.array_equal(q.predict_proba(images), singles)
+
+
+class _HidePrivate:
+    """An ORT InferenceSession without its private ``_sess``; counts calls of the public ``run``."""
+
+    def __init__(self, sess, hide: bool) -> None:
+        self._wrapped, self._hide, self.public_runs = sess, hide, 0
+
+    def __getattr__(self, name):
+        if name == "_sess" and self._hide:
+            raise AttributeError(name)
+        return getattr(self._wrapped, name)
+
+    def run(self, *args):
+        self.public_runs += 1
+        return self._wrapped.run(*args)
+
+
+def test_private_api_fallbacks_equal_the_fast_paths(artifact_path, mnist, monkeypatch):
+    """LiteRT without ``Interpreter._interpreter`` and ORT without ``InferenceSession._sess`` use the public
+    methods, with bit-identical results."""
+    from edgemnist.predictor import litert
+    from edgemnist.predictor import onnx as onnx_backend
+
+    int8 = artifact_path("tflite", "int8", "int8")
+    fast = Predictor.load(int8)
+    monkeypatch.setattr(litert, "_PRIVATE", litert._PRIVATE + ("NoSuchPrivateMethod",))  # detection fails
+    slow = Predictor.load(int8)
+    assert fast.backend.details()["zero_copy"] is True and slow.backend.details()["zero_copy"] is False
+    assert slow.backend.bind(lambda x, b: None, np.array) is None
+    for n in (1, 7, 300, 1, 2):  # batch changes re-allocate through the public resize too
+        images = mnist.test_images[n:2 * n]
+        assert np.array_equal(slow.predict_proba(images), fast.predict_proba(images))
+        assert np.array_equal(slow.predict_proba(images / 255.0), fast.predict_proba(images / 255.0))
+
+    f32 = artifact_path("onnx", "float32", "float")
+    real_open = onnx_backend.open_session
+    wrappers = []
+
+    def open_session(path, threads=1, hide=True):
+        wrappers.append(_HidePrivate(real_open(path, threads), hide))
+        return wrappers[-1]
+
+    monkeypatch.setattr(onnx_backend, "open_session", lambda p, t=1: open_session(p, t, hide=False))
+    fast = Predictor.load(f32)
+    monkeypatch.setattr(onnx_backend, "open_session", open_session)
+    slow = Predictor.load(f32)
+    for n in (1, 7, 300):
+        images = mnist.test_images[n:2 * n]
+        assert np.array_equal(slow.predict_proba(images), fast.predict_proba(images))
+    assert wrappers[0].public_runs == 0 and wrappers[1].public_runs > 0  # fast: C++ session; slow: public run
 
 
 def test_float_io_model_gets_the_essays_preprocessing(artifact_path, mnist):

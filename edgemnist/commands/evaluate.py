@@ -20,13 +20,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
+    from pathlib import Path
 
     from edgemnist import spec
     from edgemnist.data import load_test
-    from edgemnist.errors import GateError
+    from edgemnist.errors import ArtifactError, GateError
     from edgemnist.evaluate import evaluate, format_report
+    from edgemnist.formats import format_for_path
 
     threshold = spec.accuracy_floor(args.tolerance)  # validates --tolerance before loading anything
+    for model in args.models:  # every path is checked before any report is printed
+        path = Path(model)
+        format_for_path(path)  # ArtifactError for an unknown suffix
+        if not path.exists():
+            raise ArtifactError(f"{path}: no such model file")
+        if not path.is_file():
+            raise ArtifactError(f"{path}: not a file")
     test_data = load_test(args.data_dir)
     results, passed = [], True
     for model in args.models:

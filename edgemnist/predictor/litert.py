@@ -5,7 +5,7 @@ package is absent does it fall back to ``tf.lite.Interpreter`` from a full Tenso
 An interpreter is not thread-safe, so every call holds a lock; the input is resized (and the tensors
 re-allocated) only when the batch size changes.
 
-Speed: a batch-1 int8 invoke takes ~5 us, so Python-level overhead matters. The Python ``Interpreter``
+Speed: a batch-1 int8 invoke takes ~15 us (measured on a 2-core CI box), so Python-level overhead matters. The Python ``Interpreter``
 class is a thin wrapper over a C++ object (``_interpreter``); when that object has the expected methods
 we call them directly, and ``bind`` writes the converted pixels straight into the interpreter's input
 buffer and converts straight out of its output buffer (no set_tensor/get_tensor copies). The wrapper's
