@@ -108,16 +108,16 @@ def save_model(model, path: str | Path) -> Path:
     return path
 
 
-def load_model(path: str | Path):
-    """Load a .keras archive with ``safe_mode=True`` (no lambda/pickle deserialization)."""
-    keras = _keras()
+def check_keras_archive(path: str | Path) -> None:
+    """Raise ArtifactError unless ``path`` looks like a .keras archive of a sane size: a readable zip with a
+    config.json that inflates to at most MAX_KERAS_UNCOMPRESSED bytes. Imports nothing heavy."""
+    import zipfile
+
     path = Path(path)
     if path.suffix != ".keras":
         raise ArtifactError(f"{path}: expected a .keras model file")
     if not path.is_file():
         raise ArtifactError(f"{path}: no such model file; train one with: edgemnist train")
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path}: not a Keras archive (a .keras file is a zip)")
     try:
@@ -129,6 +129,19 @@ def load_model(path: str | Path):
     if len(members) > MAX_KERAS_MEMBERS or inflated > MAX_KERAS_UNCOMPRESSED:
         raise ArtifactError(f"{path}: {len(members)} members inflating to {inflated} bytes; not a Keras archive "
                             f"of this network (at most {MAX_KERAS_MEMBERS} members, {MAX_KERAS_UNCOMPRESSED} bytes)")
+    if "config.json" not in {m.filename for m in members}:
+        raise ArtifactError(f"{path}: a zip without config.json; not a Keras archive")
+
+
+def load_model(path: str | Path):
+    """Load a .keras archive with ``safe_mode=True`` (no lambda/pickle deserialization).
+
+    The archive's structure is checked first (``check_keras_archive``), so a file that is not one fails fast,
+    before TensorFlow is even imported.
+    """
+    path = Path(path)
+    check_keras_archive(path)
+    keras = _keras()
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:

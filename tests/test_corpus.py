@@ -47,7 +47,7 @@ N_IMAGES = 64
 # One child: reads JSON cases from stdin, writes {"start": id} then one JSON result per case on its own copy
 # of stdout. fds 1 and 2 are captured per case, so whatever a runtime prints cannot garble the protocol.
 WORKER = r"""
-import json, os, sys, tempfile, traceback
+import json, os, sys, tempfile, time, traceback
 import numpy as np
 
 proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -104,8 +104,9 @@ def cli(case):
 for line in sys.stdin:
     case = json.loads(line)
     proto.write(json.dumps({"start": case["id"]}) + "\n")
+    start = time.perf_counter()
     result = captured(lambda: load(case) if case["kind"] == "load" else cli(case))
-    result["id"] = case["id"]
+    result["id"], result["seconds"] = case["id"], round(time.perf_counter() - start, 3)
     proto.write(json.dumps(result) + "\n")
 """
 
@@ -296,7 +297,9 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
             add(f"load/micro/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
                 _expect={"kind": "micro", "with_manifest": with_m, "mutation": name})
     byte_cases = {f"bytes-trunc{o}": model[:o] for o in (8, 200, len(model) // 2)}
-    for pos in (0, 4, 40, len(model) - 300, len(model) - 100, len(model) // 2):
+    # len - 462: a flip fuzzing found that passes every structural check and makes TFLM itself crash
+    # (SIGSEGV) on this network's int8 model: only the child-process probe keeps it out of this process.
+    for pos in (0, 4, 40, len(model) - 462, len(model) - 300, len(model) - 100, len(model) // 2):
         byte_cases[f"bytes-flip{pos}"] = _flip(model, pos)
     for name, content in byte_cases.items():
         cc = micro.render_source(content, source_sha256=None).encode()
@@ -450,8 +453,9 @@ def cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_fac
             picked[e["kind"]].append(cid)
             continue
         mut = e["mutation"]
-        if mut in ("empty", "trunc64", "trunc1024", "text-trunc400", "text-flip300", "bytes-flip40",
-                   "header-arena-digit") or mut.startswith("flip") and mut in ("flip4", "flip16", "flip0"):
+        # (Loadable micro damage, e.g. a damaged header beside an intact array, costs an arena measurement
+        # and 10,000 TFLM inferences per command: the load cases above cover it.)
+        if mut in ("empty", "trunc64", "trunc1024", "text-trunc400", "bytes-flip40", "flip4", "flip16", "flip0"):
             picked[(e["kind"], e["with_manifest"])].append(cid)
     for group, ids in picked.items():
         for cid in ids:
@@ -477,16 +481,16 @@ def cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_fac
     add("predict/image/missing", ["predict", good, str(root / "nope.png")], command="predict-image", mutation="missing")
     add("predict/image/directory", ["predict", good, str(root)], command="predict-image", mutation="directory")
 
-    # export --model: damaged .keras files (every mutation breaks the zip's CRC or structure)
+    # export --model: damaged .keras files; with the training manifest beside them its sha256 refuses them
     out = root / "export-out"
     for cid, case in loads.items():
         e = expect[cid]
         if e["kind"] == "keras" or e["kind"] == "wrong" and case["path"].endswith(".keras"):
-            if e["kind"] == "keras" and not e["with_manifest"]:
-                continue  # export reads the .keras only; the manifest beside it changes nothing
+            if e["kind"] == "keras" and not e["with_manifest"] and e["mutation"] not in ("empty", "trunc64"):
+                continue  # without the training manifest, a byte the zip ignores would export a good model
             add(f"export/{cid.removeprefix('load/')}", ["export", "--model", case["path"], "--out", str(out),
                                                         "--format", "tflite", "--quantize", "float32", *d],
-                command="export", mutation=e["mutation"], load_case=cid.replace("/m/", "/n/"))
+                command="export", mutation=e["mutation"], with_manifest=e["with_manifest"])
 
     # train --data-dir: damaged MNIST files (raw IDX, so every byte is covered by the payload's sha256)
     import gzip
@@ -534,6 +538,10 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
         for f in futures:
             results.update(f.result())
 
+    from edgemnist.predictor import Predictor
+
+    pristine = {kind: Predictor.load(src).predict(mnist.test_images[:N_IMAGES]).labels.tolist()
+                for kind, src in corpus["sources"].items()}
     problems, counts = [], collections.Counter()
     for cid in corpus["cases"]:
         r, e = results[cid], corpus["expect"][cid]
@@ -549,6 +557,8 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
             continue
         if r["outcome"] == "error":
             outcome = "hash caught" if r["type"] == "ArtifactChangedError" else "clean error"
+            if "TFLM crashed" in r["message"]:
+                outcome += " (TFLM crashed in a child process)"
             counts[(group, outcome)] += 1
             if e["with_manifest"] and e["kind"] != "lie" and not e.get("intact"):
                 if r["type"] != "ArtifactChangedError":
@@ -556,7 +566,9 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
                                     f"got {r['type']}: {r['message']}")
             continue
         # loaded
-        counts[(group, "loaded ok" if r["finite"] else "loaded, non-finite output")] += 1
+        same = r["argmax"] == pristine.get(e["kind"])
+        counts[(group, ("loaded, answers unchanged" if same else "loaded, answers changed") if r["finite"]
+                else "loaded, non-finite output")] += 1
         if e["kind"] == "lie" or e["with_manifest"] and not e.get("intact"):
             problems.append(f"{cid}: loaded although {'its manifest lies' if e['kind'] == 'lie' else 'it changed'}")
         if r["shape"] != [N_IMAGES, 10] or r["dtype"] != "float32" or not r["finite"] or r["sum_err"] > 0.05:
@@ -587,11 +599,11 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
         if e.get("with_manifest") and e["command"] in ("evaluate", "predict", "bench") and rc != 1 and \
                 e.get("kind") != "lie" and not e.get("intact"):
             problems.append(f"{cid}: with a manifest, a changed artifact must fail the gate (exit 1), got {rc}: {err!r}")
-        # export reads the .keras itself: a byte the zip ignores (a local header's signature or name, the
-        # central directory's padding) leaves a loadable model, which exports fine.
-        loads_ok = results.get(e.get("load_case"), {}).get("outcome") == "loaded"
-        if e["command"] in ("predict-image", "export", "train") and rc != 2 and not (rc == 0 and loads_ok):
-            problems.append(f"{cid}: expected a clean exit 2, got {rc}: {err!r} {r['stdout'][-300:]!r}")
+        if e["command"] == "export" and e.get("with_manifest") and rc != 1:  # the training manifest's sha256
+            problems.append(f"{cid}: export from a changed model.keras must be refused (exit 1), got {rc}: {err!r}")
+        if e["command"] in ("predict-image", "train") or e["command"] == "export" and not e.get("with_manifest"):
+            if rc != 2:
+                problems.append(f"{cid}: expected a clean exit 2, got {rc}: {err!r} {r['stdout'][-300:]!r}")
         counts[(label, "ok (exit 0)" if rc == 0 else f"clean error (exit {rc})")] += 1
 
     summary = collections.defaultdict(dict)
@@ -599,4 +611,6 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
         summary[group][outcome] = k
     record_property("corpus", json.dumps(summary))
     print("\ncorruption corpus:", json.dumps(summary, indent=1))
+    slowest = sorted(results.values(), key=lambda r: -r.get("seconds", 0))[:15]
+    print("slowest cases:", ", ".join(f"{r['id']} {r.get('seconds')} s" for r in slowest))
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])

@@ -161,11 +161,19 @@ class Source:
 
 
 def prepare(model_path: str | Path, data=None, *, data_dir=None) -> Source:
-    """Load ``model_path`` (safe mode) and MNIST, and compute the Keras reference probabilities once."""
+    """Load ``model_path`` (safe mode) and MNIST, and compute the Keras reference probabilities once.
+
+    When the training manifest sits beside the model, the model must still have the sha256 it records
+    (ArtifactChangedError otherwise): an export never starts from a model that changed since training.
+    """
     from edgemnist.data import load_mnist
+    from edgemnist.manifest import check_sha256, read_manifest
     from edgemnist.model import load_model, preprocess
 
     model_path = Path(model_path)
+    manifest = read_manifest(model_path) if model_path.is_file() else None
+    if manifest is not None:
+        check_sha256(model_path, manifest)
     model = load_model(model_path)
     if data is None:
         data = load_mnist(data_dir)

@@ -21,8 +21,9 @@ class KerasBackend(Backend):
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         from edgemnist._deps import tensorflow
-        from edgemnist.model import load_model
+        from edgemnist.model import check_keras_archive, load_model
 
+        check_keras_archive(path)  # a file that is no .keras archive fails before TensorFlow is imported
         tf = tensorflow()
         try:  # only possible before TensorFlow's runtime has started; otherwise the process keeps its setting
             tf.config.threading.set_intra_op_parallelism_threads(threads)
