@@ -233,6 +233,21 @@ def all_configs(mode: str | None = None, io: str | None = None, **common) -> tup
     return configs, skipped
 
 
+def io_problems(facts: dict[str, Any], dtype: str) -> list[str]:
+    """How the artifact's input and output tensors differ from the contract: ``dtype``, the spec's names,
+    a dynamic batch dimension. Shared by every exporter's ``check``."""
+    problems = []
+    for key, name in (("input", spec.INPUT_NAME), ("output", spec.OUTPUT_NAME)):
+        t = facts[key]
+        if t["dtype"] != dtype:
+            problems.append(f"{key} is {t['dtype']}, expected {dtype}")
+        if t["name"] != name:
+            problems.append(f"{key} is named {t['name']!r}, expected {name!r}")
+        if t["shape"][0] != -1:
+            problems.append(f"{key} batch dimension is fixed at {t['shape'][0]}, expected dynamic")
+    return problems
+
+
 def _exporter_module(fmt: Format):
     return importlib.import_module(fmt.exporter.partition(":")[0])
 

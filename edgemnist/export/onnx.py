@@ -211,12 +211,6 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
         problems.append(f"opset {graph['opset']}, expected {OPSET}")
     if graph["batch_dim"] != BATCH_DIM:
         problems.append(f"batch dimension is not the dynamic {BATCH_DIM!r}")
-    for key, name in (("input", spec.INPUT_NAME), ("output", spec.OUTPUT_NAME)):
-        t = facts[key]
-        if t["name"] != name:
-            problems.append(f"{key} is named {t['name']!r}, expected {name!r}")
-        if t["dtype"] != "float32":
-            problems.append(f"{key} is {t['dtype']}, expected float32")
-        if t["shape"][0] != -1:
-            problems.append(f"{key} batch dimension is fixed at {t['shape'][0]}, expected dynamic")
-    return problems
+    from edgemnist.export import io_problems
+
+    return problems + io_problems(facts, "float32")

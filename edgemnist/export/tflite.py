@@ -162,13 +162,6 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
         problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
     if graph["activations"] != activations:
         problems.append(f"compute runs in {'/'.join(graph['activations'])}, expected {activations[0]} for {mode}")
-    want_io = "float32" if io == "float" else io
-    for key, name in (("input", spec.INPUT_NAME), ("output", spec.OUTPUT_NAME)):
-        t = facts[key]
-        if t["dtype"] != want_io:
-            problems.append(f"{key} is {t['dtype']}, expected {want_io}")
-        if t["name"] != name:
-            problems.append(f"{key} is named {t['name']!r}, expected {name!r}")
-        if t["shape"][0] != -1:
-            problems.append(f"{key} batch dimension is fixed at {t['shape'][0]}, expected dynamic")
-    return problems
+    from edgemnist.export import io_problems
+
+    return problems + io_problems(facts, "float32" if io == "float" else io)
