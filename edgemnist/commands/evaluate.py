@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     from edgemnist import spec
     from edgemnist.data import load_test
-    from edgemnist.errors import ArtifactError, GateError
+    from edgemnist.commands._common import with_flags
+    from edgemnist.errors import ArtifactError, GateError, require_file
     from edgemnist.evaluate import evaluate, format_report
     from edgemnist.formats import format_for_path
 
@@ -32,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     for model in args.models:  # every path is checked before any report is printed
         path = Path(model)
         format_for_path(path)  # ArtifactError for an unknown suffix
-        if not path.exists():
-            raise ArtifactError(f"{path}: no such model file")
+        require_file(path)
         if not path.is_file():
             raise ArtifactError(f"{path}: not a file")
     test_data = load_test(args.data_dir)
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             report = evaluate(model, tolerance=args.tolerance, threads=args.threads,
                               allow_unverified=args.allow_unverified, test_data=test_data)
         except GateError as exc:  # the artifact changed since export, or failed its verification
+            exc = with_flags(exc)
             passed = False
             results.append({"path": model, "passed": False, "error": str(exc)})
             if not args.json:

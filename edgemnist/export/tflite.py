@@ -23,6 +23,7 @@ from typing import Any
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
+from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
 from edgemnist.manifest import tensor_info
 
 SIGNATURE = "serving_default"
@@ -30,12 +31,11 @@ SIGNATURE = "serving_default"
 _EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
 
-def export_tflite(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
+def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path:
     """Convert ``model`` to ``out_path`` (a .tflite) as ``config.mode`` / ``config.io`` say.
 
-    ``calibration`` (an ``edgemnist.export.Calibration``) is required for int8 and ignored otherwise.
-    ``source`` (the .keras path) is accepted for the exporter contract; the flatbuffer does not embed it
-    (the manifest records it).
+    ``calibration`` (an ``edgemnist.export.config.Calibration``) is required for int8 and ignored otherwise.
+    The flatbuffer does not embed its source (the manifest records it).
     """
     from edgemnist._deps import keras as _keras
     from edgemnist._deps import tensorflow as _tf
@@ -162,6 +162,20 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
         problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
     if graph["activations"] != activations:
         problems.append(f"compute runs in {'/'.join(graph['activations'])}, expected {activations[0]} for {mode}")
-    from edgemnist.export import io_problems
-
     return problems + io_problems(facts, "float32" if io == "float" else io)
+
+
+class TFLiteExporter(Exporter):
+    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``)."""
+
+    def export(self, job: ExportJob, files: Files) -> None:
+        export_tflite(job.model, files.path, job.config, job.calibration)
+
+    def describe(self, files: Files) -> dict[str, Any]:
+        return describe(files.path)
+
+    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+        return check(facts, mode, io)
+
+
+EXPORTER = TFLiteExporter()

@@ -12,16 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemnist import bench_render
-from edgemnist.bench import OVERHEAD_TARGET, RAW_LOOPS, SCHEMA, BenchConfig, bench_artifact, run_bench, to_model_input
-from edgemnist.bench_timing import CDF_QUANTILES, Loop, Stats, measure
+from edgemnist.bench import plot as bench_plot
+from edgemnist.bench import render as bench_render
+from edgemnist.bench.config import BenchConfig
+from edgemnist.bench.report import OVERHEAD_TARGET, SCHEMA
+from edgemnist.bench.runs import bench_artifact, run_bench, to_model_input
+from edgemnist.bench.timing import CDF_QUANTILES, Loop, Stats, measure
 from edgemnist.cli import build_parser, main
 from edgemnist.errors import ArtifactError, ConfigError, InputError
 from edgemnist.formats import FORMATS
 from edgemnist.manifest import manifest_path
 from edgemnist.predictor.base import TensorSpec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = BenchConfig(batch_sizes=(1, 8), warmup=3, min_time=0.02, min_runs=20, keras_min_runs=2)
 N_IMAGES = 400  # accuracy on a slice keeps the module fast; the CLI test measures the full set
 
@@ -99,7 +102,11 @@ def test_config_normalizes_and_is_the_clis_single_source_of_defaults(capsys):
 
 
 def test_every_registered_format_has_a_raw_loop():
-    assert set(RAW_LOOPS) == set(FORMATS)
+    from edgemnist.predictor.base import Backend
+
+    for fmt in FORMATS.values():
+        backend = fmt.load_backend()
+        assert backend.raw_loop.__func__ is not Backend.raw_loop.__func__, f"{fmt.name}: no raw loop"
 
 
 def test_stats_nearest_rank_and_outliers():
@@ -178,7 +185,7 @@ def test_bench_artifact_structure_and_sanity(kind, artifacts, test_set):
 
 def test_raw_keras_loop_runs_model_x(artifacts, test_set):
     images, _ = test_set
-    raw = RAW_LOOPS["keras"](artifacts["keras"], 1)
+    raw = FORMATS["keras"].load_backend().raw_loop(artifacts["keras"], 1)
     out = raw.prepare(2)(to_model_input(images[:2].reshape(2, -1), TensorSpec("x", (-1, 784), "float32")))
     assert out.shape == (2, 10) and np.allclose(out.sum(axis=1), 1.0, atol=1e-4) and "model(x" in raw.method
 
@@ -238,9 +245,9 @@ def test_markdown_and_plots(report, tmp_path):
     for a in d["artifacts"]:
         assert f"| {a['name']} |" in md
     assert "Keras baseline" in md and "×raw" in md and "predictor overhead" in md and "peak RSS" in md
-    for draw, name in ((lambda p: bench_render.plot(d, p), "both.png"),
-                       (lambda p: bench_render.plot_tradeoff([d, d], p), "tradeoff.png"),
-                       (lambda p: bench_render.plot_cdf([d], p), "cdf.png")):
+    for draw, name in ((lambda p: bench_plot.plot(d, p), "both.png"),
+                       (lambda p: bench_plot.plot_tradeoff([d, d], p), "tradeoff.png"),
+                       (lambda p: bench_plot.plot_cdf([d], p), "cdf.png")):
         path = draw(tmp_path / name)
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -4,11 +4,11 @@
 device flashes), format, quantization, I/O; accuracy on the MNIST test set (``edgemnist.evaluate``) or the
 verified manifest's; load time (runtime already imported, file cached: cold starts are
 ``benchmarks/cold_start.py``'s job), first inference and the RSS growth of that load; batch-1 latency of
-``Predictor.predict_proba(uint8 pixels)`` after warm-up (percentiles, max, std, outliers: ``bench_timing``);
-throughput at each batch size. Interleaved with the predictor, the raw runtime loop (``RAW_LOOPS``) runs on the
+``Predictor.predict_proba(uint8 pixels)`` after warm-up (percentiles, max, std, outliers: ``edgemnist.bench.timing``);
+throughput at each batch size. Interleaved with the predictor, the raw runtime loop (``Backend.raw_loop``) runs on the
 same artifact through the runtime's public API, built by the backend module's own helper so threads and options
 match, fed the same images pre-converted to the model's dtype: the predictor's overhead is a ratio of like
-with like, flagged against ``OVERHEAD_TARGET``. Then, once, the Keras source model as users run it
+with like, flagged against ``report.OVERHEAD_TARGET``. Then, once, the Keras source model as users run it
 (``bench_keras``), the machine, and the process's peak RSS.
 """
 
@@ -27,27 +27,12 @@ from typing import Any
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.bench_config import BenchConfig
-from edgemnist.bench_timing import (
-    BLOCKS,
-    OUTLIER_RULE,
-    Loop,
-    Measurement,
-    batches,
-    load_average,
-    machine_info,
-    measure,
-    ms_since,
-    peak_rss,
-    rss,
-    warmup_calls,
-)
-from edgemnist.bench_timing import rounded as _r
-from edgemnist.errors import ArtifactError, ConfigError, InputError, MissingDependencyError
-
-SCHEMA = "edgemnist.bench/2"
-#: The predictor may cost at most this much more than the raw runtime loop at batch-1 p50.
-OVERHEAD_TARGET = 1.3
+from edgemnist.bench.config import BenchConfig
+from edgemnist.bench.machine import load_average, machine_info, peak_rss, rss
+from edgemnist.bench.report import ArtifactResult, BenchReport
+from edgemnist.bench.timing import Loop, Measurement, batches, measure, ms_since, warmup_calls
+from edgemnist.bench.timing import rounded as _r
+from edgemnist.errors import ArtifactError, ConfigError, InputError, MissingDependencyError, require_file
 #: Images the predictor and the raw loop must agree on (top-1) before their timings are compared.
 AGREEMENT_IMAGES = 64
 #: At most this many warm-up calls for Keras' loops (model.predict costs tens of ms per call).
@@ -60,95 +45,7 @@ PEAK_RSS_METHOD = ("getrusage(RUSAGE_SELF).ru_maxrss of this whole bench process
 Progress = Callable[[str], None]
 
 
-# ============================================================================== results
-
-
-@dataclass(frozen=True)
-class ArtifactResult:
-    path: str
-    name: str
-    format: str
-    quantization: str
-    io: str
-    runtime: str
-    threads: int
-    size_bytes: int  # the file
-    deploy_bytes: int  # what a device stores: the flatbuffer inside a TFLite Micro C array, else the file
-    accuracy: float | None
-    accuracy_source: str | None  # "measured" (n test images through the Predictor), "manifest" or None
-    accuracy_n: int | None
-    manifest_accuracy: float | None
-    verified: bool | None  # the manifest's verification.passed; None without a manifest
-    load_ms: float
-    first_inference_ms: float
-    raw_method: str | None
-    raw_load_ms: float | None
-    raw_first_inference_ms: float | None
-    raw_agreement: float | None  # top-1 agreement of predictor and raw loop on the first images
-    measurements: tuple[Measurement, ...]
-    memory: dict[str, Any]  # {"load_rss_increase_bytes", "method"}
-    notes: tuple[str, ...] = ()
-
-    def measurement(self, subject: str = "predictor", batch: int = 1) -> Measurement | None:
-        return next((m for m in self.measurements if m.subject == subject and m.batch == batch), None)
-
-    @property
-    def overhead(self) -> dict[str, Any] | None:
-        """Predictor vs raw loop at batch 1 (ratios > 1: the predictor is slower), flagged against the target."""
-        p, r = self.measurement("predictor"), self.measurement("raw")
-        if p is None or r is None:
-            return None
-        ratio = p.latency.p50 / r.latency.p50
-        return {"p50_ratio": _r(ratio, 4), "mean_ratio": _r(p.latency.mean / r.latency.mean, 4),
-                "target_p50_ratio": OVERHEAD_TARGET, "within_target": bool(ratio <= OVERHEAD_TARGET)}
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["measurements"] = [m.to_dict() for m in self.measurements]
-        d["notes"] = list(self.notes)
-        d["overhead"] = self.overhead
-        return d
-
-
-@dataclass(frozen=True)
-class BenchReport:
-    created: str
-    wall_seconds: float
-    config: BenchConfig
-    machine: dict[str, Any]
-    artifacts: tuple[ArtifactResult, ...]
-    keras: dict[str, Any] | None  # bench_keras' result
-    memory: dict[str, Any]  # {"peak_rss_bytes", "method"}: the whole process
-    notes: tuple[str, ...] = ()
-    schema: str = SCHEMA
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data with stable keys (``schema`` names the version); what ``to_json`` writes."""
-        return {
-            "schema": self.schema, "created": self.created, "wall_seconds": self.wall_seconds,
-            "config": self.config.to_dict(), "machine": self.machine,
-            "timing": {
-                "clock": "time.perf_counter_ns per call",
-                "warmup": "discarded calls before timing, per measurement",
-                "interleaving": f"predictor and raw loop alternate in {BLOCKS} blocks per measurement",
-                "percentiles": "nearest rank (observed values); p90/p99/p999 need 10/100/1000 runs, else null",
-                "outliers": OUTLIER_RULE,
-                "gc": "enabled",
-                "load_ms": "Predictor.load with the runtime imported and the file cached (second load)",
-                "inputs": "real MNIST test images, rotated through; the raw loop gets them pre-converted "
-                          "to the model's input dtype",
-            },
-            "artifacts": [a.to_dict() for a in self.artifacts],
-            "keras": self.keras,
-            "memory": self.memory,
-            "notes": list(self.notes),
-        }
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
-
-
-# ============================================================================== raw runtime loops
+# ============================================================================== raw inputs
 
 
 def to_model_input(pixels: np.ndarray, tensor) -> np.ndarray:
@@ -158,88 +55,12 @@ def to_model_input(pixels: np.ndarray, tensor) -> np.ndarray:
     clip(round(p / 255 / scale) + zero_point).
     """
     if tensor.dtype == "float32":
-        return pixels.astype(np.float32) / np.float32(255.0)
+        return spec.to_unit_floats(pixels)
     lo, hi = (-128, 127) if tensor.dtype == "int8" else (0, 255)
     if math.isclose(tensor.scale, 1 / 255, rel_tol=1e-6) and tensor.zero_point == lo:
         return (pixels.astype(np.int16) + lo).astype(tensor.dtype)
-    q = np.rint(pixels.astype(np.float32) / np.float32(255.0) / np.float32(tensor.scale)) + tensor.zero_point
+    q = np.rint(spec.to_unit_floats(pixels) / np.float32(tensor.scale)) + tensor.zero_point
     return np.clip(q, lo, hi).astype(tensor.dtype)
-
-
-@dataclass(frozen=True)
-class RawLoop:
-    """A runtime driven through its public API, without the Predictor. ``prepare(batch)`` does the untimed
-    set-up (resize, allocate) and returns the call to time, which takes a model-dtype (batch, 784) array."""
-
-    method: str
-    prepare: Callable[[int], Callable[[np.ndarray], Any]]
-
-
-def _litert_raw(path: Path, threads: int) -> RawLoop:
-    from edgemnist.predictor.litert import open_interpreter
-
-    ip, package = open_interpreter(path, threads)
-    i, o = ip.get_input_details()[0], ip.get_output_details()[0]["index"]
-
-    def prepare(batch: int):
-        ip.resize_tensor_input(i["index"], [batch, int(i["shape"][-1])])
-        ip.allocate_tensors()
-        set_tensor, invoke, get_tensor, index = ip.set_tensor, ip.invoke, ip.get_tensor, i["index"]
-
-        def call(x):
-            set_tensor(index, x)
-            invoke()
-            return get_tensor(o)
-        return call
-
-    return RawLoop(f"{package} Interpreter: set_tensor, invoke, get_tensor", prepare)
-
-
-def _onnx_raw(path: Path, threads: int) -> RawLoop:
-    from edgemnist.predictor.onnx import open_session
-
-    sess = open_session(path, threads)
-    run, name, outs = sess.run, sess.get_inputs()[0].name, [sess.get_outputs()[0].name]
-    return RawLoop("onnxruntime InferenceSession.run(outputs, {input: x})",
-                   lambda batch: lambda x: run(outs, {name: x})[0])
-
-
-def _micro_raw(path: Path, threads: int) -> RawLoop:
-    from edgemnist._deps import require
-    from edgemnist.export.micro import read_micro
-    from edgemnist.predictor.micro import arena_for
-
-    runtime = require("tflite_micro", "micro", what="tflite-micro").runtime
-    micro = read_micro(path)
-    ip = runtime.Interpreter.from_bytes(micro.model_bytes, arena_size=int(arena_for(micro)[0]))
-    set_input, invoke, get_output = ip.set_input, ip.invoke, ip.get_output
-
-    def call(x):
-        out = []
-        for k in range(len(x)):  # the TFLM model has batch 1, as on a device
-            set_input(x[k:k + 1], 0)
-            invoke()
-            out.append(get_output(0))
-        return out
-
-    return RawLoop("tflite_micro Interpreter: set_input, invoke, get_output, per image", lambda batch: call)
-
-
-def _keras_call(model, x):
-    return model(x, training=False).numpy()
-
-
-def _keras_raw(path: Path, threads: int) -> RawLoop:
-    from edgemnist.model import load_model
-
-    model = load_model(path)
-    return RawLoop("keras model(x, training=False).numpy()", lambda batch: lambda x: _keras_call(model, x))
-
-
-#: The raw loop of each format of ``edgemnist.formats.FORMATS``, by its name (tests check they match).
-RAW_LOOPS: dict[str, Callable[[Path, int], RawLoop]] = {
-    "tflite": _litert_raw, "onnx": _onnx_raw, "micro": _micro_raw, "keras": _keras_raw,
-}
 
 
 # ============================================================================== one artifact
@@ -330,7 +151,7 @@ def bench_artifact(path: str | Path, config: BenchConfig, images: Any, labels: A
         say(f"raw {fmt.runtime} loop")
         t0 = time.perf_counter_ns()
         try:
-            raw = RAW_LOOPS[fmt.name](path, threads)
+            raw = fmt.load_backend().raw_loop(path, threads)
             raw_load_ms = ms_since(t0)
         except MissingDependencyError as exc:
             notes.append(f"no raw loop: {exc}")
@@ -420,11 +241,11 @@ def bench_keras(path: str | Path, config: BenchConfig, images: Any, labels: Any,
     except ArtifactError:
         manifest = None
     accuracy, source, _n = _accuracy(path, manifest, config, pixels, labels, notes)
-    x = pixels.astype(np.float32) / np.float32(255.0)
+    x = spec.to_unit_floats(pixels)
     measurements: list[Measurement] = []
     for batch in sorted({1, max(config.batch_sizes)} & set(range(1, len(x) + 1))):
         say(f"model(x) and model.predict, batch {batch}")
-        loops = [Loop("keras.call", "model(x, training=False).numpy()", lambda xb: _keras_call(model, xb),
+        loops = [Loop("keras.call", "model(x, training=False).numpy()", lambda xb: model(xb, training=False).numpy(),
                        batches(x, batch)),
                  Loop("keras.predict", f"model.predict(x, batch_size={batch}, verbose=0)",
                        lambda xb, b=batch: model.predict(xb, batch_size=b, verbose=0), batches(x, batch))]
@@ -448,9 +269,9 @@ def check_paths(paths: Sequence[str | Path]) -> list[Path]:
     out = []
     for p in map(Path, paths):
         fmt = format_for_path(p)
+        require_file(p)
         if not p.is_file():
-            raise ArtifactError(f"{p}: no such model file" if not p.exists() else f"{p}: not a file; "
-                                f"expected a {fmt.suffix} model")
+            raise ArtifactError(f"{p}: not a file; expected a {fmt.suffix} model")
         out.append(p)
     return list(dict.fromkeys(out))
 
@@ -530,6 +351,6 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
 
 
 __all__ = [
-    "OVERHEAD_TARGET", "RAW_LOOPS", "SCHEMA", "ArtifactResult", "BenchConfig", "BenchReport", "RawLoop",
-    "bench_artifact", "bench_keras", "check_paths", "find_keras", "run_bench", "to_model_input",
+    "ArtifactResult", "BenchConfig", "BenchReport", "bench_artifact", "bench_keras", "check_paths", "find_keras",
+    "run_bench", "to_model_input",
 ]

@@ -1,0 +1,11 @@
+"""Benchmarks that deserve trust (``edgemnist bench``), one concern per module.
+
+- ``config``: ``BenchConfig`` (validated settings);
+- ``timing``: how calls are timed and summarized (``measure``, ``Stats``, ``Measurement``);
+- ``machine``: the machine and memory facts every report records;
+- ``runs``: ``run_bench``, ``bench_artifact`` (one artifact against its backend's raw loop) and ``bench_keras``;
+- ``report``: ``ArtifactResult`` / ``BenchReport`` and their JSON (``SCHEMA``, ``OVERHEAD_TARGET``);
+- ``render`` (text, Markdown), ``plot`` (PNG) and ``terminal`` (rich tables): from the JSON data alone.
+
+Importing this package imports no numpy, so ``edgemnist bench --help`` stays light.
+"""
