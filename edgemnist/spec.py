@@ -43,12 +43,12 @@ PIXEL_MAX = 255.0
 
 
 def to_unit_floats(images):
-    """uint8 pixels (N, 28, 28) or (N, 784) -> float32 (N, 784) in [0, 1]: exactly ``float32(p) / 255``, the
+    """uint8 pixels (N, 28, 28) or (N, 784) -> float32 (N, 784) (each image flattened) in [0, 1]: exactly ``float32(p) / 255``, the
     essay's preprocessing. Everything that feeds a model float pixels uses this (the Predictor's in-place
     variant writes the same bits)."""
     import numpy as np
 
-    return images.reshape(len(images), INPUT_SIZE).astype(np.float32) / np.float32(PIXEL_MAX)
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(PIXEL_MAX)
 
 
 #: Probabilities must sum to 1 within this, in verification and in a loaded model's self-test (an int8 output of

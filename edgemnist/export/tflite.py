@@ -21,6 +21,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
 from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
@@ -86,7 +88,7 @@ def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path
 
 
 def _dtype(t: dict) -> str:
-    return t["dtype"].__name__ if hasattr(t["dtype"], "__name__") else str(t["dtype"])
+    return np.dtype(t["dtype"]).name
 
 
 def _tensor(detail: dict, name: str) -> dict:

@@ -72,10 +72,8 @@ class Predictor:
         self.quantization = quantization or backend.quantization() or "unknown"
         if self.quantization == "dynamic":
             # A dynamically quantized activation's scale is computed over the whole input tensor, so a batched
-            # call would make each image's answer depend on its neighbours: backends that can, go per image.
-            per_image = getattr(backend, "run_per_image", None)
-            if per_image is not None:
-                per_image()
+            # call would make each image's answer depend on its neighbours: the backend goes per image.
+            backend.per_image()
         self._from_u8, self._from_float = pipelines(self.input, self.output, backend)
 
     # ----------------------------------------------------------------- loading
