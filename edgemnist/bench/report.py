@@ -80,7 +80,6 @@ class BenchReport:
         """Plain data with stable keys (``schema`` names the version); what ``to_json`` writes."""
         return {
             "schema": self.schema, "created": self.created, "wall_seconds": self.wall_seconds,
-            "overhead_target": OVERHEAD_TARGET,
             "config": self.config.to_dict(), "machine": self.machine,
             "timing": {
                 "clock": "time.perf_counter_ns per call",

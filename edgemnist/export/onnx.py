@@ -156,7 +156,7 @@ def metadata(config, calibration=None, source: dict[str, str] | None = None,
         "opset": str(OPSET),
     }
     if source is not None:
-        props["source"] = json.dumps({"file": source["file"], "sha256": source["sha256"]})
+        props["source"] = json.dumps({key: source[key] for key in ("file", "sha256")})
     if config.mode == "int8" and calibration is not None:
         props["calibration"] = json.dumps({**calibration.recipe, **recipe.to_dict()})
     return props

@@ -18,7 +18,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from edgemnist.errors import ArtifactError
+from edgemnist.errors import QUOTE_LIMIT, ArtifactError
 from edgemnist.fileio import sha256_bytes
 
 #: The arena (and the model array) are declared ``alignas(ARENA_ALIGNMENT)``; TFLM aligns tensor buffers to 16.
@@ -69,6 +69,15 @@ def _probe(model_bytes: bytes, arena_size: int, *, report: bool = False) -> subp
     except subprocess.TimeoutExpired:
         raise ArtifactError(f"TFLM did not finish one inference within {PROBE_TIMEOUT_S} s "
                             f"(arena {arena_size} bytes)") from None
+
+
+def _why(proc: subprocess.CompletedProcess, default: str) -> str:
+    """Why a probe child failed: the signal that killed it, else the last line it wrote on stderr (its
+    exception), else ``default``."""
+    if proc.returncode < 0:
+        return f"TFLM crashed (signal {-proc.returncode})"
+    lines = proc.stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1][:QUOTE_LIMIT] if lines else default
 
 
 def arena_fits(model_bytes: bytes, arena_size: int) -> bool:
@@ -182,9 +191,7 @@ def min_arena_bytes(model_bytes: bytes) -> int:
         hi = FIRST_ARENA_GUESS
         if not prober.fits(hi) and not prober.fits(MAX_ARENA_BYTES):  # a broken model: no doubling
             proc = _probe(model_bytes, MAX_ARENA_BYTES)
-            reason = proc.stderr.decode(errors="replace").strip().splitlines()
-            why = reason[-1][:300] if reason and proc.returncode > 0 else (
-                f"TFLM crashed (signal {-proc.returncode})" if proc.returncode < 0 else "no message")
+            why = _why(proc, "no message")
             raise ArtifactError(f"the model does not run in TFLite Micro even with a {MAX_ARENA_BYTES}-byte arena"
                                 f" ({why})")
         while not prober.fits(hi):
@@ -221,9 +228,7 @@ def ensure_runs(model_bytes: bytes, arena_size: int) -> None:
             return
     proc = _probe(model_bytes, arena_size)
     if proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        why = (f"TFLM crashed (signal {-proc.returncode})" if proc.returncode < 0
-               else lines[-1][:300] if lines else f"exit {proc.returncode}")
+        why = _why(proc, f"exit {proc.returncode}")
         raise ArtifactError(f"TFLite Micro cannot run the model with a {arena_size}-byte arena ({why})")
     with _PROVEN_LOCK:
         _PROVEN.add(key)

@@ -16,7 +16,7 @@ pytest.importorskip("tflite_micro")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ArtifactError, ConfigError  # noqa: E402
-from edgemnist.tflm import arena  # noqa: E402
+from edgemnist.tflm import arena as tflm_arena  # noqa: E402
 from edgemnist.tflm import carray  # noqa: E402
 from edgemnist.tflm import runner  # noqa: E402
 from edgemnist.export import micro  # noqa: E402
@@ -44,7 +44,7 @@ def test_manifest_states_arena_flash_and_tflm_accuracy(exported, model_bytes):
     assert m["input"]["zero_point"] == -128 and m["input"]["scale"] == pytest.approx(1 / 255, rel=1e-6)
     facts = m["micro"]
     assert facts["flash_bytes"] == len(model_bytes) and facts["tflite_sha256"] == sha256_bytes(model_bytes)
-    assert facts["arena_alignment"] == arena.ARENA_ALIGNMENT == 16
+    assert facts["arena_alignment"] == tflm_arena.ARENA_ALIGNMENT == 16
     arena, least = facts["arena_bytes"], facts["arena_min_bytes"]
     assert arena % 16 == 0 and 0 <= arena - least < 16
     assert 1024 < arena < 64 * 1024  # activations of 784 -> 512 -> 10 plus TFLM bookkeeping; weights stay in flash
@@ -106,12 +106,12 @@ def test_generated_source_compiles_links_and_holds_the_bytes(exported, model_byt
 def test_smaller_arena_fails_and_the_stated_one_runs(exported, model_bytes):
     facts = exported.manifest["micro"]
     least, arena = facts["arena_min_bytes"], facts["arena_bytes"]
-    assert arena.arena_fits(model_bytes, arena)
-    assert arena.arena_fits(model_bytes, least)
-    assert not arena.arena_fits(model_bytes, least - 1)
-    assert not arena.arena_fits(model_bytes, arena - arena.ARENA_ALIGNMENT)
+    assert tflm_arena.arena_fits(model_bytes, arena)
+    assert tflm_arena.arena_fits(model_bytes, least)
+    assert not tflm_arena.arena_fits(model_bytes, least - 1)
+    assert not tflm_arena.arena_fits(model_bytes, arena - tflm_arena.ARENA_ALIGNMENT)
     # TFLM's own allocation report undercounts: sizing the arena from it would fail on the board.
-    recorded = arena.recorded_arena_bytes(model_bytes, arena)
+    recorded = tflm_arena.recorded_arena_bytes(model_bytes, arena)
     assert recorded is not None and recorded < least
 
 
