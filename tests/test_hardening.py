@@ -698,7 +698,7 @@ def test_out_with_dotdot_lands_in_the_folder_it_names(export_artifact, mnist, tm
 def test_manifest_file_names_are_never_paths(export_artifact, tmp_path):
     """Nothing opens a path a manifest names: the Predictor ignores ``artifact.file``; the bench's Keras
     lookup takes ``source.file`` only as a plain name beside the artifact."""
-    from edgemnist.bench.runs import find_keras
+    from edgemnist.bench.keras import find_keras
 
     src = export_artifact("onnx", "float32").path
     art = tmp_path / "in" / src.name
@@ -723,7 +723,7 @@ def test_nothing_reads_a_manifest_name_to_open_a_file():
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"""\[["']file["']\]|\.get\(["']file["']\)""", line):
                 uses.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
-    assert all("bench/runs.py" in u for u in uses), "\n".join(uses)
+    assert all("bench/keras.py" in u for u in uses), "\n".join(uses)
 
 
 def test_keras_archive_bombs_are_refused_before_keras_reads_them(tmp_path):

@@ -16,7 +16,8 @@ from edgemnist.bench import plot as bench_plot
 from edgemnist.bench import render as bench_render
 from edgemnist.bench.config import BenchConfig
 from edgemnist.bench.report import OVERHEAD_TARGET, SCHEMA
-from edgemnist.bench.runs import bench_artifact, run_bench, to_model_input
+from edgemnist.bench.artifact import bench_artifact, to_model_input
+from edgemnist.bench.runs import run_bench
 from edgemnist.bench.timing import CDF_QUANTILES, Loop, Stats, measure
 from edgemnist.cli import build_parser, main
 from edgemnist.errors import ArtifactError, ConfigError, InputError
