@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edgemnist import spec
-    from edgemnist.data import load_test
     from edgemnist.commands._common import with_flags
+    from edgemnist.data import load_test
     from edgemnist.errors import ArtifactError, GateError, require_file
     from edgemnist.evaluate import evaluate, format_report
     from edgemnist.formats import format_for_path

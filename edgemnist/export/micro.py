@@ -18,10 +18,18 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import ExportJob, Exporter, Files
+from edgemnist.export.base import Exporter, ExportJob, Files
 from edgemnist.fileio import atomic_write_text, sha256_file
 from edgemnist.tflm.arena import MEASURED_WITH, ensure_runs, min_arena_bytes, round_up
-from edgemnist.tflm.carray import ARENA_SYMBOL, ARRAY_SYMBOL, HEADER_NAME, LENGTH_SYMBOL, read_micro, render_header, render_source
+from edgemnist.tflm.carray import (
+    ARENA_SYMBOL,
+    ARRAY_SYMBOL,
+    HEADER_NAME,
+    LENGTH_SYMBOL,
+    read_micro,
+    render_header,
+    render_source,
+)
 from edgemnist.tflm.runner import MicroRunner, quantize_pixels
 
 #: TFLM and LiteRT run the same int8 bytes; their top-1 answers must agree on at least this share of images.
