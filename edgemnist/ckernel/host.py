@@ -1,0 +1,140 @@
+"""The generated C on this machine: compiled once into a shared library, called through ctypes.
+
+``HostKernel(c_path)`` compiles ``edgemnist_model.c`` (with its header beside it) with the system C compiler
+(``$CC`` or ``cc``) under ``-std=c99 -Wall -Wextra -pedantic -Werror``, into
+``<user cache>/edgemnist/ckernel/<sha256>.so``, where the sha256 covers the C file, the header, the compiler's
+identity and the flags: a second load of the same file is a ``dlopen`` only. The library is built to a temporary
+name and renamed, so a concurrent or interrupted build never leaves a half-written library under the final name.
+
+Never imports TensorFlow; needs only a C compiler.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from edgemnist.errors import ArtifactError, MissingDependencyError
+from edgemnist.fileio import atomic_path
+
+from edgemnist.ckernel.render import HEADER_NAME
+
+WARNINGS = ("-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror")
+HOST_FLAGS = WARNINGS + ("-O2", "-fPIC", "-shared")
+COMPILE_TIMEOUT_S = 300
+INPUT_SIZE, OUTPUT_SIZE = 784, 10
+
+
+def cache_dir() -> Path:
+    """``$EDGEMNIST_CACHE_DIR`` or the user cache dir (``$XDG_CACHE_HOME`` or ``~/.cache``) + ``edgemnist/ckernel``."""
+    if os.environ.get("EDGEMNIST_CACHE_DIR"):
+        return Path(os.environ["EDGEMNIST_CACHE_DIR"]) / "ckernel"
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "edgemnist" / "ckernel"
+
+
+def compiler() -> str:
+    """The C compiler: ``$CC`` or ``cc``; MissingDependencyError if there is none."""
+    cc = os.environ.get("CC") or "cc"
+    found = shutil.which(cc)
+    if not found:
+        raise MissingDependencyError(f"the C artifact needs a C compiler to run on this machine; {cc!r} is not on "
+                                     f"PATH (Debian: apt-get install gcc)")
+    return found
+
+
+def _compiler_id(cc: str) -> str:
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return out.splitlines()[0] if out else cc
+
+
+def compiler_version() -> str:
+    return _compiler_id(compiler())
+
+
+def _sources(c_path: Path) -> tuple[bytes, bytes]:
+    try:
+        c_text = c_path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{c_path}: cannot read it ({exc.strerror or exc})") from None
+    header = c_path.with_name(HEADER_NAME)
+    try:
+        h_text = header.read_bytes()
+    except OSError:
+        raise ArtifactError(f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
+                            f"edgemnist_model.c + {HEADER_NAME}") from None
+    return c_text, h_text
+
+
+def build_shared(c_path: str | Path, *, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile ``c_path`` into a cached shared library and return its path (no-op when cached)."""
+    c_path = Path(c_path)
+    c_text, h_text = _sources(c_path)
+    cc = compiler()
+    flags = HOST_FLAGS + tuple(extra_flags)
+    key = hashlib.sha256(b"\0".join([c_text, h_text, _compiler_id(cc).encode(), " ".join(flags).encode()]))
+    lib = cache_dir() / f"{key.hexdigest()}.so"
+    if lib.exists():
+        return lib
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(lib) as tmp:
+        cmd = [cc, *flags, "-I", str(c_path.parent), "-o", str(tmp), str(c_path)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise ArtifactError(f"{c_path}: the C compiler did not finish within {COMPILE_TIMEOUT_S} s") from None
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
+            raise ArtifactError(f"{c_path}: does not compile as edgemnist's C kernel ({' | '.join(detail)[:600]})")
+    return lib
+
+
+class HostKernel:
+    """``edgemnist_predict`` from a shared library built from ``c_path``; ``run`` is thread-safe (the C keeps one
+    static activation buffer, so calls are serialized)."""
+
+    def __init__(self, c_path: str | Path) -> None:
+        self.c_path = Path(c_path)
+        self.library = build_shared(self.c_path)
+        try:
+            self._lib = ctypes.CDLL(str(self.library))
+            self._predict = self._lib.edgemnist_predict
+        except (OSError, AttributeError) as exc:
+            raise ArtifactError(f"{self.c_path}: the compiled library cannot be loaded ({exc})") from None
+        self._predict.restype = ctypes.c_int
+        self._predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        path = self._lib.edgemnist_path
+        path.restype = ctypes.c_char_p
+        self.path_name = path().decode("ascii", "replace")
+        self._lock = threading.Lock()
+
+    def run(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 784) uint8 pixels -> ((N, 10) int8 scores, (N,) int64 digits)."""
+        x = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(-1, INPUT_SIZE)
+        scores = np.empty((len(x), OUTPUT_SIZE), np.int8)
+        digits = np.empty(len(x), np.int64)
+        base_in, base_out = x.ctypes.data, scores.ctypes.data
+        predict = self._predict
+        with self._lock:
+            for i in range(len(x)):
+                digits[i] = predict(base_in + i * INPUT_SIZE, base_out + i * OUTPUT_SIZE)
+        return scores, digits
+
+    def scores(self, int8_inputs: np.ndarray) -> np.ndarray:
+        """(N, 784) int8 model inputs (q = p - 128) -> (N, 10) int8 scores."""
+        q = np.ascontiguousarray(int8_inputs, dtype=np.int8).reshape(-1, INPUT_SIZE)
+        return self.run((q.astype(np.int16) + 128).astype(np.uint8))[0]
