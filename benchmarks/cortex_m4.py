@@ -1,0 +1,66 @@
+"""Cortex-M4 benchmark of the interpreter-free C kernel (issue 13): both compute paths under QEMU.
+
+    python benchmarks/cortex_m4.py                       # 1,000 test images per path
+    python benchmarks/cortex_m4.py --images 10000        # all of them
+    python benchmarks/cortex_m4.py --tflite path/model.int8.tflite
+
+Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
+when missing), builds a bare-metal firmware per path with arm-none-eabi-gcc, runs the images under
+``qemu-system-arm -M mps2-an386 -icount shift=0`` with semihosting, requires byte-identical outputs to the host build,
+and writes ``results/cortex_m4.json`` and ``results/cortex_m4.md`` (flash/RAM split, instructions per inference,
+stack, toolchain). The TFLM comparison figures are issue 13's, measured by its author with TFLM built from source;
+TFLM cannot be built here (no source offline), and the Markdown says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from _artifacts import add_common, ensure_artifacts, log
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common(p)
+    p.add_argument("--tflite", type=Path, help="the int8 .tflite (default: <artifacts>/model.int8.tflite)")
+    p.add_argument("--images", type=int, default=1000, help="test images per path (default 1000; max 10000)")
+    p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
+    args = p.parse_args(argv)
+
+    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.ckernel.model import read_model
+    from edgemnist.ckernel.render import render
+    from edgemnist.data import load_mnist
+    from edgemnist.errors import EdgemnistError
+    from edgemnist.fileio import atomic_write_json, atomic_write_text
+
+    try:
+        tflite = args.tflite or args.artifacts / "model.int8.tflite"
+        if not tflite.is_file() and args.tflite is None:
+            ensure_artifacts(args.artifacts, args.data_dir)
+        if not 1 <= args.images <= 10000:
+            raise EdgemnistError(f"--images must be 1..10000, not {args.images}")
+        images = load_mnist(args.data_dir).test_images[:args.images].reshape(-1, 784)
+        with tempfile.TemporaryDirectory(prefix="edgemnist-cortex-m4-") as tmp:
+            for name, text in render(read_model(tflite), source=tflite).items():
+                (Path(tmp) / name).write_text(text)
+            log(f"running {args.images} images per path under QEMU")
+            report = cortex_m4_report(Path(tmp) / "edgemnist_model.c", images,
+                                      paths=tuple(s.strip() for s in args.paths.split(",") if s.strip()))
+    except EdgemnistError as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return exc.exit_code
+    out = args.out
+    atomic_write_json(out / "cortex_m4.json", report)
+    md = render_markdown(report)
+    atomic_write_text(out / "cortex_m4.md", md)
+    print(md)
+    log(f"wrote {out / 'cortex_m4.json'} and {out / 'cortex_m4.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
