@@ -55,7 +55,7 @@ def cortex_m4_report(c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str
     c_path = Path(c_path)
     x = np.ascontiguousarray(pixels, np.uint8).reshape(-1, 784)
     ref_scores, ref_digits = host.HostKernel(c_path).run(x)
-    header = c_path.with_name("edgemnist_model.h").read_text()
+    header = host.header_path(c_path).read_text()
     source_sha = next((ln.split('"')[1] for ln in header.splitlines() if "EDGEMNIST_SOURCE_SHA256" in ln), None)
     source_name = next((ln.split('"')[1] for ln in header.splitlines() if "EDGEMNIST_SOURCE_NAME" in ln), None)
     report: dict[str, Any] = {

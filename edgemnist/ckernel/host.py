@@ -14,18 +14,19 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 from edgemnist.fileio import atomic_path
-
-from edgemnist.ckernel.render import HEADER_NAME
 
 WARNINGS = ("-std=c99", "-Wall", "-Wextra", "-pedantic", "-Werror")
 HOST_FLAGS = WARNINGS + ("-O2", "-fPIC", "-shared")
@@ -66,24 +67,42 @@ def compiler_version() -> str:
     return _compiler_id(compiler())
 
 
-def _sources(c_path: Path) -> tuple[bytes, bytes]:
+def header_path(c_path: str | Path) -> Path:
+    """The header of ``c_path``: ``<stem>.h`` beside it (how an export stages it), else ``edgemnist_model.h``."""
+    c_path = Path(c_path)
+    own = c_path.with_suffix(".h")
+    return own if own.is_file() else c_path.with_name(HEADER_NAME)
+
+
+def read_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes]:
+    """(C text, header text) of the pair; ArtifactError if either is unreadable or they are not one export."""
+    c_path = Path(c_path)
+    h_path = Path(header) if header is not None else header_path(c_path)
     try:
         c_text = c_path.read_bytes()
     except OSError as exc:
         raise ArtifactError(f"{c_path}: cannot read it ({exc.strerror or exc})") from None
-    header = c_path.with_name(HEADER_NAME)
     try:
-        h_text = header.read_bytes()
+        h_text = h_path.read_bytes()
     except OSError:
         raise ArtifactError(f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
                             f"edgemnist_model.c + {HEADER_NAME}") from None
+    ids = [re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
+           re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text)]
+    if not all(ids):
+        raise ArtifactError(f"{c_path}: not an edgemnist C kernel pair (no source sha256 in the C file and its "
+                            f"header); expected edgemnist_model.c + {HEADER_NAME} as the C exporter writes them")
+    if ids[0].group(1) != ids[1].group(1):
+        raise ArtifactError(f"{h_path}: this header was generated from another model than {c_path.name} "
+                            f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)")
     return c_text, h_text
 
 
-def build_shared(c_path: str | Path, *, extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile ``c_path`` into a cached shared library and return its path (no-op when cached)."""
+def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the pair into a cached shared library and return its path (no-op when cached). The pair is
+    compiled from a private folder under its canonical names, so a staged (temporary) name works too."""
     c_path = Path(c_path)
-    c_text, h_text = _sources(c_path)
+    c_text, h_text = read_pair(c_path, header)
     cc = compiler()
     flags = HOST_FLAGS + tuple(extra_flags)
     key = hashlib.sha256(b"\0".join([c_text, h_text, _compiler_id(cc).encode(), " ".join(flags).encode()]))
@@ -91,8 +110,11 @@ def build_shared(c_path: str | Path, *, extra_flags: tuple[str, ...] = ()) -> Pa
     if lib.exists():
         return lib
     lib.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(lib) as tmp:
-        cmd = [cc, *flags, "-I", str(c_path.parent), "-o", str(tmp), str(c_path)]
+    with tempfile.TemporaryDirectory(prefix="edgemnist-cc-") as tmp, atomic_path(lib) as out:
+        src = Path(tmp) / SOURCE_NAME
+        src.write_bytes(c_text)
+        (Path(tmp) / HEADER_NAME).write_bytes(h_text)
+        cmd = [cc, *flags, "-o", str(out), str(src)]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -107,9 +129,9 @@ class HostKernel:
     """``edgemnist_predict`` from a shared library built from ``c_path``; ``run`` is thread-safe (the C keeps one
     static activation buffer, so calls are serialized)."""
 
-    def __init__(self, c_path: str | Path) -> None:
+    def __init__(self, c_path: str | Path, header: str | Path | None = None) -> None:
         self.c_path = Path(c_path)
-        self.library = build_shared(self.c_path)
+        self.library = build_shared(self.c_path, header)
         try:
             self._lib = ctypes.CDLL(str(self.library))
             self._predict = self._lib.edgemnist_predict

@@ -152,3 +152,37 @@ def render(model: Model, *, source: str | Path | None = None) -> dict[str, str]:
 def tools(source: str | Path | None = None) -> dict:
     """The tool versions the header records (for the manifest)."""
     return _tools(Path(source) if source is not None else None)
+
+
+#: The header's #defines read back (name -> parser), the same names the header template writes.
+HEADER_MACROS = {
+    "EDGEMNIST_INPUT_SIZE": int, "EDGEMNIST_HIDDEN_SIZE": int, "EDGEMNIST_OUTPUT_SIZE": int,
+    "EDGEMNIST_ACTIVATION_BYTES": int, "EDGEMNIST_CONST_BYTES": int, "EDGEMNIST_MACS": int,
+    "EDGEMNIST_INPUT_SCALE": float, "EDGEMNIST_INPUT_ZERO_POINT": int,
+    "EDGEMNIST_OUTPUT_SCALE": float, "EDGEMNIST_OUTPUT_ZERO_POINT": int,
+    "EDGEMNIST_SOURCE_NAME": str, "EDGEMNIST_SOURCE_SHA256": str, "EDGEMNIST_GENERATOR": str,
+}
+
+
+def read_header(text: str, origin: str = HEADER_NAME) -> dict:
+    """The values of ``HEADER_MACROS`` in a generated header; ArtifactError naming what is missing."""
+    values, missing = {}, []
+    for name, kind in HEADER_MACROS.items():
+        m = re.search(rf"^#define {name} (.+?)\s*$", text, flags=re.M)
+        if not m:
+            missing.append(name)
+            continue
+        raw = m.group(1)
+        try:
+            if kind is str:
+                values[name] = raw.strip('"')
+            elif kind is float:
+                values[name] = float(np.float32(float(raw.rstrip("f"))))
+            else:
+                values[name] = int(raw)
+        except ValueError:
+            missing.append(name)
+    if missing:
+        raise ArtifactError(f"{origin}: not an edgemnist C kernel header (missing or malformed: "
+                            f"{', '.join(missing)})")
+    return values

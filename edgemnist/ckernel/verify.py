@@ -23,11 +23,9 @@ TFLM_ARENA_BYTES = 64 << 10
 
 
 def _tflm_runner(model_bytes: bytes):
-    try:  # after the package refactor (issue 10)
-        from edgemnist.tflm.arena import ensure_runs
-        from edgemnist.tflm.runner import MicroRunner
-    except ImportError:
-        from edgemnist.export.micro import MicroRunner, ensure_runs
+    from edgemnist.tflm.arena import ensure_runs
+    from edgemnist.tflm.runner import MicroRunner
+
     ensure_runs(model_bytes, TFLM_ARENA_BYTES)
     return MicroRunner(model_bytes, TFLM_ARENA_BYTES)
 
@@ -67,10 +65,10 @@ def compare(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
 
 
 def verify_host(c_path: str | Path, tflite_path: str | Path, images: np.ndarray, labels: np.ndarray, *,
-                compare_litert: bool = True) -> dict[str, Any]:
+                compare_litert: bool = True, header: str | Path | None = None) -> dict[str, Any]:
     """Host build of ``c_path`` vs TFLM (and LiteRT) on ``images`` (uint8 MNIST); see the module doc."""
     model_bytes = Path(tflite_path).read_bytes()
-    kernel = HostKernel(c_path)
+    kernel = HostKernel(c_path, header)
     start = time.perf_counter()
     scores, digits = kernel.run(np.asarray(images, np.uint8).reshape(len(images), 784))
     seconds = time.perf_counter() - start
