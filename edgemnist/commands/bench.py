@@ -52,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="PATH", help="write a PNG: accuracy vs latency, and latency CDFs")
     p.add_argument("--no-accuracy", action="store_true",
                    help="take accuracy from each verified manifest instead of measuring the 10,000 test images")
+    p.add_argument("--target", choices=("host", "cortex-m4"), default="host",
+                   help="host: time the artifacts on this machine (default); cortex-m4: run C artifacts "
+                        "(edgemnist_model.c) on an emulated Cortex-M4 (QEMU mps2-an386): instructions per "
+                        "inference, flash, RAM, stack, for the DSP and the portable path")
+    p.add_argument("--images", type=positive_int, default=1000, metavar="N",
+                   help="with --target cortex-m4: test images per path (default 1000, at most 10000)")
     keras = p.add_mutually_exclusive_group()
     keras.add_argument("--keras", metavar="PATH",
                        help="the .keras model for the Keras baseline (default: found beside the artifacts)")
@@ -79,6 +85,39 @@ def _outputs(args: argparse.Namespace):
     return out
 
 
+def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
+    from pathlib import Path
+
+    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.data import load_mnist
+    from edgemnist.errors import ConfigError
+    from edgemnist.fileio import atomic_write_json, atomic_write_text
+
+    if "plot" in outputs:
+        raise ConfigError("--plot is for --target host; --target cortex-m4 writes --json and --markdown")
+    if args.images > 10000:
+        raise ConfigError(f"--images {args.images}: the test set has 10000 images")
+    models = [Path(m) for m in args.models]
+    wrong = [str(m) for m in models if m.suffix != ".c"]
+    if wrong:
+        raise ConfigError(f"--target cortex-m4 runs C artifacts (edgemnist_model.c from export --format c), "
+                          f"not {', '.join(wrong)}")
+    images = load_mnist(args.data_dir).test_images[:args.images]
+    reports = []
+    for model in models:
+        report = cortex_m4_report(model, images)
+        reports.append(report)
+        print(f"{model}")
+        print(render_markdown(report))
+    if "json" in outputs:
+        atomic_write_json(outputs["json"], reports[0] if len(reports) == 1 else reports)
+    if "markdown" in outputs:
+        atomic_write_text(outputs["markdown"], "\n".join(render_markdown(r) for r in reports))
+    for path in outputs.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from edgemnist.bench import render
     from edgemnist.bench.runs import run_bench
@@ -86,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
+    if args.target == "cortex-m4":
+        return _run_cortex_m4(args, outputs)
     config = BenchConfig(batch_sizes=args.batch_sizes, threads=args.threads, warmup=args.warmup,
                          min_time=args.min_time, min_runs=args.min_runs, accuracy=not args.no_accuracy)
     keras = None if args.no_keras else (args.keras or "auto")
