@@ -30,7 +30,7 @@ from edgemnist.ckernel import host, m4, verify, wasm
 from edgemnist.ckernel.model import read_model
 from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
 from edgemnist.errors import ArtifactError, ConfigError, EdgemnistError
-from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
+from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
 from edgemnist.export.config import ExportConfig
 from edgemnist.fileio import atomic_write_text, sha256_file
 
