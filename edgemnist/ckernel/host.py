@@ -125,9 +125,20 @@ def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_
     return lib
 
 
+#: One lock per loaded library: dlopen returns the same handle (and so the same static activation buffer) to every
+#: HostKernel of one library in a process, so calls into it are serialized across instances.
+_LIBRARY_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _library_lock(library: Path) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LIBRARY_LOCKS.setdefault(str(library), threading.Lock())
+
+
 class HostKernel:
     """``edgemnist_predict`` from a shared library built from ``c_path``; ``run`` is thread-safe (the C keeps one
-    static activation buffer, so calls are serialized)."""
+    static activation buffer, so calls into one library are serialized, across instances too)."""
 
     def __init__(self, c_path: str | Path, header: str | Path | None = None) -> None:
         self.c_path = Path(c_path)
@@ -139,10 +150,12 @@ class HostKernel:
             raise ArtifactError(f"{self.c_path}: the compiled library cannot be loaded ({exc})") from None
         self._predict.restype = ctypes.c_int
         self._predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        #: The raw ctypes ``edgemnist_predict(pixels_ptr, scores_ptr)``, unlocked (for single-threaded baselines).
+        self.predict = self._predict
         path = self._lib.edgemnist_path
         path.restype = ctypes.c_char_p
         self.path_name = path().decode("ascii", "replace")
-        self._lock = threading.Lock()
+        self._lock = _library_lock(self.library)
 
     def run(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, 784) uint8 pixels -> ((N, 10) int8 scores, (N,) int64 digits)."""

@@ -51,7 +51,7 @@ class CBackend(Backend):
     @classmethod
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
         kernel = host.HostKernel(path)
-        predict = kernel._predict
+        predict = kernel.predict
 
         def prepare(batch: int):
             scores = np.empty((batch, spec.NUM_CLASSES), np.int8)

@@ -85,6 +85,30 @@ def test_host_build_is_byte_identical_to_tflm_on_all_test_images(pair, int8_tfli
     assert lit["top1_agreement"] >= 0.995 and lit["differing_images"] <= 100
 
 
+def test_two_kernels_of_one_library_in_threads_do_not_mix_their_buffers(pair, pixels, host_scores):
+    """dlopen gives both instances the same static activation buffer; calls must still be serialized."""
+    import threading
+
+    kernels = [host.HostKernel(pair), host.HostKernel(pair)]
+    assert kernels[0].library == kernels[1].library
+    results, errors = {}, []
+
+    def work(k, i):
+        try:
+            for _ in range(3):
+                results[i] = k.run(pixels[:2000])[0]
+                assert np.array_equal(results[i], host_scores[0][:2000])
+        except AssertionError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(kernels[i % 2], i)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+
+
 def test_ties_go_to_the_first_digit(pair, host_scores):
     scores, digits = host_scores
     assert np.array_equal(digits, scores.argmax(1))  # numpy's argmax: first maximum
