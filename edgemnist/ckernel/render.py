@@ -86,7 +86,21 @@ def _array(values, per_line: int = VALUES_PER_LINE) -> str:
 def _safe(text: str) -> str:
     """Printable ASCII without comment terminators or quotes, for a C comment or string literal."""
     text = re.sub(r"[^ -~]", "?", str(text)).replace("*/", "* /").replace('"', "'").replace("\\", "/")
-    return text[:200]
+    return text[:120]
+
+
+def _wrap(items: list[str], width: int = 100, indent: str = " *                  ") -> str:
+    """Comma-separated items on comment lines of at most ``width`` characters (continuations indented)."""
+    lines, line = [], ""
+    for item in items:
+        candidate = f"{line}, {item}" if line else item
+        if line and len(indent) + len(candidate) > width:
+            lines.append(line + ",")
+            line = item
+        else:
+            line = candidate
+    lines.append(line)
+    return ("\n" + indent).join(lines)
 
 
 def _c_float(x: float) -> str:
@@ -143,8 +157,7 @@ def render(model: Model, *, source: str | Path | None = None) -> dict[str, str]:
     tools = _tools(Path(source) if source is not None else None)
     values.update(version=_safe(__version__), source_name=_safe(model.source_name),
                   source_sha256=model.source_sha256,
-                  tools=_safe(", ".join(f"{k} {v}" for k, v in tools.items())),
-                  stack_note="the Cortex-M4 figure is in the benchmark results")
+                  tools=_wrap([_safe(f"{k} {v}") for k, v in tools.items()]))
     return {SOURCE_NAME: _template("kernel.c.in").substitute(values),
             HEADER_NAME: _template("header.h.in").substitute(values)}
 
