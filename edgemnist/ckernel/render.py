@@ -67,6 +67,8 @@ def _layer(d: Dense, origin: str) -> Layer:
         raise ArtifactError(f"{origin}: a layer's input zero point is {d.input_zero_point}; the C kernel needs -128 "
                             f"(inputs x - zero_point in [0, 255])")
     mults, shifts = quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)
+    if any(not (m == 0 or (1 << 30) <= m < (1 << 31)) for m in mults):  # em_requant relies on it
+        raise ArtifactError(f"{origin}: a requantization multiplier is outside [2^30, 2^31)")
     if any(not -31 <= s <= 30 for s in shifts):
         raise ArtifactError(f"{origin}: a requantization shift is outside [-31, 30]")
     groups = -(-rows // ROWS_PER_GROUP)
@@ -120,13 +122,18 @@ def _tools(source: Path | None) -> dict:
     return tools
 
 
-def constants(model: Model) -> dict:
-    """Every value the C holds, by template placeholder."""
+def constants(model: Model, *, general_shifts: bool = False) -> dict:
+    """Every value the C holds, by template placeholder. ``general_shifts`` keeps TFLM's signed shifts and the
+    left-shift step even when no channel needs it (a test of that code path)."""
     origin = model.source_name
     fc1, fc2 = _layer(model.fc1, origin), _layer(model.fc2, origin)
     if model.fc2.input_zero_point != model.fc1.output_zero_point or model.fc2.input_scale != model.fc1.output_scale:
         raise ArtifactError(f"{origin}: the second layer's input quantization differs from the first's output")
     sm_mult, sm_shift, diff_min = quant.softmax_params(model.softmax_beta, model.softmax_input_scale)
+    left_shifts = general_shifts or any(sh > 0 for sh in fc1.shifts + fc2.shifts)
+    # Without positive shifts the C stores right shifts (uint8) and compiles the left-shift step out.
+    s1 = fc1.shifts if left_shifts else [-sh for sh in fc1.shifts]
+    s2 = fc2.shifts if left_shifts else [-sh for sh in fc2.shifts]
     n_hidden, n_in = model.fc1.weights.shape
     n_out = model.fc2.weights.shape[0]
     const_bytes = (fc1.packed.size + fc2.packed.size + 4 * (fc1.bias.size + fc2.bias.size)
@@ -135,9 +142,12 @@ def constants(model: Model) -> dict:
         "n_in": n_in, "n_hidden": n_hidden, "n_out": n_out,
         "hidden_groups": fc1.groups, "out_groups": fc2.groups,
         "w1_len": fc1.packed.size, "w1": _array(fc1.packed), "b1": _array(fc1.bias, 8),
-        "m1": _array(fc1.multipliers, 8), "s1": _array(fc1.shifts),
+        "m1": _array(fc1.multipliers, 8), "s1": _array(s1),
         "w2_len": fc2.packed.size, "w2": _array(fc2.packed), "b2": _array(fc2.bias, 8),
-        "m2": _array(fc2.multipliers, 8), "s2": _array(fc2.shifts),
+        "m2": _array(fc2.multipliers, 8), "s2": _array(s2),
+        "left_shifts": int(left_shifts), "shift_type": "int8_t" if left_shifts else "uint8_t",
+        "shift_meaning": "TFLM's shift (left if positive)" if left_shifts else "the right shift, -shift: no channel "
+                         "shifts left",
         "fc1_out_zp": fc1.output_zero_point, "fc1_act_min": fc1.act_min, "fc1_act_max": fc1.act_max,
         "fc2_out_zp": fc2.output_zero_point,
         "sm_mult": sm_mult, "sm_shift": sm_shift, "sm_diff_min": diff_min,
@@ -151,9 +161,9 @@ def _template(name: str) -> Template:
     return Template(resources.files("edgemnist.ckernel").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
-def render(model: Model, *, source: str | Path | None = None) -> dict[str, str]:
+def render(model: Model, *, source: str | Path | None = None, general_shifts: bool = False) -> dict[str, str]:
     """{``edgemnist_model.c``: text, ``edgemnist_model.h``: text} for ``model`` (read from ``source``)."""
-    values = constants(model)
+    values = constants(model, general_shifts=general_shifts)
     tools = _tools(Path(source) if source is not None else None)
     values.update(version=_safe(__version__), source_name=_safe(model.source_name),
                   source_sha256=model.source_sha256,

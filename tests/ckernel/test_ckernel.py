@@ -62,6 +62,7 @@ def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite, toolchain):
     assert f'EDGEMNIST_SOURCE_SHA256 "{model.source_sha256}"' in header
     assert f'EDGEMNIST_SOURCE_NAME "{int8_tflite.name}"' in header
     assert "EDGEMNIST_ACTIVATION_BYTES 512" in header and "edgemnist_predict(" in header
+    assert "#define EM_LEFT_SHIFTS 0" in source  # this model's multipliers are all below one
     assert re.search(r"static const int8_t em_w1\[401408\]", source)  # weights are const
     for opt in ("-O0", "-O2", "-Os", "-O3"):
         obj = pair.with_name(f"host{opt}.o")
@@ -107,6 +108,18 @@ def test_two_kernels_of_one_library_in_threads_do_not_mix_their_buffers(pair, pi
     for t in threads:
         t.join()
     assert not errors and len(results) == 4
+
+
+def test_the_general_requantization_path_gives_the_same_bytes(int8_tflite, pixels, host_scores, tmp_path, toolchain):
+    """The left-shift step of MultiplyByQuantizedMultiplier is compiled out when no channel needs it; forced in,
+    it must give the same bytes."""
+    toolchain("cc")
+    files = render.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
+    assert "#define EM_LEFT_SHIFTS 1" in files[render.SOURCE_NAME]
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
+    assert np.array_equal(scores, host_scores[0]) and np.array_equal(digits, host_scores[1])
 
 
 def test_ties_go_to_the_first_digit(pair, host_scores):
