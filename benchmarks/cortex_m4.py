@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tflite", type=Path, help="the int8 .tflite (default: <artifacts>/model.int8.tflite)")
     p.add_argument("--images", type=int, default=1000, help="test images per path (default 1000; max 10000)")
     p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
+    p.add_argument("--opt", default="-O2", choices=("-O2", "-Os", "-O3"),
+                   help="arm-none-eabi-gcc optimization level (default -O2)")
     p.add_argument("--readme", type=Path, nargs="?", const=REPO / "README.md", metavar="PATH",
                    help=f"also rewrite the block between {START} and {END} in PATH (default README.md)")
     p.add_argument("--readme-only", action="store_true",
@@ -78,17 +80,18 @@ def main(argv: list[str] | None = None) -> int:
             for name, text in render(read_model(tflite), source=tflite).items():
                 (Path(tmp) / name).write_text(text)
             log(f"running {args.images} images per path under QEMU")
-            report = cortex_m4_report(Path(tmp) / "edgemnist_model.c", images,
+            report = cortex_m4_report(Path(tmp) / "edgemnist_model.c", images, opt=args.opt,
                                       paths=tuple(s.strip() for s in args.paths.split(",") if s.strip()))
     except EdgemnistError as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return exc.exit_code
     out = args.out
-    atomic_write_json(out / "cortex_m4.json", report)
+    stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
+    atomic_write_json(out / f"{stem}.json", report)
     md = render_markdown(report)
-    atomic_write_text(out / "cortex_m4.md", md)
+    atomic_write_text(out / f"{stem}.md", md)
     print(md)
-    log(f"wrote {out / 'cortex_m4.json'} and {out / 'cortex_m4.md'}")
+    log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")
     if args.readme is not None:
         if not update_readme(args.readme, md):
             print(f"error: {args.readme} has no {START} ... {END} block", file=sys.stderr)

@@ -63,7 +63,7 @@ def cortex_m4_report(c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": _machine(),
         "edgemnist": __version__,
-        "toolchain": {**m4.toolchain(), "opt": opt, "host_cc": host.compiler_version()},
+        "toolchain": {**m4.toolchain(opt), "opt": opt, "host_cc": host.compiler_version()},
         "board": f"QEMU {m4.MACHINE} (Cortex-M4), -icount shift=0, SysTick at 25 MHz = "
                  f"{m4.INSTRUCTIONS_PER_TICK} instructions per tick",
         "c": {"file": c_path.name, "sha256": hashlib.sha256(c_path.read_bytes()).hexdigest(),

@@ -88,9 +88,9 @@ def _first_line(cmd: list[str]) -> str:
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-def toolchain() -> dict:
+def toolchain(opt: str = OPT) -> dict:
     return {"gcc": _first_line([GCC, "--version"]), "qemu": _first_line([QEMU, "--version"]),
-            "flags": " ".join(CPU_FLAGS + (OPT,)) + " -std=c99, newlib-nano specs, no libc calls"}
+            "flags": " ".join(CPU_FLAGS + (opt,)) + " -std=c99, newlib-nano specs, no libc calls"}
 
 
 def _check(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 300) -> str:
@@ -214,4 +214,4 @@ def run(c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str =
                      instructions_min=int(instr.min()) if n else 0, instructions_max=int(instr.max()) if n else 0,
                      stack_peak_bytes=int(peak), kernel_stack_bytes=int(peak - main_depth),
                      instructions_per_tick_measured=round(measured_rate, 4),
-                     sizes=sizes(elf, model_o, int(peak)), opt=opt, toolchain=toolchain())
+                     sizes=sizes(elf, model_o, int(peak)), opt=opt, toolchain=toolchain(opt))
