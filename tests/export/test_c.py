@@ -115,3 +115,19 @@ def test_a_pair_that_does_not_belong_together_is_refused(c_export, tmp_path):
     lone.with_name("edgemnist_model.h").write_text(header.replace(sha, "0" * 64))
     with pytest.raises(ArtifactError, match="generated from another model"):
         Predictor.load(lone, check_hash=False, allow_unverified=True)
+
+
+def test_the_c_backend_imports_no_interpreter(c_export):
+    """The device path on the C artifact: a C compiler and ctypes, no TensorFlow, Keras, LiteRT or TFLM."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from edgemnist.predictor import Predictor\n"
+            f"p = Predictor.load({str(c_export.path)!r})\n"
+            "p.predict(np.zeros((2, 28, 28), np.uint8))\n"
+            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'ai_edge_litert', "
+            "'tflite_micro'})\n"
+            "print(bad)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
