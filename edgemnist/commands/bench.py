@@ -35,7 +35,7 @@ def positive_seconds(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
     p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="artifacts to compare (.tflite, .onnx, model_data.cc, .keras), e.g. export/*.tflite")
+                   help="artifacts to compare (.tflite, .onnx, model_data.cc, edgemnist_model.c, .keras), e.g. export/*.tflite")
     p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
                    help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
                         f"batch-1 latency is always measured")
