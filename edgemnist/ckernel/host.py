@@ -169,6 +169,16 @@ class HostKernel:
                 digits[i] = predict(base_in + i * INPUT_SIZE, base_out + i * OUTPUT_SIZE)
         return scores, digits
 
+    def run_raw(self, pixels: np.ndarray, n_in: int, n_out: int = OUTPUT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+        """``run`` for a kernel of another input size (tests of generated models other than the MNIST MLP)."""
+        x = np.ascontiguousarray(pixels, dtype=np.uint8).reshape(-1, n_in)
+        scores = np.empty((len(x), n_out), np.int8)
+        digits = np.empty(len(x), np.int64)
+        with self._lock:
+            for i in range(len(x)):
+                digits[i] = self._predict(x.ctypes.data + i * n_in, scores.ctypes.data + i * n_out)
+        return scores, digits
+
     def scores(self, int8_inputs: np.ndarray) -> np.ndarray:
         """(N, 784) int8 model inputs (q = p - 128) -> (N, 10) int8 scores."""
         q = np.ascontiguousarray(int8_inputs, dtype=np.int8).reshape(-1, INPUT_SIZE)
