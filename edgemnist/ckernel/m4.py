@@ -175,8 +175,10 @@ def sizes(elf: Path, model_o: Path, stack_peak: int) -> dict:
 
 def run(c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str = OPT,
         timeout_s: float | None = None) -> M4Run:
-    """Build the firmware for ``path`` and run ``pixels`` ((N, 784) uint8) through it under QEMU."""
-    x = np.ascontiguousarray(pixels, np.uint8).reshape(-1, 784)
+    """Build the firmware for ``path`` and run ``pixels`` ((N, 784) uint8; (N, inputs) for another generated
+    model) through it under QEMU."""
+    x = np.ascontiguousarray(pixels, np.uint8)
+    x = x.reshape(len(x), -1)
     with tempfile.TemporaryDirectory(prefix="edgemnist-m4-") as tmp:
         tmp = Path(tmp)
         elf = build(c_path, tmp, path, opt)

@@ -38,7 +38,8 @@ def build(c_path: str | Path, out: str | Path, *, simd: bool = True, opt: str = 
 
 
 def run(wasm_path: str | Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """(N, 784) uint8 -> ((N, 10) int8 scores, (N,) digits, path name) from the module, via wasmtime."""
+    """(N, 784) uint8 (or (N, inputs) for another generated model) -> ((N, 10) int8 scores, (N,) digits, path
+    name) from the module, via wasmtime."""
     from edgemnist._deps import require
 
     wasmtime = require("wasmtime", "dev", what="wasmtime")
@@ -53,7 +54,8 @@ def run(wasm_path: str | Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     name_ptr = ex["edgemnist_path"](store)
     raw = bytes(mem.read(store, name_ptr, name_ptr + 32))
     name = raw.split(b"\0")[0].decode("ascii", "replace")
-    x = np.ascontiguousarray(pixels, np.uint8).reshape(-1, 784)
+    x = np.ascontiguousarray(pixels, np.uint8)
+    x = x.reshape(len(x), -1)
     scores = np.empty((len(x), 10), np.int8)
     digits = np.empty(len(x), np.int64)
     for start in range(0, len(x), batch):

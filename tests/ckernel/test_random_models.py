@@ -78,6 +78,25 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, to
     assert np.array_equal(digits, expected.argmax(1))
 
 
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_random_models_on_the_dsp_and_wasm_simd_paths(seed, tmp_path, toolchain):
+    """The SMLAD assembly and the wasm dot products on other layer widths (1 and 3 words of 16 inputs...)."""
+    from edgemnist.ckernel import m4, wasm
+
+    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "clang", "wasm-ld")
+    pytest.importorskip("wasmtime")
+    model = random_model(seed)
+    for name, text in render.render(model).items():
+        (tmp_path / name).write_text(text)
+    c = tmp_path / render.SOURCE_NAME
+    pixels = np.random.default_rng(seed).integers(0, 256, (30, model.fc1.weights.shape[1])).astype(np.uint8)
+    expected = reference_scores(model, pixels)
+    run = m4.run(c, pixels, "dsp")
+    assert run.path == "cortex-m-dsp" and np.array_equal(run.scores, expected)
+    scores, _, name = wasm.check(c, pixels, simd=True)
+    assert name == "wasm-simd128" and np.array_equal(scores, expected)
+
+
 def test_the_random_models_give_graded_scores_not_only_saturated_ones(tmp_path, toolchain):
     """Softmax outputs strictly between -128 and 127 occur: the exp/reciprocal arithmetic is exercised."""
     graded = 0
