@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         except EdgemnistError as exc:
             if args.debug:
                 raise
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            # An error may carry its message in the command's terms (flag names), e.g. the offline hint.
+            print(f"error: {_one_line(getattr(exc, 'cli_message', None) or exc)}", file=sys.stderr)
             return exc.exit_code
         except OSError as exc:  # a folder or file we cannot write (or read): the user's to fix, exit 2
             if args.debug:
