@@ -222,7 +222,7 @@ def download(target: Path, urls=None, *, keys=tuple(FILES), progress: bool = Tru
     """
     from edgemnist._deps import require
 
-    pooch = require("pooch", "train", what="pooch (needed to download MNIST)")
+    pooch = require("pooch", "data", what="pooch (needed to download MNIST)")
     urls = tuple(urls) if urls is not None else mirrors()
     target.mkdir(parents=True, exist_ok=True)
     _remove_stale_downloads(target)
