@@ -4,7 +4,10 @@ Each style is a function ``(digit, rng) -> PIL.Image`` drawing one digit the way
 ``make_set(tmp_path, per_digit)`` writes every style as files (PNG, or JPEG for the JPEG style) and returns
 ``{style: (paths, labels)}``. Everything is seeded: the same call draws the same pixels.
 
-Used by tests/test_digit_styles.py; importable on its own (``sys.path`` to tests/) to measure a pipeline.
+Used by tests/images/test_digit_styles.py. Run on its own, it measures the accuracy per style of artifacts
+(how the test's floors were chosen)::
+
+    PYTHONPATH=. python tests/images/digit_styles.py export/model.int8.tflite export/model.int8.onnx [--seeds 0,1,2]
 """
 
 from __future__ import annotations
@@ -234,3 +237,37 @@ def make_set(folder: Path, per_digit: int = 3, seed: int = 0, styles=None) -> di
             labels.append(d)
         out[name] = (paths, np.array(labels))
     return out
+
+
+def main(argv=None) -> int:
+    import argparse
+    import tempfile
+
+    from edgemnist.errors import InputError
+    from edgemnist.images import load_digit
+    from edgemnist.predictor import Predictor
+
+    parser = argparse.ArgumentParser(description="accuracy per digit style")
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--per-digit", type=int, default=10)
+    args = parser.parse_args(argv)
+    predictors = {m: Predictor.load(m) for m in args.models}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        with tempfile.TemporaryDirectory() as tmp:
+            for style, (paths, labels) in make_set(Path(tmp), args.per_digit, seed).items():
+                digits, refused = [], 0
+                for p in paths:
+                    try:
+                        digits.append(load_digit(p))
+                    except InputError:
+                        refused += 1
+                        digits.append(np.zeros((28, 28), np.uint8))
+                accs = "  ".join(f"{Path(m).name} {np.mean(pr.predict(np.stack(digits)).labels == labels):.2f}"
+                                 for m, pr in predictors.items())
+                print(f"seed {seed}  {style:27s} n={len(paths)}  refused={refused}  {accs}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
