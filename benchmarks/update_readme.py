@@ -45,10 +45,10 @@ def _load(path: Path, schema: str) -> dict | None:
 
 def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
     """One row per artifact; p50 and throughput for each thread count side by side."""
-    from edgemnist.bench.render import fmt_bytes, fmt_ips, fmt_ms, fmt_overhead, latency, measurement
+    from edgemnist.bench.render import fmt_ips, fmt_ms, fmt_overhead, fmt_size, latency, measurement
 
     big = max(reports[0]["config"]["batch_sizes"])
-    header = ["artifact", "size", "accuracy"]
+    header = ["artifact", "model size", "accuracy"]
     for r in reports:
         t = r["config"]["threads"]
         header += [f"p50 ms ({t}t)", f"p99 ms ({t}t)", f"×raw ({t}t)", f"img/s b{big} ({t}t)"]
@@ -58,7 +58,7 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
         found = [next((a for a in r["artifacts"] if a["name"] == name), None) for r in reports]
         first = next(a for a in found if a)
         acc = "-" if first["accuracy"] is None else f"{first['accuracy']:.2%}"
-        size = fmt_bytes(first["deploy_bytes"])
+        size = fmt_size(first["deploy_bytes"])
         row = [f"`{name}`", size, acc]
         for a in found:
             if a is None:

@@ -258,14 +258,12 @@ def _download_one(pooch, target: Path, spec: IdxFile, urls, progress: bool) -> N
             with atomic_path(target / fname) as dest:
                 shutil.copyfile(got, dest)
             return
-    message = f"could not download {fname}: " + ", ".join(errors) + "; " + offline_hint()
-    error = DownloadError(message)
-    error.cli_message = f"could not download {fname}: " + ", ".join(errors) + "; " + offline_hint(cli=True)
-    raise error
+    raise DownloadError(f"could not download {fname}: " + ", ".join(errors) + "; " + offline_hint())
 
 
 def offline_hint(*, cli: bool = False) -> str:
-    """How to work without a download, in library terms (or the command's, ``cli=True``)."""
+    """How to work without a download, in library terms; ``cli=True``: in the command's (the CLI swaps one for
+    the other, ``edgemnist.commands._common.with_flags``)."""
     how = "pass it with --data-dir DIR" if cli else "pass it as data_dir"
     return (f"to work offline, put the four MNIST files ({', '.join(f'{s.name}.gz' for s in FILES.values())}, "
             f"from {DEFAULT_MIRRORS[0]}) or Keras' {NPZ_NAME} in a folder and {how} or set {ENV_DATA_DIR}")
@@ -323,9 +321,7 @@ def _load(keys, data_dir, download_missing: bool, progress: bool) -> dict[str, n
     directory, origin = resolve_data_dir(data_dir)
     if origin == "cache" and not _complete(directory):
         if not download_missing:
-            error = DataError(f"MNIST is not in {directory} and downloading is off; {offline_hint()}")
-            error.cli_message = f"MNIST is not in {directory} and downloading is off; {offline_hint(cli=True)}"
-            raise error
+            raise DataError(f"MNIST is not in {directory} and downloading is off; {offline_hint()}")
         download(directory, keys=keys, progress=progress)
     return read_dir(directory, keys)
 

@@ -7,7 +7,7 @@ import argparse
 import math
 
 from edgemnist.bench.config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
-from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int, writable_dir
+from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -66,6 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _outputs(args: argparse.Namespace):
+    import os
     from pathlib import Path
 
     from edgemnist.errors import ConfigError
@@ -80,7 +81,11 @@ def _outputs(args: argparse.Namespace):
             raise ConfigError(f"--{key} {value}: expected a file name ending in {suffix}")
         if path.is_dir():
             raise ConfigError(f"--{key} {value}: is a directory; expected a file name ending in {suffix}")
-        writable_dir(path.parent)
+        parent = path.parent
+        if not parent.is_dir():  # a typo in a folder name is an error, not a folder to create
+            raise ConfigError(f"--{key} {value}: no such folder {parent}; expected a file in an existing folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--{key} {value}: the folder {parent} is not writable")
         out[key] = path
     return out
 

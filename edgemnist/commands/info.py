@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import sha256_file
     from edgemnist.manifest import manifest_path
     from edgemnist.predictor import Predictor
+    from edgemnist.units import size_text
 
     # Describe even an artifact that changed or failed verification: say so instead of refusing.
     predictor = Predictor.load(args.model, check_hash=False, allow_unverified=True)
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
                           "runtime": runtime, "manifest": manifest}, indent=2))
         return 0
     print(f"{args.model}")
-    print(f"  format        {runtime['format']} ({runtime['quantization']}), {runtime['bytes']:,} bytes")
+    stored = runtime["details"].get("flash_bytes") or runtime["bytes"]  # the C array's bytes, not the .cc text
+    file_note = "" if stored == runtime["bytes"] else f" (the file: {size_text(runtime['bytes'])} of C source)"
+    print(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
     status = {None: "(no manifest)", True: "matches the manifest", False: "CHANGED since export (manifest differs)"}
     print(f"  sha256        {digest}  {status[sha_ok]}")
     print(f"  runtime       {runtime['runtime']}  " + "  ".join(f"{k}={v}" for k, v in runtime["details"].items()
