@@ -5,7 +5,7 @@ fit a 20x20 box, then placed in a 28x28 field so that its centre of mass is at t
 canvas drawings are usually dark ink on a light background: that is detected from the border (the
 background) and inverted, unless ``invert`` forces (True) or forbids (False) it.
 
-Pillow is needed for files only (``pip install 'edgemnist[images]'``), imported on first use. Its
+Pillow is needed for files only (the ``images`` extra, ``edgemnist._deps.install_hint``), imported on first use. Its
 decompression-bomb limits stay on.
 """
 

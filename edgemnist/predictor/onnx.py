@@ -1,4 +1,4 @@
-"""ONNX Runtime backend for ``.onnx`` artifacts (``pip install 'edgemnist[onnx]'``).
+"""ONNX Runtime backend for ``.onnx`` artifacts (the ``onnx`` extra, ``edgemnist._deps.install_hint``).
 
 One ``InferenceSession`` on the CPU execution provider with ``intra_op_num_threads=threads`` and
 ``inter_op_num_threads=1``. ORT sessions are thread-safe, so ``run`` takes no lock.
