@@ -11,6 +11,7 @@ decompression-bomb limits stay on.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from pathlib import Path
@@ -107,11 +108,12 @@ def flatten_alpha(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """
     if alpha.min() >= 1.0:
         return gray
-    weight = alpha.sum()
+    weight = _osum(alpha)
     if weight <= 0.0:  # fully transparent: nothing to see
         return np.zeros_like(gray)
-    mean = float((gray * alpha).sum() / weight)
-    spread = float(np.sqrt((alpha * (gray - mean) ** 2).sum() / weight))
+    mean = _osum(gray * alpha) / weight
+    d = gray - mean
+    spread = math.sqrt(_osum(alpha * (d * d)) / weight)
     if spread < ALPHA_CONTRAST:
         background = 0.0 if mean > 127.5 else 255.0
     else:
@@ -183,36 +185,67 @@ def ink_is_dark(gray: np.ndarray) -> bool:
 
 def _dark_side_wins(r: np.ndarray, noise: float) -> bool:
     t = NOISE_SIGMAS * noise
-    return bool(np.clip(-r - t, 0.0, None).sum() > np.clip(r - t, 0.0, None).sum())
+    return _osum(np.clip(-r - t, 0.0, None)) > _osum(np.clip(r - t, 0.0, None))
 
 
 def _residual(a: np.ndarray) -> tuple[np.ndarray, float]:
     """``a`` minus its background, and the background's noise (robust sigma of the border's residual).
 
-    The background is the plane ``c0 + c1 x + c2 y`` fitted to a frame ~5 % thick around the image by least
-    squares, twice more without the pixels that sit far from it (ink touching the border). Paper under a
-    lamp, a shadow across a photo, vignetting's linear part: all flat after this.
+    The background is the plane ``c0 + c1 u + c2 v`` (u, v: centred coordinates scaled to [-1, 1]) fitted to a
+    frame ~5 % thick around the image by least squares, twice more without the pixels that sit far from it (ink
+    touching the border). Paper under a lamp, a shadow across a photo, vignetting's linear part: all flat after
+    this.
+
+    Reproducible bit for bit in JavaScript (the web page repeats this): only elementwise float64 operations,
+    ``np.median``, left-to-right sums (``_osum``) and the 3x3 normal equations solved by Cramer's rule in
+    Python floats, each written in the order a port must follow -- no BLAS/LAPACK, no pairwise sums.
     """
     h, w = a.shape
     k = max(1, min(h, w) // 20)
     mask = np.zeros(a.shape, dtype=bool)
     mask[:k], mask[-k:], mask[:, :k], mask[:, -k:] = True, True, True, True
-    ys, xs = np.nonzero(mask)
-    v = a[ys, xs]
-    # Centred, scaled coordinates keep the normal equations well conditioned at any size.
-    cy, cx, s = (h - 1) / 2.0, (w - 1) / 2.0, max(h, w) / 2.0
-    design = np.column_stack([np.ones(v.size), (xs - cx) / s, (ys - cy) / s])
-    keep = np.ones(v.size, dtype=bool)
-    coef = np.array([np.median(v), 0.0, 0.0])
+    ys, xs = np.nonzero(mask)  # row-major order
+    z = a[ys, xs]
+    cy, cx, scale = (h - 1) / 2.0, (w - 1) / 2.0, max(h, w) / 2.0
+    u = (xs - cx) / scale
+    v = (ys - cy) / scale
+    keep = np.ones(z.size, dtype=bool)
+    c0, c1, c2 = float(np.median(z)), 0.0, 0.0
+    sigma = 0.0
     for _ in range(3):
-        if keep.sum() >= 3 and np.ptp(xs[keep]) > 0 and np.ptp(ys[keep]) > 0:
-            coef = np.linalg.lstsq(design[keep], v[keep], rcond=None)[0]
-        res = v - design @ coef
+        if int(keep.sum()) >= 3:
+            uk, vk, zk = u[keep], v[keep], z[keep]
+            su, sv = _osum(uk), _osum(vk)
+            solved = _solve3(float(uk.size), su, sv, _osum(uk * uk), _osum(uk * vk), _osum(vk * vk),
+                             _osum(zk), _osum(uk * zk), _osum(vk * zk))
+            if solved is not None:
+                c0, c1, c2 = solved
+        res = z - ((c0 + c1 * u) + c2 * v)
         sigma = 1.4826 * float(np.median(np.abs(res[keep])))
         keep = np.abs(res) <= max(3.0 * sigma, 2.0)
     gy, gx = np.mgrid[0:h, 0:w]
-    background = coef[0] + coef[1] * (gx - cx) / s + coef[2] * (gy - cy) / s
+    background = (c0 + c1 * ((gx - cx) / scale)) + c2 * ((gy - cy) / scale)
     return a - background, sigma
+
+
+def _osum(x: np.ndarray) -> float:
+    """The left-to-right sum of ``x`` (flattened, row-major). numpy's ``.sum()`` adds pairwise, a JavaScript
+    loop left to right; this gives the same bits as the loop."""
+    return float(np.cumsum(x, dtype=np.float64)[-1]) if x.size else 0.0
+
+
+def _solve3(n, su, sv, suu, suv, svv, sz, suz, svz):
+    """(c0, c1, c2) solving the normal equations of z ~ c0 + c1 u + c2 v by Cramer's rule (Python floats, a
+    fixed order of operations), or None when they are singular (all kept pixels on one line)."""
+    def det(a1, a2, a3, b1, b2, b3, d1, d2, d3):  # columns (a, b, d) of a symmetric 3x3 system
+        return a1 * (b2 * d3 - b3 * d2) - b1 * (a2 * d3 - a3 * d2) + d1 * (a2 * b3 - a3 * b2)
+
+    d = det(n, su, sv, su, suu, suv, sv, suv, svv)
+    if not abs(d) > 1e-12 * max(1.0, n) ** 3:
+        return None
+    return (det(sz, suz, svz, su, suu, suv, sv, suv, svv) / d,
+            det(n, su, sv, sz, suz, svz, sv, suv, svv) / d,
+            det(n, su, sv, su, suu, suv, sz, suz, svz) / d)
 
 
 def _is_mnist_like(a: np.ndarray) -> bool:
@@ -222,12 +255,14 @@ def _is_mnist_like(a: np.ndarray) -> bool:
     if _border_median(a) > 0.5 or a.min() < -0.5 or a.max() > 255.5:
         return False
     w = np.clip(a, 0.0, None)
-    total = w.sum()
+    total = _osum(w)
     if w.max() <= 8.0 or total <= 0.0:
         return False
     h, wd = w.shape
-    cy = (w.sum(axis=1) @ np.arange(h)) / total
-    cx = (w.sum(axis=0) @ np.arange(wd)) / total
+    rows = np.cumsum(w, axis=1)[:, -1]  # each row left to right, each column top to bottom (as a JS loop)
+    cols = np.cumsum(w, axis=0)[-1, :]
+    cy = _osum(rows * np.arange(h)) / total
+    cx = _osum(cols * np.arange(wd)) / total
     centre = (np.array(a.shape) - 1) / 2.0
     return bool(abs(cy - centre[0]) <= 1.5 and abs(cx - centre[1]) <= 1.5)
 

@@ -104,3 +104,23 @@ def test_pure_noise_is_no_digit_but_a_faint_digit_is():
     assert normalize_digit(faint).max() >= 200
     with_noise = 128 + rng.normal(0, 4, ink.shape) - 60 * ink  # 60 levels under sigma-4 noise
     assert normalize_digit(with_noise).max() >= 200
+
+
+def test_background_plane_is_the_least_squares_one_without_blas():
+    """The plane comes from ordered sums and Cramer's rule (reproducible in JavaScript); it is the least-squares
+    plane all the same."""
+    from edgemnist.images import _residual
+
+    rng = np.random.default_rng(3)
+    h, w = 90, 130
+    gy, gx = np.mgrid[0:h, 0:w]
+    page = 40.0 + 0.7 * gx - 0.3 * gy + rng.normal(0, 1.5, (h, w))
+    r, noise = _residual(page)
+    frame = np.zeros((h, w), bool)
+    frame[:4], frame[-4:], frame[:, :4], frame[:, -4:] = True, True, True, True  # k = min(h, w) // 20 = 4
+    design = np.column_stack([np.ones(frame.sum()), gx[frame], gy[frame]])
+    coef = np.linalg.lstsq(design, page[frame], rcond=None)[0]
+    expected = page - (coef[0] + coef[1] * gx + coef[2] * gy)
+    assert np.abs(r - expected).max() < 0.05  # the robust passes drop a few noise outliers; same plane
+    assert 1.2 < noise < 1.8
+    assert not ink_is_dark(page) and np.abs(r).max() < 8  # nothing but paper: no ink either way
