@@ -2,8 +2,10 @@
 
 MNIST's recipe: a white digit on black, its bounding box scaled (keeping the aspect ratio, anti-aliased) to
 fit a 20x20 box, then placed in a 28x28 field so that its centre of mass is at the centre. Photos and
-canvas drawings are usually dark ink on a light background: that is detected from the border (the
-background) and inverted, unless ``invert`` forces (True) or forbids (False) it.
+canvas drawings are usually dark ink on a light background: whether the ink is darker or lighter than the
+background is decided from the image's own contrast (``normalize_digit``), and dark ink is inverted, unless
+``invert`` forces (True) or forbids (False) it. Transparency is composited so that the digit shows
+(``flatten_alpha``).
 
 Pillow is needed for files only (the ``images`` extra, ``edgemnist._deps.install_hint``), imported on first use. Its
 decompression-bomb limits stay on.
@@ -153,9 +155,9 @@ def normalize_digit(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarr
         if forced is not None and (-r - NOISE_SIGMAS * noise).max() > threshold:
             # The image does have a digit, in the polarity the caller ruled out.
             if invert:
-                what = "a light digit on a dark background, and inversion was forced (invert=True, --invert)"
+                what = "a light digit on a dark background, and inversion was forced (invert=True)"
             else:
-                what = "a dark digit on a light background, and inversion was forbidden (invert=False, --no-invert)"
+                what = "a dark digit on a light background, and inversion was forbidden (invert=False)"
             raise InputError(f"no digit found: the image shows {what}; leave the choice to the image "
                              f"(invert=None, the default)")
         if NOISE_SIGMAS * noise > BLANK_LEVELS:

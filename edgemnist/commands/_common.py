@@ -57,10 +57,13 @@ def writable_dir(path) -> None:
 
 def with_flags(exc: Exception) -> Exception:
     """The library's error with the CLI flag that changes the outcome named (library messages never name flags)."""
-    from edgemnist.errors import DataError, UnverifiedError
+    from edgemnist.errors import DataError, InputError, UnverifiedError
 
     if isinstance(exc, UnverifiedError):
         return type(exc)(f"{exc}; pass --allow-unverified to use it anyway")
+    if isinstance(exc, InputError) and ("(invert=True)" in str(exc) or "(invert=False)" in str(exc)):
+        text = str(exc).replace("(invert=True)", "(--invert)").replace("(invert=False)", "(--no-invert)")
+        return type(exc)(text.replace("(invert=None, the default)", "(neither --invert nor --no-invert)"))
     if isinstance(exc, DataError):
         from edgemnist.data import offline_hint
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             digits[i] = load_digit(path, invert=args.invert)
         except InputError as exc:  # this file only; a missing Pillow (MissingDependencyError) stops everything
-            errors[i] = " ".join(str(exc).split())
+            errors[i] = " ".join(str(with_flags(exc)).split())
     proba = {}
     if digits:
         from edgemnist.predictor import Predictor
