@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgemnist.errors import ArtifactError, MissingDependencyError, first_line
+from edgemnist.errors import ArtifactError, first_line
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.predictor.base import DTYPES, Backend, RawLoop, TensorSpec
 

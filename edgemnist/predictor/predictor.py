@@ -29,7 +29,6 @@ from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
 
-
 _U8 = np.dtype(np.uint8)
 _W = spec.INPUT_SIZE
 _ROW = (1, _W)
