@@ -154,7 +154,7 @@ def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
         lines += [f"> **Measured on a busy machine** ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''}): "
                   f"latencies and throughputs are not reproducible; re-run on a quiet machine.", ""]
     load0, load1 = sweep.get("load_average_start"), sweep.get("load_average_end")
-    load = f"; load average {load0[0]:.2f} at start, {load1[0]:.2f} at end" if load0 and load1 else ""
+    load = f" (whole sweep: load average {load0[0]:.2f} at start, {load1[0]:.2f} at end)" if load0 and load1 else ""
     lines += [f"Measured {first['created']} on {machine_line(first)}{load}.", "",
               f"Batch-1 latency of `Predictor.predict_proba` per call after {c['warmup']} warm-up calls, at least "
               f"{c['min_time']:g} s and {c['min_runs']} runs per measurement; ×raw = predictor p50 / the runtime "

@@ -124,9 +124,10 @@ def machine_line(report: dict) -> str:
     v = m.get("versions", {})
     runtimes = ", ".join(f"{k} {value}" for k, value in v.items() if k != "edgemnist")
     env = ", ".join(f"{k}={val}" for k, val in m.get("thread_env", {}).items()) or "no thread env vars set"
-    load = m.get("load_average")
+    load, end = m.get("load_average"), m.get("load_average_end")
     return (f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
-            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start")
+            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start"
+            + (f", {end[0]} at end" if end else ""))
 
 
 def settings_line(report: dict) -> str:
