@@ -284,13 +284,19 @@ def _reason(exc: BaseException) -> str:
         chain.append(f"{type(seen).__name__}: {seen}")
         seen = seen.__cause__ or seen.__context__
     text = " ".join(chain)
-    for needle, what in (("NameResolution", "host not found; offline?"), ("Name or service not known", "host not found; offline?"),
-                         ("Temporary failure in name resolution", "host not found; offline?"),
-                         ("Connection refused", "connection refused"), ("timed out", "timed out"),
-                         ("Network is unreachable", "network unreachable"), ("SSL", "TLS error")):
-        if needle in text:
-            return what
-    return type(exc).__name__
+    return next((what for needle, what in _NETWORK_REASONS if needle in text), type(exc).__name__)
+
+
+#: (text in an exception chain, what it means) for the usual network failures, first match wins.
+_NETWORK_REASONS = (
+    ("NameResolution", "host not found; offline?"),
+    ("Name or service not known", "host not found; offline?"),
+    ("Temporary failure in name resolution", "host not found; offline?"),
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("Network is unreachable", "network unreachable"),
+    ("SSL", "TLS error"),
+)
 
 
 _DOWNLOAD_PREFIX = ".download-"
