@@ -277,27 +277,77 @@ def _border_median(a: np.ndarray) -> float:
 
 
 def _fit(a: np.ndarray, box: int) -> np.ndarray:
-    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio (anti-aliased)."""
-    Image = _pil()
+    """Scale so the longer side is ``box`` pixels, keeping the aspect ratio, by exact area averaging.
+
+    Each output pixel is the mean of the input area it covers (partly covered input pixels count by the
+    covered fraction): anti-aliased when shrinking, and the same result in any language that repeats the
+    float64 operations in this order -- rows first, then columns, taps summed left to right -- which
+    ``edgemnist/web/edgemnist.js`` does, so the browser page gives the same 28x28 bytes as this code.
+    """
     h, w = a.shape
     scale = box / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if size == (w, h):
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    if (width, height) == (w, h):
         return a
-    img = Image.fromarray(a.astype(np.float32))  # mode "F"
-    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-    return np.clip(np.asarray(img.resize(size, resample), dtype=np.float64), 0.0, 255.0)
+    a = _resample_axis(a, width)  # along each row: w -> width
+    a = _resample_axis(a.T, height).T  # along each column: h -> height
+    return np.clip(a, 0.0, 255.0)
+
+
+def _area_taps(n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Integer weights of exact area averaging from n samples to m: output j covers [j*n, (j+1)*n) and input i
+    covers [i*m, (i+1)*m) on a line of n*m units; the weight is their overlap (each output's weights sum to n).
+    Returns (index, weight), both (m, taps), padded with weight 0."""
+    rows = []
+    for j in range(m):
+        lo, hi = j * n, (j + 1) * n
+        first, last = lo // m, (hi - 1) // m
+        rows.append([(i, min(hi, (i + 1) * m) - max(lo, i * m)) for i in range(first, last + 1)])
+    taps = max(len(r) for r in rows)
+    index = np.zeros((m, taps), dtype=np.intp)
+    weight = np.zeros((m, taps), dtype=np.float64)
+    for j, r in enumerate(rows):
+        for k, (i, wt) in enumerate(r):
+            index[j, k], weight[j, k] = i, wt
+    return index, weight
+
+
+def _resample_axis(a: np.ndarray, m: int) -> np.ndarray:
+    """Area-average every row of ``a`` from its length n to m: out = (sum over taps of weight * a) / n, the
+    taps added in order from the left (elementwise float64 only, so the result is reproducible exactly)."""
+    n = a.shape[1]
+    index, weight = _area_taps(n, m)
+    acc = np.zeros((a.shape[0], m), dtype=np.float64)
+    for k in range(index.shape[1]):
+        acc += weight[:, k] * a[:, index[:, k]]  # a padded tap adds 0.0: the sum is unchanged
+    return acc / float(n)
+
+
+def _sum_in_order(values) -> float:
+    """Left-to-right float64 sum (numpy's pairwise sums round differently from a plain loop in JS)."""
+    total = 0.0
+    for v in values:
+        total += float(v)
+    return total
+
+
+def _round_half_even(x: float) -> int:
+    return int(round(x))  # Python rounds halves to even; the JS port does the same explicitly
 
 
 def _place_by_mass(box: np.ndarray, side: int) -> np.ndarray:
-    """Paste ``box`` into a side x side black field with its centre of mass at the field's centre."""
+    """Paste ``box`` into a side x side black field with its centre of mass at the field's centre.
+
+    Sums run left to right in float64 (row sums, then their total and moments), so the JS port agrees exactly."""
     h, w = box.shape
-    total = box.sum()
-    cy = (box.sum(axis=1) @ np.arange(h)) / total
-    cx = (box.sum(axis=0) @ np.arange(w)) / total
+    row_sums = [_sum_in_order(box[r]) for r in range(h)]
+    col_sums = [_sum_in_order(box[:, c]) for c in range(w)]
+    total = _sum_in_order(row_sums)
+    cy = _sum_in_order(r * s for r, s in enumerate(row_sums)) / total
+    cx = _sum_in_order(c * s for c, s in enumerate(col_sums)) / total
     centre = (side - 1) / 2.0
-    top = int(np.clip(round(centre - cy), 0, side - h))
-    left = int(np.clip(round(centre - cx), 0, side - w))
+    top = min(max(_round_half_even(centre - cy), 0), side - h)
+    left = min(max(_round_half_even(centre - cx), 0), side - w)
     out = np.zeros((side, side), dtype=np.float64)
     out[top:top + h, left:left + w] = box
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
