@@ -1,0 +1,176 @@
+"""A small local HTTP server for an exported web folder (``edgemnist serve DIR``).
+
+Bound to 127.0.0.1 only. Serves the regular files inside the folder and nothing else: no directory listings
+(a folder URL serves its ``index.html`` or 404), no path outside the folder (``..``, encoded slashes,
+symlinks pointing out), GET and HEAD only, and only for a Host header naming this server (so a web page
+elsewhere cannot reach it through DNS rebinding). Every answer carries the cross-origin isolation headers
+(``Cross-Origin-Opener-Policy: same-origin``, ``Cross-Origin-Embedder-Policy: require-corp``), under which
+Chromium gives ``performance.now()`` a 5 us resolution instead of 100 us, and ``.wasm`` is sent as
+``application/wasm`` (what ``WebAssembly.instantiateStreaming`` requires; ``file://`` cannot fetch wasm at all).
+
+    from edgemnist.web.serve import serve
+    with serve("export/web") as server:   # port 0: the system picks a free port
+        print(server.url)
+        server.wait()                      # until Ctrl-C (or server.close() from another thread)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from edgemnist.errors import ConfigError
+
+HOST = "127.0.0.1"
+
+MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/plain; charset=utf-8",
+}
+
+HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+log = logging.getLogger(__name__)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "edgemnist"
+    sys_version = ""
+    root: Path  # set on the subclass made by serve()
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        log.info("%s %s", self.address_string(), format % args)
+
+    def _resolve(self) -> Path | None:
+        path = urlsplit(self.path).path
+        if not path.startswith("/"):
+            return None
+        parts = unquote(path, errors="strict").split("/")
+        if any(p in ("..", ".") or "\\" in p or "\0" in p for p in parts):
+            return None
+        target = self.root.joinpath(*[p for p in parts if p])
+        try:
+            target = target.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if target != self.root and self.root not in target.parents:
+            return None  # a symlink pointing out of the folder
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_file() else None
+
+    def _host_ok(self) -> bool:
+        port = self.server.server_address[1]
+        return self.headers.get("Host", "") in (f"{HOST}:{port}", f"localhost:{port}")
+
+    def _send(self, head_only: bool) -> None:
+        if not self._host_ok():
+            self._error(HTTPStatus.MISDIRECTED_REQUEST, "unknown host")
+            return
+        try:
+            target = self._resolve()
+        except UnicodeDecodeError:
+            target = None
+        if target is None:
+            self._error(HTTPStatus.NOT_FOUND, "not found")
+            return
+        try:
+            data = target.read_bytes()
+        except OSError:
+            self._error(HTTPStatus.NOT_FOUND, "not found")
+            return
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", MIME_TYPES.get(target.suffix.lower(), "application/octet-stream"))
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head_only:
+            self.wfile.write(data)
+
+    def _error(self, status: HTTPStatus, text: str) -> None:
+        body = f"{status.value} {text}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self._send(head_only=False)
+
+    def do_HEAD(self):  # noqa: N802
+        self._send(head_only=True)
+
+    def _refuse(self):
+        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+
+class WebServer:
+    """A running server (in a background thread). ``url`` is where the folder is; ``close()`` stops it."""
+
+    def __init__(self, httpd: ThreadingHTTPServer, root: Path):
+        self._httpd = httpd
+        self.root = root
+        self.port = httpd.server_address[1]
+        self.url = f"http://{HOST}:{self.port}/"
+        self._thread = threading.Thread(target=httpd.serve_forever, name="edgemnist-serve", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the server is closed (KeyboardInterrupt propagates)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join()
+
+    def __enter__(self) -> WebServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def serve(directory: str | os.PathLike[str], port: int = 0) -> WebServer:
+    """Serve ``directory`` on http://127.0.0.1:port/ (0: a free port) and return the running server."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: expected a folder to serve (an exported web folder with index.html)")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"port must be an integer from 0 to 65535; got {port!r}")
+    handler = type("Handler", (_Handler,), {"root": root.resolve()})
+    try:
+        httpd = ThreadingHTTPServer((HOST, port), handler)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
+    httpd.daemon_threads = True
+    return WebServer(httpd, root.resolve())

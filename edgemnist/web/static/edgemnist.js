@@ -1,0 +1,325 @@
+// edgemnist.js -- the edgemnist int8 MNIST model in the browser: no framework, no third-party code, no build step.
+//
+//   import EdgeMnist from "./edgemnist.js";
+//   const model = await EdgeMnist.load("./");          // the folder (or its manifest.json) next to this file
+//   const {label, scores} = model.predict(pixels);     // pixels: Uint8Array(784), 28x28 row-major, white on black
+//   const pixels = EdgeMnist.normalizeDigit(gray, width, height);   // any grayscale drawing -> MNIST-style 28x28
+//
+// The model is the interpreter-free C kernel compiled to WebAssembly (no imports): the SIMD build where the browser
+// validates wasm SIMD, else the scalar build; both give the same bytes as the C kernel on the host, which gives the
+// same bytes as TensorFlow Lite Micro. normalizeDigit repeats edgemnist.images.normalize_digit operation for
+// operation in float64, so a drawing gives the same 28x28 bytes here as in Python.
+
+export const SIDE = 28;
+export const PIXELS = SIDE * SIDE;
+export const CLASSES = 10;
+const BOX = 20;                 // edgemnist.images.BOX
+const INK_FRACTION = 0.2;       // edgemnist.images.INK_FRACTION
+
+// (module (func (result v128) i32.const 0 i8x16.splat i32.const 0 i8x16.splat i32x4.dot_i16x8_s)): the SIMD
+// instructions the kernel's SIMD path uses. A browser that validates this runs the SIMD build.
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0,
+  65, 0, 253, 15, 65, 0, 253, 15, 253, 186, 1, 11]);
+
+/** True when this browser supports the WebAssembly SIMD instructions the SIMD build needs. */
+export function simdSupported() {
+  try {
+    return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+function describe(x) {
+  if (x === null) return "null";
+  if (x === undefined) return "undefined";
+  if (ArrayBuffer.isView(x)) return `${x.constructor.name}(${x.length})`;
+  if (Array.isArray(x)) return `Array(${x.length})`;
+  return typeof x === "object" ? (x.constructor ? x.constructor.name : "object") : typeof x;
+}
+
+async function sha256Hex(bytes) {
+  if (!(globalThis.crypto && crypto.subtle)) return null; // only in secure contexts (https, 127.0.0.1, localhost)
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A loaded model. Create it with EdgeMnist.load(url). */
+export class Model {
+  constructor(instance, manifest, build) {
+    const ex = instance.exports;
+    for (const name of ["memory", "em_input", "em_scores", "em_predict"]) {
+      if (!(name in ex)) throw new Error(`EdgeMnist: the wasm module does not export ${name}; rebuild the web export`);
+    }
+    this._predict = ex.em_predict;
+    this._input = new Uint8Array(ex.memory.buffer, ex.em_input(), PIXELS);
+    this._scores = new Int8Array(ex.memory.buffer, ex.em_scores(), CLASSES);
+    /** The manifest the folder was exported with (model facts: accuracy, sizes, sha256, quantization). */
+    this.manifest = manifest;
+    /** "simd" or "scalar": which build runs. */
+    this.build = build;
+  }
+
+  /**
+   * Classify one MNIST-style digit.
+   * @param {Uint8Array|Uint8ClampedArray} pixels 784 values, 28x28 row-major, 0-255, white digit on black
+   *   (what normalizeDigit returns; MNIST's own images as they are).
+   * @returns {{label: number, scores: Int8Array}} the digit (the first index of the highest score) and the model's
+   *   10 int8 output scores (the quantized softmax: probability = (score + 128) / 256).
+   */
+  predict(pixels) {
+    if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) {
+      throw new TypeError(`EdgeMnist predict: expected a Uint8Array of ${PIXELS} pixels (28x28 row-major, 0-255, ` +
+        `white digit on black); got ${describe(pixels)}`);
+    }
+    if (pixels.length !== PIXELS) {
+      throw new RangeError(`EdgeMnist predict: expected ${PIXELS} pixels (28x28); got ${pixels.length}`);
+    }
+    this._input.set(pixels);
+    const label = this._predict();
+    return { label, scores: this._scores.slice() };
+  }
+}
+
+/**
+ * Load the model from an exported web folder.
+ * @param {string|URL} url the folder (ending in "/") or its manifest.json; default: the folder of this module.
+ * @param {{simd?: "auto"|boolean}} options simd: "auto" (default) detects support; true/false forces a build.
+ * @returns {Promise<Model>}
+ */
+export async function load(url = new URL("./", import.meta.url), { simd = "auto" } = {}) {
+  let base = new URL(url, globalThis.location ? location.href : import.meta.url);
+  const manifestUrl = base.pathname.endsWith(".json") ? base : new URL("manifest.json", base);
+  base = new URL("./", manifestUrl);
+  const response = await fetch(manifestUrl);
+  if (!response.ok) throw new Error(`EdgeMnist load: ${manifestUrl} answered ${response.status}; expected the manifest`);
+  const manifest = await response.json();
+  const builds = manifest.web && manifest.web.wasm;
+  if (!builds || !builds.scalar) throw new Error(`EdgeMnist load: ${manifestUrl} lists no wasm builds (web.wasm)`);
+  if (simd !== "auto" && typeof simd !== "boolean") {
+    throw new TypeError(`EdgeMnist load: simd must be "auto", true or false; got ${describe(simd)}`);
+  }
+  const useSimd = simd === "auto" ? Boolean(builds.simd) && simdSupported() : simd;
+  if (useSimd && !builds.simd) throw new Error("EdgeMnist load: this export has no SIMD build");
+  const entry = useSimd ? builds.simd : builds.scalar;
+  const wasmUrl = new URL(entry.file, base);
+  const wasm = await fetch(wasmUrl);
+  if (!wasm.ok) throw new Error(`EdgeMnist load: ${wasmUrl} answered ${wasm.status}`);
+  const bytes = await wasm.arrayBuffer();
+  const digest = await sha256Hex(bytes);
+  if (digest !== null && entry.sha256 && digest !== entry.sha256) {
+    throw new Error(`EdgeMnist load: ${wasmUrl} has sha256 ${digest}, the manifest says ${entry.sha256}; ` +
+      "the file was changed after export");
+  }
+  const { instance } = await WebAssembly.instantiate(bytes, {}); // the module imports nothing
+  return new Model(instance, manifest, useSimd ? "simd" : "scalar");
+}
+
+// ---- preprocessing: edgemnist.images.normalize_digit, repeated operation for operation -------------------------
+
+/** Python's round() and numpy's rint(): halves to even. */
+function roundHalfEven(x) {
+  const r = Math.round(x); // halves up
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function borderMedian(a, h, w) {
+  const k = Math.max(1, Math.floor(Math.min(h, w) / 20)); // a frame ~5 % thick
+  const frame = [];
+  for (let r = 0; r < k; r++) for (let c = 0; c < w; c++) frame.push(a[r * w + c]);
+  for (let r = h - k; r < h; r++) for (let c = 0; c < w; c++) frame.push(a[r * w + c]);
+  for (let r = 0; r < h; r++) for (let c = 0; c < k; c++) frame.push(a[r * w + c]);
+  for (let r = 0; r < h; r++) for (let c = w - k; c < w; c++) frame.push(a[r * w + c]);
+  const s = Float64Array.from(frame).sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+function removeBackground(a, h, w) {
+  const med = borderMedian(a, h, w);
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = Math.max(a[i] - med, 0);
+  return out;
+}
+
+function maxOf(a) {
+  let m = -Infinity;
+  for (let i = 0; i < a.length; i++) if (a[i] > m) m = a[i];
+  return m;
+}
+
+function isMnistLike(a, h, w) {
+  // Sums in any order: integer-valued drawings sum exactly. (Python: _is_mnist_like.)
+  if (borderMedian(a, h, w) > 0.5) return false;
+  let lo = Infinity;
+  for (let i = 0; i < a.length; i++) if (a[i] < lo) lo = a[i];
+  if (lo < -0.5 || maxOf(a) > 255.5) return false;
+  let total = 0, my = 0, mx = 0, peak = 0;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      const v = Math.max(a[r * w + c], 0);
+      total += v; my += r * v; mx += c * v; peak = Math.max(peak, v);
+    }
+  }
+  if (peak <= 8 || total <= 0) return false;
+  return Math.abs(my / total - (h - 1) / 2) <= 1.5 && Math.abs(mx / total - (w - 1) / 2) <= 1.5;
+}
+
+/** Exact area averaging of each row of a (rows x n) to length m (Python: _area_taps + _resample_axis). */
+function resampleRows(a, rows, n, m) {
+  const out = new Float64Array(rows * m);
+  for (let j = 0; j < m; j++) {
+    const lo = j * n, hi = (j + 1) * n;
+    const first = Math.floor(lo / m), last = Math.floor((hi - 1) / m);
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let i = first; i <= last; i++) {
+        const weight = Math.min(hi, (i + 1) * m) - Math.max(lo, i * m);
+        acc += weight * a[r * n + i];
+      }
+      out[r * m + j] = acc / n;
+    }
+  }
+  return out;
+}
+
+function transpose(a, rows, cols) {
+  const t = new Float64Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+  return t;
+}
+
+function fit(a, h, w, box) {
+  const scale = box / Math.max(h, w);
+  const width = Math.max(1, roundHalfEven(w * scale)), height = Math.max(1, roundHalfEven(h * scale));
+  if (width === w && height === h) return { a, h, w };
+  let t = resampleRows(a, h, w, width);                                        // rows: w -> width
+  t = transpose(resampleRows(transpose(t, h, width), width, h, height), width, height); // columns: h -> height
+  for (let i = 0; i < t.length; i++) t[i] = Math.min(Math.max(t[i], 0), 255);
+  return { a: t, h: height, w: width };
+}
+
+function placeByMass(box, h, w, side) {
+  const rowSums = new Float64Array(h), colSums = new Float64Array(w);
+  for (let r = 0; r < h; r++) { let s = 0; for (let c = 0; c < w; c++) s += box[r * w + c]; rowSums[r] = s; }
+  for (let c = 0; c < w; c++) { let s = 0; for (let r = 0; r < h; r++) s += box[r * w + c]; colSums[c] = s; }
+  let total = 0, my = 0, mx = 0;
+  for (let r = 0; r < h; r++) total += rowSums[r];
+  for (let r = 0; r < h; r++) my += r * rowSums[r];
+  for (let c = 0; c < w; c++) mx += c * colSums[c];
+  const cy = my / total, cx = mx / total, centre = (side - 1) / 2;
+  const top = Math.min(Math.max(roundHalfEven(centre - cy), 0), side - h);
+  const left = Math.min(Math.max(roundHalfEven(centre - cx), 0), side - w);
+  const out = new Uint8Array(side * side);
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      out[(top + r) * side + left + c] = Math.min(Math.max(roundHalfEven(box[r * w + c]), 0), 255);
+    }
+  }
+  return out;
+}
+
+/** The error normalizeDigit throws for a drawing without a digit (Python: InputError). */
+export class NoDigitError extends Error {
+  constructor(message) { super(message); this.name = "NoDigitError"; }
+}
+
+/**
+ * Any grayscale drawing -> an MNIST-style 28x28 digit, white on black: exactly edgemnist.images.normalize_digit.
+ * @param {ArrayLike<number>} gray width*height values in 0-255, row-major (Uint8Array, Float64Array, Array, ...)
+ * @param {number} width
+ * @param {number} height
+ * @param {{invert?: boolean|null}} options invert: null (default) decides from the border's brightness (light paper:
+ *   invert), true always inverts (dark ink on light paper), false never does.
+ * @returns {Uint8Array} 784 pixels for model.predict
+ */
+export function normalizeDigit(gray, width, height, { invert = null } = {}) {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new RangeError(`EdgeMnist normalizeDigit: expected a positive integer width and height; got ` +
+      `${describe(width)} ${width} x ${describe(height)} ${height}`);
+  }
+  if (gray === null || typeof gray !== "object" || typeof gray.length !== "number") {
+    throw new TypeError(`EdgeMnist normalizeDigit: expected an array of ${width * height} grayscale values; got ` +
+      describe(gray));
+  }
+  if (gray.length !== width * height) {
+    throw new RangeError(`EdgeMnist normalizeDigit: expected ${width}x${height} = ${width * height} values; got ` +
+      `${gray.length}`);
+  }
+  if (invert !== null && typeof invert !== "boolean") {
+    throw new TypeError(`EdgeMnist normalizeDigit: invert must be null, true or false; got ${describe(invert)}`);
+  }
+  const h = height, w = width;
+  let a = new Float64Array(gray.length);
+  for (let i = 0; i < a.length; i++) {
+    const v = gray[i];
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new TypeError(`EdgeMnist normalizeDigit: expected finite numbers; value ${i} is ${String(v)}`);
+    }
+    a[i] = v;
+  }
+  const forced = invert;
+  if (invert === null) invert = borderMedian(a, h, w) > 127.5;
+  if (invert) for (let i = 0; i < a.length; i++) a[i] = 255 - a[i];
+  if (h === SIDE && w === SIDE && isMnistLike(a, h, w)) {
+    const out = new Uint8Array(PIXELS);
+    for (let i = 0; i < PIXELS; i++) out[i] = Math.min(Math.max(roundHalfEven(a[i]), 0), 255);
+    return out; // already an MNIST digit: left exactly as it is
+  }
+  const polarity = a;
+  a = removeBackground(a, h, w);
+  const peak = maxOf(a);
+  if (peak <= 8) {
+    if (forced !== null) {
+      const other = new Float64Array(polarity.length);
+      for (let i = 0; i < other.length; i++) other[i] = 255 - polarity[i];
+      if (maxOf(removeBackground(other, h, w)) > 8) {
+        throw new NoDigitError(invert
+          ? "no digit found: the image shows a light digit on a dark background, and inversion was forced"
+          : "no digit found: the image shows a dark digit on a light background, and inversion was forbidden");
+      }
+    }
+    throw new NoDigitError("no digit found: the image is blank (uniform brightness)");
+  }
+  const s = 255 / peak;
+  for (let i = 0; i < a.length; i++) a[i] *= s;
+  const threshold = INK_FRACTION * 255;
+  let r0 = h, r1 = -1, c0 = w, c1 = -1;
+  for (let r = 0; r < h; r++) {
+    for (let c = 0; c < w; c++) {
+      if (a[r * w + c] > threshold) {
+        if (r < r0) r0 = r;
+        if (r > r1) r1 = r;
+        if (c < c0) c0 = c;
+        if (c > c1) c1 = c;
+      }
+    }
+  }
+  const ch = r1 - r0 + 1, cw = c1 - c0 + 1;
+  const crop = new Float64Array(ch * cw);
+  for (let r = 0; r < ch; r++) for (let c = 0; c < cw; c++) crop[r * cw + c] = a[(r0 + r) * w + c0 + c];
+  const box = fit(crop, ch, cw, BOX);
+  return placeByMass(box.a, box.h, box.w, SIDE);
+}
+
+/**
+ * A canvas's pixels as grayscale 0-255 (Uint8Array, row-major): transparency over white paper, then ITU-R 601-2
+ * luma with Pillow's integer formula (a gray pixel keeps its value).
+ * @param {HTMLCanvasElement|OffscreenCanvas|ImageData} source
+ */
+export function grayFromCanvas(source) {
+  const img = typeof ImageData !== "undefined" && source instanceof ImageData
+    ? source : source.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, source.width, source.height);
+  const d = img.data, out = new Uint8Array(img.width * img.height);
+  for (let i = 0, p = 0; p < out.length; i += 4, p++) {
+    const alpha = d[i + 3], paper = 255 - alpha;
+    const r = d[i] + Math.floor(((255 - d[i]) * paper + 127) / 255);
+    const g = d[i + 1] + Math.floor(((255 - d[i + 1]) * paper + 127) / 255);
+    const b = d[i + 2] + Math.floor(((255 - d[i + 2]) * paper + 127) / 255);
+    out[p] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+  }
+  return out;
+}
+
+const EdgeMnist = { load, normalizeDigit, grayFromCanvas, simdSupported, Model, NoDigitError, SIDE, PIXELS, CLASSES };
+export default EdgeMnist;
