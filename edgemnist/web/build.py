@@ -8,7 +8,7 @@ checked on every build (a kernel that needs ``memcpy`` or libm fails here, not i
 Builds are deterministic: the sources are copied under fixed names into a fresh folder and compiled there, so
 the same C gives the same bytes (the tests build twice and compare).
 
-    python -m edgemnist.web.build KERNEL.c OUT_DIR     # writes OUT_DIR/edgemnist.wasm + edgemnist.simd.wasm
+    python -m edgemnist.web.build KERNEL.c OUT_DIR     # writes OUT_DIR/edgemnist_model.wasm (SIMD) + edgemnist_model.scalar.wasm
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ STATIC = HERE / "static"
 GLUE = HERE / "glue.c"
 
 #: What JavaScript calls (see glue.c); wasm-ld also exports ``memory``.
-EXPORTS = ("em_input", "em_scores", "em_predict")
+EXPORTS = ("em_input", "em_scores", "em_predict", "em_path")
 #: The files of the static folder, beside the manifest written by the exporter.
 PAGE_FILES = ("index.html", "edgemnist.js")
 #: build name -> wasm file name
-WASM_FILES = {"simd": "edgemnist.simd.wasm", "scalar": "edgemnist.wasm"}
-MANIFEST = "manifest.json"
+#: build name -> wasm file name (the SIMD build is the artifact; the scalar build travels beside it)
+WASM_FILES = {"simd": "edgemnist_model.wasm", "scalar": "edgemnist_model.scalar.wasm"}
+#: the manifest beside the artifact (edgemnist.manifest.manifest_path), which the page reads
+MANIFEST = "edgemnist_model.wasm.json"
 
 COMPILE_FLAGS = ("--target=wasm32", "-std=c99", "-O3", "-nostdlib", "-ffreestanding",
                  "-Wall", "-Wextra", "-pedantic", "-Werror")
@@ -114,7 +116,7 @@ def wasm_entries(out_dir: Path) -> dict[str, dict]:
 
 
 def build_site(kernel_c: Path, out_dir: Path, manifest: dict, *, clang: str | None = None) -> Path:
-    """The whole static folder: both wasm builds, the page, the JS module, and ``manifest.json`` (``manifest``
+    """The whole static folder: both wasm builds, the page, the JS module, and the manifest ``edgemnist_model.wasm.json`` (``manifest``
     plus the ``web`` table the JS module reads: which wasm file is which build, its size and sha256)."""
     from edgemnist.fileio import atomic_write_json
 

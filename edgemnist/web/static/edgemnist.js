@@ -1,7 +1,7 @@
 // edgemnist.js -- the edgemnist int8 MNIST model in the browser: no framework, no third-party code, no build step.
 //
 //   import EdgeMnist from "./edgemnist.js";
-//   const model = await EdgeMnist.load("./");          // the folder (or its manifest.json) next to this file
+//   const model = await EdgeMnist.load("./");          // the exported folder (or its edgemnist_model.wasm.json)
 //   const {label, scores} = model.predict(pixels);     // pixels: Uint8Array(784), 28x28 row-major, white on black
 //   const pixels = EdgeMnist.normalizeDigit(gray, width, height);   // any grayscale drawing -> MNIST-style 28x28
 //
@@ -13,6 +13,7 @@
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
 export const CLASSES = 10;
+const MANIFEST = "edgemnist_model.wasm.json";
 const BOX = 20;                 // edgemnist.images.BOX
 const INK_FRACTION = 0.2;       // edgemnist.images.INK_FRACTION
 
@@ -48,7 +49,7 @@ async function sha256Hex(bytes) {
 export class Model {
   constructor(instance, manifest, build) {
     const ex = instance.exports;
-    for (const name of ["memory", "em_input", "em_scores", "em_predict"]) {
+    for (const name of ["memory", "em_input", "em_scores", "em_predict", "em_path"]) {
       if (!(name in ex)) throw new Error(`EdgeMnist: the wasm module does not export ${name}; rebuild the web export`);
     }
     this._predict = ex.em_predict;
@@ -58,6 +59,11 @@ export class Model {
     this.manifest = manifest;
     /** "simd" or "scalar": which build runs. */
     this.build = build;
+    /** The C kernel's compute path inside that build: "wasm-simd128" or "portable". */
+    const bytes = new Uint8Array(ex.memory.buffer), start = ex.em_path();
+    let end = start;
+    while (end < bytes.length && bytes[end] !== 0) end++;
+    this.kernelPath = String.fromCharCode(...bytes.subarray(start, end));
   }
 
   /**
@@ -83,13 +89,14 @@ export class Model {
 
 /**
  * Load the model from an exported web folder.
- * @param {string|URL} url the folder (ending in "/") or its manifest.json; default: the folder of this module.
+ * @param {string|URL} url the exported folder (ending in "/") or its manifest (edgemnist_model.wasm.json);
+ *   default: the folder of this module.
  * @param {{simd?: "auto"|boolean}} options simd: "auto" (default) detects support; true/false forces a build.
  * @returns {Promise<Model>}
  */
 export async function load(url = new URL("./", import.meta.url), { simd = "auto" } = {}) {
   let base = new URL(url, globalThis.location ? location.href : import.meta.url);
-  const manifestUrl = base.pathname.endsWith(".json") ? base : new URL("manifest.json", base);
+  const manifestUrl = base.pathname.endsWith(".json") ? base : new URL(MANIFEST, base);
   base = new URL("./", manifestUrl);
   const response = await fetch(manifestUrl);
   if (!response.ok) throw new Error(`EdgeMnist load: ${manifestUrl} answered ${response.status}; expected the manifest`);

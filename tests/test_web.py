@@ -1,0 +1,571 @@
+"""The browser target: the C kernel as WebAssembly, the page, the JS API and the local server.
+
+Fast tests cover the server and the preprocessing's arithmetic order; the slow ones build the wasm modules with
+clang from the generated C kernel and drive Debian Chromium headless through Playwright (served from a
+127.0.0.1 port the test picks, every request routed and checked, console errors collected).
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import http.client
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgemnist import images
+from edgemnist.errors import ConfigError
+from edgemnist.web import build as web_build
+from edgemnist.web.serve import serve
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+# ---- fast: the preprocessing's float64 order, which edgemnist.js repeats ---------------------------------------
+
+def _fit_loops(a: np.ndarray, box: int) -> np.ndarray:
+    """images._fit written as the plain loops of edgemnist.js (fit/resampleRows): one float64 at a time."""
+    h, w = a.shape
+    scale = box / max(h, w)
+    width, height = max(1, round(w * scale)), max(1, round(h * scale))
+    if (width, height) == (w, h):
+        return a
+
+    def rows(x, n, m):
+        out = np.zeros((x.shape[0], m))
+        for j in range(m):
+            lo, hi = j * n, (j + 1) * n
+            for r in range(x.shape[0]):
+                acc = 0.0
+                for i in range(lo // m, (hi - 1) // m + 1):
+                    acc += float(min(hi, (i + 1) * m) - max(lo, i * m)) * float(x[r, i])
+                out[r, j] = acc / n
+        return out
+
+    t = rows(a, w, width)
+    t = rows(t.T.copy(), h, height).T
+    return np.clip(t, 0.0, 255.0)
+
+
+def test_area_taps_cover_each_output_exactly():
+    for n, m in [(280, 20), (20, 20), (14, 20), (3, 20), (1000, 7), (21, 20), (19, 20)]:
+        index, weight = images._area_taps(n, m)
+        assert np.array_equal(weight.sum(axis=1), np.full(m, float(n)))  # each output averages n/m inputs
+        assert index.min() >= 0 and index.max() < n
+
+
+def test_numpy_resampler_equals_the_plain_loops_bit_for_bit():
+    """The vectorized numpy code and the one-value-at-a-time loops (what the JS does) give identical float64s."""
+    rng = np.random.default_rng(0)
+    for h, w in [(137, 64), (20, 9), (14, 14), (5, 3), (300, 280), (1, 40), (23, 19)]:
+        a = rng.uniform(0, 255, (h, w)) * (rng.random((h, w)) < 0.3)
+        assert np.array_equal(images._fit(a, images.BOX), _fit_loops(a, images.BOX))
+
+
+def test_normalized_digit_fits_and_is_centred():
+    rng = np.random.default_rng(1)
+    for h, w in [(280, 280), (90, 40), (12, 30)]:
+        a = np.zeros((h, w))
+        a[h // 4: 3 * h // 4, w // 3: 2 * w // 3] = rng.uniform(100, 255, (3 * h // 4 - h // 4, 2 * w // 3 - w // 3))
+        d = images.normalize_digit(a)
+        rows, cols = np.flatnonzero(d.any(1)), np.flatnonzero(d.any(0))
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= images.BOX
+
+
+# ---- fast: the server -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def folder(tmp_path):
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "index.html").write_text("<!doctype html><title>x</title>")
+    (site / "m.wasm").write_bytes(b"\0asm\x01\0\0\0")
+    (site / "a.js").write_text("export {};")
+    (site / "sub" / "data.json").write_text("{}")
+    (tmp_path / "secret.txt").write_text("outside")
+    (site / "link.txt").symlink_to(tmp_path / "secret.txt")
+    return site
+
+
+def _get(server, path, *, method="GET", host=None):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", host or f"127.0.0.1:{server.port}")
+    conn.endheaders()
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp, body
+
+
+def test_serve_sends_files_with_types_and_isolation_headers(folder):
+    with serve(folder) as server:
+        assert server.url == f"http://127.0.0.1:{server.port}/" and server.port > 0
+        for path, mime in [("/", "text/html; charset=utf-8"), ("/index.html", "text/html; charset=utf-8"),
+                           ("/m.wasm", "application/wasm"), ("/a.js", "text/javascript; charset=utf-8"),
+                           ("/sub/data.json", "application/json"), ("/a.js?v=1", "text/javascript; charset=utf-8")]:
+            resp, body = _get(server, path)
+            assert resp.status == 200, path
+            assert resp.getheader("Content-Type") == mime
+            assert resp.getheader("Cross-Origin-Opener-Policy") == "same-origin"
+            assert resp.getheader("Cross-Origin-Embedder-Policy") == "require-corp"
+            assert int(resp.getheader("Content-Length")) == len(body) > 0
+        resp, body = _get(server, "/m.wasm", method="HEAD")
+        assert resp.status == 200 and body == b"" and resp.getheader("Content-Length") == "8"
+
+
+def test_serve_refuses_traversal_listings_other_hosts_and_methods(folder):
+    with serve(folder) as server:
+        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/link.txt", "/sub/",
+                     "/sub", "/missing.js", "/%2e%2e%2fsecret.txt", "/..%5csecret.txt", "/%00", "/%ff", "secret"]:
+            resp, body = _get(server, path)
+            assert resp.status == 404, path
+            assert b"outside" not in body
+        assert _get(server, "/", host="evil.example:80")[0].status == 421  # DNS rebinding
+        assert _get(server, "/", host=f"localhost:{server.port}")[0].status == 200
+        assert _get(server, "/", method="POST")[0].status == 405
+        assert server._httpd.server_address[0] == "127.0.0.1"
+
+
+def test_serve_bad_arguments(tmp_path):
+    with pytest.raises(ConfigError, match="expected a folder"):
+        serve(tmp_path / "nope")
+    with pytest.raises(ConfigError, match="port must be"):
+        serve(tmp_path, port=70000)
+
+
+def test_inspect_module_lists_imports_and_exports():
+    # (module (import "env" "memcpy" (func)) (memory 1) (export "memory" (memory 0)))
+    module = bytes([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 14, 1, 3, 101, 110, 118, 6, 109, 101, 109,
+                    99, 112, 121, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])
+    info = web_build.inspect_module(module)
+    assert info.imports == (("env", "memcpy"),) and info.exports == ("memory",)
+    with pytest.raises(web_build.BuildError, match="not a WebAssembly"):
+        web_build.inspect_module(b"hello")
+
+
+# ---- slow: the C kernel, built for wasm and for the host --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kernel(export_artifact, tmp_path_factory):
+    """The generated C kernel pair for the session's verified int8 .tflite."""
+    render = pytest.importorskip("edgemnist.ckernel.render", reason="needs the C kernel generator (issue 13)")
+    from edgemnist.ckernel.model import read_model
+
+    tflite = export_artifact("tflite", "int8", "int8").path
+    out = tmp_path_factory.mktemp("ckernel")
+    for name, text in render.render(read_model(tflite), source=tflite).items():
+        (out / name).write_text(text)
+    return out / "edgemnist_model.c"
+
+
+@pytest.fixture(scope="module")
+def site(kernel, tmp_path_factory, toolchain):
+    """The static folder built from the kernel (the page, the JS module, both wasm builds, a manifest)."""
+    toolchain("clang", "wasm-ld")
+    from edgemnist.fileio import sha256_file
+
+    tflite = kernel.parent / "source.tflite"
+    facts = {"format": "web", "quantization": "int8", "source": {"file": "model.int8.tflite"}}
+    if tflite.exists():
+        facts["source"]["sha256"] = sha256_file(tflite)
+    return web_build.build_site(kernel, tmp_path_factory.mktemp("web"), facts)
+
+
+@pytest.fixture(scope="module")
+def host_scores(kernel, mnist, tmp_path_factory, toolchain):
+    """The same C compiled for this machine with cc into a shared library (ctypes): 10,000 x 10 int8 scores."""
+    toolchain("cc")
+    lib_path = tmp_path_factory.mktemp("host") / "libedgemnist.so"
+    subprocess.run(["cc", "-std=c99", "-O2", "-shared", "-fPIC", "-o", str(lib_path), str(kernel)], check=True)
+    lib = ctypes.CDLL(str(lib_path))
+    lib.edgemnist_predict.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int8)]
+    lib.edgemnist_predict.restype = ctypes.c_int
+    pixels = np.ascontiguousarray(mnist.test_images.reshape(-1, 784))
+    scores = np.zeros((len(pixels), 10), np.int8)
+    labels = np.zeros(len(pixels), np.int64)
+    buf = (ctypes.c_int8 * 10)()
+    for i, row in enumerate(pixels):
+        labels[i] = lib.edgemnist_predict(row.tobytes(), buf)
+        scores[i] = np.frombuffer(buf, np.int8)
+    return scores, labels
+
+
+@pytest.mark.slow
+def test_wasm_build_is_deterministic_and_imports_nothing(kernel, tmp_path, toolchain):
+    toolchain("clang", "wasm-ld")
+    a = web_build.build_modules(kernel, tmp_path / "a")
+    b = web_build.build_modules(kernel, tmp_path / "b")
+    for name in ("simd", "scalar"):
+        data = a[name].read_bytes()
+        assert data == b[name].read_bytes(), f"{name} build is not deterministic"
+        module = web_build.inspect_module(data)
+        assert module.imports == () and set(module.exports) >= {"memory", *web_build.EXPORTS}
+    assert a["simd"].read_bytes() != a["scalar"].read_bytes()
+
+
+@pytest.mark.slow
+def test_kernel_that_needs_libc_is_refused(tmp_path, toolchain):
+    toolchain("clang", "wasm-ld")
+    (tmp_path / "edgemnist_model.h").write_text(
+        "#include <stdint.h>\n#define EDGEMNIST_INPUT_SIZE 784\n#define EDGEMNIST_OUTPUT_SIZE 10\n"
+        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]);\nconst char *edgemnist_path(void);\n")
+    (tmp_path / "edgemnist_model.c").write_text(
+        '#include "edgemnist_model.h"\nvoid *memcpy(void *d, const void *s, unsigned long n);\n'
+        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]) { memcpy(s, p, 10); return 0; }\n"
+        'const char *edgemnist_path(void) { return "portable"; }\n')
+    with pytest.raises(web_build.BuildError, match="memcpy"):
+        web_build.build_wasm(tmp_path / "edgemnist_model.c", tmp_path / "x.wasm", simd=False)
+    assert not (tmp_path / "x.wasm").exists()
+
+
+# ---- slow: the page in Chromium ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def server(site):
+    with serve(site) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser(server, tmp_path_factory, toolchain):
+    """Debian Chromium headless (fresh profile) with every request routed: anything not for our server fails."""
+    toolchain("chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
+    offsite: list[str] = []
+    origin = f"http://127.0.0.1:{server.port}/"
+
+    def route(r):
+        if r.request.url.startswith(origin):
+            r.continue_()
+        else:
+            offsite.append(r.request.url)
+            r.abort()
+
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 900, "height": 760})
+        context.route("**/*", route)
+        context.offsite = offsite
+        yield context
+        context.close()
+    assert not offsite, f"requests left 127.0.0.1: {offsite}"
+
+
+class Page:
+    """One page of the app with its console errors and off-origin requests collected."""
+
+    def __init__(self, context, url):
+        self.context, self.errors = context, []
+        self.page = context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url)
+        self.page.wait_for_selector("body[data-ready]", timeout=30_000)
+
+    def settle(self):
+        self.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+    def draw(self, strokes, steps=3):
+        """Draw strokes given in unit coordinates (0-1, y down) on the pad with the mouse."""
+        x0, y0, w, h = self.page.evaluate(
+            "() => { const p = document.getElementById('pad'), r = p.getBoundingClientRect();"
+            " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth, p.clientHeight]; }")
+        mouse = self.page.mouse
+        for stroke in strokes:
+            pts = [(x0 + x * w, y0 + y * h) for x, y in stroke]
+            mouse.move(*pts[0])
+            mouse.down()
+            for p in pts[1:]:
+                mouse.move(*p, steps=steps)
+            mouse.up()
+        self.settle()
+
+    def clean(self):
+        assert not self.errors, f"console errors: {self.errors}"
+        assert not self.context.offsite, f"requests left 127.0.0.1: {self.context.offsite}"
+
+    def close(self):
+        self.page.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    p = Page(browser, server.url)
+    yield p
+    p.close()
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
+
+
+RUN_ALL = """async ([b64, simd]) => {
+  const EdgeMnist = (await import("./edgemnist.js")).default;
+  const model = await EdgeMnist.load("./", {simd});
+  const bin = atob(b64), raw = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
+  const n = raw.length / 784, scores = new Int8Array(n * 10), labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = model.predict(raw.subarray(i * 784, (i + 1) * 784));
+    scores.set(r.scores, i * 10);
+    labels[i] = r.label;
+  }
+  const enc = (u) => { let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); };
+  return {scores: enc(new Uint8Array(scores.buffer)), labels: enc(labels), build: model.build,
+          kernelPath: model.kernelPath, isolated: crossOriginIsolated};
+}"""
+
+
+@pytest.mark.slow
+def test_all_test_images_through_the_page_wasm_match_the_host_c(page, mnist, host_scores):
+    """10,000 MNIST test images through the JS API in Chromium, SIMD and scalar builds: 0 differing bytes."""
+    want_scores, want_labels = host_scores
+    images_b64 = _b64(mnist.test_images.reshape(-1, 784))
+    seen = {}
+    for simd in ("auto", False):
+        got = page.page.evaluate(RUN_ALL, [images_b64, simd])
+        scores = np.frombuffer(base64.b64decode(got["scores"]), np.int8).reshape(-1, 10)
+        labels = np.frombuffer(base64.b64decode(got["labels"]), np.uint8)
+        assert scores.shape == want_scores.shape
+        diff = int(np.count_nonzero(scores != want_scores))
+        assert diff == 0, f"{got['build']}: {diff} output bytes differ from the host C kernel"
+        assert np.array_equal(labels, want_labels)
+        assert np.array_equal(labels, np.argmax(scores, axis=1))  # the first index wins a tie
+        seen[got["build"]] = got["kernelPath"]
+        assert got["isolated"] is True
+    assert seen == {"simd": "wasm-simd128", "scalar": "portable"}  # auto picked SIMD; both paths ran
+    assert np.mean(want_labels == mnist.test_labels) > 0.97
+    page.clean()
+
+
+def _ellipse(cx, cy, rx, ry, n=28):
+    return [(cx + rx * math.cos(-math.pi / 2 + 2 * math.pi * i / n), cy + ry * math.sin(-math.pi / 2 + 2 * math.pi * i / n))
+            for i in range(n + 1)]
+
+
+#: One way to write each digit, as strokes in unit coordinates (x right, y down), the way people draw them.
+DIGITS = {
+    0: [_ellipse(0.5, 0.5, 0.22, 0.33)],
+    1: [[(0.42, 0.24), (0.52, 0.14), (0.52, 0.86)]],
+    2: [[(0.3, 0.3), (0.38, 0.19), (0.52, 0.14), (0.66, 0.19), (0.7, 0.32), (0.62, 0.47), (0.45, 0.64),
+         (0.28, 0.84), (0.74, 0.84)]],
+    3: [[(0.3, 0.2), (0.47, 0.14), (0.64, 0.18), (0.68, 0.31), (0.58, 0.43), (0.45, 0.47), (0.6, 0.52),
+         (0.7, 0.64), (0.67, 0.78), (0.5, 0.86), (0.3, 0.8)]],
+    4: [[(0.38, 0.14), (0.3, 0.56), (0.74, 0.56)], [(0.63, 0.14), (0.63, 0.86)]],
+    5: [[(0.7, 0.15), (0.36, 0.15), (0.32, 0.46), (0.46, 0.41), (0.62, 0.46), (0.7, 0.6), (0.67, 0.76),
+         (0.53, 0.86), (0.38, 0.85), (0.28, 0.78)]],
+    6: [[(0.64, 0.14), (0.48, 0.26), (0.36, 0.44), (0.31, 0.63), (0.36, 0.8), (0.5, 0.87), (0.64, 0.81),
+         (0.69, 0.67), (0.62, 0.55), (0.48, 0.52), (0.36, 0.6)]],
+    7: [[(0.27, 0.17), (0.73, 0.17), (0.58, 0.45), (0.46, 0.86)]],
+    8: [[(0.5 + 0.18 * math.sin(2 * t), 0.5 - 0.35 * math.cos(t)) for t in (2 * math.pi * i / 40 for i in range(41))]],
+    9: [_ellipse(0.5, 0.34, 0.18, 0.18), [(0.68, 0.34), (0.66, 0.6), (0.62, 0.86)]],
+}
+
+
+def styled(strokes, style):
+    """The same digit written differently: slanted, small in a corner, wide and flat, low and to the right."""
+    def move(x, y):
+        if style == "slanted":
+            return x + 0.22 * (0.5 - y), y
+        if style == "small":
+            return 0.1 + 0.5 * x, 0.08 + 0.5 * y
+        if style == "wide":
+            return 0.5 + (x - 0.5) * 1.35, 0.5 + (y - 0.5) * 0.85
+        if style == "low":
+            return 0.3 + 0.7 * x, 0.28 + 0.7 * y
+        return x, y
+    return [[move(x, y) for x, y in s] for s in strokes]
+
+
+STYLES = ("plain", "slanted", "small", "wide", "low")
+
+READ_DRAWING = """async () => {
+  const EdgeMnist = (await import("./edgemnist.js")).default;
+  const pad = document.getElementById("pad"), view = document.getElementById("view");
+  const gray = EdgeMnist.grayFromCanvas(pad);
+  const pixels = EdgeMnist.normalizeDigit(gray, pad.width, pad.height);
+  const shown = view.getContext("2d").getImageData(0, 0, 28, 28).data;
+  const seen = new Uint8Array(784);
+  for (let i = 0; i < 784; i++) seen[i] = shown[4 * i];
+  const enc = (u) => { let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); };
+  return {gray: enc(gray), pixels: enc(pixels), seen: enc(seen), width: pad.width, height: pad.height,
+          digit: document.getElementById("digit").textContent};
+}"""
+
+
+@pytest.mark.slow
+def test_drawn_digits_are_recognized_and_preprocessed_like_python(page, tmp_path):
+    """Each digit in five styles drawn with the mouse: the page's answer, and its 28x28 bytes against Python's."""
+    results, differ = [], []
+    for style in STYLES:
+        for digit, strokes in DIGITS.items():
+            page.page.keyboard.press("Escape")
+            page.draw(styled(strokes, style))
+            got = page.page.evaluate(READ_DRAWING)
+            gray = np.frombuffer(base64.b64decode(got["gray"]), np.uint8).reshape(got["height"], got["width"])
+            js = np.frombuffer(base64.b64decode(got["pixels"]), np.uint8).reshape(28, 28)
+            seen = np.frombuffer(base64.b64decode(got["seen"]), np.uint8).reshape(28, 28)
+            py = images.normalize_digit(gray)
+            if not (np.array_equal(js, py) and np.array_equal(seen, py)):
+                differ.append((style, digit, int(np.count_nonzero(js != py)), int(np.count_nonzero(seen != py))))
+            results.append((style, digit, got["digit"]))
+            if (style, digit) == ("plain", 3):
+                page.page.screenshot(path=str(tmp_path / "web.png"))
+    assert not differ, f"JS and Python preprocessing differ (style, digit, bytes, shown bytes): {differ}"
+    wrong = [r for r in results if r[2] != str(r[1])]
+    print(f"drawn digits: {len(results) - len(wrong)} of {len(results)} read as drawn; misread: {wrong}")
+    assert len(wrong) <= 0.1 * len(results), f"{len(wrong)} of {len(results)} drawings misread: {wrong}"
+    shot = (tmp_path / "web.png").read_bytes()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+    keep = os.environ.get("EDGEMNIST_SCREENSHOT_DIR")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / "web.png", Path(keep) / "web.png")
+    page.clean()
+
+
+PREPROCESS = """async (cases) => {
+  const EdgeMnist = (await import("./edgemnist.js")).default;
+  return cases.map(([values, w, h, invert]) => {
+    try { return Array.from(EdgeMnist.normalizeDigit(values, w, h, {invert})); }
+    catch (e) { return e.name + ": " + e.message; }
+  });
+}"""
+
+
+@pytest.mark.slow
+def test_js_preprocessing_equals_python_on_arbitrary_arrays(page, mnist):
+    """Float and integer arrays of many sizes (shrinking and enlarging, both polarities), MNIST digits as they are."""
+    rng = np.random.default_rng(7)
+    cases = []
+    for i in range(60):
+        h, w = int(rng.integers(3, 160)), int(rng.integers(3, 160))
+        a = np.zeros((h, w))
+        r0, c0 = int(rng.integers(0, h)), int(rng.integers(0, w))
+        a[r0:r0 + int(rng.integers(1, h)), c0:c0 + int(rng.integers(1, w))] = rng.uniform(20, 255)
+        a += rng.uniform(0, 30, (h, w)) * (rng.random((h, w)) < 0.2)
+        if i % 3 == 0:
+            a = np.rint(a)
+        if i % 2:
+            a = 255.0 - a
+        cases.append((a, [None, True, False][i % 3] if i % 5 == 0 else None))
+    cases += [(d.astype(np.float64), None) for d in mnist.test_images[:10]]
+    cases += [(np.roll(d, (5, -4), axis=(0, 1)).astype(np.float64), None) for d in mnist.test_images[10:20]]
+    got = page.page.evaluate(PREPROCESS, [[a.ravel().tolist(), a.shape[1], a.shape[0], inv] for a, inv in cases])
+    for (a, inv), js in zip(cases, got, strict=True):
+        try:
+            want = images.normalize_digit(a, invert=inv).ravel().tolist()
+        except ValueError as exc:
+            assert isinstance(js, str) and js.startswith("NoDigitError: no digit found"), (str(exc), js)
+            continue
+        assert js == want, f"{a.shape} invert={inv}"
+    page.clean()
+
+
+BAD_INPUT = """async () => {
+  const EdgeMnist = (await import("./edgemnist.js")).default;
+  const model = await EdgeMnist.load("./");
+  const out = {};
+  const tryit = (name, f) => { try { f(); out[name] = "no error"; } catch (e) { out[name] = e.name + ": " + e.message; } };
+  tryit("short", () => model.predict(new Uint8Array(783)));
+  tryit("long", () => model.predict(new Uint8Array(785)));
+  tryit("float32", () => model.predict(new Float32Array(784)));
+  tryit("array", () => model.predict(new Array(784).fill(0)));
+  tryit("null", () => model.predict(null));
+  tryit("string", () => model.predict("0".repeat(784)));
+  tryit("none", () => model.predict());
+  tryit("norm_length", () => EdgeMnist.normalizeDigit(new Uint8Array(10), 3, 3));
+  tryit("norm_nan", () => EdgeMnist.normalizeDigit([1, NaN, 3, 4], 2, 2));
+  tryit("norm_size", () => EdgeMnist.normalizeDigit(new Uint8Array(4), 2.5, 2));
+  tryit("norm_blank", () => EdgeMnist.normalizeDigit(new Uint8Array(100), 10, 10));
+  try { await EdgeMnist.load("./", {simd: "yes"}); out.simd = "no error"; } catch (e) { out.simd = e.name + ": " + e.message; }
+  try { await EdgeMnist.load("./nowhere/"); out.missing = "no error"; } catch (e) { out.missing = e.name + ": " + e.message; }
+  out.ok = model.predict(new Uint8ClampedArray(784)).scores.length;
+  return out;
+}"""
+
+
+@pytest.mark.slow
+def test_bad_input_to_the_js_api_throws_clear_errors(page):
+    page.page.on("console", lambda m: None)
+    got = page.page.evaluate(BAD_INPUT)
+    expected = "expected a Uint8Array of 784 pixels"
+    assert got["short"] == "RangeError: EdgeMnist predict: expected 784 pixels (28x28); got 783"
+    assert got["long"] == "RangeError: EdgeMnist predict: expected 784 pixels (28x28); got 785"
+    for name, kind in [("float32", "Float32Array(784)"), ("array", "Array(784)"), ("null", "null"),
+                       ("string", "string"), ("none", "undefined")]:
+        assert got[name].startswith("TypeError: EdgeMnist predict: " + expected) and got[name].endswith(kind), got[name]
+    assert got["norm_length"].startswith("RangeError: EdgeMnist normalizeDigit: expected 3x3 = 9 values; got 10")
+    assert got["norm_nan"] == "TypeError: EdgeMnist normalizeDigit: expected finite numbers; value 1 is NaN"
+    assert got["norm_size"].startswith("RangeError: EdgeMnist normalizeDigit: expected a positive integer width")
+    assert got["norm_blank"] == "NoDigitError: no digit found: the image is blank (uniform brightness)"
+    assert got["simd"].startswith('TypeError: EdgeMnist load: simd must be "auto", true or false')
+    assert got["missing"].startswith("Error: EdgeMnist load: ") and "answered 404" in got["missing"]
+    assert got["ok"] == 10
+    page.errors.clear()  # the 404 above is logged by Chromium as a failed resource load, which this test caused
+    page.clean()
+
+
+@pytest.mark.slow
+def test_keyboard_undo_clear_and_accessible_controls(page):
+    p = page.page
+    assert p.get_by_role("button", name="Undo").is_disabled()
+    page.draw(DIGITS[4][:1])
+    page.draw(DIGITS[4][1:])
+    assert p.locator("#digit").text_content() == "4"
+    p.keyboard.press("u")
+    page.settle()
+    assert p.locator("#digit").text_content() != "4"  # one stroke of the 4 is left
+    p.keyboard.press("Control+z")
+    page.settle()
+    assert p.locator("#digit").text_content() == "\u2013" and p.get_by_role("button", name="Clear").is_disabled()
+    page.draw(DIGITS[7])
+    assert p.locator("#digit").text_content() == "7"
+    p.get_by_role("button", name="Clear").focus()
+    p.keyboard.press("Enter")
+    page.settle()
+    assert p.locator("#digit").text_content() == "\u2013"
+    page.draw(DIGITS[1])
+    p.keyboard.press("Escape")
+    page.settle()
+    assert p.locator("#digit").text_content() == "\u2013"
+    assert p.get_by_role("img", name="Drawing pad: draw one digit, 0 to 9, with mouse, pen or finger").count() == 1
+    assert p.get_by_role("list", name="score per digit").locator("li").count() == 10
+    assert "wasm simd" in p.locator("#status").text_content()
+    facts = p.locator("#facts").text_content()
+    assert "sha256" in facts and "bytes" in facts
+    page.clean()
+
+
+@pytest.mark.slow
+def test_phone_viewport_and_touch_drawing(page):
+    """375x667: nothing scrolls sideways, the pad fits, and a finger (touch events) draws a digit."""
+    p = page.page
+    p.set_viewport_size({"width": 375, "height": 667})
+    page.settle()
+    width, pad_right = p.evaluate("() => [document.documentElement.scrollWidth,"
+                                  " document.getElementById('pad').getBoundingClientRect().right]")
+    assert width <= 375 and pad_right <= 375
+    x0, y0, w, h = p.evaluate("() => { const c = document.getElementById('pad'), r = c.getBoundingClientRect();"
+                              " return [r.left + c.clientLeft, r.top + c.clientTop, c.clientWidth, c.clientHeight]; }")
+    cdp = page.context.new_cdp_session(p)
+    pts = [(x0 + x * w, y0 + y * h) for x, y in DIGITS[7][0]]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": pts[0][0], "y": pts[0][1]}]})
+    for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+        for k in range(1, 9):
+            x, y = ax + (bx - ax) * k / 8, ay + (by - ay) * k / 8
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.settle()
+    assert p.locator("#digit").text_content() == "7"
+    page.clean()
