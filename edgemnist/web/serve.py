@@ -174,3 +174,30 @@ def serve(directory: str | os.PathLike[str], port: int = 0) -> WebServer:
         raise ConfigError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
     httpd.daemon_threads = True
     return WebServer(httpd, root.resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m edgemnist.web.serve DIR [PORT]``: serve until interrupted; prints the URL first."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(args) <= 2 or (len(args) == 2 and not args[1].isdigit()):
+        print("usage: python -m edgemnist.web.serve DIR [PORT]", file=sys.stderr)
+        return 2
+    try:
+        server = serve(args[0], int(args[1]) if len(args) == 2 else 0)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(server.url, flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
