@@ -1,0 +1,167 @@
+"""Format "web": a static folder with the page, the JS module and the C kernel compiled to WebAssembly.
+
+``edgemnist export --format web`` writes ``web/`` in the output folder: the artifact ``edgemnist_model.wasm``
+(the SIMD build), ``edgemnist_model.scalar.wasm`` (for browsers without wasm SIMD), ``index.html``,
+``edgemnist.js`` and the manifest ``edgemnist_model.wasm.json``, which the page reads. Put the folder on any web
+server, or run ``edgemnist serve export/web``.
+
+It is built from the verified C kernel (format "c", itself 0 bytes off TFLite Micro on the test set) by
+``edgemnist.web.build``. The gate (``measure``): all test images through both wasm builds in wasmtime, and in
+headless Chromium through the page's own JS API when Chromium and Playwright are installed, with 0 output
+bytes differing from the same C compiled for this machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist.export.base import Exporter, ExportJob, Files
+from edgemnist.export.config import ExportConfig
+
+SCALAR = "edgemnist_model.scalar.wasm"
+
+
+def _web():
+    from edgemnist.web import build
+
+    return build
+
+
+class WebExporter(Exporter):
+    """C kernel -> the static web folder; ``measure`` compares every wasm byte with the host C."""
+
+    def __init__(self) -> None:
+        self._kernels: dict[Path, Path] = {}  # staged artifact -> the C kernel it was built from (export -> measure)
+        self._lock = threading.Lock()
+
+    def requires(self, config: ExportConfig) -> ExportConfig | None:
+        return ExportConfig("c")
+
+    def companions(self, target: Path) -> tuple[str, ...]:
+        return (SCALAR, *_web().PAGE_FILES)
+
+    def export(self, job: ExportJob, files: Files) -> None:
+        build = _web()
+        kernel_c = Path(job.input.path)
+        clang = build.find_clang()
+        build.build_wasm(kernel_c, files.path, simd=True, clang=clang)
+        build.build_wasm(kernel_c, files.companion(SCALAR), simd=False, clang=clang)
+        for name in build.PAGE_FILES:
+            shutil.copyfile(build.STATIC / name, files.companion(name))
+        with self._lock:
+            self._kernels[files.path] = kernel_c
+
+    def describe(self, files: Files) -> dict[str, Any]:
+        from edgemnist.fileio import sha256_file
+        from edgemnist.predictor.web import INPUT, OUTPUT
+
+        build = _web()
+        wasm = {}
+        for name, staged in (("simd", files.path), ("scalar", files.companion(SCALAR))):
+            module = build.inspect_module(staged.read_bytes())
+            wasm[name] = {"file": build.WASM_FILES[name], "bytes": staged.stat().st_size,
+                          "sha256": sha256_file(staged), "imports": [".".join(i) for i in module.imports],
+                          "exports": list(module.exports)}
+        page = {name: {"bytes": files.companion(name).stat().st_size, "sha256": sha256_file(files.companion(name))}
+                for name in build.PAGE_FILES}
+        return {"input": INPUT.to_dict(), "output": OUTPUT.to_dict(),
+                "tools": {"clang": _clang_version()},
+                "web": {"wasm": wasm, "page": page, "manifest": build.MANIFEST,
+                        "compile": " ".join(build.COMPILE_FLAGS + build.LINK_FLAGS)}}
+
+    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+        problems = []
+        if mode != "int8" or io != "uint8":
+            problems.append(f"web is int8 with uint8 pixels in, not {mode} / {io}")
+        if facts["input"]["dtype"] != "uint8" or facts["output"]["dtype"] != "int8":
+            problems.append(f"the kernel takes uint8 pixels and returns int8 scores, not "
+                            f"{facts['input']['dtype']} / {facts['output']['dtype']}")
+        for name, w in facts["web"]["wasm"].items():
+            if w["imports"]:
+                problems.append(f"the {name} wasm module imports {', '.join(w['imports'])}")
+        return problems
+
+    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+        from edgemnist.ckernel.host import HostKernel
+        from edgemnist.predictor.web import WasmKernel
+        from edgemnist.web import browser
+
+        with self._lock:
+            kernel_c = self._kernels.pop(files.path, None)
+        if kernel_c is None:
+            return {}, ["the C kernel this folder was built from is unknown (export() did not run here)"]
+        x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 784)
+        want, _ = HostKernel(kernel_c).run(x)
+        section: dict[str, Any] = {"n": int(len(x)), "reference": "the same C kernel compiled for this machine"}
+        problems = []
+        for name, path in (("simd", files.path), ("scalar", files.companion(SCALAR))):
+            got = WasmKernel(path).run(x)
+            diff = int(np.count_nonzero(got != want))
+            section[f"wasmtime_{name}"] = {"differing_bytes": diff, "accuracy": float(np.mean(got.argmax(1) == labels))}
+            if diff:
+                problems.append(f"the {name} wasm build differs from the host C in {diff} output bytes (wasmtime)")
+        why = browser.available()
+        if why:
+            section["chromium"] = {"ran": False, "why": why}
+        else:
+            with tempfile.TemporaryDirectory(prefix="edgemnist-web-gate-") as tmp:
+                folder = _final_names(files, Path(tmp))
+                runs = browser.run_images(folder, x)
+            chromium = {"ran": True, "browser": "Chromium (headless, Playwright)"}
+            for name, run in runs.items():
+                diff = int(np.count_nonzero(run["scores"] != want))
+                chromium[name] = {"differing_bytes": diff, "kernel_path": run["kernel_path"]}
+                if diff:
+                    problems.append(f"the {name} wasm build differs from the host C in {diff} output bytes (Chromium)")
+            section["chromium"] = chromium
+        return section, problems
+
+    def summary(self, manifest: dict[str, Any]) -> str | None:
+        web = manifest.get("web") or {}
+        wasm = web.get("wasm") or {}
+        if not wasm:
+            return None
+        line = (f"  web: SIMD {wasm['simd']['bytes']:,} B + scalar {wasm['scalar']['bytes']:,} B wasm, no imports "
+                "(open the folder with: edgemnist serve FOLDER)")
+        parts = [f"{k.split('_')[1]} {v['differing_bytes']}" for k, v in web.items() if k.startswith("wasmtime_")]
+        if parts:
+            line += f"; differing bytes vs host C over {web.get('n')} images: wasmtime " + ", ".join(parts)
+        chromium = web.get("chromium") or {}
+        if chromium.get("ran"):
+            line += ", Chromium " + ", ".join(f"{k} {chromium[k]['differing_bytes']}" for k in ("simd", "scalar")
+                                               if k in chromium)
+        elif chromium:
+            line += f" (Chromium not run: {chromium.get('why')})"
+        return line
+
+
+def _final_names(files: Files, folder: Path) -> Path:
+    """The staged files copied under their final names (plus a manifest with the wasm table) for Chromium."""
+    from edgemnist.fileio import atomic_write_json
+
+    build = _web()
+    shutil.copyfile(files.path, folder / build.WASM_FILES["simd"])
+    shutil.copyfile(files.companion(SCALAR), folder / build.WASM_FILES["scalar"])
+    for name in build.PAGE_FILES:
+        shutil.copyfile(files.companion(name), folder / name)
+    atomic_write_json(folder / build.MANIFEST, {"format": "web", "web": {"wasm": build.wasm_entries(folder)}})
+    return folder
+
+
+def _clang_version() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run([_web().find_clang(), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return out.splitlines()[0].strip() if out else "?"
+
+
+EXPORTER = WebExporter()

@@ -1,0 +1,108 @@
+"""Run images through an exported web folder in headless Chromium, through the page's own JS API.
+
+Used by the export gate (when Chromium and Playwright are installed), the tests and the browser benchmark.
+Debian Chromium (``/usr/bin/chromium``, or ``$EDGEMNIST_CHROMIUM``) is driven by Playwright with a fresh
+profile and no network: the folder is served by ``edgemnist.web.serve`` on 127.0.0.1 and every request for
+anything else is aborted and reported.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgemnist.errors import ArtifactError, MissingDependencyError
+
+#: Flags for a quiet, offline, reproducible headless Chromium.
+CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+RUN_IMAGES = """async ([b64, simd]) => {
+  const EdgeMnist = (await import("./edgemnist.js")).default;
+  const model = await EdgeMnist.load("./", {simd});
+  const bin = atob(b64), raw = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
+  const n = raw.length / 784, scores = new Int8Array(n * 10), labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = model.predict(raw.subarray(i * 784, (i + 1) * 784));
+    scores.set(r.scores, i * 10);
+    labels[i] = r.label;
+  }
+  const enc = (u) => { let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); };
+  return {scores: enc(new Uint8Array(scores.buffer)), labels: enc(labels), build: model.build,
+          kernelPath: model.kernelPath, isolated: crossOriginIsolated};
+}"""
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("EDGEMNIST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    return path if path and Path(path).exists() else None
+
+
+def available() -> str | None:
+    """None when Chromium and Playwright are both here, else why not (for a manifest or a skip)."""
+    if chromium_path() is None:
+        return "Chromium not found (Debian: apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright not installed (pip install playwright)"
+    return None
+
+
+def _decode(b64: str, dtype, shape) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype).reshape(shape).copy()
+
+
+def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd", "scalar")) -> dict[str, dict]:
+    """All ``images`` (uint8 (N, 28, 28) or (N, 784)) through the page's ``model.predict`` for each build:
+    ``{build: {"scores": int8 (N, 10), "labels": (N,), "kernel_path", "isolated"}}``.
+
+    Raises ArtifactError when the page logs a console error or asks for anything off 127.0.0.1, and
+    MissingDependencyError when Chromium or Playwright is missing."""
+    from edgemnist.web.serve import serve
+
+    why = available()
+    if why:
+        raise MissingDependencyError(why)
+    from playwright.sync_api import sync_playwright
+
+    x = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(-1, 784))
+    b64 = base64.b64encode(x.tobytes()).decode()
+    errors: list[str] = []
+    offsite: list[str] = []
+    out: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="edgemnist-chromium-") as profile, serve(folder) as server, \
+            sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
+                                                        args=list(CHROMIUM_ARGS))
+        try:
+            def route(r):
+                if r.request.url.startswith(server.url):
+                    r.continue_()
+                else:
+                    offsite.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server.url)
+            page.wait_for_selector("body[data-ready]", timeout=60_000)
+            for build in builds:
+                got = page.evaluate(RUN_IMAGES, [b64, build == "simd"])
+                out[got["build"]] = {"scores": _decode(got["scores"], np.int8, (len(x), 10)),
+                                     "labels": _decode(got["labels"], np.uint8, (len(x),)).astype(np.int64),
+                                     "kernel_path": got["kernelPath"], "isolated": got["isolated"]}
+        finally:
+            context.close()
+    if errors or offsite:
+        raise ArtifactError(f"{folder}: in Chromium the page logged errors {errors[:3]} / asked for "
+                            f"{offsite[:3]} off 127.0.0.1")
+    return out
