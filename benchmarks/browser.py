@@ -300,7 +300,7 @@ def main(argv=None) -> int:
                              "min_ms": min(firsts), "max_ms": max(firsts)},
         "latency": latency,
         "targets": TARGETS,
-        "peers_issue_author": [dict(zip(("runtime", "page_weight", "first_prediction", "p50"), p)) for p in PEERS],
+        "peers_issue_author": [dict(zip(("runtime", "page_weight", "first_prediction", "p50"), p, strict=False)) for p in PEERS],
     }
     result["targets_met"] = {
         "page_weight": result["page_weight"]["total_bytes"] < TARGETS["page_weight_bytes"],

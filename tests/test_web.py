@@ -561,7 +561,7 @@ def test_phone_viewport_and_touch_drawing(page):
     cdp = page.context.new_cdp_session(p)
     pts = [(x0 + x * w, y0 + y * h) for x, y in DIGITS[7][0]]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": pts[0][0], "y": pts[0][1]}]})
-    for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+    for (ax, ay), (bx, by) in zip(pts, pts[1:], strict=False):
         for k in range(1, 9):
             x, y = ax + (bx - ax) * k / 8, ay + (by - ay) * k / 8
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
