@@ -59,7 +59,7 @@ class WebExporter(Exporter):
 
     def describe(self, files: Files) -> dict[str, Any]:
         from edgemnist.fileio import sha256_file
-        from edgemnist.predictor.web import INPUT, OUTPUT
+        from edgemnist.web.runtime import INPUT, OUTPUT
 
         build = _web()
         wasm = {}
@@ -70,7 +70,7 @@ class WebExporter(Exporter):
                           "exports": list(module.exports)}
         page = {name: {"bytes": files.companion(name).stat().st_size, "sha256": sha256_file(files.companion(name))}
                 for name in build.PAGE_FILES}
-        return {"input": INPUT.to_dict(), "output": OUTPUT.to_dict(),
+        return {"input": dict(INPUT), "output": dict(OUTPUT),
                 "tools": {"clang": _clang_version()},
                 "web": {"wasm": wasm, "page": page, "manifest": build.MANIFEST,
                         "compile": " ".join(build.COMPILE_FLAGS + build.LINK_FLAGS)}}
@@ -89,8 +89,8 @@ class WebExporter(Exporter):
 
     def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
         from edgemnist.ckernel.host import HostKernel
-        from edgemnist.predictor.web import WasmKernel
         from edgemnist.web import browser
+        from edgemnist.web.runtime import WasmKernel
 
         with self._lock:
             kernel_c = self._kernels.pop(files.path, None)
