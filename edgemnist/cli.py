@@ -26,6 +26,7 @@ COMMANDS = {
     "predict": "classify image files with an artifact",
     "info": "show an artifact's manifest and what its runtime reports",
     "bench": "benchmark artifacts: size, accuracy, load, latency percentiles, throughput",
+    "serve": "serve the web page on 127.0.0.1",
 }
 
 

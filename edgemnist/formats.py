@@ -137,6 +137,17 @@ FORMATS: dict[str, Format] = {
             filename="edgemnist_model.c",
         ),
         Format(
+            name="web",
+            suffix=".wasm",
+            modes=(Mode("int8", "the C kernel as WebAssembly (SIMD + scalar) with a page and a JS API, byte-identical "
+                                "to TFLite Micro", io=("int8",)),),
+            exporter="edgemnist.export.web:EXPORTER",
+            backend="edgemnist.predictor.web:WebBackend",
+            extra="web",
+            runtime="wasmtime",
+            filename="web/edgemnist_model.wasm",  # the folder export/web/ holds the page and everything it loads
+        ),
+        Format(
             name="keras",
             suffix=".keras",
             modes=(Mode("float32", "the trained source model"),),

@@ -119,6 +119,7 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
                     source.calibration(config.calibration_samples, config.seed) if config.calibrated else None,
                     _input(source, config, exporter.requires(config)))
     target = Path(out_dir) / config.artifact_name
+    target.parent.mkdir(parents=True, exist_ok=True)  # an artifact in a subfolder (web/edgemnist_model.wasm)
     with Staging.open(target, tuple(exporter.companions(target))) as staged:
         files = staged.files
         start = time.perf_counter()

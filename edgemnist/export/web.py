@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from edgemnist.export.base import Exporter, ExportJob, Files
+from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
 from edgemnist.export.config import ExportConfig
 
 SCALAR = "edgemnist_model.scalar.wasm"
@@ -70,18 +70,18 @@ class WebExporter(Exporter):
                           "exports": list(module.exports)}
         page = {name: {"bytes": files.companion(name).stat().st_size, "sha256": sha256_file(files.companion(name))}
                 for name in build.PAGE_FILES}
+        with self._lock:
+            kernel_c = self._kernels.get(files.path)
+        kernel = {"file": kernel_c.name, "sha256": sha256_file(kernel_c),
+                  "header_sha256": sha256_file(kernel_c.with_suffix(".h"))} if kernel_c else None
         return {"input": dict(INPUT), "output": dict(OUTPUT),
                 "tools": {"clang": _clang_version()},
-                "web": {"wasm": wasm, "page": page, "manifest": build.MANIFEST,
+                "web": {"wasm": wasm, "page": page, "manifest": build.MANIFEST, "kernel": kernel,
                         "compile": " ".join(build.COMPILE_FLAGS + build.LINK_FLAGS)}}
 
     def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        problems = []
-        if mode != "int8" or io != "uint8":
-            problems.append(f"web is int8 with uint8 pixels in, not {mode} / {io}")
-        if facts["input"]["dtype"] != "uint8" or facts["output"]["dtype"] != "int8":
-            problems.append(f"the kernel takes uint8 pixels and returns int8 scores, not "
-                            f"{facts['input']['dtype']} / {facts['output']['dtype']}")
+        problems = [] if (mode, io) == ("int8", "int8") else [f"web is int8 with int8 I/O only, not {mode} / {io}"]
+        problems += io_problems(facts, "int8")
         for name, w in facts["web"]["wasm"].items():
             if w["imports"]:
                 problems.append(f"the {name} wasm module imports {', '.join(w['imports'])}")

@@ -2,7 +2,9 @@
 
 The module is the interpreter-free C kernel compiled to WebAssembly with the glue of ``edgemnist/web/glue.c``:
 uint8 pixels in (the static buffer ``em_input()``), int8 scores out (``em_scores()``), one image per
-``em_predict()`` call, exactly the calls the page's JavaScript makes. It imports nothing: a module with any
+``em_predict()`` call, exactly the calls the page's JavaScript makes (``edgemnist.web.runtime``). Its tensors are
+stated like the int8 .tflite's and the C kernel's (int8 in, q = p - 128), so uint8 pixels take the Predictor's
+integer-only path. It imports nothing: a module with any
 import is refused before it is instantiated. ``run`` loops over the batch under a lock (a wasmtime ``Store``
 is single-threaded). Never imports TensorFlow.
 """
@@ -32,16 +34,16 @@ class WebBackend(Backend):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
-            return self._kernel.run(x)
+            return self._kernel.run_int8(x)
 
     @classmethod
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
         kernel = wasm.WasmKernel(Path(path))
 
         def prepare(batch: int):
-            return kernel.run
+            return kernel.run_int8
 
-        return RawLoop("wasmtime: copy 784 bytes into em_input, em_predict(), read em_scores, per image", prepare)
+        return RawLoop("wasmtime: 784 bytes into em_input, em_predict(), em_scores out, per image", prepare)
 
     def quantization(self) -> str | None:
         return "int8"

@@ -15,10 +15,11 @@ from edgemnist import spec
 from edgemnist._deps import require
 from edgemnist.errors import ArtifactError
 
-#: The kernel's tensors (manifest ``tensor_info`` form): uint8 pixels (real = p / 255) in, the int8 softmax
-#: (real = (q + 128) / 256) out, one image per call, any batch.
-INPUT = {"name": spec.INPUT_NAME, "shape": [-1, spec.INPUT_SIZE], "dtype": "uint8", "scale": 1.0 / 255.0,
-         "zero_point": 0}
+#: The model's tensors as every int8 artifact states them (manifest ``tensor_info`` form): int8 input q = p - 128
+#: (scale 1/255, zero point -128), int8 softmax out (scale 1/256, zero point -128). The wasm kernel itself takes the
+#: uint8 pixels p; ``run_int8`` converts (exactly: q + 128 = p).
+INPUT = {"name": spec.INPUT_NAME, "shape": [-1, spec.INPUT_SIZE], "dtype": "int8", "scale": 1.0 / 255.0,
+         "zero_point": -128}
 OUTPUT = {"name": spec.OUTPUT_NAME, "shape": [-1, spec.NUM_CLASSES], "dtype": "int8", "scale": 1.0 / 256.0,
           "zero_point": -128}
 
@@ -71,7 +72,12 @@ class WasmKernel:
         """Run the image in ``self.input``; the scores land in ``self.scores``."""
         return self._predict_fn(self._store)
 
+    def run_int8(self, q: np.ndarray) -> np.ndarray:
+        """(N, 784) int8 model inputs (q = p - 128) -> (N, 10) int8 scores."""
+        return self.run(np.ascontiguousarray(q, dtype=np.int8).view(np.uint8) ^ np.uint8(0x80))
+
     def run(self, x: np.ndarray) -> np.ndarray:
+        """(N, 784) uint8 pixels -> (N, 10) int8 scores (a new array)."""
         out = np.empty((len(x), spec.NUM_CLASSES), dtype=np.int8)
         inp, scores, predict, store = self.input, self.scores, self._predict_fn, self._store
         for k in range(len(x)):

@@ -1,233 +1,39 @@
-"""The browser target: the C kernel as WebAssembly, the page, the JS API and the local server.
-
-Fast tests cover the server and the preprocessing's arithmetic order; the slow ones build the wasm modules with
-clang from the generated C kernel and drive Debian Chromium headless through Playwright (served from a
-127.0.0.1 port the test picks, every request routed and checked, console errors collected).
-"""
+"""The exported web folder in a real browser: Playwright drives Debian Chromium headless (fresh profile) against
+``edgemnist.web.serve`` on a 127.0.0.1 port the test picks; every request is routed and anything for another
+host fails the test, as does any console error. What is shown and computed is read back from the page."""
 
 from __future__ import annotations
 
 import base64
-import ctypes
-import http.client
 import math
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgemnist import images
-from edgemnist.errors import ConfigError
-from edgemnist.web import build as web_build
+from edgemnist.web.browser import CHROMIUM_ARGS, chromium_path
 from edgemnist.web.serve import serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-# ---- fast: the preprocessing's float64 order, which edgemnist.js repeats ---------------------------------------
-
-def _fit_loops(a: np.ndarray, box: int) -> np.ndarray:
-    """images._fit written as the plain loops of edgemnist.js (fit/resampleRows): one float64 at a time."""
-    h, w = a.shape
-    scale = box / max(h, w)
-    width, height = max(1, round(w * scale)), max(1, round(h * scale))
-    if (width, height) == (w, h):
-        return a
-
-    def rows(x, n, m):
-        out = np.zeros((x.shape[0], m))
-        for j in range(m):
-            lo, hi = j * n, (j + 1) * n
-            for r in range(x.shape[0]):
-                acc = 0.0
-                for i in range(lo // m, (hi - 1) // m + 1):
-                    acc += float(min(hi, (i + 1) * m) - max(lo, i * m)) * float(x[r, i])
-                out[r, j] = acc / n
-        return out
-
-    t = rows(a, w, width)
-    t = rows(t.T.copy(), h, height).T
-    return np.clip(t, 0.0, 255.0)
-
-
-def test_area_taps_cover_each_output_exactly():
-    for n, m in [(280, 20), (20, 20), (14, 20), (3, 20), (1000, 7), (21, 20), (19, 20)]:
-        index, weight = images._area_taps(n, m)
-        assert np.array_equal(weight.sum(axis=1), np.full(m, float(n)))  # each output averages n/m inputs
-        assert index.min() >= 0 and index.max() < n
-
-
-def test_numpy_resampler_equals_the_plain_loops_bit_for_bit():
-    """The vectorized numpy code and the one-value-at-a-time loops (what the JS does) give identical float64s."""
-    rng = np.random.default_rng(0)
-    for h, w in [(137, 64), (20, 9), (14, 14), (5, 3), (300, 280), (1, 40), (23, 19)]:
-        a = rng.uniform(0, 255, (h, w)) * (rng.random((h, w)) < 0.3)
-        assert np.array_equal(images._fit(a, images.BOX), _fit_loops(a, images.BOX))
-
-
-def test_normalized_digit_fits_and_is_centred():
-    rng = np.random.default_rng(1)
-    for h, w in [(280, 280), (90, 40), (12, 30)]:
-        a = np.zeros((h, w))
-        a[h // 4: 3 * h // 4, w // 3: 2 * w // 3] = rng.uniform(100, 255, (3 * h // 4 - h // 4, 2 * w // 3 - w // 3))
-        d = images.normalize_digit(a)
-        rows, cols = np.flatnonzero(d.any(1)), np.flatnonzero(d.any(0))
-        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= images.BOX
-
-
-# ---- fast: the server -------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def folder(tmp_path):
-    site = tmp_path / "site"
-    (site / "sub").mkdir(parents=True)
-    (site / "index.html").write_text("<!doctype html><title>x</title>")
-    (site / "m.wasm").write_bytes(b"\0asm\x01\0\0\0")
-    (site / "a.js").write_text("export {};")
-    (site / "sub" / "data.json").write_text("{}")
-    (tmp_path / "secret.txt").write_text("outside")
-    (site / "link.txt").symlink_to(tmp_path / "secret.txt")
-    return site
-
-
-def _get(server, path, *, method="GET", host=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", host or f"127.0.0.1:{server.port}")
-    conn.endheaders()
-    resp = conn.getresponse()
-    body = resp.read()
-    conn.close()
-    return resp, body
-
-
-def test_serve_sends_files_with_types_and_isolation_headers(folder):
-    with serve(folder) as server:
-        assert server.url == f"http://127.0.0.1:{server.port}/" and server.port > 0
-        for path, mime in [("/", "text/html; charset=utf-8"), ("/index.html", "text/html; charset=utf-8"),
-                           ("/m.wasm", "application/wasm"), ("/a.js", "text/javascript; charset=utf-8"),
-                           ("/sub/data.json", "application/json"), ("/a.js?v=1", "text/javascript; charset=utf-8")]:
-            resp, body = _get(server, path)
-            assert resp.status == 200, path
-            assert resp.getheader("Content-Type") == mime
-            assert resp.getheader("Cross-Origin-Opener-Policy") == "same-origin"
-            assert resp.getheader("Cross-Origin-Embedder-Policy") == "require-corp"
-            assert int(resp.getheader("Content-Length")) == len(body) > 0
-        resp, body = _get(server, "/m.wasm", method="HEAD")
-        assert resp.status == 200 and body == b"" and resp.getheader("Content-Length") == "8"
-
-
-def test_serve_refuses_traversal_listings_other_hosts_and_methods(folder):
-    with serve(folder) as server:
-        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/link.txt", "/sub/",
-                     "/sub", "/missing.js", "/%2e%2e%2fsecret.txt", "/..%5csecret.txt", "/%00", "/%ff", "secret"]:
-            resp, body = _get(server, path)
-            assert resp.status == 404, path
-            assert b"outside" not in body
-        assert _get(server, "/", host="evil.example:80")[0].status == 421  # DNS rebinding
-        assert _get(server, "/", host=f"localhost:{server.port}")[0].status == 200
-        assert _get(server, "/", method="POST")[0].status == 405
-        assert server._httpd.server_address[0] == "127.0.0.1"
-
-
-def test_serve_bad_arguments(tmp_path):
-    with pytest.raises(ConfigError, match="expected a folder"):
-        serve(tmp_path / "nope")
-    with pytest.raises(ConfigError, match="port must be"):
-        serve(tmp_path, port=70000)
-
-
-def test_inspect_module_lists_imports_and_exports():
-    # (module (import "env" "memcpy" (func)) (memory 1) (export "memory" (memory 0)))
-    module = bytes([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 14, 1, 3, 101, 110, 118, 6, 109, 101, 109,
-                    99, 112, 121, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])
-    info = web_build.inspect_module(module)
-    assert info.imports == (("env", "memcpy"),) and info.exports == ("memory",)
-    with pytest.raises(web_build.BuildError, match="not a WebAssembly"):
-        web_build.inspect_module(b"hello")
-
-
-# ---- slow: the C kernel, built for wasm and for the host --------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def kernel(export_artifact, tmp_path_factory):
-    """The generated C kernel pair for the session's verified int8 .tflite."""
-    render = pytest.importorskip("edgemnist.ckernel.render", reason="needs the C kernel generator (issue 13)")
-    from edgemnist.ckernel.model import read_model
-
-    tflite = export_artifact("tflite", "int8", "int8").path
-    out = tmp_path_factory.mktemp("ckernel")
-    for name, text in render.render(read_model(tflite), source=tflite).items():
-        (out / name).write_text(text)
-    return out / "edgemnist_model.c"
+def site(export_artifact, toolchain):
+    """The folder `edgemnist export --format web` wrote (export/web/)."""
+    toolchain("cc", "clang", "wasm-ld")
+    pytest.importorskip("wasmtime")
+    export_artifact("c")  # first: the web export then builds from this very C (the host reference below)
+    return export_artifact("web").path.parent
 
 
 @pytest.fixture(scope="module")
-def site(kernel, tmp_path_factory, toolchain):
-    """The static folder built from the kernel (the page, the JS module, both wasm builds, a manifest)."""
-    toolchain("clang", "wasm-ld")
-    from edgemnist.fileio import sha256_file
+def host_scores(export_artifact, mnist):
+    """The same C kernel compiled for this machine (ctypes): 10,000 x 10 int8 scores and the digits."""
+    from edgemnist.ckernel.host import HostKernel
 
-    tflite = kernel.parent / "source.tflite"
-    facts = {"format": "web", "quantization": "int8", "source": {"file": "model.int8.tflite"}}
-    if tflite.exists():
-        facts["source"]["sha256"] = sha256_file(tflite)
-    return web_build.build_site(kernel, tmp_path_factory.mktemp("web"), facts)
+    return HostKernel(export_artifact("c").path).run(mnist.test_images.reshape(-1, 784))
 
-
-@pytest.fixture(scope="module")
-def host_scores(kernel, mnist, tmp_path_factory, toolchain):
-    """The same C compiled for this machine with cc into a shared library (ctypes): 10,000 x 10 int8 scores."""
-    toolchain("cc")
-    lib_path = tmp_path_factory.mktemp("host") / "libedgemnist.so"
-    subprocess.run(["cc", "-std=c99", "-O2", "-shared", "-fPIC", "-o", str(lib_path), str(kernel)], check=True)
-    lib = ctypes.CDLL(str(lib_path))
-    lib.edgemnist_predict.argtypes = [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int8)]
-    lib.edgemnist_predict.restype = ctypes.c_int
-    pixels = np.ascontiguousarray(mnist.test_images.reshape(-1, 784))
-    scores = np.zeros((len(pixels), 10), np.int8)
-    labels = np.zeros(len(pixels), np.int64)
-    buf = (ctypes.c_int8 * 10)()
-    for i, row in enumerate(pixels):
-        labels[i] = lib.edgemnist_predict(row.tobytes(), buf)
-        scores[i] = np.frombuffer(buf, np.int8)
-    return scores, labels
-
-
-@pytest.mark.slow
-def test_wasm_build_is_deterministic_and_imports_nothing(kernel, tmp_path, toolchain):
-    toolchain("clang", "wasm-ld")
-    a = web_build.build_modules(kernel, tmp_path / "a")
-    b = web_build.build_modules(kernel, tmp_path / "b")
-    for name in ("simd", "scalar"):
-        data = a[name].read_bytes()
-        assert data == b[name].read_bytes(), f"{name} build is not deterministic"
-        module = web_build.inspect_module(data)
-        assert module.imports == () and set(module.exports) >= {"memory", *web_build.EXPORTS}
-    assert a["simd"].read_bytes() != a["scalar"].read_bytes()
-
-
-@pytest.mark.slow
-def test_kernel_that_needs_libc_is_refused(tmp_path, toolchain):
-    toolchain("clang", "wasm-ld")
-    (tmp_path / "edgemnist_model.h").write_text(
-        "#include <stdint.h>\n#define EDGEMNIST_INPUT_SIZE 784\n#define EDGEMNIST_OUTPUT_SIZE 10\n"
-        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]);\nconst char *edgemnist_path(void);\n")
-    (tmp_path / "edgemnist_model.c").write_text(
-        '#include "edgemnist_model.h"\nvoid *memcpy(void *d, const void *s, unsigned long n);\n'
-        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]) { memcpy(s, p, 10); return 0; }\n"
-        'const char *edgemnist_path(void) { return "portable"; }\n')
-    with pytest.raises(web_build.BuildError, match="memcpy"):
-        web_build.build_wasm(tmp_path / "edgemnist_model.c", tmp_path / "x.wasm", simd=False)
-    assert not (tmp_path / "x.wasm").exists()
-
-
-# ---- slow: the page in Chromium ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def server(site):
@@ -252,8 +58,8 @@ def browser(server, tmp_path_factory, toolchain):
 
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 900, "height": 760})
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium_path(), headless=True,
+            args=list(CHROMIUM_ARGS), viewport={"width": 900, "height": 760})
         context.route("**/*", route)
         context.offsite = offsite
         yield context
@@ -326,7 +132,6 @@ RUN_ALL = """async ([b64, simd]) => {
 }"""
 
 
-@pytest.mark.slow
 def test_all_test_images_through_the_page_wasm_match_the_host_c(page, mnist, host_scores):
     """10,000 MNIST test images through the JS API in Chromium, SIMD and scalar builds: 0 differing bytes."""
     want_scores, want_labels = host_scores
@@ -403,7 +208,6 @@ READ_DRAWING = """async () => {
 }"""
 
 
-@pytest.mark.slow
 def test_drawn_digits_are_recognized_and_preprocessed_like_python(page, tmp_path):
     """Each digit in five styles drawn with the mouse: the page's answer, and its 28x28 bytes against Python's."""
     results, differ = [], []
@@ -443,7 +247,6 @@ PREPROCESS = """async (cases) => {
 }"""
 
 
-@pytest.mark.slow
 def test_js_preprocessing_equals_python_on_arbitrary_arrays(page, mnist):
     """Float and integer arrays of many sizes (shrinking and enlarging, both polarities), MNIST digits as they are."""
     rng = np.random.default_rng(7)
@@ -495,7 +298,6 @@ BAD_INPUT = """async () => {
 }"""
 
 
-@pytest.mark.slow
 def test_bad_input_to_the_js_api_throws_clear_errors(page):
     page.page.on("console", lambda m: None)
     got = page.page.evaluate(BAD_INPUT)
@@ -516,7 +318,6 @@ def test_bad_input_to_the_js_api_throws_clear_errors(page):
     page.clean()
 
 
-@pytest.mark.slow
 def test_keyboard_undo_clear_and_accessible_controls(page):
     p = page.page
     assert p.get_by_role("button", name="Undo").is_disabled()
@@ -547,7 +348,6 @@ def test_keyboard_undo_clear_and_accessible_controls(page):
     page.clean()
 
 
-@pytest.mark.slow
 def test_phone_viewport_and_touch_drawing(page):
     """375x667: nothing scrolls sideways, the pad fits, and a finger (touch events) draws a digit."""
     p = page.page
