@@ -199,7 +199,8 @@ def render_md(r: dict) -> str:
         "## Browser (WebAssembly)",
         "",
         f"Measured {r['created']} on {m['cpu']}, {m['logical_cores']} logical cores, {r['chromium']} headless "
-        f"(Playwright {r['playwright']}), served by `edgemnist serve` on 127.0.0.1 with COOP/COEP "
+        f"(Playwright {r['playwright']}), the folder served by `edgemnist.web.serve` (what `edgemnist serve` runs) on "
+        f"127.0.0.1 with COOP/COEP "
         f"(cross-origin isolated: {r['isolated']}, timer step {r['timer_step_us']:.1f} µs); load average "
         f"{r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after. "
         f"Command: `{r['command']}`.",
@@ -280,7 +281,7 @@ def main(argv=None) -> int:
                 path = Path(site) / "index.html"
             gz += len(gzip.compress(path.read_bytes(), 9, mtime=0))
     firsts = [x["first_prediction_ms"] for x in loads]
-    import playwright
+    from importlib import metadata
 
     result = {
         "schema": SCHEMA,
@@ -288,7 +289,7 @@ def main(argv=None) -> int:
         "command": "python benchmarks/browser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
         "chromium": f"Chromium {version}",
-        "playwright": getattr(playwright, "__version__", "?"),
+        "playwright": metadata.version("playwright"),
         "isolated": meta.get("isolated"),
         "timer_step_us": 1000 * meta.get("tickMs", float("nan")),
         "loadavg_before": list(loadavg_before),
