@@ -323,14 +323,6 @@ def _resample_axis(a: np.ndarray, m: int) -> np.ndarray:
     return acc / float(n)
 
 
-def _sum_in_order(values) -> float:
-    """Left-to-right float64 sum (numpy's pairwise sums round differently from a plain loop in JS)."""
-    total = 0.0
-    for v in values:
-        total += float(v)
-    return total
-
-
 def _round_half_even(x: float) -> int:
     return int(round(x))  # Python rounds halves to even; the JS port does the same explicitly
 
@@ -340,11 +332,11 @@ def _place_by_mass(box: np.ndarray, side: int) -> np.ndarray:
 
     Sums run left to right in float64 (row sums, then their total and moments), so the JS port agrees exactly."""
     h, w = box.shape
-    row_sums = [_sum_in_order(box[r]) for r in range(h)]
-    col_sums = [_sum_in_order(box[:, c]) for c in range(w)]
-    total = _sum_in_order(row_sums)
-    cy = _sum_in_order(r * s for r, s in enumerate(row_sums)) / total
-    cx = _sum_in_order(c * s for c, s in enumerate(col_sums)) / total
+    row_sums = np.cumsum(box, axis=1)[:, -1]  # each row left to right, each column top to bottom (as a JS loop)
+    col_sums = np.cumsum(box, axis=0)[-1, :]
+    total = _osum(row_sums)
+    cy = _osum(row_sums * np.arange(h)) / total
+    cx = _osum(col_sums * np.arange(w)) / total
     centre = (side - 1) / 2.0
     top = min(max(_round_half_even(centre - cy), 0), side - h)
     left = min(max(_round_half_even(centre - cx), 0), side - w)

@@ -16,6 +16,8 @@ export const CLASSES = 10;
 const MANIFEST = "edgemnist_model.wasm.json";
 const BOX = 20;                 // edgemnist.images.BOX
 const INK_FRACTION = 0.2;       // edgemnist.images.INK_FRACTION
+const BLANK_LEVELS = 8;         // edgemnist.images.BLANK_LEVELS
+const NOISE_SIGMAS = 3;         // edgemnist.images.NOISE_SIGMAS
 
 // (module (func (result v128) i32.const 0 i8x16.splat i32.const 0 i8x16.splat i32x4.dot_i16x8_s)): the SIMD
 // instructions the kernel's SIMD path uses. A browser that validates this runs the SIMD build.
@@ -142,11 +144,73 @@ function borderMedian(a, h, w) {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-function removeBackground(a, h, w) {
-  const med = borderMedian(a, h, w);
-  const out = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = Math.max(a[i] - med, 0);
-  return out;
+function median(values) {
+  const s = Float64Array.from(values).sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Cramer's rule on the normal equations of z ~ c0 + c1 u + c2 v (Python: _solve3), or null when singular. */
+function solve3(n, su, sv, suu, suv, svv, sz, suz, svz) {
+  const det = (a1, a2, a3, b1, b2, b3, d1, d2, d3) =>
+    a1 * (b2 * d3 - b3 * d2) - b1 * (a2 * d3 - a3 * d2) + d1 * (a2 * b3 - a3 * b2);
+  const d = det(n, su, sv, su, suu, suv, sv, suv, svv);
+  if (!(Math.abs(d) > 1e-12 * Math.max(1, n) ** 3)) return null;
+  return [det(sz, suz, svz, su, suu, suv, sv, suv, svv) / d,
+    det(n, su, sv, sz, suz, svz, sv, suv, svv) / d,
+    det(n, su, sv, su, suu, suv, sz, suz, svz) / d];
+}
+
+/** a minus its background (a plane fitted to the border frame, robustly), and the border's noise sigma
+ * (Python: _residual). */
+function residual(a, h, w) {
+  const k = Math.max(1, Math.floor(Math.min(h, w) / 20));
+  const xs = [], ys = [], zs = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (y < k || y >= h - k || x < k || x >= w - k) { xs.push(x); ys.push(y); zs.push(a[y * w + x]); }
+    }
+  }
+  const m = zs.length, cy = (h - 1) / 2, cx = (w - 1) / 2, scale = Math.max(h, w) / 2;
+  const u = new Float64Array(m), v = new Float64Array(m), z = Float64Array.from(zs), res = new Float64Array(m);
+  for (let i = 0; i < m; i++) { u[i] = (xs[i] - cx) / scale; v[i] = (ys[i] - cy) / scale; }
+  const keep = new Uint8Array(m).fill(1);
+  let c0 = median(z), c1 = 0, c2 = 0, sigma = 0;
+  for (let iter = 0; iter < 3; iter++) {
+    let n = 0, su = 0, sv = 0, suu = 0, suv = 0, svv = 0, sz = 0, suz = 0, svz = 0;
+    for (let i = 0; i < m; i++) {
+      if (!keep[i]) continue;
+      n++; su += u[i]; sv += v[i]; suu += u[i] * u[i]; suv += u[i] * v[i]; svv += v[i] * v[i];
+      sz += z[i]; suz += u[i] * z[i]; svz += v[i] * z[i];
+    }
+    if (n >= 3) {
+      const solved = solve3(n, su, sv, suu, suv, svv, sz, suz, svz);
+      if (solved !== null) [c0, c1, c2] = solved;
+    }
+    const kept = [];
+    for (let i = 0; i < m; i++) {
+      res[i] = z[i] - ((c0 + c1 * u[i]) + c2 * v[i]);
+      if (keep[i]) kept.push(Math.abs(res[i]));
+    }
+    sigma = 1.4826 * median(kept);
+    const limit = Math.max(3 * sigma, 2);
+    for (let i = 0; i < m; i++) keep[i] = Math.abs(res[i]) <= limit ? 1 : 0;
+  }
+  const r = new Float64Array(a.length);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      r[y * w + x] = a[y * w + x] - ((c0 + c1 * ((x - cx) / scale)) + c2 * ((y - cy) / scale));
+    }
+  }
+  return { r, noise: sigma };
+}
+
+/** Is the ink darker than the background? The side deviating more (beyond the noise) wins (Python: _dark_side_wins). */
+function darkSideWins(r, noise) {
+  const t = NOISE_SIGMAS * noise;
+  let dark = 0, light = 0;
+  for (let i = 0; i < r.length; i++) { dark += Math.max(-r[i] - t, 0); light += Math.max(r[i] - t, 0); }
+  return dark > light;
 }
 
 function maxOf(a) {
@@ -156,19 +220,18 @@ function maxOf(a) {
 }
 
 function isMnistLike(a, h, w) {
-  // Sums in any order: integer-valued drawings sum exactly. (Python: _is_mnist_like.)
+  // Python: _is_mnist_like; every sum left to right (rows), top to bottom (columns), as there.
   if (borderMedian(a, h, w) > 0.5) return false;
   let lo = Infinity;
   for (let i = 0; i < a.length; i++) if (a[i] < lo) lo = a[i];
   if (lo < -0.5 || maxOf(a) > 255.5) return false;
-  let total = 0, my = 0, mx = 0, peak = 0;
-  for (let r = 0; r < h; r++) {
-    for (let c = 0; c < w; c++) {
-      const v = Math.max(a[r * w + c], 0);
-      total += v; my += r * v; mx += c * v; peak = Math.max(peak, v);
-    }
-  }
+  const wt = new Float64Array(a.length);
+  let total = 0, peak = 0;
+  for (let i = 0; i < a.length; i++) { wt[i] = Math.max(a[i], 0); total += wt[i]; peak = Math.max(peak, wt[i]); }
   if (peak <= 8 || total <= 0) return false;
+  let my = 0, mx = 0;
+  for (let r = 0; r < h; r++) { let s = 0; for (let c = 0; c < w; c++) s += wt[r * w + c]; my += s * r; }
+  for (let c = 0; c < w; c++) { let s = 0; for (let r = 0; r < h; r++) s += wt[r * w + c]; mx += s * c; }
   return Math.abs(my / total - (h - 1) / 2) <= 1.5 && Math.abs(mx / total - (w - 1) / 2) <= 1.5;
 }
 
@@ -266,35 +329,40 @@ export function normalizeDigit(gray, width, height, { invert = null } = {}) {
     a[i] = v;
   }
   const forced = invert;
-  if (invert === null) invert = borderMedian(a, h, w) > 127.5;
-  if (invert) for (let i = 0; i < a.length; i++) a[i] = 255 - a[i];
+  let { r, noise } = residual(a, h, w);
+  if (invert === null) invert = darkSideWins(r, noise);
+  if (invert) {
+    for (let i = 0; i < a.length; i++) { a[i] = 255 - a[i]; r[i] = -r[i]; }
+  }
   if (h === SIDE && w === SIDE && isMnistLike(a, h, w)) {
     const out = new Uint8Array(PIXELS);
     for (let i = 0; i < PIXELS; i++) out[i] = Math.min(Math.max(roundHalfEven(a[i]), 0), 255);
     return out; // already an MNIST digit: left exactly as it is
   }
-  const polarity = a;
-  a = removeBackground(a, h, w);
+  const t = NOISE_SIGMAS * noise, threshold = Math.max(BLANK_LEVELS, t);
+  a = new Float64Array(r.length);
+  for (let i = 0; i < r.length; i++) a[i] = Math.max(r[i] - t, 0); // light ink on black, above the background
   const peak = maxOf(a);
-  if (peak <= 8) {
-    if (forced !== null) {
-      const other = new Float64Array(polarity.length);
-      for (let i = 0; i < other.length; i++) other[i] = 255 - polarity[i];
-      if (maxOf(removeBackground(other, h, w)) > 8) {
-        throw new NoDigitError(invert
-          ? "no digit found: the image shows a light digit on a dark background, and inversion was forced"
-          : "no digit found: the image shows a dark digit on a light background, and inversion was forbidden");
-      }
+  if (peak <= threshold) {
+    let other = -Infinity;
+    for (let i = 0; i < r.length; i++) other = Math.max(other, -r[i] - t);
+    if (forced !== null && other > threshold) {
+      throw new NoDigitError(invert
+        ? "no digit found: the image shows a light digit on a dark background, and inversion was forced"
+        : "no digit found: the image shows a dark digit on a light background, and inversion was forbidden");
+    }
+    if (t > BLANK_LEVELS) {
+      throw new NoDigitError(`no digit found: nothing stands out from the background's noise (sigma ${noise.toFixed(1)} grey levels)`);
     }
     throw new NoDigitError("no digit found: the image is blank (uniform brightness)");
   }
   const s = 255 / peak;
   for (let i = 0; i < a.length; i++) a[i] *= s;
-  const threshold = INK_FRACTION * 255;
+  const inkLevel = INK_FRACTION * 255;
   let r0 = h, r1 = -1, c0 = w, c1 = -1;
   for (let r = 0; r < h; r++) {
     for (let c = 0; c < w; c++) {
-      if (a[r * w + c] > threshold) {
+      if (a[r * w + c] > inkLevel) {
         if (r < r0) r0 = r;
         if (r > r1) r1 = r;
         if (c < c0) c0 = c;
