@@ -1,30 +1,18 @@
-// edgemnist.js -- the edgemnist int8 MNIST model in the browser: no framework, no third-party code, no build step.
-//
-//   import EdgeMnist from "./edgemnist.js";
-//   const model = await EdgeMnist.load("./");          // the exported folder (or its edgemnist_model.wasm.json)
-//   const {label, scores} = model.predict(pixels);     // pixels: Uint8Array(784), 28x28 row-major, white on black
-//   const pixels = EdgeMnist.normalizeDigit(gray, width, height);   // any grayscale drawing -> MNIST-style 28x28
-//
-// The model is the interpreter-free C kernel compiled to WebAssembly (no imports): the SIMD build where the browser
-// validates wasm SIMD, else the scalar build; both give the same bytes as the C kernel on the host, which gives the
-// same bytes as TensorFlow Lite Micro. normalizeDigit repeats edgemnist.images.normalize_digit operation for
-// operation in float64, so a drawing gives the same 28x28 bytes here as in Python.
+// edgemnist.js: the int8 MNIST model in WebAssembly (the C kernel, SIMD or scalar build) and the MNIST-style
+// preprocessing of edgemnist.images.normalize_digit, repeated operation for operation (same 28x28 bytes).
+//   const model = await EdgeMnist.load("./");  model.predict(Uint8Array(784)) -> {label, scores: Int8Array(10)}
+//   EdgeMnist.normalizeDigit(gray, width, height) -> Uint8Array(784)
 
 export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
 export const CLASSES = 10;
 const MANIFEST = "edgemnist_model.wasm.json";
-const BOX = 20;                 // edgemnist.images.BOX
-const INK_FRACTION = 0.2;       // edgemnist.images.INK_FRACTION
-const BLANK_LEVELS = 8;         // edgemnist.images.BLANK_LEVELS
-const NOISE_SIGMAS = 3;         // edgemnist.images.NOISE_SIGMAS
+const BOX = 20, INK_FRACTION = 0.2, BLANK_LEVELS = 8, NOISE_SIGMAS = 3; // as in edgemnist.images
 
-// (module (func (result v128) i32.const 0 i8x16.splat i32.const 0 i8x16.splat i32x4.dot_i16x8_s)): the SIMD
-// instructions the kernel's SIMD path uses. A browser that validates this runs the SIMD build.
+// A function using i8x16.splat and i32x4.dot_i16x8_s: a browser that validates it runs the SIMD build.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0,
   65, 0, 253, 15, 65, 0, 253, 15, 253, 186, 1, 11]);
 
-/** True when this browser supports the WebAssembly SIMD instructions the SIMD build needs. */
 export function simdSupported() {
   try {
     return typeof WebAssembly === "object" && WebAssembly.validate(SIMD_PROBE);
@@ -42,12 +30,12 @@ function describe(x) {
 }
 
 async function sha256Hex(bytes) {
-  if (!(globalThis.crypto && crypto.subtle)) return null; // only in secure contexts (https, 127.0.0.1, localhost)
+  if (!(globalThis.crypto && crypto.subtle)) return null; // secure contexts only
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A loaded model. Create it with EdgeMnist.load(url). */
+// A loaded model: manifest (the export's facts), build ("simd"/"scalar"), kernelPath ("wasm-simd128"/"portable").
 export class Model {
   constructor(instance, manifest, build) {
     const ex = instance.exports;
@@ -57,24 +45,15 @@ export class Model {
     this._predict = ex.em_predict;
     this._input = new Uint8Array(ex.memory.buffer, ex.em_input(), PIXELS);
     this._scores = new Int8Array(ex.memory.buffer, ex.em_scores(), CLASSES);
-    /** The manifest the folder was exported with (model facts: accuracy, sizes, sha256, quantization). */
     this.manifest = manifest;
-    /** "simd" or "scalar": which build runs. */
     this.build = build;
-    /** The C kernel's compute path inside that build: "wasm-simd128" or "portable". */
     const bytes = new Uint8Array(ex.memory.buffer), start = ex.em_path();
     let end = start;
     while (end < bytes.length && bytes[end] !== 0) end++;
     this.kernelPath = String.fromCharCode(...bytes.subarray(start, end));
   }
 
-  /**
-   * Classify one MNIST-style digit.
-   * @param {Uint8Array|Uint8ClampedArray} pixels 784 values, 28x28 row-major, 0-255, white digit on black
-   *   (what normalizeDigit returns; MNIST's own images as they are).
-   * @returns {{label: number, scores: Int8Array}} the digit (the first index of the highest score) and the model's
-   *   10 int8 output scores (the quantized softmax: probability = (score + 128) / 256).
-   */
+  // -> {label: first index of the highest score, scores: int8 softmax, probability = (score + 128) / 256}
   predict(pixels) {
     if (!(pixels instanceof Uint8Array || pixels instanceof Uint8ClampedArray)) {
       throw new TypeError(`EdgeMnist predict: expected a Uint8Array of ${PIXELS} pixels (28x28 row-major, 0-255, ` +
@@ -89,13 +68,7 @@ export class Model {
   }
 }
 
-/**
- * Load the model from an exported web folder.
- * @param {string|URL} url the exported folder (ending in "/") or its manifest (edgemnist_model.wasm.json);
- *   default: the folder of this module.
- * @param {{simd?: "auto"|boolean}} options simd: "auto" (default) detects support; true/false forces a build.
- * @returns {Promise<Model>}
- */
+// url: the exported folder ("…/") or its manifest; simd: "auto" (detect), true or false (force a build).
 export async function load(url = new URL("./", import.meta.url), { simd = "auto" } = {}) {
   let base = new URL(url, globalThis.location ? location.href : import.meta.url);
   const manifestUrl = base.pathname.endsWith(".json") ? base : new URL(MANIFEST, base);
@@ -124,9 +97,9 @@ export async function load(url = new URL("./", import.meta.url), { simd = "auto"
   return new Model(instance, manifest, useSimd ? "simd" : "scalar");
 }
 
-// ---- preprocessing: edgemnist.images.normalize_digit, repeated operation for operation -------------------------
+// ---- preprocessing: edgemnist.images, operation for operation; sums left to right as its _osum ----
 
-/** Python's round() and numpy's rint(): halves to even. */
+// Python's round() and numpy's rint(): halves to even.
 function roundHalfEven(x) {
   const r = Math.round(x); // halves up
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
@@ -150,7 +123,7 @@ function median(values) {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-/** Cramer's rule on the normal equations of z ~ c0 + c1 u + c2 v (Python: _solve3), or null when singular. */
+// Python: _solve3 (Cramer's rule), null when singular.
 function solve3(n, su, sv, suu, suv, svv, sz, suz, svz) {
   const det = (a1, a2, a3, b1, b2, b3, d1, d2, d3) =>
     a1 * (b2 * d3 - b3 * d2) - b1 * (a2 * d3 - a3 * d2) + d1 * (a2 * b3 - a3 * b2);
@@ -161,8 +134,7 @@ function solve3(n, su, sv, suu, suv, svv, sz, suz, svz) {
     det(n, su, sv, su, suu, suv, sz, suz, svz) / d];
 }
 
-/** a minus its background (a plane fitted to the border frame, robustly), and the border's noise sigma
- * (Python: _residual). */
+// a minus its background plane (fitted to the border frame), and the frame's noise sigma (Python: _residual).
 function residual(a, h, w) {
   const k = Math.max(1, Math.floor(Math.min(h, w) / 20));
   const xs = [], ys = [], zs = [];
@@ -205,7 +177,7 @@ function residual(a, h, w) {
   return { r, noise: sigma };
 }
 
-/** Is the ink darker than the background? The side deviating more (beyond the noise) wins (Python: _dark_side_wins). */
+// Python: _dark_side_wins.
 function darkSideWins(r, noise) {
   const t = NOISE_SIGMAS * noise;
   let dark = 0, light = 0;
@@ -220,7 +192,7 @@ function maxOf(a) {
 }
 
 function isMnistLike(a, h, w) {
-  // Python: _is_mnist_like; every sum left to right (rows), top to bottom (columns), as there.
+  // Python: _is_mnist_like (rows summed left to right, columns top to bottom).
   if (borderMedian(a, h, w) > 0.5) return false;
   let lo = Infinity;
   for (let i = 0; i < a.length; i++) if (a[i] < lo) lo = a[i];
@@ -235,7 +207,7 @@ function isMnistLike(a, h, w) {
   return Math.abs(my / total - (h - 1) / 2) <= 1.5 && Math.abs(mx / total - (w - 1) / 2) <= 1.5;
 }
 
-/** Exact area averaging of each row of a (rows x n) to length m (Python: _area_taps + _resample_axis). */
+// Exact area averaging of each row of a (rows x n) to length m (Python: _area_taps + _resample_axis).
 function resampleRows(a, rows, n, m) {
   const out = new Float64Array(rows * m);
   for (let j = 0; j < m; j++) {
@@ -289,20 +261,12 @@ function placeByMass(box, h, w, side) {
   return out;
 }
 
-/** The error normalizeDigit throws for a drawing without a digit (Python: InputError). */
 export class NoDigitError extends Error {
   constructor(message) { super(message); this.name = "NoDigitError"; }
 }
 
-/**
- * Any grayscale drawing -> an MNIST-style 28x28 digit, white on black: exactly edgemnist.images.normalize_digit.
- * @param {ArrayLike<number>} gray width*height values in 0-255, row-major (Uint8Array, Float64Array, Array, ...)
- * @param {number} width
- * @param {number} height
- * @param {{invert?: boolean|null}} options invert: null (default) decides from the border's brightness (light paper:
- *   invert), true always inverts (dark ink on light paper), false never does.
- * @returns {Uint8Array} 784 pixels for model.predict
- */
+// gray: width*height values 0-255, row-major -> 784 pixels for predict. invert: null decides from the image's
+// contrast, true/false force it. Throws NoDigitError when nothing stands out.
 export function normalizeDigit(gray, width, height, { invert = null } = {}) {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`EdgeMnist normalizeDigit: expected a positive integer width and height; got ` +
@@ -377,11 +341,7 @@ export function normalizeDigit(gray, width, height, { invert = null } = {}) {
   return placeByMass(box.a, box.h, box.w, SIDE);
 }
 
-/**
- * A canvas's pixels as grayscale 0-255 (Uint8Array, row-major): transparency over white paper, then ITU-R 601-2
- * luma with Pillow's integer formula (a gray pixel keeps its value).
- * @param {HTMLCanvasElement|OffscreenCanvas|ImageData} source
- */
+// A canvas (or ImageData) as grayscale 0-255: transparency over white, then Pillow's integer ITU-R 601-2 luma.
 export function grayFromCanvas(source) {
   const img = typeof ImageData !== "undefined" && source instanceof ImageData
     ? source : source.getContext("2d", { willReadFrequently: true }).getImageData(0, 0, source.width, source.height);
