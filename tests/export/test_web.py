@@ -51,7 +51,6 @@ def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, e
 
 def test_predictor_on_the_wasm_equals_the_host_c(web_export, export_artifact, mnist):
     from edgemnist.ckernel.host import HostKernel
-
     from edgemnist.predictor import Predictor
 
     x = mnist.test_images[:2000]
