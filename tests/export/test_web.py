@@ -43,7 +43,9 @@ def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, e
     assert web["wasmtime_simd"]["accuracy"] == m["verification"]["accuracy"] == c.manifest["verification"]["accuracy"]
     assert web["wasm"]["simd"]["sha256"] == m["artifact"]["sha256"]
     toolchain("chromium")
-    chromium = web["chromium"]
+    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") != "1":
+        pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
+    chromium = web["chromium"]  # under EDGEMNIST_REQUIRE_TOOLCHAINS=1 (CI) a missing Playwright fails here
     assert chromium["ran"] is True
     assert chromium["simd"] == {"differing_bytes": 0, "kernel_path": "wasm-simd128"}
     assert chromium["scalar"] == {"differing_bytes": 0, "kernel_path": "portable"}

@@ -18,6 +18,17 @@ from edgemnist.web.browser import CHROMIUM_ARGS, chromium_path
 from edgemnist.web.serve import serve
 
 
+def need_playwright():
+    """playwright.sync_api, or a visible skip (a failure under EDGEMNIST_REQUIRE_TOOLCHAINS=1, as in CI)."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
+            pytest.fail("EDGEMNIST_REQUIRE_TOOLCHAINS=1 but playwright is not installed (pip install playwright)")
+        pytest.skip("needs playwright (pip install playwright)")
+    return sync_api
+
+
 @pytest.fixture(scope="module")
 def site(export_artifact, toolchain):
     """The folder `edgemnist export --format web` wrote (export/web/)."""
@@ -45,7 +56,7 @@ def server(site):
 def browser(server, tmp_path_factory, toolchain):
     """Debian Chromium headless (fresh profile) with every request routed: anything not for our server fails."""
     toolchain("chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
+    sync_api = need_playwright()
     offsite: list[str] = []
     origin = f"http://127.0.0.1:{server.port}/"
 
