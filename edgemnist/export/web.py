@@ -89,6 +89,7 @@ class WebExporter(Exporter):
 
     def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
         from edgemnist.ckernel.host import HostKernel
+        from edgemnist.errors import first_line
         from edgemnist.web import browser
         from edgemnist.web.runtime import WasmKernel
 
@@ -110,9 +111,12 @@ class WebExporter(Exporter):
         if why:
             section["chromium"] = {"ran": False, "why": why}
         else:
-            with tempfile.TemporaryDirectory(prefix="edgemnist-web-gate-") as tmp:
-                folder = _final_names(files, Path(tmp))
-                runs = browser.run_images(folder, x)
+            try:
+                with tempfile.TemporaryDirectory(prefix="edgemnist-web-gate-") as tmp:
+                    runs = browser.run_images(_final_names(files, Path(tmp)), x)
+            except Exception as exc:  # the page failed in the browser (console error, timeout, crash): a gate failure
+                section["chromium"] = {"ran": False, "why": first_line(exc)}
+                return section, [*problems, f"the page failed in Chromium: {first_line(exc)}"]
             chromium = {"ran": True}
             for name, run in runs.items():
                 diff = int(np.count_nonzero(run["scores"] != want))
