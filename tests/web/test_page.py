@@ -380,3 +380,23 @@ def test_phone_viewport_and_touch_drawing(page):
     page.settle()
     assert p.locator("#digit").text_content() == "7"
     page.clean()
+
+
+def test_a_wasm_changed_after_export_is_refused_by_the_page(browser, server, site):
+    """The module's sha256 is checked against the manifest before it runs: a changed file shows an error."""
+    data = bytearray((site / "edgemnist_model.wasm").read_bytes())
+    data[-100] ^= 1  # a weight byte: still a valid module, another model
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/edgemnist_model.wasm", lambda r: r.fulfill(
+        status=200, body=bytes(data), headers={"Content-Type": "application/wasm",
+                                               "Cross-Origin-Embedder-Policy": "require-corp",
+                                               "Cross-Origin-Opener-Policy": "same-origin"}))
+    page.goto(server.url)
+    status = page.locator("#status")
+    status.filter(has_text="could not load the model").wait_for(timeout=30_000)
+    assert "the file was changed after export" in status.text_content()
+    assert status.get_attribute("data-state") == "error"
+    assert any("changed after export" in e for e in errors)  # the page rethrows: visible in the console too
+    page.close()
