@@ -49,7 +49,7 @@ class WebBackend(Backend):
         return "int8"
 
     def details(self) -> dict[str, Any]:
-        return {"runtime": f"wasmtime {self._kernel.version}", "kernel_path": self._kernel.kernel_path,
+        return {"wasmtime": self._kernel.version, "kernel_path": self._kernel.kernel_path,
                 "wasm_bytes": self.path.stat().st_size, "batch": "one em_predict() per image"}
 
     def close(self) -> None:

@@ -126,16 +126,6 @@ def test_serve_command_serves_the_folder_until_interrupted(web_export):
     assert proc.returncode == 0, err
 
 
-def test_serve_command_bad_input(tmp_path, capsys):
-    assert main(["serve", str(tmp_path / "missing")]) == 2
-    assert capsys.readouterr().err.startswith("error: ")
-    assert main(["serve", str(tmp_path)]) == 2
-    assert "no index.html; expected an exported web folder" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:
-        main(["serve", str(tmp_path), "--port", "70000"])
-    assert exc.value.code == 2
-
-
 def test_wasm_build_is_deterministic_and_imports_nothing(export_artifact, tmp_path, toolchain):
     toolchain("clang", "wasm-ld")
     kernel = export_artifact("c").path

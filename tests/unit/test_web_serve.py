@@ -6,6 +6,7 @@ import http.client
 
 import pytest
 
+from edgemnist.cli import main
 from edgemnist.errors import ConfigError
 from edgemnist.web import build as web_build
 from edgemnist.web.serve import serve
@@ -79,3 +80,13 @@ def test_inspect_module_lists_imports_and_exports():
     assert info.imports == (("env", "memcpy"),) and info.exports == ("memory",)
     with pytest.raises(web_build.BuildError, match="not a WebAssembly"):
         web_build.inspect_module(b"hello")
+
+
+def test_serve_command_bad_input(tmp_path, capsys):
+    assert main(["serve", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert main(["serve", str(tmp_path)]) == 2
+    assert "no index.html; expected an exported web folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", str(tmp_path), "--port", "70000"])
+    assert exc.value.code == 2
