@@ -400,3 +400,20 @@ def test_a_wasm_changed_after_export_is_refused_by_the_page(browser, server, sit
     assert status.get_attribute("data-state") == "error"
     assert any("changed after export" in e for e in errors)  # the page rethrows: visible in the console too
     page.close()
+
+
+def test_a_browser_without_wasm_simd_gets_the_scalar_build(browser, server):
+    """Feature detection: where WebAssembly.validate refuses the SIMD probe, the page loads the scalar module."""
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    requested = []
+    page.on("request", lambda r: requested.append(r.url.rsplit("/", 1)[-1]))
+    page.add_init_script("WebAssembly.validate = () => false;")  # what a browser without SIMD answers
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready]", timeout=30_000)
+    assert page.evaluate("document.body.dataset.ready") == "scalar"
+    assert "edgemnist_model.scalar.wasm" in requested
+    assert "wasm scalar" in page.locator("#status").text_content()
+    assert not errors
+    page.close()
