@@ -50,3 +50,7 @@ class GateError(EdgemnistError):
 
 class ArtifactChangedError(GateError):
     """The artifact's sha256 no longer matches its manifest."""
+
+
+class SignatureError(GateError):
+    """A public key was given and the artifact's signature is missing, does not verify, or covers other files."""
