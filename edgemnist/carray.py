@@ -92,6 +92,23 @@ def read_array(cc_path: str | Path) -> bytes:
         return _parse(cc_path, _lines(cc_path, fh))
 
 
+def parse_text(text: str, origin: str = "the C array") -> bytes:
+    """``read_array`` on text already in memory (tests, and a caller that has the text)."""
+    if len(text) > allowlist.MICRO_MAX_SOURCE_BYTES:
+        raise ArtifactError(f"{origin}: {len(text)} characters, larger than the C array of any model of this "
+                            f"network ({allowlist.MICRO_MAX_SOURCE_BYTES} at most)")
+
+    def lines():
+        for number, line in enumerate(text.split("\n"), 1):
+            if len(line) > allowlist.MICRO_MAX_LINE:
+                raise ArtifactError(f"{origin}: line {number} is longer than {allowlist.MICRO_MAX_LINE} characters")
+            if not line.isascii():
+                raise ArtifactError(f"{origin}: line {number} is not ASCII text")
+            yield number, line.rstrip("\r")
+
+    return _parse(Path(origin), lines())
+
+
 def _parse(cc_path: Path, lines) -> bytes:
     def bad(number: int, what: str) -> ArtifactError:
         return ArtifactError(f"{cc_path}: line {number}: {what}; expected a model_data.cc written by edgemnist")

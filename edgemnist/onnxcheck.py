@@ -103,6 +103,14 @@ def _message(data: bytes, span, *, singular: set[int] = frozenset(), what: str) 
     return out
 
 
+def _span(field: tuple[int, int | tuple[int, int]], what: str) -> tuple[int, int]:
+    """The (start, end) of a field that must be length-delimited (a message, string or bytes)."""
+    wire, value = field
+    if wire != _LEN:
+        raise _Refused(f"{what} is malformed")
+    return value
+
+
 def _str(data: bytes, field: list | None, what: str) -> str:
     if not field:
         return ""
@@ -184,7 +192,7 @@ def _check_tensor(data: bytes, span, what: str) -> None:
         elements *= d
     name, itemsize = allowlist.ONNX_TENSOR_TYPES[kind]
     if _T_RAW in t:
-        wire, (start, end) = t[_T_RAW][0]
+        start, end = _span(t[_T_RAW][0], f"{what} raw_data")
         held, needed = end - start, elements * itemsize
         others = [f for f in (_T_FLOAT, _T_INT32, _T_STRING, _T_INT64, _T_DOUBLE, _T_UINT64) if f in t]
         if others or held != needed:
@@ -201,23 +209,21 @@ def _check_value_info(data: bytes, span, what: str) -> None:
     v = _message(data, span, singular={_V_TYPE}, what=what)
     if _V_TYPE not in v:
         return
-    wire, ty_span = v[_V_TYPE][0]
-    if wire != _LEN:
-        raise _Refused(f"{what} type is malformed")
+    ty_span = _span(v[_V_TYPE][0], f"{what} type")
     ty = _message(data, ty_span, singular={_TY_TENSOR}, what=f"{what} type")
     if set(ty) - {_TY_TENSOR, 6}:  # 6: denotation; sequences, maps, optionals, sparse: never here
         raise _Refused(f"{what} is not a plain tensor")
     if _TY_TENSOR not in ty:
         return
-    tt = _message(data, ty[_TY_TENSOR][0][1], singular={_TT_ELEM, _TT_SHAPE}, what=f"{what} type")
+    tt = _message(data, _span(ty[_TY_TENSOR][0], f"{what} type"), singular={_TT_ELEM, _TT_SHAPE}, what=f"{what} type")
     kind = _int(tt.get(_TT_ELEM), f"{what} elem_type")
     if kind not in allowlist.ONNX_TENSOR_TYPES:
         raise _Refused(f"{what} has element type {kind}")
     if _TT_SHAPE not in tt:
         return
     dims = []
-    for wire, dim_span in _message(data, tt[_TT_SHAPE][0][1], what=f"{what} shape").get(_SH_DIM, ()):
-        d = _message(data, dim_span, singular={_D_VALUE, _D_PARAM}, what=f"{what} dim")
+    for field in _message(data, _span(tt[_TT_SHAPE][0], f"{what} shape"), what=f"{what} shape").get(_SH_DIM, ()):
+        d = _message(data, _span(field, f"{what} dim"), singular={_D_VALUE, _D_PARAM}, what=f"{what} dim")
         dims.append(_int(d.get(_D_VALUE), f"{what} dim") if _D_VALUE in d else -1)
     _check_dims(dims, what, dynamic_ok=True)
 
@@ -292,8 +298,8 @@ def check_onnx(data: bytes, origin: str) -> None:
             raise _Refused("the model defines functions")
         if _M_TRAINING in model:
             raise _Refused("the model carries training information")
-        if _M_GRAPH not in model or model[_M_GRAPH][0][0] != _LEN:
+        if _M_GRAPH not in model:
             raise _Refused("no graph")
-        _check_graph(data, model[_M_GRAPH][0][1])
+        _check_graph(data, _span(model[_M_GRAPH][0], "the graph"))
     except _Refused as exc:
         raise ArtifactError(f"{origin}: not an ONNX model of this network: {exc}") from None

@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seed choosing the calibration images (default 0)")
     add_tolerance(p)
     add_data_dir(p)
+    p.add_argument("--sign", metavar="KEY.pem",
+                   help="sign each artifact that passes, with its manifest and companions, using this ECDSA "
+                        "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
 
 
 def _fields(result, *, status: str) -> list[str]:
@@ -87,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
         what = "no such model file" if args.model else "no trained model"
         raise ArtifactError(f"{model_path}: {what}; {how}")
     writable_dir(out)
+    if args.sign is not None:  # fail before any work: a missing key or library, not after an hour of export
+        from edgemnist._deps import require
+
+        if not Path(args.sign).is_file():
+            raise ArtifactError(f"{args.sign}: no such private key file (--sign expects a PEM file)")
+        require("model_signing", "sign", what="model-signing")
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance)
@@ -116,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
         rows.append(row)
         print(_line(row, widths).rstrip())
         _print_summary(config, row)
+        if args.sign is not None and row[-1] == "ok":
+            from edgemnist.signing import sign
+
+            print(f"  signed: {sign(result.path, args.sign)}")
     if len(configs) > 1:
         print()
         print(_table(rows))

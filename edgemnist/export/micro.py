@@ -20,7 +20,6 @@ scratch buffers of their own, so check ``MicroInterpreter::arena_used_bytes()`` 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import subprocess
 import sys
@@ -354,29 +353,12 @@ def render_source(model_bytes: bytes, *, source_sha256: str | None) -> str:
 
 
 def parse_c_array(text: str, symbol: str = ARRAY_SYMBOL) -> bytes:
-    """The bytes of ``symbol[] = {0x.., ...}`` in C source ``text``, checked against ``<symbol>_len``."""
-    m = re.search(rf"\b{re.escape(symbol)}\s*\[\s*\]\s*=\s*\{{([^}}]*)\}}", text)
-    if m is None:
-        raise ArtifactError(f"no array '{symbol}[] = {{...}}' found; expected a model_data.cc written by edgemnist")
-    tokens = m.group(1).replace("\n", "").replace(" ", "").split(",")
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    try:
-        if any(len(t) != 4 or t[:2] not in ("0x", "0X") for t in tokens):
-            raise ValueError
-        data = bytes.fromhex("".join(t[2:] for t in tokens))
-    except ValueError:
-        bad = next(t for t in tokens if not re.fullmatch(r"0[xX][0-9a-fA-F]{2}", t))
-        raise ArtifactError(f"array '{symbol}' holds {bad[:20]!r}; expected bytes written like 0x1c") from None
-    m = re.search(rf"\b{re.escape(symbol)}_len\s*=\s*(\d+)\s*;", text)
-    if m is not None and int(m.group(1)) != len(data):
-        raise ArtifactError(f"'{symbol}_len' says {m.group(1)} bytes but the array holds {len(data)}")
-    return data
+    """The bytes of the array in ``model_data.cc`` text, parsed strictly (``edgemnist.carray``)."""
+    from edgemnist.carray import parse_text
 
-
-def _header_value(text: str, name: str) -> str | None:
-    m = re.search(rf"\b{name}\s*=\s*([-+0-9.eE]+)f?\s*;", text)
-    return m.group(1) if m else None
+    if symbol != ARRAY_SYMBOL:
+        raise ConfigError(f"only '{ARRAY_SYMBOL}' arrays are read")
+    return parse_text(text)
 
 
 def companions(cc_path: str | Path) -> list[Path]:
@@ -397,68 +379,29 @@ def model_id(model_bytes: bytes) -> str:
     return f"0x{sha256_bytes(model_bytes)[:16]}ULL"
 
 
-def _trusted_header(text: str, model_bytes: bytes) -> bool:
-    """A header edgemnist wrote for exactly these bytes, with constants that agree with each other: its
-    model sha256 is the array's, and the arena is its stated minimum rounded up to the alignment (a digit
-    flipped in either no longer agrees)."""
-    m = re.search(r"^// model: .*sha256 ([0-9a-f]{64})", text, re.MULTILINE)
-    if m is None or m.group(1) != sha256_bytes(model_bytes):
-        return False
-    least = re.search(r"^// arena: +(\d+) bytes = (\d+)", text, re.MULTILINE)
-    try:
-        arena = int(_header_value(text, ARENA_SYMBOL) or 0)
-        alignment = int(_header_value(text, "kEdgemnistTensorArenaAlignment") or 0)
-        scales = [float(_header_value(text, n) or "nan") for n in ("kEdgemnistInputScale", "kEdgemnistOutputScale")]
-        zero_points = [int(_header_value(text, n) or 999) for n in ("kEdgemnistInputZeroPoint",
-                                                                     "kEdgemnistOutputZeroPoint")]
-    except ValueError:
-        return False
-    return (least is not None and alignment == ARENA_ALIGNMENT and 0 < arena <= MAX_ARENA_BYTES
-            and int(least.group(1)) == arena and arena == round_up(int(least.group(2)), alignment)
-            and all(math.isfinite(x) and x > 0 for x in scales) and all(-128 <= z <= 127 for z in zero_points))
-
-
 def read_micro(cc_path: str | Path) -> MicroModel:
     """Read a model_data.cc back, with the constants of the model_data.h beside it.
 
-    The array must have the skeleton of a TFLite model (``edgemnist.flatbuffer.check_tflite``). The header is
-    only trusted when it was written for exactly these bytes and its constants agree (``_trusted_header``):
-    a stale, foreign or damaged header gives ``arena_bytes`` 0 and NaN scales (the caller then measures the
-    arena itself).
+    Both are parsed strictly and with bounded memory (``edgemnist.carray``); the array must have the
+    structure of a TFLite model of this network (``edgemnist.flatbuffer.check_tflite``). The header is only
+    trusted when it was written for exactly these bytes with every constant in its one spelling: a stale,
+    foreign or damaged header gives ``arena_bytes`` 0 and NaN scales (the caller then measures the arena).
     """
+    from edgemnist import carray
+
     cc_path = Path(cc_path)
-    try:
-        text = cc_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{cc_path}: cannot read the C array ({exc})") from None
-    try:
-        model_bytes = parse_c_array(text)
-    except ArtifactError as exc:
-        raise ArtifactError(f"{cc_path}: {exc}") from None
+    model_bytes = carray.read_array(cc_path)
     check_tflite(model_bytes, f"{cc_path}: the array")
     h_path = header_path(cc_path)
-    header = ""
-    try:
-        if h_path.is_file() and h_path.stat().st_size <= MAX_HEADER_BYTES:
-            header = h_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        header = ""
-    if not _trusted_header(header, model_bytes):
-        header = ""
-
-    def number(name: str, kind=int, default=0):
-        v = _header_value(header, name)
-        return kind(v) if v is not None else default
-
-    m = re.search(r"^// arena: +\d+ bytes = (\d+)", header, re.MULTILINE)
-    nan = float("nan")
-    return MicroModel(
-        cc_path, h_path, model_bytes,
-        arena_bytes=number(ARENA_SYMBOL), arena_min_bytes=int(m.group(1)) if m else 0,
-        arena_alignment=number("kEdgemnistTensorArenaAlignment", default=ARENA_ALIGNMENT),
-        input=Quant(number("kEdgemnistInputScale", float, nan), number("kEdgemnistInputZeroPoint")),
-        output=Quant(number("kEdgemnistOutputScale", float, nan), number("kEdgemnistOutputZeroPoint")),
-    )
+    header, _why = carray.read_header(h_path, model_bytes)
+    if header is None:
+        nan = float("nan")
+        return MicroModel(cc_path, h_path, model_bytes, arena_bytes=0, arena_min_bytes=0,
+                          arena_alignment=ARENA_ALIGNMENT, input=Quant(nan, 0), output=Quant(nan, 0))
+    return MicroModel(cc_path, h_path, model_bytes, arena_bytes=header.arena_bytes,
+                      arena_min_bytes=header.arena_min_bytes, arena_alignment=header.arena_alignment,
+                      input=Quant(header.input_scale, header.input_zero_point),
+                      output=Quant(header.output_scale, header.output_zero_point))
 
 
 # --------------------------------------------------------------------------------------------- TFLM
