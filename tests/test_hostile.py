@@ -114,13 +114,20 @@ def test_finding3_a_252_mib_c_array_is_refused_with_bounded_memory(server, tmp_p
 # --------------------------------------------------------------------------- 4-5. printing from files
 
 
-def test_finding4_info_prints_lone_surrogates_without_a_traceback(src, server, tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_finding4_info_prints_lone_surrogates_without_a_traceback(encoding, src, server, tmp_path):
     path = builders.copy_with_manifest(src["tflite-int8"], tmp_path / "m", builders.surrogate_fields)
-    for encoding in ("utf-8", "ascii"):
-        r = _cli(server, tmp_path, ["info", path], encoding=encoding)
-        assert r["rc"] in (0, 2), r
-        if r["rc"] == 0:
-            assert "\ufffd" in r["stdout"] or "\\ufffd" in r["stdout"], r["stdout"]
+    r = _cli(server, tmp_path, ["info", path], encoding=encoding)
+    assert r["rc"] == 0, r
+    assert r["stdout"].count("\ufffd" if encoding == "utf-8" else "\\ufffd") == 2, r["stdout"]  # reasons and io; tools prints as JSON (\\udcff)
+    r = _cli(server, tmp_path, ["info", "--json", path], encoding=encoding)
+    assert r["rc"] == 0 and "\\ud800" in r["stdout"], r
+
+
+def test_finding4_created_has_a_fixed_form(src, server, tmp_path):
+    path = builders.copy_with_manifest(src["tflite-int8"], tmp_path / "m", builders.surrogate_created)
+    r = _cli(server, tmp_path, ["info", path], encoding="utf-8")
+    assert r["rc"] == 2 and "created must be an ISO 8601 date-time" in r["stderr"], r
 
 
 def test_finding5_a_newline_in_reasons_cannot_forge_a_second_error_line(src, server, tmp_path, data_arg):
@@ -136,7 +143,8 @@ def test_finding5_a_newline_in_reasons_cannot_forge_a_second_error_line(src, ser
 def test_finding5_info_prints_no_escape_sequences(src, server, tmp_path):
     path = builders.copy_with_manifest(src["tflite-int8"], tmp_path / "m", builders.ansi_fields)
     r = _cli(server, tmp_path, ["info", path])  # problems() fails on any control character printed
-    assert r["rc"] in (0, 2)
+    assert r["rc"] == 0 and "\\x1b[2J" in r["stdout"] and "\\x9b2J" in r["stdout"], r["stdout"]
+    assert "\\u202e" in r["stdout"] and "\\u2028" in r["stdout"], r["stdout"]
 
 
 def test_finding5_sha256_must_be_64_hex_digits(src, server, tmp_path):

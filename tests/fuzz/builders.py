@@ -159,9 +159,14 @@ def copy_with_manifest(src: Path, folder: Path, edit=None) -> Path:
 
 
 def surrogate_fields(manifest: dict) -> None:
-    manifest["created"] = "2026-12-01\udcff"
+    """Lone surrogates in free-text fields info prints (``created`` has a fixed form: see surrogate_created)."""
     manifest["io"] = "float\ud800"
+    manifest["tools"]["edgemnist"] = "0.1\udcff"
     manifest.setdefault("verification", {"passed": True})["reasons"] = ["bad \udcfe byte"]
+
+
+def surrogate_created(manifest: dict) -> None:
+    manifest["created"] = "2026-12-01\udcff"
 
 
 def forged_reason(manifest: dict) -> None:
@@ -170,7 +175,8 @@ def forged_reason(manifest: dict) -> None:
 
 
 def ansi_fields(manifest: dict) -> None:
-    manifest["created"] = "\x1b[2J\x1b[31mcleared your screen\x1b[0m"
+    manifest["io"] = "\x1b[2J\x1b[31mcleared your screen\x1b[0m"
+    manifest["verification"]["reasons"] = ["\x9b2J C1 CSI", "\u2028line separator"]
     manifest["tools"] = {"edgemnist": "\x1b]0;title\x07", "x\u202e": "bidi"}
     manifest["source"]["file"] = "model.keras\r\nerror: forged"
 
