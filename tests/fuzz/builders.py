@@ -244,3 +244,36 @@ def micro_small_arena_vouched(src: Path, folder: Path, arena: int = 9920) -> Pat
     manifest["artifact"]["sha256"] = hashlib.sha256(cc.read_bytes()).hexdigest()
     Path(str(cc) + ".json").write_text(json.dumps(manifest))
     return cc
+
+
+# --------------------------------------------------------------------------- the regression set
+
+
+def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
+    """Every finding of issue 12 as harness cases: (name, case without id/workdir)."""
+    out = []
+    for model in ("tflite-float32", "tflite-int8"):
+        for which in ("activation", "output"):
+            for where in ("offset", "inline"):
+                p = tflite_written_tensor_with_data(src[model], root / f"1-{model}-{which}-{where}", which=which,
+                                                    where=where)
+                out.append((f"1-{model}-{which}-{where}", {"kind": "load", "path": str(p)}))
+    for trips in (1 << 40, 1 << 62):
+        out.append((f"2-loop-{trips}", {"kind": "load", "path": str(onnx_loop(src["onnx-float32"], root / f"2-{trips}",
+                                                                             trips))}))
+    tile = onnx_tile(src["onnx-float32"], root / "3-tile")
+    out.append(("3-tile", {"kind": "load", "path": str(tile)}))
+    for edit in (surrogate_fields, surrogate_created, forged_reason, ansi_fields, bad_sha):
+        p = copy_with_manifest(src["tflite-int8"], root / f"45-{edit.__name__}", edit)
+        out.append((f"45-info-{edit.__name__}", {"kind": "cli", "argv": ["info", str(p)], "encoding": "utf-8"}))
+    out.append(("6-tile-2gb", {"kind": "load", "path": str(tile), "memory": 2 << 30}))
+    for model in ("tflite-int8", "micro"):
+        for kind in ("directory", "fifo", "dangling", "dev-zero"):
+            p = odd_manifest(src[model], root / f"7-{model}-{kind}", kind)
+            out.append((f"7-{model}-{kind}", {"kind": "load", "path": str(p)}))
+    for name, spelling in LENGTH_SPELLINGS.items():
+        p = micro_length(src["micro"], root / f"7-len-{name}", spelling)
+        out.append((f"7-len-{name}", {"kind": "load", "path": str(p)}))
+    p = micro_small_arena_vouched(src["micro"], root / "8-vouched")
+    out.append(("8-vouched", {"kind": "load", "path": str(p), "timeout": 300}))
+    return out
