@@ -186,3 +186,138 @@ def test_finding8_an_unsigned_manifest_cannot_lift_the_arena_check(src, server, 
     r = _load(server, tmp_path, path, timeout=300)
     # The header's arena does not run (a child process finds out); the arena is measured again and the pair loads.
     assert r["outcome"] in ("loaded", "error"), r
+
+
+# --------------------------------------------------------------------------- signed deployment
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    folder = tmp_path_factory.mktemp("keys")
+    out = {}
+    for name in ("vendor", "attacker"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        (folder / f"{name}.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (folder / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        out[name] = (folder / f"{name}.pem", folder / f"{name}.pub.pem")
+    return out
+
+
+def _signed_copy(src: Path, folder: Path, key: Path) -> Path:
+    from edgemnist.signing import sign
+
+    path = builders.copy_with_manifest(src, folder)
+    sign(path, key)
+    return path
+
+
+def _rehash(path: Path) -> None:
+    import hashlib
+    import json
+
+    m = Path(str(path) + ".json")
+    manifest = json.loads(m.read_text())
+    manifest["artifact"]["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    m.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("model", ["tflite-int8", "onnx-float32", "micro"])
+def test_signed_artifacts_load_and_a_rehashed_tampered_pair_is_refused(model, src, keys, server, tmp_path):
+    pytest.importorskip("model_signing")
+    vendor_pub = str(keys["vendor"][1])
+    path = _signed_copy(src[model], tmp_path / "m", keys["vendor"][0])
+    r = _load(server, tmp_path, path, kwargs={"public_key": vendor_pub})
+    assert r["outcome"] == "loaded" and r["finite"], r
+    # Tamper the artifact and re-hash its manifest: the manifest alone cannot tell, the signature can.
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01 if model != "micro" else 0
+    if model == "micro":
+        text = path.read_text()
+        i = text.index("0x", len(text) // 2)
+        data = bytearray((text[:i] + ("0x01" if text[i:i + 4] != "0x01" else "0x02") + text[i + 4:]).encode())
+    path.write_bytes(bytes(data))
+    _rehash(path)
+    r = _load(server, tmp_path, path, kwargs={"public_key": vendor_pub})
+    _refused(r, "changed since it was signed")
+    assert r["type"] == "SignatureError"
+
+
+def test_missing_or_foreign_signatures_are_refused(src, keys, server, tmp_path):
+    pytest.importorskip("model_signing")
+    path = _signed_copy(src["tflite-int8"], tmp_path / "m", keys["attacker"][0])
+    r = _load(server, tmp_path, path, kwargs={"public_key": str(keys["vendor"][1])})
+    _refused(r, "signed with another key")
+    Path(str(path) + ".sig").unlink()
+    _refused(_load(server, tmp_path, path, kwargs={"public_key": str(keys["vendor"][1])}), "no signature")
+
+
+def test_finding8_signed_by_an_attacker_the_small_arena_pair_is_refused(src, keys, server, tmp_path):
+    pytest.importorskip("model_signing")
+    from edgemnist.signing import sign
+
+    path = builders.micro_small_arena_vouched(src["micro"], tmp_path / "m")
+    sign(path, keys["attacker"][0])
+    _refused(_load(server, tmp_path, path, kwargs={"public_key": str(keys["vendor"][1])}), "another key")
+
+
+def test_only_a_verified_signature_skips_the_micro_child_process_check(src, keys, tmp_path, monkeypatch):
+    """In-process, on a genuine pair: with the child-process arena check made to fail, the signed pair still
+    loads (the signature vouched for array and header) and the unsigned one, manifest and all, does not."""
+    pytest.importorskip("model_signing")
+    from edgemnist.errors import ArtifactError
+    from edgemnist.predictor import Predictor, micro
+
+    path = _signed_copy(src["micro"], tmp_path / "m", keys["vendor"][0])
+
+    def refuse(model_bytes, arena):
+        raise ArtifactError("the child-process check ran")
+
+    monkeypatch.setattr(micro, "ensure_runs", refuse)
+    with pytest.raises(ArtifactError, match="child-process check ran"):
+        Predictor.load(path)  # a matching manifest is not enough
+    with Predictor.load(path, public_key=keys["vendor"][1]) as p:
+        assert p.describe()["details"]["arena_from"] == "model_data.h"
+        assert p.predict(np.zeros((2, 784), np.uint8)).labels.shape == (2,)
+
+
+def test_cli_sign_then_verify_everywhere(src, keys, server, tmp_path, data_arg):
+    pytest.importorskip("model_signing")
+    path = builders.copy_with_manifest(src["onnx-int8"], tmp_path / "m")
+    r = _cli(server, tmp_path, ["sign", path, "--key", keys["vendor"][0], "--verify-with", keys["vendor"][1]])
+    assert r["rc"] == 0 and "(verified)" in r["stdout"], r
+    pub = ["--public-key", keys["vendor"][1]]
+    assert _cli(server, tmp_path, ["info", path, *pub])["rc"] == 0
+    assert _cli(server, tmp_path, ["evaluate", path, *data_arg, *pub])["rc"] == 0
+    r = _cli(server, tmp_path, ["evaluate", path, *data_arg, "--public-key", keys["attacker"][1]])
+    assert r["rc"] == 1 and r["stderr"].startswith("error: ") and "another key" in r["stderr"], r
+    r = _cli(server, tmp_path, ["info", path, "--public-key", tmp_path / "nope.pem"])
+    assert r["rc"] == 2 and "no public key file" in r["stderr"], r
+
+
+def test_export_sign_writes_a_signature_the_device_accepts(request, keys, tmp_path, data_arg):
+    pytest.importorskip("model_signing")
+    import shutil
+    import subprocess
+    import sys
+
+    from edgemnist.signing import verify
+
+    folder = os.environ.get("EDGEMNIST_ARTIFACTS")
+    model = Path(folder) / "model.keras" if folder else request.getfixturevalue("model_path")
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copyfile(model, out / "model.keras")
+    shutil.copyfile(str(model) + ".json", out / "model.keras.json")
+    proc = subprocess.run([sys.executable, "-m", "edgemnist", "export", "--format", "tflite", "--quantize", "float32",
+                           "--out", str(out), "--sign", str(keys["vendor"][0]), *data_arg],
+                          capture_output=True, text=True, timeout=900, cwd=harness.REPO,
+                          env={**os.environ, "PYTHONPATH": str(harness.REPO)})
+    assert proc.returncode == 0, proc.stderr
+    artifact = out / "model.float32.tflite"
+    assert f"signed: {artifact}.sig" in proc.stdout
+    assert set(verify(artifact, keys["vendor"][1]).files) == {"model.float32.tflite", "model.float32.tflite.json"}
