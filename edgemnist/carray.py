@@ -126,7 +126,7 @@ def _parse(cc_path: Path, lines) -> bytes:
                 state = "length"
                 continue
             if not _BYTES.fullmatch(line):
-                raise bad(number, "not a line of bytes written like '  0x1c, 0x00,'")
+                raise bad(number, f"not a line of bytes written like '  0x1c, 0x00,' (got {line.strip()[:40]!r})")
             data += bytes.fromhex(line.replace("0x", "").replace(",", "").replace(" ", ""))
             if len(data) > allowlist.MICRO_MAX_MODEL_BYTES:
                 raise bad(number, f"the array holds more than {allowlist.MICRO_MAX_MODEL_BYTES} bytes, more than "
