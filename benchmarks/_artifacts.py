@@ -38,12 +38,10 @@ def expected() -> list:
 
 def ensure_artifacts(folder: Path, data_dir: str | None = None) -> tuple[Path, list[Path]]:
     """(model.keras, [artifact paths in registry order]), training and exporting what is missing."""
-    from edgemnist import spec
     from edgemnist.data import load_mnist
     from edgemnist.errors import MissingDependencyError
     from edgemnist.export import RejectedError, export_prepared, prepare
-    from edgemnist.manifest import write_manifest
-    from edgemnist.model import TrainConfig, report, save_model, train
+    from edgemnist.model import TrainConfig, train_and_save
 
     folder.mkdir(parents=True, exist_ok=True)
     ignore = folder / ".gitignore"
@@ -56,11 +54,9 @@ def ensure_artifacts(folder: Path, data_dir: str | None = None) -> tuple[Path, l
     if not model_path.is_file():
         log(f"training {model_path} (the default 5-epoch run)")
         data = load_mnist(data_dir)
-        result = train(TrainConfig(), data, verbose=0)
-        save_model(result.model, model_path)
-        floor = spec.accuracy_floor()
-        write_manifest(model_path, report(result, model_path, data_source=data.source,
-                                          passed=result.test_accuracy >= floor, floor=floor))
+        trained = train_and_save(TrainConfig(), data, folder)
+        if not trained.passed:
+            raise SystemExit(f"{trained.path}: the default training run failed its gate; nothing to benchmark")
         missing = configs  # artifacts of another model would not match it
     if missing:
         source = prepare(model_path, data, data_dir=data_dir)

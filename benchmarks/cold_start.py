@@ -192,7 +192,7 @@ def summarize(kind: dict, rows: list[dict], true_label: int) -> dict:
 
 
 def markdown(result: dict) -> str:
-    from edgemnist.bench_render import fmt_bytes, md_table
+    from edgemnist.bench.render import fmt_bytes, md_table
 
     m = result["machine"]
     header = ["process", "wall ms (median)", "min–max", "imports ms", "load ms", "1st predict ms", "peak RSS"]
@@ -215,7 +215,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     import numpy as np
 
-    from edgemnist.bench_timing import machine_info
+    from edgemnist.bench.machine import machine_info
     from edgemnist.data import load_test
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso

@@ -82,7 +82,7 @@ def display(cmd: list[str]) -> str:
 
 
 def main(argv=None) -> int:
-    from edgemnist import bench_render
+    from edgemnist.bench import plot, render
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso
 
@@ -112,9 +112,9 @@ def main(argv=None) -> int:
              "wall_seconds": round(time.perf_counter() - start, 1), "bench_commands": commands, "reports": reports}
     atomic_write_json(out / "sweep.json", sweep)
     title = "edgemnist sweep" + (" (--quick: not for publishing)" if args.quick else "")
-    atomic_write_text(out / "sweep.md", bench_render.markdown(reports, title=title))
-    bench_render.plot_tradeoff(reports, out / "sweep.png")
-    bench_render.plot_cdf(reports, out / "latency_cdf.png")
+    atomic_write_text(out / "sweep.md", render.markdown(reports, title=title))
+    plot.plot_tradeoff(reports, out / "sweep.png")
+    plot.plot_cdf(reports, out / "latency_cdf.png")
     for name in ("sweep.json", "sweep.md", "sweep.png", "latency_cdf.png"):
         log(f"wrote {out / name}")
     log(f"sweep wall time {sweep['wall_seconds']} s")

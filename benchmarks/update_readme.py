@@ -45,7 +45,7 @@ def _load(path: Path, schema: str) -> dict | None:
 
 def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
     """One row per artifact; p50 and throughput for each thread count side by side."""
-    from edgemnist.bench_render import fmt_bytes, fmt_ips, fmt_ms, fmt_overhead, latency, measurement
+    from edgemnist.bench.render import fmt_bytes, fmt_ips, fmt_ms, fmt_overhead, latency, measurement
 
     big = max(reports[0]["config"]["batch_sizes"])
     header = ["artifact", "size", "accuracy"]
@@ -82,8 +82,8 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
 
 
 def section(results: Path, readme: Path) -> str:
-    from edgemnist.bench import OVERHEAD_TARGET, SCHEMA
-    from edgemnist.bench_render import machine_line, md_table
+    from edgemnist.bench.report import SCHEMA
+    from edgemnist.bench.render import machine_line, md_table, overhead_target
 
     sweep = _load(results / "sweep.json", "edgemnist.sweep/1")
     if sweep is None:
@@ -104,7 +104,7 @@ def section(results: Path, readme: Path) -> str:
     lines += [f"Measured {first['created']} on {machine_line(first)}.", "",
               f"Batch-1 latency of `Predictor.predict_proba` per call after {c['warmup']} warm-up calls, at least "
               f"{c['min_time']:g} s and {c['min_runs']} runs per measurement; ×raw = predictor p50 / the runtime "
-              f"driven directly on the same images (✓ within the {OVERHEAD_TARGET} target, ✗ above); accuracy on the 10,000 test images; size = what a device "
+              f"driven directly on the same images (✓ within the {overhead_target(first)} target, ✗ above); accuracy on the 10,000 test images; size = what a device "
               f"stores. Reproduce: `{sweep['command']}`, which runs `edgemnist bench` once per thread count in "
               f"a fresh process (commands in sweep.json).", ""]
     lines += md_table(*overview(reports))
@@ -112,7 +112,7 @@ def section(results: Path, readme: Path) -> str:
               f"![accuracy vs latency]({rel}/sweep.png)", "", f"![latency CDF]({rel}/latency_cdf.png)", ""]
     if cold:
         header = ["fresh process", "wall ms (median)", "peak RSS"]
-        from edgemnist.bench_render import fmt_bytes
+        from edgemnist.bench.render import fmt_bytes
 
         rows = [[r["name"], f"{r['wall_ms_median']:.0f}", fmt_bytes(r["peak_rss_bytes_median"])]
                 for r in cold["results"]]

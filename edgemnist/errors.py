@@ -54,3 +54,28 @@ class ArtifactChangedError(GateError):
 
 class SignatureError(GateError):
     """A public key was given and the artifact's signature is missing, does not verify, or covers other files."""
+
+
+class UnverifiedError(GateError):
+    """The manifest records that the artifact failed its verification at export."""
+
+
+#: How much of a runtime's own message an edgemnist message quotes.
+QUOTE_LIMIT = 300
+
+
+def first_line(exc: BaseException, *, default: str = "", limit: int = QUOTE_LIMIT) -> str:
+    """The first non-empty line of ``exc``'s message, at most ``limit`` characters (``default`` when empty):
+    how every edgemnist message quotes what a native runtime said."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else default
+
+
+def require_file(path, what: str = "model file"):
+    """``path`` as a Path; ArtifactError ``<path>: no such <what>`` when nothing is there."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such {what}")
+    return path

@@ -12,8 +12,8 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +21,37 @@ from typing import Any
 
 #: When this process started, as far as edgemnist can tell (this module is imported before any write).
 PROCESS_START = time.time()
+
+
+_TEMP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+def temp_sibling(path: str | os.PathLike[str]) -> Path:
+    """Create (empty) and return a new hidden temporary beside ``path``: ``.<name>.<pid>.<random>.tmp<suffix>``.
+
+    It keeps the target's suffix (Keras and LiteRT insist on it), is hidden and says .tmp; the pid lets a later
+    process tell a dead writer's leftovers from a live writer's work in progress. Created with mode 0o666, so
+    the process umask applies exactly as for any other file this process writes.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    rng = random.SystemRandom()
+    for _ in range(100):
+        token = "".join(rng.choice(_TEMP_CHARS) for _ in range(8))
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{token}.tmp{target.suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{target.parent}: no free temporary name for {target.name}")
+
+
+def fsync_replace(src: Path, dst: Path) -> None:
+    """fsync ``src`` and rename it over ``dst`` (atomic)."""
+    with open(src, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(src, dst)
 
 
 @contextlib.contextmanager
@@ -32,32 +63,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     see ``remove_stale_temps``).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary keeps the target's suffix (Keras and LiteRT insist on it) but is hidden and says .tmp;
-    # the pid lets a later process tell a dead writer's leftovers from a live writer's work in progress.
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=f".tmp{target.suffix}",
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; artifacts get the usual permissions
+    tmp_path = temp_sibling(target)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        fsync_replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # once, at import: os.umask is process-wide, not something to flip per write
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -6,6 +6,7 @@ tests all read this table; nothing else lists formats.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,11 @@ class Format:
     name: str
     suffix: str
     modes: tuple[Mode, ...]
-    exporter: str | None  # "module:function" taking (model, out_path, config, calibration, *, source) -> Path
-    backend: str  # "module:Class", a edgemnist.predictor.base.Backend
+    exporter: str | None  # "module:EXPORTER", an edgemnist.export.base.Exporter instance; None for a source format
+    backend: str  # "module:Class", an edgemnist.predictor.base.Backend subclass
     extra: str  # the pip extra that installs this format's runtime
     runtime: str  # human name of the runtime
+    filename: str | None = None  # a fixed artifact name (micro: model_data.cc) instead of model.<mode><suffix>
 
     @property
     def mode_names(self) -> tuple[str, ...]:
@@ -45,7 +47,7 @@ class Format:
             if m.name == name:
                 return m
         raise ConfigError(
-            f"--quantize {name!r} is not a {self.name} mode; expected one of: {', '.join(self.mode_names)}"
+            f"quantization {name!r} is not a {self.name} mode; expected one of: {', '.join(self.mode_names)}"
         )
 
     def resolve_io(self, mode: str | None, io: str | None) -> str:
@@ -53,27 +55,30 @@ class Format:
         io = io or m.io[0]
         if io not in m.io:
             raise ConfigError(
-                f"--io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}"
+                f"io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}"
             )
         return io
 
     def artifact_name(self, mode: str, io: str | None = None) -> str:
         """``model.<mode><suffix>``; a non-default I/O dtype is named too: ``model.int8-floatio.tflite``."""
-        if self.name == "micro":
-            return "model_data.cc"
+        if self.filename is not None:
+            return self.filename
         if io is not None and io != self.mode(mode).io[0]:
             return f"model.{mode}-{io}io{self.suffix}"
         return f"model.{mode}{self.suffix}"
 
     def load_exporter(self) -> Any:
+        """The format's ``edgemnist.export.base.Exporter`` (imported once, then cached)."""
         if self.exporter is None:
             raise ConfigError(f"{self.name} is a source format; nothing exports to it")
         return _load(self.exporter)
 
     def load_backend(self) -> Any:
+        """The format's ``edgemnist.predictor.base.Backend`` subclass (imported once, then cached)."""
         return _load(self.backend)
 
 
+@functools.cache
 def _load(ref: str) -> Any:
     module, _, attr = ref.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -92,7 +97,7 @@ FORMATS: dict[str, Format] = {
                 Mode("float16", "float16 weights, float32 compute and I/O"),
                 Mode("float32", "no quantization"),
             ),
-            exporter="edgemnist.export.tflite:export_tflite",
+            exporter="edgemnist.export.tflite:EXPORTER",
             backend="edgemnist.predictor.litert:LiteRTBackend",
             extra="litert",
             runtime="LiteRT",
@@ -105,7 +110,7 @@ FORMATS: dict[str, Format] = {
                 Mode("dynamic", "dynamic quantization: int8 weights, activations quantized at run time"),
                 Mode("float32", "no quantization"),
             ),
-            exporter="edgemnist.export.onnx:export_onnx",
+            exporter="edgemnist.export.onnx:EXPORTER",
             backend="edgemnist.predictor.onnx:OnnxBackend",
             extra="onnx",
             runtime="ONNX Runtime",
@@ -114,10 +119,11 @@ FORMATS: dict[str, Format] = {
             name="micro",
             suffix=".cc",
             modes=(Mode("int8", "full-integer int8 C array for TensorFlow Lite Micro", io=("int8",)),),
-            exporter="edgemnist.export.micro:export_micro",
+            exporter="edgemnist.export.micro:EXPORTER",
             backend="edgemnist.predictor.micro:MicroBackend",
             extra="micro",
             runtime="TFLite Micro",
+            filename="model_data.cc",
         ),
         Format(
             name="keras",

@@ -170,12 +170,52 @@ def validate(data: Any, *, origin: str) -> None:
         _fail(origin, "micro.header must be null or an object with a 'sha256' of 64 lowercase hex digits")
 
 
-def check_sha256(artifact: str | Path, manifest: dict[str, Any]) -> str:
-    """Raise ArtifactChangedError if ``artifact`` no longer has the sha256 its manifest records."""
-    digest = sha256_file(artifact)
+def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | None = None) -> str:
+    """Raise ArtifactChangedError if ``artifact`` no longer has the sha256 its manifest records; ``digest`` is
+    the artifact's sha256 when the caller already hashed it. Returns the digest."""
+    digest = digest or sha256_file(artifact)
     if digest != manifest["artifact"]["sha256"]:
         raise ArtifactChangedError(
             f"{artifact}: the artifact changed since export: sha256 {digest[:12]}… but its manifest "
             f"records {manifest['artifact']['sha256'][:12]}…; re-export it or restore the original file"
         )
     return digest
+
+
+def build_export_manifest(*, config, artifact_name: str, artifact_sha256: str, artifact_bytes: int,
+                          source, facts: dict[str, Any], calibration, seconds: float, report) -> dict[str, Any]:
+    """The manifest of one exported artifact.
+
+    ``config`` is the ExportConfig, ``source`` the Source it was exported from, ``facts`` what the exporter's
+    ``describe`` (and ``measure``) read back, ``calibration`` the Calibration (None for uncalibrated modes),
+    ``report`` the verify.Report. The calibration recorded is the one the file itself states when the exporter
+    reads one back (ONNX: calibration + quantizer recipe from ``metadata_props``), else the calibration's recipe.
+    """
+    import dataclasses
+
+    from edgemnist import spec
+
+    fmt = config.format
+    recorded = facts.get("calibration")
+    if recorded is None and calibration is not None:
+        recorded = calibration.recipe
+    return {
+        "schema": SCHEMA,
+        "format": fmt,
+        "quantization": config.mode,
+        "io": config.io,
+        "description": config.fmt.mode(config.mode).description,
+        "artifact": {"file": artifact_name, "sha256": artifact_sha256, "bytes": artifact_bytes},
+        "source": {"file": source.path.name, "sha256": source.sha256, "accuracy": source.accuracy},
+        "input": facts["input"],
+        "output": facts["output"],
+        "graph": facts.get("graph"),
+        **({fmt: facts[fmt]} if fmt in facts else {}),  # e.g. micro's arena
+        "preprocessing": spec.PREPROCESSING,
+        "labels": list(spec.LABELS),
+        "calibration": recorded,
+        "tools": {**tool_versions(), **facts.get("tools", {})},
+        "created": now_iso(),
+        "export": {"seconds": round(seconds, 3), "config": dataclasses.asdict(config)},
+        "verification": report.to_dict(),
+    }

@@ -17,7 +17,7 @@ import numpy as np
 from edgemnist import spec
 from edgemnist._deps import keras as _keras
 from edgemnist._deps import tensorflow as _tf
-from edgemnist.errors import ArtifactError, ConfigError
+from edgemnist.errors import ArtifactError, ConfigError, first_line
 from edgemnist.fileio import atomic_path, remove_stale_temps, sha256_file
 
 #: A .keras archive of this network holds 3 small members (~5 MB); refuse archives that would inflate to more.
@@ -56,7 +56,7 @@ class TrainResult:
 
 def preprocess(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 784) in [0, 1], exactly as the essay: pixels / 255."""
-    return images.reshape(len(images), spec.INPUT_SIZE).astype(np.float32) / np.float32(255.0)
+    return spec.to_unit_floats(images)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -145,7 +145,7 @@ def load_model(path: str | Path):
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
-        raise ArtifactError(f"{path}: cannot load Keras model ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise ArtifactError(f"{path}: cannot load Keras model ({type(exc).__name__}: {first_line(exc)})") from None
     shape_in = tuple(model.input_shape)
     shape_out = tuple(model.output_shape)
     if shape_in != (None, spec.INPUT_SIZE) or shape_out != (None, spec.NUM_CLASSES):
@@ -187,3 +187,30 @@ def report(result: TrainResult, model_path: Path, *, data_source: str, passed: b
             "reasons": [] if passed else [f"test accuracy {result.test_accuracy:.4%} < {floor:.4%}"],
         },
     }
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What ``train_and_save`` did: the saved model, its training result and the gate it was held to."""
+
+    path: Path
+    result: TrainResult
+    manifest: dict
+    passed: bool
+    floor: float
+
+
+def train_and_save(config: TrainConfig, data, out_dir: str | Path, *, tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
+                   verbose: int = 0) -> Trained:
+    """Train, gate (``spec.passes``), save and record: the one implementation the CLI, the benchmarks and the
+    tests use. A model that fails the gate never replaces a good ``model.keras``: it lands as
+    ``model.rejected.keras`` beside it, for inspection. The manifest is written beside the model."""
+    from edgemnist.manifest import write_manifest
+
+    floor = spec.accuracy_floor(tolerance_pp)
+    result = train(config, data, verbose=verbose)
+    passed = spec.passes(result.test_accuracy, floor)
+    path = save_model(result.model, Path(out_dir) / ("model.keras" if passed else "model.rejected.keras"))
+    manifest = report(result, path, data_source=data.source, passed=passed, floor=floor)
+    write_manifest(path, manifest)
+    return Trained(path, result, manifest, passed, floor)

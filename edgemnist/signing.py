@@ -51,14 +51,16 @@ def signature_path(artifact: str | Path) -> Path:
 
 
 def companion_names(artifact: str | Path) -> tuple[str, ...]:
-    """Names of the files that travel with ``artifact`` besides its manifest (micro: its header)."""
+    """Names of the files that travel with ``artifact`` besides its manifest: what its format's exporter
+    writes beside it (``Exporter.companions``; micro: ``model_data.h``). Exporter modules import no
+    TensorFlow, so the device side may ask."""
     from edgemnist.formats import format_for_path
 
     artifact = Path(artifact)
     fmt = format_for_path(artifact)
-    if fmt.name == "micro":
-        return (artifact.with_suffix(".h").name,)
-    return ()
+    if fmt.exporter is None:
+        return ()
+    return tuple(fmt.load_exporter().companions(artifact))
 
 
 def _required_and_optional(artifact: Path) -> tuple[list[str], list[str]]:

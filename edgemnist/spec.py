@@ -36,3 +36,21 @@ def passes(accuracy: float, floor: float) -> bool:
     """Whether ``accuracy`` clears the gate ``floor``. Compared to 1e-9, below one image in 10,000 (1e-4), so
     float rounding of the floor (0.9788 - 0.0005 = 0.97830000000000001) cannot fail exactly 9,783 correct."""
     return accuracy >= floor - 1e-9
+
+
+#: The one divisor of the essay's preprocessing (``PREPROCESSING["scale"]``).
+PIXEL_MAX = 255.0
+
+
+def to_unit_floats(images):
+    """uint8 pixels (N, 28, 28) or (N, 784) -> float32 (N, 784) (each image flattened) in [0, 1]: exactly ``float32(p) / 255``, the
+    essay's preprocessing. Everything that feeds a model float pixels uses this (the Predictor's in-place
+    variant writes the same bits)."""
+    import numpy as np
+
+    return images.reshape(len(images), -1).astype(np.float32) / np.float32(PIXEL_MAX)
+
+
+#: Probabilities must sum to 1 within this, in verification and in a loaded model's self-test (an int8 output of
+#: scale 1/256 rounds each of the 10 classes by at most 1/512).
+PROB_SUM_ATOL = 0.05

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,7 @@ import numpy as np
 from edgemnist import spec
 from edgemnist.errors import InputError
 
-#: Probabilities of every verified artifact must sum to 1 within this (an int8 output of scale 1/256
-#: rounds each of the 10 classes by at most 1/512).
-PROB_SUM_ATOL = 0.05
+PROB_SUM_ATOL = spec.PROB_SUM_ATOL
 
 
 @dataclass(frozen=True)
@@ -70,19 +68,32 @@ def _check_inputs(reference_probs, images, labels) -> tuple[np.ndarray, np.ndarr
 def verify(artifact_path: str | Path, reference_probs, images, labels,
            tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP, *, max_abs_diff: float | None = None,
            threads: int = 1) -> Report:
-    """Run ``artifact_path`` on ``images`` and compare with ``labels`` and ``reference_probs``.
+    """Load ``artifact_path`` and ``verify_predictor`` it.
 
-    Fails (``Report.passed`` False, with reasons) when accuracy is below ``accuracy_floor(tolerance_pp)``,
-    when ``max_abs_diff`` is given and exceeded, or when the output is not (N, 10) finite probabilities.
     The artifact is loaded with ``check_hash=False, allow_unverified=True``: verification is what decides.
     """
     from edgemnist.predictor import Predictor
 
+    start = time.perf_counter()
+    with Predictor.load(artifact_path, threads=threads, check_hash=False, allow_unverified=True,
+                        self_test=False) as predictor:  # non-finite or non-summing output is a reason below
+        load_seconds = time.perf_counter() - start
+        report = verify_predictor(predictor, reference_probs, images, labels, tolerance_pp,
+                                  max_abs_diff=max_abs_diff, artifact=str(artifact_path))
+    return replace(report, seconds=report.seconds + load_seconds)
+
+
+def verify_predictor(predictor, reference_probs, images, labels, tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
+                     *, max_abs_diff: float | None = None, artifact: str | None = None) -> Report:
+    """Run ``predictor`` on ``images`` and compare with ``labels`` and ``reference_probs``.
+
+    Fails (``Report.passed`` False, with reasons) when accuracy is below ``accuracy_floor(tolerance_pp)``,
+    when ``max_abs_diff`` is given and exceeded, or when the output is not (N, 10) finite probabilities.
+    """
     floor = spec.accuracy_floor(tolerance_pp)
     reference, images, labels = _check_inputs(reference_probs, images, labels)
+    artifact = artifact if artifact is not None else str(predictor.path)
     start = time.perf_counter()
-    predictor = Predictor.load(artifact_path, threads=threads, check_hash=False, allow_unverified=True,
-                               self_test=False)  # non-finite or non-summing output is a reason below
     probs = np.asarray(predictor.predict_proba(images), dtype=np.float32)
     seconds = time.perf_counter() - start
 
@@ -91,7 +102,7 @@ def verify(artifact_path: str | Path, reference_probs, images, labels,
     if probs.shape != reference.shape:
         reasons.append(f"output shape {probs.shape}, expected {reference.shape}")
         nan = float("nan")
-        return Report(str(artifact_path), False, n, nan, nan, nan, nan, floor, tolerance_pp,
+        return Report(artifact, False, n, nan, nan, nan, nan, floor, tolerance_pp,
                       float(np.mean(reference.argmax(1) == labels)), max_abs_diff, tuple(reasons), seconds)
     if not np.isfinite(probs).all():
         reasons.append(f"{int((~np.isfinite(probs)).sum())} non-finite output values")
@@ -111,7 +122,7 @@ def verify(artifact_path: str | Path, reference_probs, images, labels,
     if max_abs_diff is not None and not max_diff <= max_abs_diff:
         reasons.append(f"max |p - p_keras| {max_diff:.3g} > {max_abs_diff:g} (a float32 artifact must match Keras)")
     return Report(
-        artifact=str(artifact_path), passed=not reasons, n=n, accuracy=accuracy, agreement=agreement,
+        artifact=artifact, passed=not reasons, n=n, accuracy=accuracy, agreement=agreement,
         max_abs_diff=max_diff, mean_abs_diff=mean_diff, threshold=floor, tolerance_pp=float(tolerance_pp),
         reference_accuracy=float(np.mean(reference.argmax(axis=1) == labels)),
         max_abs_diff_limit=max_abs_diff, reasons=tuple(reasons), seconds=seconds,

@@ -1,4 +1,10 @@
-"""Shared fixtures: real MNIST, one trained model per session, exported artifacts cached per session."""
+"""Shared fixtures: real MNIST, one trained model per session, exported artifacts cached per session.
+
+Tiers: ``tests/unit/`` is the fast tier (no TensorFlow, no trained model, seconds). Every test outside it is
+marked ``slow`` here, so ``pytest -m "not slow"`` runs exactly the fast tier and ``pytest`` runs everything.
+The session's exported artifacts are shared by many tests: treat them as read-only (copy one to ``tmp_path``
+before changing it).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
+UNIT = Path(__file__).resolve().parent / "unit"
+#: Test images the predictor tests compare with Keras (``reference``).
+N_REFERENCE = 300
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        if UNIT not in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(slow)
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +51,11 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained(workdir, mnist):
     """The default training run (5 epochs, batch 128, seed 0), once per session: (model_path, result)."""
-    from edgemnist import spec
-    from edgemnist.manifest import write_manifest
-    from edgemnist.model import TrainConfig, report, save_model, train
+    from edgemnist.model import TrainConfig, train_and_save
 
-    result = train(TrainConfig(), mnist, verbose=0)
-    path = save_model(result.model, workdir / "model.keras")
-    floor = spec.accuracy_floor()
-    write_manifest(path, report(result, path, data_source=mnist.source,
-                                passed=result.test_accuracy >= floor, floor=floor))
-    return path, result
+    trained = train_and_save(TrainConfig(), mnist, workdir)
+    assert trained.passed, f"the default training run failed its gate: {trained.result.test_accuracy:.2%}"
+    return trained.path, trained.result
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +77,32 @@ def export_artifact(model_path, mnist, workdir):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def artifact_path(export_artifact, model_path):
+    """Factory: artifact_path(fmt, mode, io) -> the session's artifact (the .keras itself for "keras")."""
+    def get(fmt, mode, io):
+        if fmt == "keras":
+            return model_path
+        return export_artifact(fmt, mode, io).path
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def reference(trained, mnist):
+    """Keras probabilities for the first N_REFERENCE test images."""
+    import numpy as np
+
+    from edgemnist.model import preprocess
+
+    return trained[1].model.predict(preprocess(mnist.test_images[:N_REFERENCE]), verbose=0).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def int8_path(artifact_path):
+    return artifact_path("tflite", "int8", "int8")
 
 
 #: Debian packages that provide the system tools some tests need (installed by .ci/run and the README's set-up).

@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemnist.export import micro
+from edgemnist.fileio import sha256_bytes
+from edgemnist.tflm import carray
 from edgemnist.manifest import manifest_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -261,7 +262,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         if with_manifest:
             shutil.copy(manifest_path(src), manifest_path(path))
         if header is not None:
-            (folder / micro.HEADER_NAME).write_bytes(header)
+            (folder / carray.HEADER_NAME).write_bytes(header)
         return path
 
     # ---- binary artifacts: flatbuffers, protobufs, zips
@@ -283,13 +284,13 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
 
     # ---- micro: the C text, and the flatbuffer inside it
     src = sources["micro"]
-    text, header = src.read_bytes(), src.with_name(micro.HEADER_NAME).read_bytes()
-    model = micro.parse_c_array(text.decode())
+    text, header = src.read_bytes(), src.with_name(carray.HEADER_NAME).read_bytes()
+    model = carray.parse_c_array(text.decode())
     n = len(text)
     text_cases = {"empty": b"", **{f"text-trunc{o}": text[:o] for o in (10, 400, n // 2, n - 30)}}
     for pos in (5, 300, 600, n // 2, n - 40):
         text_cases[f"text-flip{pos}"] = _flip(text, pos, 0x01)
-    text_cases["text-foreign-array"] = micro.render_source(sources["tflite-float32"].read_bytes(),
+    text_cases["text-foreign-array"] = carray.render_source(sources["tflite-float32"].read_bytes(),
                                                           source_sha256=None).encode()
     for name, content in text_cases.items():
         for with_m in (True, False):
@@ -302,7 +303,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
     for pos in (0, 4, 40, len(model) - 462, len(model) - 300, len(model) - 100, len(model) // 2):
         byte_cases[f"bytes-flip{pos}"] = _flip(model, pos)
     for name, content in byte_cases.items():
-        cc = micro.render_source(content, source_sha256=None).encode()
+        cc = carray.render_source(content, source_sha256=None).encode()
         for with_m in (True, False):
             path = place("micro", name, cc, src, with_m, header=header)
             add(f"load/micro/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
@@ -315,7 +316,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
     bad_headers = {
         "header-arena-digit": header.replace(f"= {arena};".encode(), f"= {arena[:-2]};".encode()),
         "header-consistent-lie": lied,
-        "header-foreign": header.replace(micro.sha256_bytes(model).encode(), b"0" * 64),
+        "header-foreign": header.replace(sha256_bytes(model).encode(), b"0" * 64),
         "header-huge": header + b"//" + b"x" * (1 << 20) + b"\n",
     }
     for name, h in bad_headers.items():
@@ -356,7 +357,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         path = folder / src.name
         shutil.copy(src, path)
         if src.suffix == ".cc":
-            shutil.copy(src.with_name(micro.HEADER_NAME), folder / micro.HEADER_NAME)
+            shutil.copy(src.with_name(carray.HEADER_NAME), folder / carray.HEADER_NAME)
         if raw is None:
             m = json.loads(manifest_path(src).read_text())
             edit(m)

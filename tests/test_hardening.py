@@ -31,7 +31,9 @@ from hypothesis.extra import numpy as hnp
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactChangedError, ArtifactError, InputError
-from edgemnist.export import micro
+from edgemnist.tflm import arena as tflm_arena
+from edgemnist.tflm import carray
+from edgemnist.tflm import runner
 from edgemnist.fileio import remove_stale_temps, sha256_file, temp_pattern
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.formats import FORMATS
@@ -455,12 +457,12 @@ def test_header_of_another_export_does_not_compile(tmp_path):
     (e.g. a kill between the header and the array landing) do not build. (Small stand-in arrays: the real
     pair is compiled in test_micro.py.)"""
     one, other = b"TFL3 model one" * 4, b"TFL3 model two" * 4
-    q = micro.Quant(1 / 255, -128)
-    (tmp_path / "model_data.h").write_text(micro.render_header(
+    q = runner.Quant(1 / 255, -128)
+    (tmp_path / "model_data.h").write_text(carray.render_header(
         model_bytes=one, arena_bytes=1024, arena_min_bytes=1020, input=q, output=q, source=None, source_sha256=None))
 
     def compiles(model_bytes: bytes) -> subprocess.CompletedProcess:
-        (tmp_path / "model_data.cc").write_text(micro.render_source(model_bytes, source_sha256=None))
+        (tmp_path / "model_data.cc").write_text(carray.render_source(model_bytes, source_sha256=None))
         return subprocess.run(["g++", "-std=c++17", "-fsyntax-only", str(tmp_path / "model_data.cc")],
                               capture_output=True, text=True)
 
@@ -476,12 +478,12 @@ def test_damaged_header_is_not_trusted_and_tflm_runs_only_proven_arenas(micro_pa
     shutil.copy(micro_pair.path, tmp_path / "model_data.cc")
     # One digit of the arena changed: the constants no longer agree, so the header is ignored.
     (tmp_path / "model_data.h").write_text(header.replace(f"= {arena};", f"= {arena // 10};"))
-    assert micro.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
+    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
     # A too-small arena that TFLM would crash on (SIGSEGV) is refused from a child process instead.
-    model = micro.read_micro(micro_pair.path).model_bytes
+    model = carray.read_micro(micro_pair.path).model_bytes
     with pytest.raises(ArtifactError, match="cannot run the model with a 1024-byte arena"):
-        micro.ensure_runs(model, 1024)
-    micro.ensure_runs(model, arena)  # and the real one runs
+        tflm_arena.ensure_runs(model, 1024)
+    tflm_arena.ensure_runs(model, arena)  # and the real one runs
 
 
 def test_tflm_wrapper_errors_are_artifact_errors(micro_pair):
@@ -489,11 +491,13 @@ def test_tflm_wrapper_errors_are_artifact_errors(micro_pair):
     ValueError; MicroRunner turns any of them into ArtifactError. (In a child: this is TFLM.)"""
     code = f"""
 from edgemnist.errors import ArtifactError
-from edgemnist.export import micro
-model = micro.read_micro({str(micro_pair.path)!r}).model_bytes
+from edgemnist.tflm import arena as tflm_arena
+from edgemnist.tflm import carray
+from edgemnist.tflm import runner
+model = carray.read_micro({str(micro_pair.path)!r}).model_bytes
 for cut in (1000, 100000):
     try:
-        micro.MicroRunner(model[:cut], 1 << 20)
+        runner.MicroRunner(model[:cut], 1 << 20)
     except ArtifactError as exc:
         assert "TFLite Micro cannot load" in str(exc), exc
     else:
@@ -517,7 +521,7 @@ def test_check_tflite_accepts_every_exported_flatbuffer(export_artifact, micro_p
                      ("float32", "float")):
         path = export_artifact("tflite", mode, io).path
         check_tflite(path.read_bytes(), str(path))
-    check_tflite(micro.read_micro(micro_pair.path).model_bytes, "micro")
+    check_tflite(carray.read_micro(micro_pair.path).model_bytes, "micro")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -559,7 +563,7 @@ def test_wrong_files_name_what_they_are(tflite_bytes, export_artifact, tmp_path)
 
 
 def test_size_bounds(tmp_path, monkeypatch):
-    import edgemnist.predictor as predictor
+    import edgemnist.predictor.predictor as predictor
 
     big = tmp_path / "big.onnx"
     with open(big, "wb") as fh:
@@ -660,8 +664,8 @@ def test_artifact_names_never_leave_the_output_folder():
     for c in configs:
         name = c.artifact_name
         assert Path(name).name == name and ".." not in name and "/" not in name and "\\" not in name
-        for companion in micro.companions(Path("out") / name) if c.format == "micro" else []:
-            assert companion.parent == Path("out")
+        for companion in c.fmt.load_exporter().companions(Path("out") / name):
+            assert Path(companion).name == companion and ".." not in companion
     for f in FORMATS.values():
         assert f.suffix.startswith(".") and "/" not in f.suffix
 
@@ -675,7 +679,7 @@ def test_out_with_dotdot_lands_in_the_folder_it_names(export_artifact, mnist, tm
 
     good = export_artifact("tflite", "float32").path
 
-    def copy_exporter(model, out_path, config, calibration=None, *, source=None):
+    def copy_exporter(model, out_path, config, calibration=None, **_):
         shutil.copy(good, out_path)
         return Path(out_path)
 
@@ -694,7 +698,7 @@ def test_out_with_dotdot_lands_in_the_folder_it_names(export_artifact, mnist, tm
 def test_manifest_file_names_are_never_paths(export_artifact, tmp_path):
     """Nothing opens a path a manifest names: the Predictor ignores ``artifact.file``; the bench's Keras
     lookup takes ``source.file`` only as a plain name beside the artifact."""
-    from edgemnist.bench import find_keras
+    from edgemnist.bench.keras import find_keras
 
     src = export_artifact("onnx", "float32").path
     art = tmp_path / "in" / src.name
@@ -719,7 +723,7 @@ def test_nothing_reads_a_manifest_name_to_open_a_file():
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if re.search(r"""\[["']file["']\]|\.get\(["']file["']\)""", line):
                 uses.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
-    assert all("bench.py" in u for u in uses), "\n".join(uses)
+    assert all("bench/keras.py" in u for u in uses), "\n".join(uses)
 
 
 def test_keras_archive_bombs_are_refused_before_keras_reads_them(tmp_path):

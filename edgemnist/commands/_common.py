@@ -59,3 +59,12 @@ def writable_dir(path) -> None:
         raise ConfigError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from None
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"{path}: not a writable folder; expected a folder for the output files")
+
+
+def with_flags(exc: Exception) -> Exception:
+    """The library's error with the CLI flag that changes the outcome named (library messages never name flags)."""
+    from edgemnist.errors import UnverifiedError
+
+    if isinstance(exc, UnverifiedError):
+        return type(exc)(f"{exc}; pass --allow-unverified to use it anyway")
+    return exc

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from edgemnist.bench_config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
+from edgemnist.bench.config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
 from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int, writable_dir
 
 
@@ -79,111 +79,28 @@ def _outputs(args: argparse.Namespace):
     return out
 
 
-class _Bar:
-    """A rich progress bar on stderr, or nothing when rich is missing or stderr is not a terminal.
-    ``run_bench`` calls it with (message, jobs done, jobs in total)."""
-
-    def __init__(self) -> None:
-        self._progress = None
-        try:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-        except ImportError:
-            return
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=console, transient=True)
-        self._task = self._progress.add_task("bench", total=None)
-
-    def __call__(self, message: str, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, description=message, completed=done, total=total)
-
-    def __enter__(self):
-        if self._progress is not None:
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
-def _column_groups(header: list[str], rows: list[list[str]], width: int) -> list[list[int]]:
-    """Split a wide table into tables that fit ``width`` columns, each repeating the first column."""
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) + 3 for i in range(len(header))]
-    groups: list[list[int]] = [[]]
-    used = widths[0] + 1
-    for i in range(1, len(header)):
-        if groups[-1] and used + widths[i] > width:
-            groups.append([])
-            used = widths[0] + 1
-        groups[-1].append(i)
-        used += widths[i]
-    return [[0, *g] for g in groups]
-
-
-def _color(cell: str) -> str:
-    from rich.markup import escape
-
-    color = "red" if cell.endswith("✗") else "green" if cell.endswith("✓") else None
-    return f"[{color}]{escape(cell)}[/{color}]" if color else escape(cell)
-
-
-def _print_tables(report: dict) -> None:
-    from edgemnist import bench_render as render
-
-    tables = [("artifacts", *render.summary_table(report))]
-    kt = render.keras_table(report)
-    if kt:
-        tables.append(("Keras baseline", *kt))
-    footer = [f"machine: {render.machine_line(report)}", f"settings: {render.settings_line(report)}",
-              render.overhead_line(report), *(f"note: {n}" for n in render.notes(report)), render.LEGEND]
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        for _title, header, rows in tables:
-            print(render.plain_table(header, rows))
-            print()
-        print("\n".join(footer))
-        return
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=200)
-    for title, header, rows in tables:
-        for columns in _column_groups(header, rows, console.width):
-            table = Table(title=None if title == "artifacts" else title, title_justify="left")
-            for i in columns:
-                table.add_column(header[i], justify="left" if i == 0 else "right", no_wrap=True)
-            for row in rows:
-                table.add_row(*[_color(row[i]) for i in columns])
-            console.print(table)
-    for line in footer:
-        console.print(line, highlight=False, markup=False)
-
-
 def run(args: argparse.Namespace) -> int:
-    from edgemnist import bench_render
-    from edgemnist.bench import run_bench
+    from edgemnist.bench import render
+    from edgemnist.bench.runs import run_bench
+    from edgemnist.bench.terminal import ProgressBar, print_tables
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
     config = BenchConfig(batch_sizes=args.batch_sizes, threads=args.threads, warmup=args.warmup,
                          min_time=args.min_time, min_runs=args.min_runs, accuracy=not args.no_accuracy)
     keras = None if args.no_keras else (args.keras or "auto")
-    with _Bar() as bar:
+    with ProgressBar() as bar:
         report = run_bench(args.models, config, data_dir=args.data_dir, keras=keras, progress=bar)
     data = report.to_dict()
-    _print_tables(data)
+    print_tables(data)
     if "json" in outputs:
         atomic_write_text(outputs["json"], report.to_json())
     if "markdown" in outputs:
-        atomic_write_text(outputs["markdown"], bench_render.markdown([data]))
+        atomic_write_text(outputs["markdown"], render.markdown([data]))
     if "plot" in outputs:
-        bench_render.plot(data, outputs["plot"])
+        from edgemnist.bench.plot import plot
+
+        plot(data, outputs["plot"])
     for path in outputs.values():
         print(f"wrote {path}")
     return 0

@@ -25,8 +25,9 @@ def run(args: argparse.Namespace) -> int:
 
     from edgemnist import spec
     from edgemnist.cli import _one_line
+    from edgemnist.commands._common import with_flags
     from edgemnist.data import load_test
-    from edgemnist.errors import ArtifactError, GateError
+    from edgemnist.errors import ArtifactError, GateError, require_file
     from edgemnist.evaluate import evaluate, format_report
     from edgemnist.formats import format_for_path
 
@@ -34,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     for model in args.models:  # every path is checked before any report is printed
         path = Path(model)
         format_for_path(path)  # ArtifactError for an unknown suffix
-        if not path.exists():
-            raise ArtifactError(f"{path}: no such model file")
+        require_file(path)
         if not path.is_file():
             raise ArtifactError(f"{path}: not a file")
     test_data = load_test(args.data_dir)
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                               allow_unverified=args.allow_unverified, test_data=test_data,
                               public_key=args.public_key)
         except GateError as exc:  # the artifact changed since export, or failed its verification
+            exc = with_flags(exc)
             passed = False
             results.append({"path": model, "passed": False, "error": str(exc)})
             if not args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int, writable_dir
+from edgemnist.export.config import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_SEED
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
 ALL = "all"
@@ -28,10 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "'float' keeps float32 I/O around the integer model; every other mode is float")
     p.add_argument("--model", metavar="PATH", help="the trained Keras model (default: OUT/model.keras)")
     p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
-    p.add_argument("--calibration-samples", type=positive_int, default=500, metavar="N",
-                   help="training images used to calibrate int8 modes (default 500)")
-    p.add_argument("--seed", type=nonneg_int, default=0,
-                   help="seed choosing the calibration images (default 0)")
+    p.add_argument("--calibration-samples", type=positive_int, default=DEFAULT_CALIBRATION_SAMPLES, metavar="N",
+                   help=f"training images used to calibrate int8 modes (default {DEFAULT_CALIBRATION_SAMPLES})")
+    p.add_argument("--seed", type=nonneg_int, default=DEFAULT_SEED,
+                   help=f"seed choosing the calibration images (default {DEFAULT_SEED})")
     add_tolerance(p)
     add_data_dir(p)
     p.add_argument("--sign", metavar="KEY.pem",
@@ -57,17 +58,26 @@ def _table(rows: list[list[str]]) -> str:
     return "\n".join(_line(row, widths).rstrip() for row in rows)
 
 
-def _print_summary(config, row) -> None:
-    """A format's own line under its row (exporter module ``summary(manifest)``: micro's arena and flash)."""
-    import importlib
-
-    from edgemnist.manifest import read_manifest
-
-    module = importlib.import_module(config.fmt.exporter.partition(":")[0])
-    manifest = read_manifest(row[0]) if hasattr(module, "summary") and row[-1] == "ok" else None
-    line = module.summary(manifest) if manifest else None
+def _print_summary(result) -> None:
+    """A format's own line under its row (the exporter's ``summary``: micro's arena and flash)."""
+    line = result.config.fmt.load_exporter().summary(result.manifest)
     if line:
         print(line)
+
+
+def _configs(args, common: dict):
+    """The configs the flags ask for; a ConfigError names the flag it came from."""
+    from edgemnist.errors import ConfigError
+    from edgemnist.export import ExportConfig, all_configs
+
+    try:
+        if args.format == ALL:
+            return all_configs(mode=args.quantize, io=args.io, **common)
+        return [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)], []
+    except ConfigError as exc:
+        text = str(exc)
+        flag = "--quantize" if text.startswith("quantization") else "--io" if text.startswith("io ") else None
+        raise ConfigError(f"{flag} {text}" if flag else text) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,14 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
     from edgemnist import spec
     from edgemnist.errors import ArtifactError, MissingDependencyError
-    from edgemnist.export import ExportConfig, RejectedError, all_configs, export_prepared, prepare
+    from edgemnist.export import RejectedError, export_prepared, prepare
 
     common = dict(calibration_samples=args.calibration_samples, seed=args.seed, tolerance=args.tolerance)
-    skipped: list[str] = []
-    if args.format == ALL:
-        configs, skipped = all_configs(mode=args.quantize, io=args.io, **common)
-    else:
-        configs = [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)]
+    configs, skipped = _configs(args, common)
     out = Path(args.out)
     model_path = Path(args.model) if args.model else out / "model.keras"
     if not model_path.is_file():
@@ -124,11 +130,12 @@ def run(args: argparse.Namespace) -> int:
             row = _fields(result, status="ok")
         rows.append(row)
         print(_line(row, widths).rstrip())
-        _print_summary(config, row)
-        if args.sign is not None and row[-1] == "ok":
-            from edgemnist.signing import sign
+        if row[-1] == "ok":
+            _print_summary(result)
+            if args.sign is not None:
+                from edgemnist.signing import sign
 
-            print(f"  signed: {sign(result.path, args.sign)}")
+                print(f"  signed: {sign(result.path, args.sign)}")
     if len(configs) > 1:
         print()
         print(_table(rows))

@@ -23,12 +23,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from edgemnist.commands._common import with_flags
+    from edgemnist.errors import UnverifiedError
     from edgemnist.images import load_digits
     from edgemnist.predictor import Predictor
 
     digits = load_digits(args.images, invert=args.invert)  # every image is checked before the model loads
-    with Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
-                        public_key=args.public_key) as predictor:
+    try:
+        predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
+                                   public_key=args.public_key)
+    except UnverifiedError as exc:
+        raise with_flags(exc) from None
+    with predictor:
         proba = predictor.predict_proba(digits)
     labels = proba.argmax(axis=1)
     if args.json:

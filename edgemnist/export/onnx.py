@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +24,52 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.fileio import sha256_file
+from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
 from edgemnist.manifest import SCHEMA, tensor_info
 
 #: ONNX opset of every exported graph (ONNX Runtime >= 1.14 runs it; QDQ quantization supports it).
 OPSET = 17
 BATCH_DIM = "batch"
 CALIBRATION_BATCH = 100
-#: The static int8 recipe, recorded in the manifest.
-STATIC = {"quant_format": "QDQ", "activation_type": "QInt8", "weight_type": "QInt8",
-          "calibrate_method": "MinMax", "per_channel": False}
+
+
+@dataclass(frozen=True)
+class StaticRecipe:
+    """The static int8 recipe: what drives ``quantize_static`` (``apply_kwargs``) is what is recorded
+    (``to_dict``, in the model's ``metadata_props`` and, read back from there, in the manifest)."""
+
+    quant_format: str = "QDQ"
+    activation_type: str = "QInt8"
+    weight_type: str = "QInt8"
+    calibrate_method: str = "MinMax"
+    per_channel: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def apply_kwargs(self, quantization) -> dict[str, Any]:
+        """``quantize_static`` keyword arguments, each looked up by its recorded name in ``quantization``
+        (``onnxruntime.quantization``)."""
+        return {
+            "quant_format": getattr(quantization.QuantFormat, self.quant_format),
+            "activation_type": getattr(quantization.QuantType, self.activation_type),
+            "weight_type": getattr(quantization.QuantType, self.weight_type),
+            "calibrate_method": getattr(quantization.CalibrationMethod, self.calibrate_method),
+            "per_channel": self.per_channel,
+        }
+
+
+#: The static int8 recipe of every onnx int8 export.
+STATIC = StaticRecipe()
 _ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64"}
 
 
-def export_onnx(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
-    """Convert ``model`` to ``out_path`` (a .onnx) as ``config.mode`` says; int8 needs ``calibration``.
+def export_onnx(model, out_path: str | Path, config, calibration=None, *, source: dict[str, str] | None = None,
+                recipe: StaticRecipe = STATIC) -> Path:
+    """Convert ``model`` to ``out_path`` (a .onnx) as ``config.mode`` says; int8 needs ``calibration`` and is
+    quantized with ``recipe``.
 
-    ``source`` (the .keras path), when given, is named with its sha256 in the model's metadata."""
+    ``source`` (``{"file": name, "sha256": digest}`` of the .keras), when given, is stored in the metadata."""
     from edgemnist._deps import require
     from edgemnist._deps import tensorflow as _tf
 
@@ -63,11 +93,11 @@ def export_onnx(model, out_path: str | Path, config, calibration=None, *, source
     proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=OPSET)
     _name_batch(proto)
     if mode != "float32":
-        proto = _quantize(proto, mode, calibration)
+        proto = _quantize(proto, mode, calibration, recipe)
         _name_batch(proto)
     proto.doc_string = f"edgemnist MNIST MLP, onnx {mode}"
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, metadata(config, calibration, source))
+    onnx.helper.set_model_props(proto, metadata(config, calibration, source, recipe))
     onnx.checker.check_model(proto)
     out_path.write_bytes(proto.SerializeToString())
     return out_path
@@ -80,7 +110,7 @@ def _name_batch(proto) -> None:
         dim.dim_param = BATCH_DIM
 
 
-def _quantize(proto, mode: str, calibration):
+def _quantize(proto, mode: str, calibration, recipe: StaticRecipe):
     import onnx
 
     from edgemnist._deps import require
@@ -105,18 +135,12 @@ def _quantize(proto, mode: str, calibration):
                     start = next(self._batches, None)
                     return None if start is None else {spec.INPUT_NAME: images[start:start + CALIBRATION_BATCH]}
 
-            quantization.quantize_static(
-                prepared, quantized, Reader(),
-                quant_format=quantization.QuantFormat.QDQ,
-                activation_type=quantization.QuantType.QInt8,
-                weight_type=quantization.QuantType.QInt8,
-                calibrate_method=quantization.CalibrationMethod.MinMax,
-                per_channel=STATIC["per_channel"],
-            )
+            quantization.quantize_static(prepared, quantized, Reader(), **recipe.apply_kwargs(quantization))
         return onnx.load(quantized)
 
 
-def metadata(config, calibration=None, source: str | Path | None = None) -> dict[str, str]:
+def metadata(config, calibration=None, source: dict[str, str] | None = None,
+             recipe: StaticRecipe = STATIC) -> dict[str, str]:
     """The manifest's essentials, as ONNX ``metadata_props`` (string values; JSON where structured)."""
     io = tensor_info(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "float32")
     out = tensor_info(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "float32")
@@ -132,9 +156,9 @@ def metadata(config, calibration=None, source: str | Path | None = None) -> dict
         "opset": str(OPSET),
     }
     if source is not None:
-        props["source"] = json.dumps({"file": Path(source).name, "sha256": sha256_file(source)})
+        props["source"] = json.dumps({key: source[key] for key in ("file", "sha256")})
     if config.mode == "int8" and calibration is not None:
-        props["calibration"] = json.dumps({**calibration.recipe, **STATIC})
+        props["calibration"] = json.dumps({**calibration.recipe, **recipe.to_dict()})
     return props
 
 
@@ -172,7 +196,12 @@ def describe(path: str | Path) -> dict[str, Any]:
         if node.op_type == "QuantizeLinear" and node.input[0] == graph.input[0].name:
             scale, zero = (onnx.numpy_helper.to_array(inits[n]) for n in node.input[1:3])
             input_quant = {"scale": float(scale), "zero_point": int(zero), "dtype": str(zero.dtype)}
-    return {
+    props = {p.key: p.value for p in proto.metadata_props}
+    try:
+        calibration = json.loads(props["calibration"]) if "calibration" in props else None
+    except ValueError:
+        calibration = None
+    facts = {
         "input": _value_info(graph.input[0]),
         "output": _value_info(graph.output[0]),
         "graph": {
@@ -185,6 +214,9 @@ def describe(path: str | Path) -> dict[str, Any]:
         },
         "tools": {"onnx_opset": OPSET},
     }
+    if isinstance(calibration, dict):  # the recipe the file states is the one recorded
+        facts["calibration"] = calibration
+    return facts
 
 
 #: What each mode must contain when read back: (weight dtypes, ops that must be present).
@@ -211,6 +243,24 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
         problems.append(f"opset {graph['opset']}, expected {OPSET}")
     if graph["batch_dim"] != BATCH_DIM:
         problems.append(f"batch dimension is not the dynamic {BATCH_DIM!r}")
-    from edgemnist.export import io_problems
-
     return problems + io_problems(facts, "float32")
+
+
+class OnnxExporter(Exporter):
+    """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``)."""
+
+    def export(self, job: ExportJob, files: Files) -> None:
+        source = {"file": job.source.path.name, "sha256": job.source.sha256}
+        export_onnx(job.model, files.path, job.config, job.calibration, source=source)
+
+    def describe(self, files: Files) -> dict[str, Any]:
+        return describe(files.path)
+
+    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+        problems = check(facts, mode, io)
+        if mode == "int8" and facts.get("calibration") is None:
+            problems.append("int8 model states no calibration recipe in its metadata")
+        return problems
+
+
+EXPORTER = OnnxExporter()

@@ -21,8 +21,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
+from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
 from edgemnist.manifest import tensor_info
 
 SIGNATURE = "serving_default"
@@ -30,12 +33,11 @@ SIGNATURE = "serving_default"
 _EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
 
-def export_tflite(model, out_path: str | Path, config, calibration=None, *, source: str | Path | None = None) -> Path:
+def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path:
     """Convert ``model`` to ``out_path`` (a .tflite) as ``config.mode`` / ``config.io`` say.
 
-    ``calibration`` (an ``edgemnist.export.Calibration``) is required for int8 and ignored otherwise.
-    ``source`` (the .keras path) is accepted for the exporter contract; the flatbuffer does not embed it
-    (the manifest records it).
+    ``calibration`` (an ``edgemnist.export.config.Calibration``) is required for int8 and ignored otherwise.
+    The flatbuffer does not embed its source (the manifest records it).
     """
     from edgemnist._deps import keras as _keras
     from edgemnist._deps import tensorflow as _tf
@@ -86,7 +88,7 @@ def export_tflite(model, out_path: str | Path, config, calibration=None, *, sour
 
 
 def _dtype(t: dict) -> str:
-    return t["dtype"].__name__ if hasattr(t["dtype"], "__name__") else str(t["dtype"])
+    return np.dtype(t["dtype"]).name
 
 
 def _tensor(detail: dict, name: str) -> dict:
@@ -162,6 +164,20 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
         problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
     if graph["activations"] != activations:
         problems.append(f"compute runs in {'/'.join(graph['activations'])}, expected {activations[0]} for {mode}")
-    from edgemnist.export import io_problems
-
     return problems + io_problems(facts, "float32" if io == "float" else io)
+
+
+class TFLiteExporter(Exporter):
+    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``)."""
+
+    def export(self, job: ExportJob, files: Files) -> None:
+        export_tflite(job.model, files.path, job.config, job.calibration)
+
+    def describe(self, files: Files) -> dict[str, Any]:
+        return describe(files.path)
+
+    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+        return check(facts, mode, io)
+
+
+EXPORTER = TFLiteExporter()

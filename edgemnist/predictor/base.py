@@ -97,6 +97,15 @@ def _same_scale(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=0.0)
 
 
+@dataclass(frozen=True)
+class RawLoop:
+    """A runtime driven through its public API, without the Predictor. ``prepare(batch)`` does the untimed
+    set-up (resize, allocate) and returns the call to time, which takes a model-dtype (batch, 784) array."""
+
+    method: str
+    prepare: Callable[[int], Callable[[np.ndarray], Any]]
+
+
 class Backend(ABC):
     """One runtime executing one artifact. Subclass it; see the module docstring for an example.
 
@@ -113,9 +122,14 @@ class Backend(ABC):
       Return the raw ``(N, 10)`` output of ``output.dtype`` as an array the caller owns (copy out of
       runtime buffers). ``run`` must be safe to call from several threads at once: take a lock if the
       runtime is not thread-safe. Do not mutate ``x``.
-    - Optional: ``details()`` (extra facts shown by ``edgemnist info``), ``quantization()`` (a best guess
-      of the quantization mode when no manifest says it), ``close()``, and ``bind()``, a zero-copy fast
-      path for runtimes whose input and output buffers can be written and read in place.
+    - With defaults (override what applies): ``details()`` (extra facts shown by ``edgemnist info``),
+      ``quantization()`` (a best guess of the quantization mode when no manifest says it), ``per_image()``
+      (run each image of a batch alone from now on), ``close()``, ``bind()`` (a zero-copy fast path for
+      runtimes whose input and output buffers can be written and read in place) and the classmethod
+      ``raw_loop(path, threads)`` (the runtime driven through its own public API, without the Predictor:
+      the baseline ``edgemnist bench`` times).
+
+    These are all the Predictor and the benchmarks call; nothing is probed with ``hasattr``.
     """
 
     #: Human name of the runtime, e.g. "LiteRT".
@@ -141,6 +155,20 @@ class Backend(ABC):
         ``as_dtype`` (default ``input.dtype``) so the Predictor converts straight into it, invokes, and
         returns ``read(out)`` of the runtime's output buffer (``read`` returns a new array).
         """
+        return None
+
+    def per_image(self) -> None:
+        """From now on run a batch one image per call, so that no image's answer depends on its neighbours.
+
+        The Predictor calls it for dynamically quantized models (an activation scale computed over the whole
+        input tensor). The default does nothing: right for a backend whose batched results are already
+        independent per image (or that always runs one image per invoke)."""
+        return None
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop | None:
+        """The runtime on ``path`` through its own public API, without the Predictor (``edgemnist bench``'s
+        baseline); None when the backend has no such baseline."""
         return None
 
     def details(self) -> dict[str, Any]:

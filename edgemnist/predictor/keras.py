@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.predictor.base import Backend, TensorSpec
+from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
 
 
 class KerasBackend(Backend):
@@ -45,6 +45,14 @@ class KerasBackend(Backend):
 
     def quantization(self) -> str | None:
         return "float32"
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
+        from edgemnist.model import load_model
+
+        model = load_model(path)
+        return RawLoop("keras model(x, training=False).numpy()",
+                       lambda batch: lambda x: model(x, training=False).numpy())
 
     def details(self) -> dict[str, Any]:
         import keras

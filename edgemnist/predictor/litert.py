@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from edgemnist.allowlist import MAX_MODEL_BYTES
-from edgemnist.errors import ArtifactError, MissingDependencyError
+from edgemnist.errors import ArtifactError, MissingDependencyError, first_line
 from edgemnist.flatbuffer import check_tflite
-from edgemnist.predictor.base import DTYPES, Backend, TensorSpec
+from edgemnist.predictor.base import DTYPES, Backend, RawLoop, TensorSpec
 
 _PRIVATE = ("SetTensor", "Invoke", "GetTensor", "ResizeInputTensor", "AllocateTensors", "tensor")
 
@@ -74,8 +74,8 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
         ip.allocate_tensors()
         ins, outs = ip.get_input_details(), ip.get_output_details()
     except Exception as exc:  # ValueError/RuntimeError from the runtime, or whatever its wrapper raises
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: not a loadable TFLite model ({first[:300]})") from None
+        raise ArtifactError(f"{path}: not a loadable TFLite model ({first_line(exc, default=type(exc).__name__)})"
+                            ) from None
     if len(ins) != 1 or len(outs) != 1:
         raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
     for what, d in (("input", ins[0]), ("output", outs[0])):
@@ -170,6 +170,24 @@ class LiteRTBackend(Backend):
                 return read(self._out_view)
 
         return call
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
+        ip, package = open_interpreter(path, threads)
+        i, o = ip.get_input_details()[0], ip.get_output_details()[0]["index"]
+
+        def prepare(batch: int):
+            ip.resize_tensor_input(i["index"], [batch, int(i["shape"][-1])])
+            ip.allocate_tensors()
+            set_tensor, invoke, get_tensor, index = ip.set_tensor, ip.invoke, ip.get_tensor, i["index"]
+
+            def call(x):
+                set_tensor(index, x)
+                invoke()
+                return get_tensor(o)
+            return call
+
+        return RawLoop(f"{package} Interpreter: set_tensor, invoke, get_tensor", prepare)
 
     # ----------------------------------------------------------------- facts
 

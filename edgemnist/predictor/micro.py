@@ -21,16 +21,10 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError
-from edgemnist.export.micro import (
-    MicroModel,
-    MicroRunner,
-    ensure_runs,
-    min_arena_bytes,
-    read_micro,
-    remember_runs,
-    round_up,
-)
-from edgemnist.predictor.base import Backend, TensorSpec
+from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
+from edgemnist.tflm.arena import ensure_runs, min_arena_bytes, remember_runs, round_up, tflm_runtime
+from edgemnist.tflm.carray import MicroModel, read_micro
+from edgemnist.tflm.runner import MicroRunner
 
 
 def arena_for(micro: MicroModel, *, vouched: bool = False) -> tuple[int, str]:
@@ -92,6 +86,23 @@ class MicroBackend(Backend):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self._runner.run(x)
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
+        runtime = tflm_runtime()
+        micro = read_micro(path)
+        ip = runtime.Interpreter.from_bytes(micro.model_bytes, arena_size=int(arena_for(micro)[0]))
+        set_input, invoke, get_output = ip.set_input, ip.invoke, ip.get_output
+
+        def call(x):
+            out = []
+            for k in range(len(x)):  # the TFLM model has batch 1, as on a device
+                set_input(x[k:k + 1], 0)
+                invoke()
+                out.append(get_output(0))
+            return out
+
+        return RawLoop("tflite_micro Interpreter: set_input, invoke, get_output, per image", lambda batch: call)
 
     def quantization(self) -> str | None:
         return "int8"

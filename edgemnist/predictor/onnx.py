@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from edgemnist._deps import require
-from edgemnist.errors import ArtifactError
-from edgemnist.predictor.base import Backend, TensorSpec
+from edgemnist.errors import ArtifactError, first_line
+from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
 
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8"}
 
@@ -51,8 +51,8 @@ def open_session(path: str | Path, threads: int = 1) -> Any:
                                     enable_fallback=0)
         sess.get_inputs(), sess.get_outputs()
     except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: not a loadable ONNX model ({first[:300]}){_looks_like(path)}") from None
+        raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)})"
+                            f"{_looks_like(path)}") from None
     return sess
 
 
@@ -146,9 +146,16 @@ class OnnxBackend(Backend):
         # run_per_image() -- the manifest's quantization, so no single source of facts can be missing.
         self._per_row = fixed == 1 or self.quantization() == "dynamic" or _has_dynamic_quantize(path)
 
-    def run_per_image(self) -> None:
+    def per_image(self) -> None:
         """Run a batch one image per call from now on (the Predictor asks for this for dynamic quantization)."""
         self._per_row = True
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
+        sess = open_session(path, threads)
+        run, name, outs = sess.run, sess.get_inputs()[0].name, [sess.get_outputs()[0].name]
+        return RawLoop("onnxruntime InferenceSession.run(outputs, {input: x})",
+                       lambda batch: lambda x: run(outs, {name: x})[0])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if not self._per_row or x.shape[0] == 1:

@@ -342,7 +342,7 @@ class Mutator:
         self.onnx = {n: onnx.load_from_string(d) for n, d in self.raw.items() if n.startswith("onnx")}
         micro = sources.get("micro")
         if micro is not None:
-            from edgemnist.carray import read_array
+            from edgemnist.tflm.carray import read_array
 
             self.micro_header = micro.with_suffix(".h").read_text()
             self.micro_bytes = read_array(micro)
@@ -367,12 +367,12 @@ class Mutator:
         name, how = self.kinds[index % len(self.kinds)]
         rng = self.rng
         if name == "micro":
-            from edgemnist.export.micro import HEADER_NAME, render_source
+            from edgemnist.tflm.carray import HEADER_NAME, render_source
 
             cc = self.raw["micro"].decode()
             if how == "text":
                 what, cc2, h2 = micro_text_mutation(cc, self.micro_header, rng)
-                return Mutant(f"micro:text", what, {"model_data.cc": cc2.encode("utf-8", "surrogatepass"),
+                return Mutant("micro:text", what, {"model_data.cc": cc2.encode("utf-8", "surrogatepass"),
                                                     HEADER_NAME: h2.encode()})
             if how == "ccbytes":
                 what, data = byte_mutation(self.raw["micro"], rng)
@@ -388,7 +388,7 @@ class Mutator:
             if rng.random() < 0.33:
                 import hashlib
 
-                from edgemnist.carray import model_id
+                from edgemnist.tflm.carray import model_id
 
                 header = re.sub(r"sha256 [0-9a-f]{64}", "sha256 " + hashlib.sha256(model).hexdigest(), header)
                 header = re.sub(r"0x[0-9a-f]{16}ULL", model_id(model), header)

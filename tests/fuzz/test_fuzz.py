@@ -79,10 +79,10 @@ def _damage(data: bytes, draw) -> bytes:
 @given(data=st.data())
 def test_checkers_raise_only_artifact_errors(name, data, src):
     """In-process: damaged bytes make each checker return or raise ArtifactError, nothing else."""
-    from edgemnist.carray import parse_text
     from edgemnist.errors import ArtifactError
     from edgemnist.flatbuffer import check_tflite
     from edgemnist.onnxcheck import check_onnx
+    from edgemnist.tflm.carray import parse_text
 
     raw = src[name].read_bytes()
     if name == "micro":  # damage the text near the array's start, its end and the length constant
@@ -107,9 +107,9 @@ def test_allow_lists_hold_every_export_mode(src):
     from ai_edge_litert import schema_py_generated as schema
 
     from edgemnist import allowlist
-    from edgemnist.carray import read_array
     from edgemnist.flatbuffer import check_tflite
     from edgemnist.onnxcheck import check_onnx
+    from edgemnist.tflm.carray import read_array
 
     tflite_used, onnx_used = set(), set()
     for name, path in src.items():

@@ -16,10 +16,13 @@ pytest.importorskip("tflite_micro")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ArtifactError, ConfigError  # noqa: E402
+from edgemnist.tflm import arena as tflm_arena  # noqa: E402
+from edgemnist.tflm import carray  # noqa: E402
+from edgemnist.tflm import runner  # noqa: E402
 from edgemnist.export import micro  # noqa: E402
 from edgemnist.fileio import sha256_bytes  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micro" / "main.cc"
 
 
@@ -30,7 +33,7 @@ def exported(export_artifact):
 
 @pytest.fixture(scope="module")
 def model_bytes(exported) -> bytes:
-    return micro.parse_c_array(exported.path.read_text())
+    return carray.parse_c_array(exported.path.read_text())
 
 
 def test_manifest_states_arena_flash_and_tflm_accuracy(exported, model_bytes):
@@ -41,7 +44,7 @@ def test_manifest_states_arena_flash_and_tflm_accuracy(exported, model_bytes):
     assert m["input"]["zero_point"] == -128 and m["input"]["scale"] == pytest.approx(1 / 255, rel=1e-6)
     facts = m["micro"]
     assert facts["flash_bytes"] == len(model_bytes) and facts["tflite_sha256"] == sha256_bytes(model_bytes)
-    assert facts["arena_alignment"] == micro.ARENA_ALIGNMENT == 16
+    assert facts["arena_alignment"] == tflm_arena.ARENA_ALIGNMENT == 16
     arena, least = facts["arena_bytes"], facts["arena_min_bytes"]
     assert arena % 16 == 0 and 0 <= arena - least < 16
     assert 1024 < arena < 64 * 1024  # activations of 784 -> 512 -> 10 plus TFLM bookkeeping; weights stay in flash
@@ -103,12 +106,12 @@ def test_generated_source_compiles_links_and_holds_the_bytes(exported, model_byt
 def test_smaller_arena_fails_and_the_stated_one_runs(exported, model_bytes):
     facts = exported.manifest["micro"]
     least, arena = facts["arena_min_bytes"], facts["arena_bytes"]
-    assert micro.arena_fits(model_bytes, arena)
-    assert micro.arena_fits(model_bytes, least)
-    assert not micro.arena_fits(model_bytes, least - 1)
-    assert not micro.arena_fits(model_bytes, arena - micro.ARENA_ALIGNMENT)
+    assert tflm_arena.arena_fits(model_bytes, arena)
+    assert tflm_arena.arena_fits(model_bytes, least)
+    assert not tflm_arena.arena_fits(model_bytes, least - 1)
+    assert not tflm_arena.arena_fits(model_bytes, arena - tflm_arena.ARENA_ALIGNMENT)
     # TFLM's own allocation report undercounts: sizing the arena from it would fail on the board.
-    recorded = micro.recorded_arena_bytes(model_bytes, arena)
+    recorded = tflm_arena.recorded_arena_bytes(model_bytes, arena)
     assert recorded is not None and recorded < least
 
 
@@ -121,8 +124,8 @@ def test_predictor_on_the_cc_matches_litert_int8(exported, export_artifact, mnis
     assert (p.format, p.quantization, p.backend.runtime) == ("micro", "int8", "TFLite Micro")
     assert p.backend.details()["arena_bytes"] == exported.manifest["micro"]["arena_bytes"]
     ref = Predictor.load(tflite.path)
-    raw = p.backend.run(micro.quantize_pixels(images))
-    raw_ref = ref.backend.run(micro.quantize_pixels(images))
+    raw = p.backend.run(runner.quantize_pixels(images))
+    raw_ref = ref.backend.run(runner.quantize_pixels(images))
     assert raw.dtype == np.int8 and raw.shape == (300, 10)
     assert np.mean((raw == raw_ref).all(axis=1)) > 0.98
     proba, proba_ref = p.predict_proba(images), ref.predict_proba(images)
@@ -187,31 +190,31 @@ def test_header_of_another_model_is_not_trusted(exported, tmp_path):
     header = exported.path.with_name("model_data.h").read_text()
     sha = exported.manifest["micro"]["tflite_sha256"]
     (tmp_path / "model_data.h").write_text(header.replace(sha, "0" * 64))
-    assert micro.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
+    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
     (tmp_path / "model_data.h").write_text(header)
-    assert micro.read_micro(tmp_path / "model_data.cc").arena_bytes == exported.manifest["micro"]["arena_bytes"]
+    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == exported.manifest["micro"]["arena_bytes"]
 
 
 def test_parse_c_array_round_trip_and_bad_input():
     data = bytes(range(256)) + b"\x00\xff" * 7
-    text = micro.render_source(data, source_sha256=None)
-    assert micro.parse_c_array(text) == data
+    text = carray.render_source(data, source_sha256=None)
+    assert carray.parse_c_array(text) == data
     with pytest.raises(ArtifactError, match="no array"):
-        micro.parse_c_array("int x = 1;")
+        carray.parse_c_array("int x = 1;")
     with pytest.raises(ArtifactError, match="0xzz"):
-        micro.parse_c_array(text.replace("0x00,", "0xzz,", 1))
+        carray.parse_c_array(text.replace("0x00,", "0xzz,", 1))
     with pytest.raises(ArtifactError, match="says"):
-        micro.parse_c_array(text.replace(f"= {len(data)};", f"= {len(data) + 1};"))
+        carray.parse_c_array(text.replace(f"= {len(data)};", f"= {len(data) + 1};"))
 
 
 def test_read_micro_refuses_what_is_not_a_model(tmp_path):
     fake = tmp_path / "model_data.cc"
-    fake.write_text(micro.render_source(b"not a flatbuffer", source_sha256=None))
+    fake.write_text(carray.render_source(b"not a flatbuffer", source_sha256=None))
     with pytest.raises(ArtifactError, match="TFL3"):
-        micro.read_micro(fake)
+        carray.read_micro(fake)
     (tmp_path / "empty.cc").write_text("// nothing\n")
     with pytest.raises(ArtifactError, match="no array"):
-        micro.read_micro(tmp_path / "empty.cc")
+        carray.read_micro(tmp_path / "empty.cc")
 
 
 def test_export_micro_rejects_bad_arguments(tmp_path):

@@ -36,30 +36,7 @@ IDS = [f"{f}-{m}-{io}" for f, m, io in CASES]
 # Max |probability - Keras| per mode, and how often the labels must agree with Keras.
 TOLERANCE = {"float32": (1e-5, 1.0), "float16": (2e-3, 1.0), "dynamic": (0.06, 0.99), "int8": (0.08, 0.98)}
 
-N = 300
-
-
-@pytest.fixture(scope="session")
-def artifact_path(export_artifact, model_path):
-    def get(fmt, mode, io):
-        if fmt == "keras":
-            return model_path
-        return export_artifact(fmt, mode, io).path
-
-    return get
-
-
-@pytest.fixture(scope="session")
-def reference(trained, mnist):
-    """Keras probabilities for the first N test images."""
-    from edgemnist.model import preprocess
-
-    return trained[1].model.predict(preprocess(mnist.test_images[:N]), verbose=0).astype(np.float32)
-
-
-@pytest.fixture(scope="session")
-def int8_path(artifact_path):
-    return artifact_path("tflite", "int8", "int8")
+N = 300  # = N_REFERENCE of tests/conftest.py (the reference fixture)
 
 
 def _batches(p, images, size):

@@ -373,7 +373,7 @@ def _unchanged(folder, before):
 def test_exporter_dying_midway_leaves_no_half_file(source, populated, tmp_path, monkeypatch):
     import edgemnist.export.onnx as onnx_export
 
-    def half_then_die(model, out_path, config, calibration, *, source=None):
+    def half_then_die(model, out_path, config, calibration, **_):
         out_path.write_bytes(b"\x08\x07half an onnx file")
         raise RuntimeError("killed midway")
 
@@ -389,7 +389,7 @@ def test_interrupted_verification_leaves_the_old_artifact(source, populated, tmp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(edgemnist.verify, "verify", interrupted)
+    monkeypatch.setattr(edgemnist.verify, "verify_predictor", interrupted)
     with pytest.raises(KeyboardInterrupt):
         export_prepared(source, ExportConfig("onnx", "float32"), tmp_path)
     _unchanged(tmp_path, populated)

@@ -1,0 +1,195 @@
+"""Tables, Markdown and plots of benchmark reports.
+
+Everything here works on the plain data of ``BenchReport.to_dict()`` (what ``--json`` writes) and on nothing
+else -- not even the bench's constants: the overhead target and the runtime versions are read from the report,
+so a report re-rendered from an old JSON file (``benchmarks/update_readme.py`` does) says what it measured.
+Plots are ``edgemnist.bench.plot``'s; terminal tables ``edgemnist.bench.terminal``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from edgemnist import spec
+from edgemnist.errors import ConfigError
+
+# ============================================================================== numbers
+
+
+def fmt_ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if x < 10 else f"{x:.1f}" if x < 1000 else f"{x:.0f}"
+
+
+def fmt_ips(x: float | None) -> str:
+    if x is None:
+        return "-"
+    return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit, k in (("MB", 1e6), ("kB", 1e3)):
+        if abs(n) >= k:
+            return f"{n / k:.1f} {unit}"
+    return f"{n} B"
+
+
+def measurement(d: dict, subject: str, batch: int = 1) -> dict | None:
+    """The measurement of ``subject`` ("predictor", "raw", "keras.call", "keras.predict") at ``batch``."""
+    return next((m for m in d.get("measurements", []) if m["subject"] == subject and m["batch"] == batch), None)
+
+
+def latency(d: dict, subject: str, key: str = "p50", batch: int = 1) -> float | None:
+    m = measurement(d, subject, batch)
+    return None if m is None else m["latency_ms"][key]
+
+
+def fmt_overhead(a: dict) -> str:
+    """An artifact's predictor/raw batch-1 p50 ratio, flagged: ``1.08 ✓`` within ``OVERHEAD_TARGET``, else ✗."""
+    over = a.get("overhead")
+    return "-" if over is None else f"{over['p50_ratio']:.2f} {'✓' if over['within_target'] else '✗'}"
+
+
+def overhead_target(report: dict) -> float | str:
+    """The predictor-overhead target the report was measured against, as each artifact's ``overhead`` records
+    it ("?" when no artifact was measured against its raw loop)."""
+    return next((a["overhead"]["target_p50_ratio"] for a in report.get("artifacts", []) if a.get("overhead")), "?")
+
+
+def overhead_line(report: dict) -> str:
+    """Every artifact's predictor overhead against the target, on one line."""
+    parts = [f"{short_name(a['name'])} {fmt_overhead(a)}" for a in report["artifacts"] if a.get("overhead")]
+    return (f"predictor overhead (batch-1 p50 / raw runtime p50, target ≤ {overhead_target(report)}): "
+            + (", ".join(parts) if parts else "not measured (no raw loop)"))
+
+
+def short_name(name: str) -> str:
+    """``model.int8.tflite`` -> ``int8.tflite`` (plot labels)."""
+    return name[len("model."):] if name.startswith("model.") else name
+
+
+# ============================================================================== tables
+
+
+def summary_table(report: dict, *, threads_column: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Header and rows (strings) of the artifacts table: the terminal, Markdown and the README share it."""
+    batches = list(report["config"]["batch_sizes"])
+    keras = report.get("keras")
+    keras_p50 = latency(keras, "keras.call") if keras else None
+    header = ["artifact", *(["threads"] if threads_column else []), "size", "accuracy", "load ms", "1st ms",
+              "p50 ms", "p90 ms", "p99 ms", "max ms", "raw p50", "×raw", *(f"img/s b{b}" for b in batches),
+              *(["×Keras"] if keras_p50 else []), "load RSS"]
+    rows = []
+    for a in report["artifacts"]:
+        acc = "-" if a["accuracy"] is None else f"{a['accuracy']:.2%}" + (
+            "" if a["accuracy_source"] == "measured" else "*")
+        size = fmt_bytes(a["size_bytes"]) + (
+            "" if a["deploy_bytes"] == a["size_bytes"] else f" ({fmt_bytes(a['deploy_bytes'])})")
+        p50 = latency(a, "predictor")
+        row = [a["name"], *([str(a["threads"])] if threads_column else []), size, acc, fmt_ms(a["load_ms"]),
+               fmt_ms(a["first_inference_ms"]), fmt_ms(p50), fmt_ms(latency(a, "predictor", "p90")),
+               fmt_ms(latency(a, "predictor", "p99")), fmt_ms(latency(a, "predictor", "max")),
+               fmt_ms(latency(a, "raw")), fmt_overhead(a)]
+        for b in batches:
+            m = measurement(a, "predictor", b)
+            row.append(fmt_ips(m["images_per_s"]) if m else "-")
+        if keras_p50:
+            row.append(f"{keras_p50 / p50:.1f}" if p50 else "-")
+        row.append(fmt_bytes(a["memory"].get("load_rss_increase_bytes")))
+        rows.append(row)
+    return header, rows
+
+
+def keras_table(report: dict) -> tuple[list[str], list[list[str]]] | None:
+    k = report.get("keras")
+    if not k:
+        return None
+    header = ["Keras baseline", "batch", "runs", "p50 ms", "p90 ms", "p99 ms", "max ms", "img/s"]
+    rows = []
+    for m in k["measurements"]:
+        lat = m["latency_ms"]
+        rows.append([m["method"], str(m["batch"]), str(m["runs"]), fmt_ms(lat["p50"]), fmt_ms(lat["p90"]),
+                     fmt_ms(lat["p99"]), fmt_ms(lat["max"]), fmt_ips(m["images_per_s"])])
+    return header, rows
+
+
+def machine_line(report: dict) -> str:
+    m = report["machine"]
+    v = m.get("versions", {})
+    runtimes = ", ".join(f"{k} {value}" for k, value in v.items() if k != "edgemnist")
+    env = ", ".join(f"{k}={val}" for k, val in m.get("thread_env", {}).items()) or "no thread env vars set"
+    load = m.get("load_average")
+    return (f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
+            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start")
+
+
+def settings_line(report: dict) -> str:
+    c = report["config"]
+    peak = (report.get("memory") or {}).get("peak_rss_bytes")
+    return (f"threads {c['threads']}, warm-up {c['warmup']} calls, at least {c['min_time']:g} s and "
+            f"{c['min_runs']} images per measurement, batch sizes {', '.join(map(str, c['batch_sizes']))}; "
+            f"wall time {report['wall_seconds']:.1f} s; peak RSS of the whole bench process {fmt_bytes(peak)}")
+
+
+def legend(report: dict) -> str:
+    """What the columns mean, with the report's own overhead target."""
+    return ("p50/p90/p99/max: batch-1 `Predictor.predict_proba` latency per call after warm-up; raw p50: the "
+            "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✓ within the "
+            f"{overhead_target(report)} target, ✗ above); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = "
+            "from the verified manifest; size in parentheses: the flatbuffer a device flashes; img/s bN: throughput "
+            "at batch N; load RSS: RSS growth from loading one more instance (runtime already imported).")
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---" if i == 0 else "---:" for i in range(len(header))]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |",
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def plain_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+                     .rstrip() for row in [header, *rows])
+
+
+def notes(report: dict) -> list[str]:
+    out = [f"{a['name']}: {n}" for a in report["artifacts"] for n in a["notes"]]
+    return out + list(report["notes"]) + list((report.get("keras") or {}).get("notes") or [])
+
+
+def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", heading: str = "##") -> str:
+    """A Markdown report of one or more runs (e.g. threads 1 and 2): date and machine first."""
+    reports = list(reports)
+    if not reports:
+        raise ConfigError("no reports to render")
+    first = reports[0]
+    lines = [f"{heading} {title}", ""] if title else []
+    lines += [f"Measured {first['created']} on {machine_line(first)}.", ""]
+    multi = len(reports) > 1
+    for r in reports:
+        if multi:
+            lines += [f"{heading}# threads = {r['config']['threads']}", ""]
+        lines += [f"Settings: {settings_line(r)}.", ""]
+        lines += md_table(*summary_table(r))
+        lines += ["", overhead_line(r) + "."]
+        kt = keras_table(r)
+        if kt:
+            lines += ["", *md_table(*kt), "",
+                      f"Keras intra-op threads: {r['keras']['intra_op_threads']} (0 = TensorFlow's default, all cores)."]
+        extra = notes(r)
+        if extra:
+            lines += ["", *(f"- {n}" for n in extra)]
+        lines.append("")
+    lines += [legend(first), ""]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "fmt_bytes", "fmt_ips", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
+    "markdown", "md_table", "measurement", "notes", "overhead_line", "overhead_target", "plain_table",
+    "settings_line", "short_name", "summary_table",
+]

@@ -1,0 +1,105 @@
+"""What to export (``ExportConfig``) and the calibration images int8 modes are calibrated on.
+
+The defaults here are the only ones: the CLI reads them (``edgemnist.commands.export``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist.errors import ConfigError
+from edgemnist.fileio import sha256_bytes
+from edgemnist.formats import EXPORT_FORMATS, FORMATS, Format, get_format
+
+#: Float32 artifacts must reproduce the Keras probabilities within this.
+FLOAT32_ATOL = 1e-5
+DEFAULT_CALIBRATION_SAMPLES = 500
+DEFAULT_SEED = 0
+_CALIBRATED_MODES = ("int8",)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export. ``mode`` and ``io`` default to the format's first mode and that mode's first I/O
+    dtype (from the registry) and are stored resolved."""
+
+    format: str
+    mode: str | None = None
+    io: str | None = None
+    calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
+    seed: int = DEFAULT_SEED
+    tolerance: float = spec.DEFAULT_TOLERANCE_PP
+
+    def __post_init__(self) -> None:
+        fmt = get_format(self.format)
+        if fmt.exporter is None:
+            raise ConfigError(f"{self.format} is a source format, not an export target; "
+                              f"expected one of: {', '.join(EXPORT_FORMATS)}")
+        mode = fmt.mode(self.mode).name
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "io", fmt.resolve_io(mode, self.io))
+        n = self.calibration_samples
+        if not (_is_int(n) and 1 <= n <= 60000):
+            raise ConfigError(f"calibration samples must be an integer from 1 to 60000, got {n!r}")
+        if not (_is_int(self.seed) and 0 <= self.seed < 2**32):
+            raise ConfigError(f"seed must be an integer from 0 to 2**32-1, got {self.seed!r}")
+        if not (isinstance(self.tolerance, (int, float)) and not isinstance(self.tolerance, bool)
+                and np.isfinite(self.tolerance)):
+            raise ConfigError(f"tolerance must be a number of percentage points, got {self.tolerance!r}")
+        spec.accuracy_floor(self.tolerance)  # range check
+
+    @property
+    def fmt(self) -> Format:
+        return FORMATS[self.format]
+
+    @property
+    def artifact_name(self) -> str:
+        return self.fmt.artifact_name(self.mode, self.io)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.mode in _CALIBRATED_MODES
+
+    @property
+    def max_abs_diff(self) -> float | None:
+        """The largest |p - p_keras| the artifact may show: FLOAT32_ATOL for float32, else no limit."""
+        return FLOAT32_ATOL if self.mode == "float32" else None
+
+    @property
+    def label(self) -> str:
+        return f"{self.format} {self.mode} ({self.io} I/O)"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration images (float32 (N, 784) in [0, 1], preprocessed like the model's input) and how they
+    were drawn (the manifest's ``calibration``)."""
+
+    images: np.ndarray = field(repr=False)
+    recipe: dict[str, Any]
+
+
+def calibration_set(train_images: np.ndarray, samples: int = DEFAULT_CALIBRATION_SAMPLES,
+                    seed: int = DEFAULT_SEED) -> Calibration:
+    """``samples`` distinct training images chosen by ``numpy.random.default_rng(seed)``, in index order."""
+    n = len(train_images)
+    if not 1 <= samples <= n:
+        raise ConfigError(f"calibration samples must be from 1 to {n} (the training set), got {samples}")
+    indices = np.sort(np.random.default_rng(seed).choice(n, size=samples, replace=False)).astype("<i8")
+    recipe = {
+        "split": "train",
+        "count": int(samples),
+        "seed": int(seed),
+        "sampler": f"numpy.random.default_rng(seed).choice({n}, count, replace=False), sorted",
+        "indices_sha256": sha256_bytes(indices.tobytes()),  # of the indices as little-endian int64
+        "preprocessing": spec.PREPROCESSING["scale"],
+    }
+    return Calibration(spec.to_unit_floats(train_images[indices]), recipe)

@@ -1,0 +1,71 @@
+"""The loaded Keras model with everything every export of it shares: load once, hash once, export many."""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist.export.config import Calibration, calibration_set
+from edgemnist.fileio import sha256_file
+
+
+@dataclass(frozen=True)
+class Source:
+    """The source model, MNIST, and the Keras reference probabilities on the test images."""
+
+    path: Path
+    sha256: str
+    model: Any = field(repr=False)
+    data: Any = field(repr=False)  # edgemnist.data.Mnist
+    reference: np.ndarray = field(repr=False)  # Keras probabilities on the test images
+    accuracy: float  # of the Keras model on the test images
+    _calibrations: dict = field(default_factory=dict, repr=False, compare=False)
+    #: Verified exports of this source by config: what an exporter's ``requires`` is served from.
+    results: dict = field(default_factory=dict, repr=False, compare=False)
+    _workspace: list = field(default_factory=list, repr=False, compare=False)
+
+    def calibration(self, samples: int, seed: int) -> Calibration:
+        key = (samples, seed)
+        if key not in self._calibrations:
+            self._calibrations[key] = calibration_set(self.data.train_images, samples, seed)
+        return self._calibrations[key]
+
+    def workspace(self) -> Path:
+        """A private folder for artifacts exported only as another export's input (deleted with the Source)."""
+        if not self._workspace:
+            tmp = tempfile.TemporaryDirectory(prefix="edgemnist-inputs-")
+            weakref.finalize(self, tmp.cleanup)
+            self._workspace.append(tmp)
+        return Path(self._workspace[0].name)
+
+
+def prepare(model_path: str | Path, data=None, *, data_dir=None) -> Source:
+    """Load ``model_path`` (safe mode) and MNIST, and compute the Keras reference probabilities once.
+
+    When the training manifest sits beside the model, the model must still have the sha256 it records
+    (ArtifactChangedError otherwise): an export never starts from a model that changed since training.
+    The model file is hashed exactly once.
+    """
+    from edgemnist.data import load_mnist
+    from edgemnist.manifest import check_sha256, read_manifest
+    from edgemnist.model import load_model, preprocess
+
+    model_path = Path(model_path)
+    manifest = read_manifest(model_path) if model_path.is_file() else None
+    digest = sha256_file(model_path) if model_path.is_file() else None
+    if manifest is not None:
+        check_sha256(model_path, manifest, digest)
+    model = load_model(model_path)
+    if data is None:
+        data = load_mnist(data_dir)
+    reference = model.predict(preprocess(data.test_images), batch_size=1000, verbose=0).astype(np.float32)
+    accuracy = float(np.mean(reference.argmax(axis=1) == data.test_labels))
+    return Source(model_path, digest, model, data, reference, accuracy)
+
+
+__all__ = ["Source", "prepare"]

@@ -1,0 +1,132 @@
+"""The package's shape: the README's architecture tree names every module, and the import rules hold."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PKG = REPO / "edgemnist"
+START, END = "<!-- arch:start -->", "<!-- arch:end -->"
+_ENTRY = re.compile(r"^[\w.]+(?:\.py|/)$")
+
+
+def _modules() -> set[str]:
+    """Every module file of the package, as a path relative to the repo (``edgemnist/export/base.py``)."""
+    return {p.relative_to(REPO).as_posix() for p in PKG.rglob("*.py")
+            if "__pycache__" not in p.parts and p.name not in ("__init__.py", "__main__.py")}
+
+
+def _tree_entries() -> set[str]:
+    """The files and folders the README's architecture tree lists, as full paths (indentation = nesting)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text[text.index(START) + len(START):text.index(END)]
+    stack: list[tuple[int, str]] = []
+    entries = set()
+    for line in block.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("```"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        names = []
+        for token in re.split(r"\s{2,}", stripped):
+            if not _ENTRY.match(token):
+                break
+            names.append(token)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        parent = stack[-1][1] if stack else ""
+        for name in names:
+            entries.add(parent + name.rstrip("/"))
+        if len(names) == 1 and names[0].endswith("/"):
+            stack.append((indent, parent + names[0]))
+    return entries
+
+
+def test_the_readme_architecture_tree_names_every_module():
+    listed = _tree_entries()
+    missing = sorted(m for m in _modules() if m not in listed)
+    assert not missing, f"modules missing from the README's architecture tree (between {START} and {END}): {missing}"
+    gone = sorted(e for e in listed if e.startswith("edgemnist/") and e.endswith(".py") and not (REPO / e).exists())
+    assert not gone, f"the README's architecture tree names modules that do not exist: {gone}"
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import in ``path``, lazy ones included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.append((node.module, [a.name for a in node.names]))
+    return out
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_the_device_path_imports_nothing_from_the_exporters():
+    for path in (PKG / "predictor").glob("*.py"):
+        bad = [m for m, _ in _imports(path) if m.startswith("edgemnist.export")]
+        assert not bad, f"{path.name} imports {bad}"
+    micro = {m for m, _ in _imports(PKG / "predictor" / "micro.py") if m.startswith("edgemnist.")}
+    assert {m for m in micro if not m.startswith(("edgemnist.tflm", "edgemnist.predictor.base"))} <= {
+        "edgemnist.errors", "edgemnist.spec", "edgemnist.fileio", "edgemnist.manifest"}
+    for path in (PKG / "tflm").glob("*.py"):
+        bad = [m for m, _ in _imports(path) if m.startswith(("edgemnist.export", "edgemnist.predictor"))]
+        assert not bad, f"tflm/{path.name} imports {bad}"
+
+
+def test_no_child_module_imports_its_parent_package():
+    offenders = []
+    for init in PKG.rglob("__init__.py"):  # the subpackages (a module may read edgemnist.__version__)
+        pkg = init.parent
+        if pkg == PKG:
+            continue
+        parent = _dotted(init)
+        submodules = {p.stem for p in pkg.glob("*.py")} | {p.name for p in pkg.iterdir() if p.is_dir()}
+        for path in pkg.glob("*.py"):
+            if path.name == "__init__.py":
+                continue
+            for module, names in _imports(path):
+                if module == parent and not set(names) <= submodules:
+                    offenders.append(f"{path.relative_to(REPO)}: from {module} import {', '.join(names)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_no_import_cycle_between_edgemnist_packages():
+    units = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    graph: dict[str, set[str]] = {u: set() for u in units}
+    for unit in units:
+        for path in (PKG / unit).rglob("*.py"):
+            for module, _ in _imports(path):
+                parts = module.split(".")
+                if parts[0] == "edgemnist" and len(parts) > 1 and parts[1] in units and parts[1] != unit:
+                    graph[unit].add(parts[1])
+
+    def reach(a: str, seen: set[str]) -> set[str]:
+        for b in graph[a] - seen:
+            seen.add(b)
+            reach(b, seen)
+        return seen
+
+    cycles = sorted(a for a in units if a in reach(a, set()))
+    assert not cycles, f"packages in an import cycle: {cycles} ({ {u: sorted(graph[u]) for u in cycles} })"
+
+
+def test_no_hook_probing_and_no_top_level_bench_modules():
+    for path in [*(PKG / "export").glob("*.py"), PKG / "commands" / "export.py", PKG / "predictor" / "predictor.py"]:
+        text = path.read_text(encoding="utf-8")
+        assert "hasattr(" not in text and "getattr(backend" not in text, f"{path.name} probes for hooks"
+    assert not list(PKG.glob("bench_*.py"))
+
+
+def test_fast_tier_modules_never_import_tensorflow_at_module_level():
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module for n in top if isinstance(n, ast.ImportFrom) and n.module]
+        assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "tf2onnx")], path
