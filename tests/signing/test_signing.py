@@ -26,7 +26,7 @@ from edgemnist.errors import ConfigError, SignatureError
 ec = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ec")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # tests/signing/ -> the repository
 
 
 def _keypair(folder: Path, name: str, curve=None) -> tuple[Path, Path]:
