@@ -44,14 +44,18 @@ _V_TYPE, _TY_TENSOR, _TT_ELEM, _TT_SHAPE, _SH_DIM, _D_VALUE, _D_PARAM = 2, 1, 1,
 
 
 class _Refused(Exception):
-    pass
+    """Well-formed protobuf, but not something this network's exports contain."""
+
+
+class _Malformed(_Refused):
+    """Not a well-formed protobuf message where ONNX expects one."""
 
 
 def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= end or shift > 63:
-            raise _Refused("a varint runs past its message" if pos >= end else "a varint longer than 10 bytes")
+            raise _Malformed("a varint runs past its message" if pos >= end else "a varint longer than 10 bytes")
         b = data[pos]
         pos += 1
         result |= (b & 0x7F) << shift
@@ -71,24 +75,24 @@ def _fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int |
         key, pos = _varint(data, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
-            raise _Refused("field number 0")
+            raise _Malformed("field number 0")
         if wire == _VARINT:
             value, pos = _varint(data, pos, end)
         elif wire == _I64:
             if pos + 8 > end:
-                raise _Refused("a 64-bit field runs past its message")
+                raise _Malformed("a 64-bit field runs past its message")
             value, pos = struct.unpack_from("<Q", data, pos)[0], pos + 8
         elif wire == _I32:
             if pos + 4 > end:
-                raise _Refused("a 32-bit field runs past its message")
+                raise _Malformed("a 32-bit field runs past its message")
             value, pos = struct.unpack_from("<I", data, pos)[0], pos + 4
         elif wire == _LEN:
             length, pos = _varint(data, pos, end)
             if length > end - pos:
-                raise _Refused(f"a {length}-byte field runs past its message")
+                raise _Malformed(f"a {length}-byte field runs past its message")
             value, pos = (pos, pos + length), pos + length
         else:
-            raise _Refused(f"wire type {wire} (groups are not used by ONNX)")
+            raise _Malformed(f"wire type {wire} (groups are not used by ONNX)")
         yield number, wire, value
 
 
@@ -99,7 +103,7 @@ def _message(data: bytes, span, *, singular: set[int] = frozenset(), what: str) 
         out.setdefault(number, []).append((wire, value))
     for number in singular:
         if len(out.get(number, ())) > 1:
-            raise _Refused(f"{what} states field {number} {len(out[number])} times")
+            raise _Malformed(f"{what} states field {number} {len(out[number])} times")
     return out
 
 
@@ -107,7 +111,7 @@ def _span(field: tuple[int, int | tuple[int, int]], what: str) -> tuple[int, int
     """The (start, end) of a field that must be length-delimited (a message, string or bytes)."""
     wire, value = field
     if wire != _LEN:
-        raise _Refused(f"{what} is malformed")
+        raise _Malformed(f"{what} is malformed")
     return value
 
 
@@ -116,11 +120,11 @@ def _str(data: bytes, field: list | None, what: str) -> str:
         return ""
     wire, span = field[-1]
     if wire != _LEN:
-        raise _Refused(f"{what} is not a string")
+        raise _Malformed(f"{what} is not a string")
     try:
         return data[span[0]:span[1]].decode("utf-8")
     except UnicodeDecodeError:
-        raise _Refused(f"{what} is not UTF-8") from None
+        raise _Malformed(f"{what} is not UTF-8") from None
 
 
 def _int(field: list | None, what: str, default: int = 0) -> int:
@@ -128,7 +132,7 @@ def _int(field: list | None, what: str, default: int = 0) -> int:
         return default
     wire, value = field[-1]
     if wire != _VARINT:
-        raise _Refused(f"{what} is not an integer")
+        raise _Malformed(f"{what} is not an integer")
     return _signed(value)
 
 
@@ -146,7 +150,7 @@ def _ints(data: bytes, field: list | None, what: str) -> list[int]:
                 if len(out) > allowlist.MAX_TENSOR_ELEMENTS:
                     raise _Refused(f"{what} holds more than {allowlist.MAX_TENSOR_ELEMENTS} values")
         else:
-            raise _Refused(f"{what} is not a list of integers")
+            raise _Malformed(f"{what} is not a list of integers")
     return out
 
 
@@ -159,13 +163,13 @@ def _count(data: bytes, field: list | None, width: int | None, what: str) -> int
             if width is None:
                 n += len(_ints(data, [(wire, value)], what))
             elif length % width:
-                raise _Refused(f"{what} is not a whole number of values")
+                raise _Malformed(f"{what} is not a whole number of values")
             else:
                 n += length // width
         elif wire in (_VARINT, _I32, _I64):
             n += 1
         else:
-            raise _Refused(f"{what} is malformed")
+            raise _Malformed(f"{what} is malformed")
     return n
 
 
@@ -242,7 +246,7 @@ def _check_node(data: bytes, span, index: int) -> None:
                        f"(allowed: {', '.join(sorted(allowlist.ONNX_OPS))})")
     for wire, a_span in node.get(_N_ATTRIBUTE, ()):
         if wire != _LEN:
-            raise _Refused(f"{what} has a malformed attribute")
+            raise _Malformed(f"{what} has a malformed attribute")
         a = _message(data, a_span, singular={_A_NAME, _A_F, _A_I, 20}, what=f"{what} attribute")
         name = _str(data, a.get(_A_NAME), f"{what} attribute name")
         nested = [label for number, label in _A_NESTED.items() if number in a]
@@ -273,16 +277,16 @@ def _check_graph(data: bytes, span) -> None:
         raise _Refused(f"{len(inits)} initializers (at most {allowlist.ONNX_MAX_INITIALIZERS})")
     for i, (wire, node_span) in enumerate(nodes):
         if wire != _LEN:
-            raise _Refused(f"node {i} is malformed")
+            raise _Malformed(f"node {i} is malformed")
         _check_node(data, node_span, i)
     for i, (wire, t_span) in enumerate(inits):
         if wire != _LEN:
-            raise _Refused(f"initializer {i} is malformed")
+            raise _Malformed(f"initializer {i} is malformed")
         _check_tensor(data, t_span, f"initializer {i}")
     for key, label in ((_G_INPUT, "graph input"), (_G_OUTPUT, "graph output"), (_G_VALUE_INFO, "value_info")):
         for i, (wire, v_span) in enumerate(g.get(key, ())):
             if wire != _LEN:
-                raise _Refused(f"{label} {i} is malformed")
+                raise _Malformed(f"{label} {i} is malformed")
             _check_value_info(data, v_span, f"{label} {i}")
 
 
@@ -299,7 +303,13 @@ def check_onnx(data: bytes, origin: str) -> None:
         if _M_TRAINING in model:
             raise _Refused("the model carries training information")
         if _M_GRAPH not in model:
-            raise _Refused("no graph")
+            raise _Malformed("no graph")
         _check_graph(data, _span(model[_M_GRAPH][0], "the graph"))
+    except _Malformed as exc:
+        from edgemnist.flatbuffer import sniff
+
+        guess = sniff(data[:512])
+        looks = f"; it looks like {guess}" if guess and "ONNX" not in guess else ""
+        raise ArtifactError(f"{origin}: not a loadable ONNX model (the protobuf is malformed: {exc}){looks}") from None
     except _Refused as exc:
         raise ArtifactError(f"{origin}: not an ONNX model of this network: {exc}") from None

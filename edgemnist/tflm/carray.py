@@ -282,7 +282,7 @@ def _parse(cc_path: Path, lines) -> bytes:
             elif line == _OPEN:
                 state = "bytes"
             else:
-                raise bad(number, f"unexpected text {line[:60]!r}")
+                raise bad(number, f"unexpected text {line[:60]!r} (no array '{ARRAY_SYMBOL}[] = {{' before it)")
         elif state == "assert-message":
             if not _ASSERT_MESSAGE.fullmatch(line):
                 raise bad(number, "the static_assert's message is malformed")
