@@ -231,9 +231,10 @@ def read_statement(sig: Path, public) -> dict[str, Any]:
     if not isinstance(bundle, dict) or bundle.get("mediaType") != BUNDLE_MEDIA_TYPE:
         raise SignatureError(f"{sig}: not a Sigstore bundle ({BUNDLE_MEDIA_TYPE})")
     material = bundle.get("verificationMaterial")
-    hint = material.get("publicKey", {}).get("hint") if isinstance(material, dict) else None
-    if isinstance(material, dict) and not isinstance(material.get("publicKey", {}), dict):
+    key_id = material.get("publicKey", {}) if isinstance(material, dict) else {}
+    if not isinstance(key_id, dict):
         raise SignatureError(f"{sig}: verificationMaterial.publicKey is malformed")
+    hint = key_id.get("hint")
     if hint is not None and hint != key_hint(public):
         raise SignatureError(f"{sig}: signed with another key (key hint {str(hint)[:16]}…, the given public "
                              f"key's is {key_hint(public)[:16]}…)")

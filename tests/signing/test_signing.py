@@ -244,7 +244,19 @@ def test_p384_keys_and_key_objects(keys, tmp_path):
     assert signing.verify(artifact, keys["p384"][1].read_bytes())
 
 
-@pytest.mark.parametrize("bad", ["not a bundle", "[]", '{"mediaType": "x"}', "\udcff", "{" * 100_000])
+_MT = '"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'
+
+
+@pytest.mark.parametrize("bad", [
+    "not a bundle", "[]", '{"mediaType": "x"}', "\udcff", "{" * 100_000,
+    "{" + _MT + ', "verificationMaterial": {"publicKey": []}}',
+    "{" + _MT + ', "verificationMaterial": [], "dsseEnvelope": []}',
+    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "!!", "signatures": []}}',
+    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
+    '"signatures": [{"sig": "AAAA"}]}}',
+    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
+    '"signatures": [{"sig": 5}, {"sig": "AAAA"}]}}',
+])
 def test_hostile_bundles_are_signature_errors(bad, keys, tmp_path):
     artifact = _unit(tmp_path / "u", "tflite")
     signing.signature_path(artifact).write_bytes(bad.encode("utf-8", "surrogateescape"))
