@@ -282,7 +282,7 @@ def micro_text_mutation(cc: str, header: str, rng: random.Random) -> tuple[str, 
     if choice == "token":
         i = rng.randrange(9, len(lines) - 3)
         repl = rng.choice(["0x1C", "0xzz", "0x123", "1c", "0x1", "-0x01", "0x00,0x00", "0x0g", "'\\x00'", ""])
-        lines[i] = re.sub(r"0x[0-9a-f]{2}", repl, lines[i], count=1)
+        lines[i] = re.sub(r"0x[0-9a-f]{2}", lambda m: repl, lines[i], count=1)
         what = f"a byte spelled {repl!r}"
     elif choice == "drop-line":
         i = rng.randrange(len(lines))
@@ -306,7 +306,7 @@ def micro_text_mutation(cc: str, header: str, rng: random.Random) -> tuple[str, 
         i = rng.choice([k for k, line in enumerate(hlines) if line.startswith("constexpr")])
         value = rng.choice(["0", "-1", "9920", "16", "0x10", "1e9", "0.1f", "nan", "inf", "-128", "128", "00016",
                             "0.00392156886", "3.92156886e-03f", "99999999999", "0xdeadbeefULL"])
-        hlines[i] = re.sub(r"= [^;]*;", f"= {value};", hlines[i])
+        hlines[i] = re.sub(r"= [^;]*;", lambda m: f"= {value};", hlines[i])
         what = f"header constant {hlines[i][:60]!r}"
     elif choice == "h-comment":
         i = rng.choice([k for k, line in enumerate(hlines) if line.startswith("// arena") or line.startswith("// model")])
