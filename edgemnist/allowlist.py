@@ -32,12 +32,14 @@ MAX_MODEL_BYTES = 8 << 20
 
 #: BuiltinOperator codes (tensorflow/lite/schema/schema.fbs) the .tflite exports use, by mode:
 #: int8 / dynamic / float32: FULLY_CONNECTED + SOFTMAX; float16 adds DEQUANTIZE (fp16 -> fp32 weights);
-#: int8 with float I/O adds QUANTIZE and DEQUANTIZE at the edges.
+#: int8 with float I/O adds QUANTIZE and DEQUANTIZE at the edges. Each with its operands: (name, inputs that
+#: must be present, inputs that may be absent (-1), outputs). A FULLY_CONNECTED without weights segfaults
+#: LiteRT (found by tests/fuzz), so only its bias may be absent.
 TFLITE_OPS = {
-    6: "DEQUANTIZE",
-    9: "FULLY_CONNECTED",
-    25: "SOFTMAX",
-    114: "QUANTIZE",
+    6: ("DEQUANTIZE", 1, 0, 1),
+    9: ("FULLY_CONNECTED", 2, 1, 1),
+    25: ("SOFTMAX", 1, 0, 1),
+    114: ("QUANTIZE", 1, 0, 1),
 }
 #: TensorType codes the exports use: FLOAT32, FLOAT16, INT32 (int8 biases), UINT8, INT8.
 TFLITE_TENSOR_TYPES = {0: ("FLOAT32", 4), 1: ("FLOAT16", 2), 2: ("INT32", 4), 3: ("UINT8", 1), 9: ("INT8", 1)}

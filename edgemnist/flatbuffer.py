@@ -183,7 +183,7 @@ def _check_model(r: _Reader, n: int) -> None:
         op = max(deprecated, builtin)  # the schema's rule: the larger of the two fields is the operator
         if op not in allowlist.TFLITE_OPS or r.ref(code, _OPCODE_CUSTOM, "operator_code.custom_code") is not None:
             raise _refuse(origin, f"operator code {op} is not one this toolkit's exports use "
-                                  f"(allowed: {', '.join(sorted(allowlist.TFLITE_OPS.values()))})")
+                                  f"(allowed: {', '.join(sorted(v[0] for v in allowlist.TFLITE_OPS.values()))})")
         opcodes.append(op)
     buffer_bytes = []  # bytes of constant data each buffer holds (0: none)
     for buf in r.tables(model, _MODEL_BUFFERS, "buffers", required=True):
@@ -249,11 +249,17 @@ def _check_model(r: _Reader, n: int) -> None:
         operators += 1
         if operators > allowlist.TFLITE_MAX_OPERATORS:
             raise _refuse(origin, f"more than {allowlist.TFLITE_MAX_OPERATORS} operators")
-        if not 0 <= r.field(op, _OP_OPCODE, "<I", 0, "operator.opcode_index") < max(len(opcodes), 1):
+        code_index = r.field(op, _OP_OPCODE, "<I", 0, "operator.opcode_index")
+        if not 0 <= code_index < max(len(opcodes), 1):
             raise r.fail("an operator refers to an operator code that does not exist")
         ins, outs = r.ints(op, _OP_INPUTS, "operator tensors"), r.ints(op, _OP_OUTPUTS, "operator tensors")
         if any(not -1 <= i < tensors for i in ins + outs):
             raise r.fail("an operator refers to a tensor that does not exist")
+        name, required, optional, n_out = allowlist.TFLITE_OPS[opcodes[code_index]]
+        if not (required <= len(ins) <= required + optional and all(i >= 0 for i in ins[:required])
+                and len(outs) == n_out):
+            raise _refuse(origin, f"operator {operators - 1} ({name}) has inputs {ins} and outputs {outs}; "
+                                  f"expected {required} present input(s), {optional} optional, {n_out} output(s)")
         if r.ints(op, _OP_INTERMEDIATES, "operator intermediates"):
             raise _refuse(origin, "an operator has intermediate tensors")
         if any(i >= 0 and not constant[i] and i not in written for i in ins):

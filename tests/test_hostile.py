@@ -81,6 +81,13 @@ def test_operators_outside_the_allow_list_are_refused(code, src, server, tmp_pat
     _refused(_load(server, tmp_path, path), "operator code")
 
 
+@pytest.mark.parametrize("model", ["tflite-float32", "tflite-int8"])
+def test_fuzz_found_a_fully_connected_without_weights_is_refused(model, src, server, tmp_path):
+    """Found by the 2,400-mutant campaign (seed 12): LiteRT segfaulted on it; now operands are checked too."""
+    path = builders.tflite_operator_without_weights(src[model], tmp_path / "m")
+    _refused(_load(server, tmp_path, path), "FULLY_CONNECTED")
+
+
 # --------------------------------------------------------------------------- 2. hangs: ONNX Loop
 
 

@@ -62,6 +62,18 @@ def tflite_unlisted_operator(src: Path, folder: Path, code: int = 32) -> Path:
     return out
 
 
+def tflite_operator_without_weights(src: Path, folder: Path) -> Path:
+    """A FULLY_CONNECTED whose weights input is -1 (absent): found by the fuzz campaign (seed 12, mutant 1596),
+    a SIGSEGV in LiteRT that the first allow-list (operator codes only) let through."""
+    schema, model = _tflite_model(src)
+    op = model.subgraphs[0].operators[0]
+    op.inputs = [op.inputs[0], -1, *op.inputs[2:]]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / src.name
+    out.write_bytes(_pack(model))
+    return out
+
+
 # --------------------------------------------------------------------------- 2-3. ONNX hang and memory
 
 
@@ -258,6 +270,9 @@ def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
                 p = tflite_written_tensor_with_data(src[model], root / f"1-{model}-{which}-{where}", which=which,
                                                     where=where)
                 out.append((f"1-{model}-{which}-{where}", {"kind": "load", "path": str(p)}))
+    for model in ("tflite-float32", "tflite-int8"):
+        p = tflite_operator_without_weights(src[model], root / f"fuzz-1596-{model}")
+        out.append((f"fuzz-1596-{model}", {"kind": "load", "path": str(p)}))
     for trips in (1 << 40, 1 << 62):
         out.append((f"2-loop-{trips}", {"kind": "load", "path": str(onnx_loop(src["onnx-float32"], root / f"2-{trips}",
                                                                              trips))}))
