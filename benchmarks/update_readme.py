@@ -82,8 +82,8 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
 
 
 def section(results: Path, readme: Path) -> str:
-    from edgemnist.bench.report import SCHEMA
     from edgemnist.bench.render import machine_line, md_table, overhead_target
+    from edgemnist.bench.report import SCHEMA
 
     sweep = _load(results / "sweep.json", "edgemnist.sweep/1")
     if sweep is None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 from edgemnist import spec
 from edgemnist._deps import keras as _keras
@@ -60,6 +61,8 @@ def preprocess(images: np.ndarray) -> np.ndarray:
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
+    import numpy as np  # not at module level: the CLI reads TrainConfig's defaults for --help
+
     return np.eye(spec.NUM_CLASSES, dtype=np.float32)[labels]
 
 

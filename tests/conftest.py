@@ -65,7 +65,10 @@ def model_path(trained) -> Path:
 
 @pytest.fixture(scope="session")
 def export_artifact(model_path, mnist, workdir):
-    """Factory: export_artifact("tflite", "int8", io=None) -> ExportResult, exported once per session."""
+    """Factory: export_artifact("tflite", "int8", io=None) -> ExportResult, exported once per session.
+
+    The artifacts are shared by the whole session and read-only to tests (copy one to ``tmp_path`` to change it):
+    at the end of the session each must still have the sha256 its manifest records."""
     cache = {}
 
     def get(fmt: str, mode: str | None = None, io: str | None = None):
@@ -76,7 +79,11 @@ def export_artifact(model_path, mnist, workdir):
             cache[key] = export_model(model_path, key, workdir, data=mnist)
         return cache[key]
 
-    return get
+    yield get
+    from edgemnist.fileio import sha256_file
+
+    changed = [str(r.path) for r in cache.values() if sha256_file(r.path) != r.manifest["artifact"]["sha256"]]
+    assert not changed, f"a test changed the session's shared artifacts (copy them first): {changed}"
 
 
 @pytest.fixture(scope="session")

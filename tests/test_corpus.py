@@ -38,8 +38,8 @@ import numpy as np
 import pytest
 
 from edgemnist.fileio import sha256_bytes
-from edgemnist.tflm import carray
 from edgemnist.manifest import manifest_path
+from edgemnist.tflm import carray
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_TIMEOUT_S = 600

@@ -31,14 +31,13 @@ from hypothesis.extra import numpy as hnp
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactChangedError, ArtifactError, InputError
-from edgemnist.tflm import arena as tflm_arena
-from edgemnist.tflm import carray
-from edgemnist.tflm import runner
 from edgemnist.fileio import remove_stale_temps, sha256_file, temp_pattern
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.formats import FORMATS
 from edgemnist.manifest import manifest_path, read_manifest
 from edgemnist.predictor import Predictor
+from edgemnist.tflm import arena as tflm_arena
+from edgemnist.tflm import carray, runner
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "edgemnist"

@@ -11,7 +11,6 @@ from pathlib import Path
 from edgemnist import spec
 from edgemnist.bench.render import latency, measurement, short_name
 
-
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 

@@ -9,9 +9,7 @@ Plots are ``edgemnist.bench.plot``'s; terminal tables ``edgemnist.bench.terminal
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from edgemnist import spec
 from edgemnist.errors import ConfigError
 
 # ============================================================================== numbers

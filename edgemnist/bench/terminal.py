@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from edgemnist.bench import render
 
+
 class ProgressBar:
     """A rich progress bar on stderr, or nothing when rich is missing or stderr is not a terminal.
     ``run_bench`` calls it with (message, jobs done, jobs in total)."""

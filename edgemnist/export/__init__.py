@@ -11,26 +11,23 @@
 
 from __future__ import annotations
 
-from edgemnist.export.config import (
-    DEFAULT_CALIBRATION_SAMPLES,
-    FLOAT32_ATOL,
-    Calibration,
-    ExportConfig,
-    calibration_set,
-)
-from edgemnist.export.landing import REJECTED_SUFFIX, rejected_path
-from edgemnist.export.pipeline import (
-    ExportResult,
-    RejectedError,
-    all_configs,
-    export_model,
-    export_prepared,
-    unavailable,
-)
-from edgemnist.export.source import Source, prepare
+import importlib
+from typing import Any
 
-__all__ = [
-    "DEFAULT_CALIBRATION_SAMPLES", "FLOAT32_ATOL", "REJECTED_SUFFIX", "Calibration", "ExportConfig", "ExportResult",
-    "RejectedError", "Source", "all_configs", "calibration_set", "export_model", "export_prepared", "prepare",
-    "rejected_path", "unavailable",
-]
+#: Public name -> the module that defines it. Imported on first use (PEP 562), so that reading
+#: ``edgemnist.export.config``'s defaults (``edgemnist --help``) does not import the whole pipeline.
+_EXPORTS = {
+    "DEFAULT_CALIBRATION_SAMPLES": "config", "DEFAULT_SEED": "config", "FLOAT32_ATOL": "config",
+    "Calibration": "config", "ExportConfig": "config", "calibration_set": "config",
+    "REJECTED_SUFFIX": "landing", "rejected_path": "landing",
+    "ExportResult": "pipeline", "RejectedError": "pipeline", "all_configs": "pipeline", "export_model": "pipeline",
+    "export_prepared": "pipeline", "unavailable": "pipeline",
+    "Source": "source", "prepare": "source",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

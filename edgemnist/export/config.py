@@ -1,19 +1,22 @@
 """What to export (``ExportConfig``) and the calibration images int8 modes are calibrated on.
 
-The defaults here are the only ones: the CLI reads them (``edgemnist.commands.export``).
+The defaults here are the only ones: the CLI reads them (``edgemnist.commands.export``), so this module imports
+no numpy at module level and ``edgemnist --help`` stays light.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from edgemnist import spec
 from edgemnist.errors import ConfigError
 from edgemnist.fileio import sha256_bytes
 from edgemnist.formats import EXPORT_FORMATS, FORMATS, Format, get_format
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 #: Float32 artifacts must reproduce the Keras probabilities within this.
 FLOAT32_ATOL = 1e-5
@@ -52,7 +55,7 @@ class ExportConfig:
         if not (_is_int(self.seed) and 0 <= self.seed < 2**32):
             raise ConfigError(f"seed must be an integer from 0 to 2**32-1, got {self.seed!r}")
         if not (isinstance(self.tolerance, (int, float)) and not isinstance(self.tolerance, bool)
-                and np.isfinite(self.tolerance)):
+                and math.isfinite(self.tolerance)):
             raise ConfigError(f"tolerance must be a number of percentage points, got {self.tolerance!r}")
         spec.accuracy_floor(self.tolerance)  # range check
 
@@ -90,6 +93,8 @@ class Calibration:
 def calibration_set(train_images: np.ndarray, samples: int = DEFAULT_CALIBRATION_SAMPLES,
                     seed: int = DEFAULT_SEED) -> Calibration:
     """``samples`` distinct training images chosen by ``numpy.random.default_rng(seed)``, in index order."""
+    import numpy as np  # not at module level: the CLI reads this module's defaults for --help
+
     n = len(train_images)
     if not 1 <= samples <= n:
         raise ConfigError(f"calibration samples must be from 1 to {n} (the training set), got {samples}")

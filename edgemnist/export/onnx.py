@@ -24,7 +24,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
+from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
 from edgemnist.manifest import SCHEMA, tensor_info
 
 #: ONNX opset of every exported graph (ONNX Runtime >= 1.14 runs it; QDQ quantization supports it).

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemnist.errors import ConfigError, GateError
-from edgemnist.export.base import ExportJob, Exporter, Files
+from edgemnist.export.base import Exporter, ExportJob, Files
 from edgemnist.export.config import ExportConfig
 from edgemnist.export.landing import Staging, rejected_path
 from edgemnist.export.source import Source, prepare

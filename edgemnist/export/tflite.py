@@ -25,7 +25,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import ExportJob, Exporter, Files, io_problems
+from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
 from edgemnist.manifest import tensor_info
 
 SIGNATURE = "serving_default"

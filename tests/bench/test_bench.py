@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import shutil
@@ -14,12 +13,11 @@ import pytest
 
 from edgemnist.bench import plot as bench_plot
 from edgemnist.bench import render as bench_render
+from edgemnist.bench.artifact import bench_artifact, to_model_input
 from edgemnist.bench.config import BenchConfig
 from edgemnist.bench.report import OVERHEAD_TARGET, SCHEMA
-from edgemnist.bench.artifact import bench_artifact, to_model_input
 from edgemnist.bench.runs import run_bench
-from edgemnist.bench.timing import CDF_QUANTILES, Loop, Stats, measure
-from edgemnist.cli import build_parser, main
+from edgemnist.cli import main
 from edgemnist.errors import ArtifactError, ConfigError, InputError
 from edgemnist.formats import FORMATS
 from edgemnist.manifest import manifest_path

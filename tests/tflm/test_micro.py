@@ -16,11 +16,13 @@ pytest.importorskip("tflite_micro")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ArtifactError, ConfigError  # noqa: E402
-from edgemnist.tflm import arena as tflm_arena  # noqa: E402
-from edgemnist.tflm import carray  # noqa: E402
-from edgemnist.tflm import runner  # noqa: E402
 from edgemnist.export import micro  # noqa: E402
 from edgemnist.fileio import sha256_bytes  # noqa: E402
+from edgemnist.tflm import arena as tflm_arena  # noqa: E402
+from edgemnist.tflm import (
+    carray,  # noqa: E402
+    runner,  # noqa: E402
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micro" / "main.cc"

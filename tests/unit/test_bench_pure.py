@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgemnist.bench.config import BenchConfig
 from edgemnist.bench.artifact import to_model_input
+from edgemnist.bench.config import BenchConfig
 from edgemnist.bench.timing import CDF_QUANTILES, Loop, Stats, measure
 from edgemnist.cli import build_parser, main
 from edgemnist.errors import ConfigError

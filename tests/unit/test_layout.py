@@ -131,3 +131,16 @@ def test_fast_tier_modules_never_import_tensorflow_at_module_level():
         names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
         names += [n.module for n in top if isinstance(n, ast.ImportFrom) and n.module]
         assert not [n for n in names if n.split(".")[0] in ("tensorflow", "keras", "tf2onnx")], path
+
+
+def test_help_imports_neither_numpy_nor_the_pipeline():
+    """The CLI reads its defaults from the frozen configs, which import nothing heavy: --help stays light."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom edgemnist.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numpy', 'edgemnist.export.pipeline', 'edgemnist.predictor') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
