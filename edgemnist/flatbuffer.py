@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 
-from edgemnist import allowlist
+from edgemnist import allowlist, spec
 from edgemnist.errors import ArtifactError
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -204,6 +204,7 @@ def _check_model(r: _Reader, n: int) -> None:
         raise _refuse(origin, f"{len(subgraphs)} subgraphs (control flow); this network has one")
     sub = subgraphs[0]
     constant = []  # per tensor: does it hold data (a weight or bias)?
+    shapes, kinds = [], []
     for i, tensor in enumerate(r.tables(sub, _SUBGRAPH_TENSORS, "tensors", required=True)):
         if i >= allowlist.TFLITE_MAX_TENSORS:
             raise _refuse(origin, f"more than {allowlist.TFLITE_MAX_TENSORS} tensors")
@@ -232,6 +233,8 @@ def _check_model(r: _Reader, n: int) -> None:
                 raise _refuse(origin, f"constant tensor {i} holds {held} bytes but its shape {shape} needs "
                                       f"{expected}")
         constant.append(bool(held))
+        shapes.append(tuple(shape))
+        kinds.append(kind)
     tensors = len(constant)
     written = set()  # tensors the runtime writes into: graph inputs and every operator's outputs
     for key, what in ((_SUBGRAPH_INPUTS, "subgraph inputs"), (_SUBGRAPH_OUTPUTS, "subgraph outputs")):
@@ -240,6 +243,9 @@ def _check_model(r: _Reader, n: int) -> None:
             raise r.fail(f"{what} refer to a tensor that does not exist")
         if any(constant[i] for i in ids):
             raise _refuse(origin, f"{what} refer to a tensor with constant data")
+        width = spec.INPUT_SIZE if key == _SUBGRAPH_INPUTS else spec.NUM_CLASSES
+        if len(ids) != 1 or shapes[ids[0]] != (1, width):
+            raise _refuse(origin, f"{what} are {[list(shapes[i]) for i in ids]}; expected one [1, {width}] tensor")
         if key == _SUBGRAPH_INPUTS:
             written.update(ids)
         else:
@@ -265,6 +271,10 @@ def _check_model(r: _Reader, n: int) -> None:
         if any(i >= 0 and not constant[i] and i not in written for i in ins):
             raise _refuse(origin, "an operator reads a tensor that is neither a constant, a graph input nor "
                                   "the output of an earlier operator")
+        why = _operands_problem(name, [shapes[i] if i >= 0 else None for i in ins], [shapes[i] for i in outs],
+                                [kinds[i] if i >= 0 else None for i in ins], [kinds[i] for i in outs])
+        if why:
+            raise _refuse(origin, f"operator {operators - 1} ({name}): {why}")
         for i in outs:
             if i < 0 or constant[i]:
                 raise _refuse(origin, f"operator {operators - 1} writes into tensor {i}, which holds constant "
@@ -272,3 +282,34 @@ def _check_model(r: _Reader, n: int) -> None:
             written.add(i)
     if any(i not in written for i in outputs):
         raise _refuse(origin, "a graph output is not written by any operator")
+
+
+_FLOAT32, _FLOAT16, _INT32, _INT8 = 0, 1, 2, 9
+
+
+def _operands_problem(op: str, ins: list, outs: list, in_kinds: list, out_kinds: list) -> str | None:
+    """Why an operator's tensor shapes and types cannot be this network's (None when they can): a
+    FULLY_CONNECTED maps [1, K] with weights [N, K] (and bias [N]) to [1, N]; the others keep their shape.
+    A kernel trusts these: an activation reshaped to [1, 512, 511] made TFLM write 511 rows into a 10-wide
+    output (a SIGSEGV found by tests/fuzz)."""
+    if op == "FULLY_CONNECTED":
+        x, w, out = ins[0], ins[1], outs[0]
+        if len(x) != 2 or x[0] != 1 or len(w) != 2 or w[1] != x[1] or out != (1, w[0]):
+            return f"shapes input {list(x)}, weights {list(w)}, output {list(out)}; expected [1, K], [N, K], [1, N]"
+        if len(ins) > 2 and ins[2] is not None and ins[2] != (w[0],):
+            return f"bias shape {list(ins[2])}; expected [{w[0]}]"
+        x_kind, w_kind, out_kind = in_kinds[0], in_kinds[1], out_kinds[0]
+        bias_kind = in_kinds[2] if len(in_kinds) > 2 else None
+        if x_kind == _INT8:
+            ok = w_kind == _INT8 and out_kind == _INT8 and bias_kind in (None, _INT32)
+        else:
+            ok = x_kind == _FLOAT32 and w_kind in (_FLOAT32, _INT8) and out_kind == _FLOAT32 and bias_kind in (
+                None, _FLOAT32)
+        return None if ok else f"tensor types {in_kinds} -> {out_kinds} are not an int8 or a float32 layer"
+    if ins[0] != outs[0]:
+        return f"input shape {list(ins[0])} but output shape {list(outs[0])}; expected the same"
+    expected = {"SOFTMAX": ((_FLOAT32, _FLOAT32), (_INT8, _INT8)), "QUANTIZE": ((_FLOAT32, _INT8),),
+                "DEQUANTIZE": ((_INT8, _FLOAT32), (_FLOAT16, _FLOAT32))}[op]
+    if (in_kinds[0], out_kinds[0]) not in expected:
+        return f"tensor types {in_kinds[0]} -> {out_kinds[0]}; expected one of {list(expected)}"
+    return None

@@ -88,6 +88,17 @@ def test_fuzz_found_a_fully_connected_without_weights_is_refused(model, src, ser
     _refused(_load(server, tmp_path, path), "FULLY_CONNECTED")
 
 
+@pytest.mark.parametrize("model", ["tflite-float32", "tflite-int8", "micro"])
+def test_fuzz_found_an_activation_of_the_wrong_shape_is_refused(model, src, server, tmp_path):
+    """Found by the campaign (seed 12, a micro mutant): a reshaped activation made TFLM overrun its output."""
+    if model == "micro":
+        tfl = builders.tflite_reshaped_activation(src["tflite-int8"], tmp_path / "t")
+        path = builders.as_micro_pair(tfl.read_bytes(), src["micro"], tmp_path / "m")
+    else:
+        path = builders.tflite_reshaped_activation(src[model], tmp_path / "m")
+    _refused(_load(server, tmp_path, path, timeout=300), "expected [1, K], [N, K], [1, N]")
+
+
 # --------------------------------------------------------------------------- 2. hangs: ONNX Loop
 
 

@@ -74,6 +74,29 @@ def tflite_operator_without_weights(src: Path, folder: Path) -> Path:
     return out
 
 
+def tflite_reshaped_activation(src: Path, folder: Path, shape=(1, 512, 511)) -> Path:
+    """The hidden activation given the shape [1, 512, 511]: found by the fuzz campaign (seed 12, mutant 1631,
+    micro): TFLM's next FULLY_CONNECTED then writes 511 rows into a 10-wide output, a SIGSEGV that depends on
+    the arena's layout (a child-process run can pass and the real run crash)."""
+    schema, model = _tflite_model(src)
+    sub = model.subgraphs[0]
+    sub.tensors[sub.operators[0].outputs[0]].shape = list(shape)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / src.name
+    out.write_bytes(_pack(model))
+    return out
+
+
+def as_micro_pair(model_bytes: bytes, src_cc: Path, folder: Path) -> Path:
+    """``model_bytes`` rendered as a model_data.cc, beside a copy of the real header (not trusted for it)."""
+    from edgemnist.tflm.carray import render_source
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model_data.cc").write_text(render_source(model_bytes, source_sha256=None))
+    shutil.copyfile(src_cc.with_suffix(".h"), folder / "model_data.h")
+    return folder / "model_data.cc"
+
+
 # --------------------------------------------------------------------------- 2-3. ONNX hang and memory
 
 
@@ -273,6 +296,12 @@ def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
     for model in ("tflite-float32", "tflite-int8"):
         p = tflite_operator_without_weights(src[model], root / f"fuzz-1596-{model}")
         out.append((f"fuzz-1596-{model}", {"kind": "load", "path": str(p)}))
+    for model in ("tflite-float32", "tflite-int8"):
+        p = tflite_reshaped_activation(src[model], root / f"fuzz-1631-{model}")
+        out.append((f"fuzz-1631-{model}", {"kind": "load", "path": str(p)}))
+    p = tflite_reshaped_activation(src["tflite-int8"], root / "fuzz-1631-int8-bytes")
+    p = as_micro_pair(p.read_bytes(), src["micro"], root / "fuzz-1631-micro")
+    out.append(("fuzz-1631-micro", {"kind": "load", "path": str(p), "timeout": 300}))
     for trips in (1 << 40, 1 << 62):
         out.append((f"2-loop-{trips}", {"kind": "load", "path": str(onnx_loop(src["onnx-float32"], root / f"2-{trips}",
                                                                              trips))}))
