@@ -1,6 +1,7 @@
 """Every format x quantization mode x thread count x batch size, side by side.
 
-    python benchmarks/sweep.py            # the README's numbers: run it on a quiet machine
+    python benchmarks/sweep.py            # the README's numbers: run it on a quiet machine (load < 0.5 per core,
+                                          # recorded at start and end; update_readme.py refuses a busy run)
     python benchmarks/sweep.py --quick    # a few seconds per artifact, to check the pipeline end to end
 
 Each thread count runs in a fresh process (``python -m edgemnist bench ... --threads N --json ...``), so
@@ -81,13 +82,31 @@ def display(cmd: list[str]) -> str:
     return " ".join(out)
 
 
+def training_record(keras: Path) -> dict | None:
+    """What the accuracy rows come from: the training run recorded beside the Keras model."""
+    from edgemnist.manifest import read_manifest
+
+    try:
+        m = read_manifest(keras)
+    except Exception:  # noqa: BLE001 - an unreadable record is reported as missing, the sweep goes on
+        return None
+    if m is None:
+        return None
+    ver, train = m.get("verification") or {}, m.get("training") or {}
+    return {"file": str(keras.name), "sha256": m["artifact"]["sha256"], "created": m.get("created"),
+            "test_accuracy": ver.get("accuracy"), "config": train.get("config"), "seconds": train.get("seconds"),
+            "tools": m.get("tools")}
+
+
 def main(argv=None) -> int:
     from edgemnist.bench import plot, render
+    from edgemnist.bench.machine import load_average, machine_info
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso
 
     args = parse_args(argv)
     start = time.perf_counter()
+    machine = machine_info()  # the load average before anything runs (training included)
     keras, paths = ensure_artifacts(args.artifacts, args.data_dir)
     if not paths:
         log("error: no artifacts to benchmark")
@@ -109,6 +128,8 @@ def main(argv=None) -> int:
     given = sys.argv[1:] if argv is None else list(argv)
     sweep = {"schema": SCHEMA, "created": now_iso(), "quick": args.quick,
              "command": " ".join(["python benchmarks/sweep.py", *given]),
+             "machine": machine, "load_average_start": machine["load_average"], "load_average_end": load_average(),
+             "training": training_record(keras),
              "wall_seconds": round(time.perf_counter() - start, 1), "bench_commands": commands, "reports": reports}
     atomic_write_json(out / "sweep.json", sweep)
     title = "edgemnist sweep" + (" (--quick: not for publishing)" if args.quick else "")
@@ -117,7 +138,8 @@ def main(argv=None) -> int:
     plot.plot_cdf(reports, out / "latency_cdf.png")
     for name in ("sweep.json", "sweep.md", "sweep.png", "latency_cdf.png"):
         log(f"wrote {out / name}")
-    log(f"sweep wall time {sweep['wall_seconds']} s")
+    log(f"sweep wall time {sweep['wall_seconds']} s; load average {sweep['load_average_start']} at start, "
+        f"{sweep['load_average_end']} at end on {machine['usable_cores']} usable cores")
     return 0
 
 

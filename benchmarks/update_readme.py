@@ -2,6 +2,12 @@
 
     python benchmarks/update_readme.py           # after sweep.py (and cold_start.py)
     python benchmarks/update_readme.py --check   # exit 1 if the README is out of date with the results
+    python benchmarks/update_readme.py --allow-busy  # publish a busy run, visibly marked as such
+
+A run is publishable only if the machine was quiet: every recorded 1-minute load average (the sweep's and each
+bench run's, at start and at end; cold_start.json's too) below ``QUIET_LOAD_PER_CORE`` per usable core (1.0 on
+2 cores). Otherwise the script refuses (exit 2, saying which load), unless ``--allow-busy``, which writes the
+tables under a warning that they were measured on a busy machine. ``--quick`` runs are always marked.
 
 Everything between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is replaced by tables generated from
 ``results/sweep.json`` (and ``results/cold_start.json`` when present), stating the date and the machine, and
@@ -21,6 +27,10 @@ START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
 
 
+#: The machine counts as quiet while its 1-minute load average stays below this per usable core.
+QUIET_LOAD_PER_CORE = 0.5
+
+
 class Problem(Exception):
     """Missing or mismatched results, or markers that are not there: exit 2 with one line."""
 
@@ -31,7 +41,41 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR",
                    help="folder with sweep.json / cold_start.json (default benchmarks/results)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if the section is out of date")
+    p.add_argument("--allow-busy", action="store_true",
+                   help="write tables from a run on a busy machine, marked as such (default: refuse)")
     return p.parse_args(argv)
+
+
+def _cores(machine: dict | None) -> int | None:
+    if not machine:
+        return None
+    return machine.get("usable_cores") or machine.get("logical_cores")
+
+
+def busy(sweep: dict, cold: dict | None) -> list[str]:
+    """Why the results are not from a quiet machine (empty: they are): each recorded load average at or above
+    QUIET_LOAD_PER_CORE per core, or a run that recorded none."""
+    checks = [("sweep", sweep.get("machine"), sweep.get("load_average_start"), sweep.get("load_average_end"))]
+    for r in sweep["reports"]:
+        m = r.get("machine") or {}
+        checks.append((f"bench --threads {r['config']['threads']}", m, m.get("load_average"),
+                       m.get("load_average_end")))
+    if cold:
+        checks.append(("cold start", cold.get("machine"), cold.get("load_average_start"),
+                       cold.get("load_average_end")))
+    reasons = []
+    for what, machine, start, end in checks:
+        cores = _cores(machine) or _cores(sweep["reports"][0].get("machine"))
+        if not cores:
+            reasons.append(f"{what}: no core count recorded")
+            continue
+        limit = QUIET_LOAD_PER_CORE * cores
+        for when, load in (("start", start), ("end", end)):
+            if not load:
+                reasons.append(f"{what}: no load average recorded at {when}")
+            elif load[0] >= limit:
+                reasons.append(f"{what}: load average {load[0]:.2f} at {when} on {cores} cores (quiet: < {limit:g})")
+    return reasons
 
 
 def _load(path: Path, schema: str) -> dict | None:
@@ -45,10 +89,10 @@ def _load(path: Path, schema: str) -> dict | None:
 
 def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
     """One row per artifact; p50 and throughput for each thread count side by side."""
-    from edgemnist.bench.render import fmt_bytes, fmt_ips, fmt_ms, fmt_overhead, latency, measurement
+    from edgemnist.bench.render import fmt_ips, fmt_ms, fmt_overhead, fmt_size, latency, measurement
 
     big = max(reports[0]["config"]["batch_sizes"])
-    header = ["artifact", "size", "accuracy"]
+    header = ["artifact", "model size", "accuracy"]
     for r in reports:
         t = r["config"]["threads"]
         header += [f"p50 ms ({t}t)", f"p99 ms ({t}t)", f"×raw ({t}t)", f"img/s b{big} ({t}t)"]
@@ -58,7 +102,7 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
         found = [next((a for a in r["artifacts"] if a["name"] == name), None) for r in reports]
         first = next(a for a in found if a)
         acc = "-" if first["accuracy"] is None else f"{first['accuracy']:.2%}"
-        size = fmt_bytes(first["deploy_bytes"])
+        size = fmt_size(first["deploy_bytes"])
         row = [f"`{name}`", size, acc]
         for a in found:
             if a is None:
@@ -81,7 +125,7 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
     return header, rows
 
 
-def section(results: Path, readme: Path) -> str:
+def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
     from edgemnist.bench.render import machine_line, md_table, overhead_target
     from edgemnist.bench.report import SCHEMA
 
@@ -93,6 +137,11 @@ def section(results: Path, readme: Path) -> str:
         raise Problem(f"{results / 'sweep.json'}: bench reports of schema {sorted(map(str, stale))}, expected "
                       f"{SCHEMA!r}; re-run python benchmarks/sweep.py")
     cold = _load(results / "cold_start.json", "edgemnist.cold_start/1")
+    reasons = busy(sweep, cold)
+    if reasons and not (allow_busy or sweep.get("quick")):
+        raise Problem(f"the results were measured on a busy machine ({'; '.join(reasons[:3])}"
+                      f"{'; ...' if len(reasons) > 3 else ''}); re-run benchmarks/sweep.py and cold_start.py on a "
+                      f"quiet machine, or pass --allow-busy to publish them marked as such")
     rel = Path(os.path.relpath(results, readme.parent)).as_posix()
     reports = sweep["reports"]
     first = reports[0]
@@ -101,11 +150,16 @@ def section(results: Path, readme: Path) -> str:
              "<!-- generated by benchmarks/update_readme.py from benchmarks/results/; do not edit by hand -->", ""]
     if sweep.get("quick"):
         lines += ["> **Quick run, not for publishing:** re-run `python benchmarks/sweep.py` on a quiet machine.", ""]
-    lines += [f"Measured {first['created']} on {machine_line(first)}.", "",
+    if reasons:
+        lines += [f"> **Measured on a busy machine** ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''}): "
+                  f"latencies and throughputs are not reproducible; re-run on a quiet machine.", ""]
+    load0, load1 = sweep.get("load_average_start"), sweep.get("load_average_end")
+    load = f" (whole sweep: load average {load0[0]:.2f} at start, {load1[0]:.2f} at end)" if load0 and load1 else ""
+    lines += [f"Measured {first['created']} on {machine_line(first)}{load}.", "",
               f"Batch-1 latency of `Predictor.predict_proba` per call after {c['warmup']} warm-up calls, at least "
               f"{c['min_time']:g} s and {c['min_runs']} runs per measurement; ×raw = predictor p50 / the runtime "
-              f"driven directly on the same images (✓ within the {overhead_target(first)} target, ✗ above); accuracy on the 10,000 test images; size = what a device "
-              f"stores. Reproduce: `{sweep['command']}`, which runs `edgemnist bench` once per thread count in "
+              f"driven directly on the same images (✓ within the {overhead_target(first)} target, ✗ above); model size = the "
+              f"bytes a device stores (kB = 1000 B). {_accuracy_note(sweep, first)} Reproduce: `{sweep['command']}`, which runs `edgemnist bench` once per thread count in "
               f"a fresh process (commands in sweep.json).", ""]
     lines += md_table(*overview(reports))
     lines += ["", f"Full tables: [{rel}/sweep.md]({rel}/sweep.md).", "",
@@ -118,8 +172,29 @@ def section(results: Path, readme: Path) -> str:
                 for r in cold["results"]]
         lines += [f"Cold start (median of {cold['repeats']} fresh processes, {cold['created']}; "
                   f"[{rel}/cold_start.md]({rel}/cold_start.md)):", "", *md_table(header, rows), ""]
+        dev = cold.get("device_start")
+        if dev:
+            rss = "-" if dev["rss_delta_bytes"] is None else f"{dev['rss_delta_bytes'] / 1e6:+.1f} MB"
+            lines += [f"Device start-up (`Predictor.load` + first prediction vs raw ai_edge_litert doing the same, "
+                      f"fresh processes side by side): {dev['wall_ratio']:.2f}× "
+                      f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}×), peak RSS {rss} "
+                      f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).", ""]
     lines.append(END)
     return "\n".join(lines)
+
+
+def _accuracy_note(sweep: dict, first: dict) -> str:
+    """Where the accuracy column comes from: the recorded training run, on the machine of this run."""
+    t = sweep.get("training") or {}
+    acc = t.get("test_accuracy")
+    run = (f"the training run recorded in `benchmarks/artifacts/{t.get('file', 'model.keras')}.json` "
+           f"({t.get('created', 'date not recorded')}; Keras test accuracy "
+           f"{'?' if acc is None else f'{acc:.2%}'}, sha256 {str(t.get('sha256', '?'))[:12]})") if t else \
+        "the training run in benchmarks/artifacts/"
+    return (f"Accuracy on the 10,000 test images of the artifacts exported from {run}, measured on "
+            f"{first['machine']['cpu']}: the same seed gives the same weights on the same machine and software, "
+            f"but another CPU or TensorFlow build rounds differently, so a fresh clone elsewhere lands a few "
+            f"hundredths of a percent away.")
 
 
 def replace_section(text: str, new: str, origin: str) -> str:
@@ -141,7 +216,7 @@ def main(argv=None) -> int:
         return 2
     text = args.readme.read_text(encoding="utf-8")
     try:
-        updated = replace_section(text, section(args.results, args.readme), str(args.readme))
+        updated = replace_section(text, section(args.results, args.readme, args.allow_busy), str(args.readme))
     except Problem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,3 @@
-import sys
+from edgemnist.cli import run
 
-from edgemnist.cli import main
-
-sys.exit(main())
+run()

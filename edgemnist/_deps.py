@@ -8,15 +8,29 @@ from types import ModuleType
 from edgemnist.errors import MissingDependencyError
 
 
+def install_hint(extra: str) -> str:
+    """How to install an extra, said the same way everywhere. edgemnist is not on a package index: a device
+    installs the wheel built from the repository (``python -m pip wheel --no-deps -w dist .``), a checkout
+    installs itself."""
+    from edgemnist import __version__
+
+    return (f"install the '{extra}' extra: pip install 'edgemnist-{__version__}-py3-none-any.whl[{extra}]' "
+            f"(the wheel built in the repository with: python -m pip wheel --no-deps -w dist .), "
+            f"or in a checkout: pip install -e '.[{extra}]'")
+
+
+def missing(need: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:
+    """The error for an optional dependency that is not installed."""
+    why = f" ({exc})" if exc is not None else ""
+    return MissingDependencyError(f"{need} is not installed{why}; {install_hint(extra)}")
+
+
 def require(module: str, extra: str, *, what: str | None = None) -> ModuleType:
-    """Import ``module`` or raise MissingDependencyError naming ``pip install 'edgemnist[extra]'``."""
+    """Import ``module`` or raise MissingDependencyError saying how to install ``extra`` (``install_hint``)."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        need = what or module.split(".")[0]
-        raise MissingDependencyError(
-            f"{need} is not installed ({exc}); install it with: pip install 'edgemnist[{extra}]'"
-        ) from exc
+        raise missing(what or module.split(".")[0], extra, exc) from exc
 
 
 def quiet_tensorflow() -> None:

@@ -6,7 +6,11 @@ off switch reachable from Python (LiteRT's ``LoggerOptions`` is C++ only), and t
 promise that an error is exactly one ``error: ...`` line on stderr. ``filtered_stderr()`` points fd 2 at a
 pipe for the length of a command and forwards every line except those known, harmless ones to the real
 stderr. Python's own ``sys.stderr`` keeps writing to the real stream directly (so progress bars still see a
-terminal). Only ``edgemnist.cli`` uses this; the library never touches the process's file descriptors.
+terminal). Only ``edgemnist.cli`` uses this.
+
+Library users get the same for the one place the line comes from: ``without_native_noise()`` wraps the
+construction of LiteRT's first interpreter in a process (``edgemnist.predictor.litert``), so
+``Predictor.load`` prints nothing on a user's stderr; that is the library's only touch of fd 2.
 """
 
 from __future__ import annotations
@@ -81,4 +85,49 @@ def filtered_stderr() -> Iterator[None]:
         os.dup2(real, 2)  # closes the pipe's last write end (children that inherited it aside): EOF
         pump.join(timeout=2.0)
         if not pump.is_alive():  # else a child still holds the pipe: the pump keeps forwarding to ``real``
+            os.close(real)
+
+
+_NATIVE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def without_native_noise() -> Iterator[None]:
+    """For the library, around the one native call known to print NOISE (LiteRT's first interpreter): fd 2
+    points at a pipe for the length of the block, then every line written to it except NOISE goes on to the
+    real fd 2, in order. Nothing is lost but NOISE, unless a single call writes more than a pipe holds (64 kB
+    on Linux; the rest is dropped, as the native writer ignores EAGAIN). Python's ``sys.stderr`` is flushed
+    first and left alone; threads writing to fd 2 meanwhile are delayed, not lost. The CLI's
+    ``filtered_stderr`` does this for a whole command."""
+    with _NATIVE_LOCK:
+        try:
+            if sys.stderr is not None:
+                sys.stderr.flush()
+            real = os.dup(2)
+        except (OSError, AttributeError, ValueError):  # no usable fd 2: nothing to protect
+            yield
+            return
+        try:
+            read_fd, write_fd = os.pipe()
+        except OSError:
+            os.close(real)
+            yield
+            return
+        os.set_blocking(write_fd, False)
+        os.set_blocking(read_fd, False)
+        os.dup2(write_fd, 2)
+        os.close(write_fd)
+        try:
+            yield
+        finally:
+            os.dup2(real, 2)  # the pipe's last write end is gone: what is in it is all there is
+            chunks = []
+            with contextlib.suppress(OSError):  # BlockingIOError: drained
+                while chunk := os.read(read_fd, 65536):
+                    chunks.append(chunk)
+            os.close(read_fd)
+            for line in b"".join(chunks).splitlines(keepends=True):
+                if not any(p.match(line.rstrip(b"\n")) for p in NOISE):
+                    with contextlib.suppress(OSError):
+                        os.write(real, line)
             os.close(real)

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib
 import logging
+import os
 import sys
 
 from edgemnist import __version__
@@ -66,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         except EdgemnistError as exc:
             if args.debug:
                 raise
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            from edgemnist.commands._common import with_flags
+
+            print(f"error: {_one_line(with_flags(exc))}", file=sys.stderr)
             return exc.exit_code
+        except BrokenPipeError:
+            raise  # stdout's reader went away: not an error to report (run() exits quietly)
         except OSError as exc:  # a folder or file we cannot write (or read): the user's to fix, exit 2
             if args.debug:
                 raise
@@ -87,6 +92,29 @@ def _one_line(exc: BaseException) -> str:
     return safe(" ".join(str(exc).strip().splitlines()), 2000) or type(exc).__name__
 
 
+#: The status of a process killed by SIGPIPE, as a shell reports it (``ls | head -1``: ls exits 141).
+CLOSED_PIPE_STATUS = 128 + 13
+
+
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point (``python -m edgemnist`` too).
+
+    When the reader of stdout goes away (``edgemnist info M | head -1``), the command stops without a
+    message and with the status ``ls`` and ``git`` get from SIGPIPE (141), instead of printing
+    ``error: Broken pipe``; stdout is pointed at /dev/null so the interpreter's final flush stays quiet too.
+    """
+    try:
+        try:
+            status = main()
+        except SystemExit as exc:  # argparse's --help, --version and usage errors: flush them here too
+            status = exc.code
+        sys.stdout.flush()
+    except BrokenPipeError:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+        status = CLOSED_PIPE_STATUS
+    sys.exit(status)

@@ -222,38 +222,81 @@ def download(target: Path, urls=None, *, keys=tuple(FILES), progress: bool = Tru
     """
     from edgemnist._deps import require
 
-    pooch = require("pooch", "train", what="pooch (needed to download MNIST)")
+    pooch = require("pooch", "data", what="pooch (needed to download MNIST)")
     urls = tuple(urls) if urls is not None else mirrors()
     target.mkdir(parents=True, exist_ok=True)
     _remove_stale_downloads(target)
-    for key in keys:
-        spec = FILES[key]
-        if _find(target, spec):
-            continue
-        fname = f"{spec.name}.gz"
-        errors = []
-        for base in urls:
-            url = base + fname
-            with tempfile.TemporaryDirectory(dir=target, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-") as tmp:
-                try:
-                    got = Path(pooch.retrieve(
-                        url, known_hash=None, fname=fname, path=tmp,
-                        downloader=pooch.HTTPDownloader(progressbar=progress, timeout=60),
-                    ))
-                    read_idx_file(got, spec)  # verifies the payload digest
-                except DataError as exc:
-                    errors.append(f"{url}: {exc}")
-                    log.warning("rejected %s: %s", url, exc)
-                    continue
-                except Exception as exc:  # network errors of any kind: try the next mirror
-                    errors.append(f"{url}: {type(exc).__name__}: {exc}")
-                    log.warning("mirror failed %s: %s", url, exc)
-                    continue
-                with atomic_path(target / fname) as dest:
-                    shutil.copyfile(got, dest)
-                break
-        else:
-            raise DownloadError(f"could not download {fname} from any mirror: " + "; ".join(errors))
+    pooch_log = pooch.get_logger()  # pooch prints "Downloading ..." and hash advice on its own handler
+    level = pooch_log.level
+    pooch_log.setLevel(logging.WARNING)
+    try:
+        for key in keys:
+            _download_one(pooch, target, FILES[key], urls, progress)
+    finally:
+        pooch_log.setLevel(level)
+
+
+def _download_one(pooch, target: Path, spec: IdxFile, urls, progress: bool) -> None:
+    if _find(target, spec):
+        return
+    fname = f"{spec.name}.gz"
+    errors = []
+    for base in urls:
+        url = base + fname
+        with tempfile.TemporaryDirectory(dir=target, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-") as tmp:
+            try:
+                log.info("downloading %s", url)
+                got = Path(pooch.retrieve(
+                    url, known_hash=None, fname=fname, path=tmp,
+                    downloader=pooch.HTTPDownloader(progressbar=progress, timeout=60),
+                ))
+                read_idx_file(got, spec)  # verifies the payload digest
+            except Exception as exc:  # a bad file, or network errors of any kind: try the next mirror
+                errors.append(f"{url} ({_reason(exc)})")
+                log.info("mirror failed %s: %s", url, exc)
+                continue
+            with atomic_path(target / fname) as dest:
+                shutil.copyfile(got, dest)
+            return
+    raise DownloadError(f"could not download {fname}: " + ", ".join(errors) + "; " + offline_hint())
+
+
+def offline_hint(*, cli: bool = False) -> str:
+    """How to work without a download, in library terms; ``cli=True``: in the command's (the CLI swaps one for
+    the other, ``edgemnist.commands._common.with_flags``)."""
+    how = "pass it with --data-dir DIR" if cli else "pass it as data_dir"
+    return (f"to work offline, put the four MNIST files ({', '.join(f'{s.name}.gz' for s in FILES.values())}, "
+            f"from {DEFAULT_MIRRORS[0]}) or Keras' {NPZ_NAME} in a folder and {how} or set {ENV_DATA_DIR}")
+
+
+def _reason(exc: BaseException) -> str:
+    """Why one mirror failed, in a few words (requests' own messages run to hundreds of characters)."""
+    if isinstance(exc, DataError):
+        text = str(exc)
+        if "SHA-256" in text:
+            return "corrupted: SHA-256 of the payload does not match"
+        return text.rsplit(": ", 1)[-1][:120] if ": " in text else text[:120]
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if status is not None:
+        return f"HTTP {status}"
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 8:
+        chain.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(chain)
+    return next((what for needle, what in _NETWORK_REASONS if needle in text), type(exc).__name__)
+
+
+#: (text in an exception chain, what it means) for the usual network failures, first match wins.
+_NETWORK_REASONS = (
+    ("NameResolution", "host not found; offline?"),
+    ("Name or service not known", "host not found; offline?"),
+    ("Temporary failure in name resolution", "host not found; offline?"),
+    ("Connection refused", "connection refused"),
+    ("timed out", "timed out"),
+    ("Network is unreachable", "network unreachable"),
+    ("SSL", "TLS error"),
+)
 
 
 _DOWNLOAD_PREFIX = ".download-"
@@ -284,7 +327,7 @@ def _load(keys, data_dir, download_missing: bool, progress: bool) -> dict[str, n
     directory, origin = resolve_data_dir(data_dir)
     if origin == "cache" and not _complete(directory):
         if not download_missing:
-            raise DataError(f"MNIST is not in {directory}; pass --data-dir or set {ENV_DATA_DIR}")
+            raise DataError(f"MNIST is not in {directory} and downloading is off; {offline_hint()}")
         download(directory, keys=keys, progress=progress)
     return read_dir(directory, keys)
 

@@ -9,10 +9,7 @@ MNIST download call it on the folder they write into.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
-import random
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -35,6 +32,8 @@ def temp_sibling(path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    import random  # here, not at import: the device path never writes a file
+
     rng = random.SystemRandom()
     for _ in range(100):
         token = "".join(rng.choice(_TEMP_CHARS) for _ in range(8))
@@ -84,15 +83,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    import json
+
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return _sha256(len(data))(data).hexdigest()
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
+    h = _sha256(os.path.getsize(path))()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
@@ -151,3 +152,22 @@ def remove_stale_temps(folder: str | os.PathLike[str], names: Iterable[str]) -> 
                     removed.append(entry)
                 break
     return removed
+
+
+#: Up to this size, hash with CPython's built-in SHA-256 instead of hashlib's OpenSSL one: the same digest,
+#: slower per byte, but importing hashlib maps OpenSSL's libcrypto (~3.7 MB of RSS and a few ms at start-up),
+#: which a device that only checks one ~0.4 MB model against its manifest should not pay.
+BUILTIN_SHA256_MAX = 8 << 20
+
+
+def _sha256(size: int):
+    """The SHA-256 constructor to use for ``size`` bytes (identical digests either way)."""
+    if size <= BUILTIN_SHA256_MAX:
+        for module in ("_sha2", "_sha256"):  # CPython >= 3.12, 3.10-3.11
+            try:
+                return __import__(module).sha256
+            except (ImportError, AttributeError):
+                continue
+    import hashlib
+
+    return hashlib.sha256

@@ -126,6 +126,17 @@ FORMATS: dict[str, Format] = {
             filename="model_data.cc",
         ),
         Format(
+            name="c",
+            suffix=".c",
+            modes=(Mode("int8", "interpreter-free C99 kernel generated from the int8 .tflite, byte-identical to "
+                                "TFLite Micro", io=("int8",)),),
+            exporter="edgemnist.export.c:EXPORTER",
+            backend="edgemnist.predictor.c:CBackend",
+            extra="micro",
+            runtime="edgemnist C kernel",
+            filename="edgemnist_model.c",
+        ),
+        Format(
             name="keras",
             suffix=".keras",
             modes=(Mode("float32", "the trained source model"),),

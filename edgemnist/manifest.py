@@ -7,7 +7,6 @@ verified. It is parsed as plain data: ``json.loads`` and type checks, nothing ex
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 from pathlib import Path
@@ -43,6 +42,8 @@ def tool_versions(names=TOOLS) -> dict[str, str]:
 
 
 def now_iso() -> str:
+    import datetime as _dt  # only when writing a manifest
+
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 

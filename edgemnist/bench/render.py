@@ -28,12 +28,17 @@ def fmt_ips(x: float | None) -> str:
 
 
 def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit, k in (("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= k:
-            return f"{n / k:.1f} {unit}"
-    return f"{n} B"
+    """Process memory (RSS): ``edgemnist.units.memory_text``, always MB. Model sizes: ``fmt_size``."""
+    from edgemnist.units import memory_text
+
+    return memory_text(n)
+
+
+def fmt_size(n: int | None) -> str:
+    """A model size (the bytes a device stores): ``edgemnist.units.size_text``, always kB."""
+    from edgemnist.units import size_text
+
+    return size_text(n)
 
 
 def measurement(d: dict, subject: str, batch: int = 1) -> dict | None:
@@ -78,15 +83,14 @@ def summary_table(report: dict, *, threads_column: bool = False) -> tuple[list[s
     batches = list(report["config"]["batch_sizes"])
     keras = report.get("keras")
     keras_p50 = latency(keras, "keras.call") if keras else None
-    header = ["artifact", *(["threads"] if threads_column else []), "size", "accuracy", "load ms", "1st ms",
+    header = ["artifact", *(["threads"] if threads_column else []), "model size", "accuracy", "load ms", "1st ms",
               "p50 ms", "p90 ms", "p99 ms", "max ms", "raw p50", "×raw", *(f"img/s b{b}" for b in batches),
               *(["×Keras"] if keras_p50 else []), "load RSS"]
     rows = []
     for a in report["artifacts"]:
         acc = "-" if a["accuracy"] is None else f"{a['accuracy']:.2%}" + (
             "" if a["accuracy_source"] == "measured" else "*")
-        size = fmt_bytes(a["size_bytes"]) + (
-            "" if a["deploy_bytes"] == a["size_bytes"] else f" ({fmt_bytes(a['deploy_bytes'])})")
+        size = fmt_size(a["deploy_bytes"])
         p50 = latency(a, "predictor")
         row = [a["name"], *([str(a["threads"])] if threads_column else []), size, acc, fmt_ms(a["load_ms"]),
                fmt_ms(a["first_inference_ms"]), fmt_ms(p50), fmt_ms(latency(a, "predictor", "p90")),
@@ -120,9 +124,10 @@ def machine_line(report: dict) -> str:
     v = m.get("versions", {})
     runtimes = ", ".join(f"{k} {value}" for k, value in v.items() if k != "edgemnist")
     env = ", ".join(f"{k}={val}" for k, val in m.get("thread_env", {}).items()) or "no thread env vars set"
-    load = m.get("load_average")
+    load, end = m.get("load_average"), m.get("load_average_end")
     return (f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
-            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start")
+            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start"
+            + (f", {end[0]} at end" if end else ""))
 
 
 def settings_line(report: dict) -> str:
@@ -138,7 +143,8 @@ def legend(report: dict) -> str:
     return ("p50/p90/p99/max: batch-1 `Predictor.predict_proba` latency per call after warm-up; raw p50: the "
             "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✓ within the "
             f"{overhead_target(report)} target, ✗ above); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = "
-            "from the verified manifest; size in parentheses: the flatbuffer a device flashes; img/s bN: throughput "
+            "from the verified manifest; model size: the bytes a device stores (the flatbuffer; for model_data.cc the "
+            "C array's bytes, not the .cc text), kB = 1000 B; img/s bN: throughput "
             "at batch N; load RSS: RSS growth from loading one more instance (runtime already imported).")
 
 
@@ -187,7 +193,7 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
 
 
 __all__ = [
-    "fmt_bytes", "fmt_ips", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
+    "fmt_bytes", "fmt_ips", "fmt_size", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
     "markdown", "md_table", "measurement", "notes", "overhead_line", "overhead_target", "plain_table",
     "settings_line", "short_name", "summary_table",
 ]

@@ -69,7 +69,9 @@ def _keras_path(paths: list[Path], keras: str | Path | None, notes: list[str]) -
             from edgemnist._deps import keras as require_keras
 
             require_keras()
-        notes.append("no Keras baseline: TensorFlow/Keras are not installed (pip install 'edgemnist[train]')")
+        from edgemnist._deps import install_hint
+
+        notes.append(f"no Keras baseline: TensorFlow/Keras are not installed ({install_hint('train')})")
         return None
     return path
 

@@ -63,8 +63,42 @@ def writable_dir(path) -> None:
 
 def with_flags(exc: Exception) -> Exception:
     """The library's error with the CLI flag that changes the outcome named (library messages never name flags)."""
-    from edgemnist.errors import UnverifiedError
+    from edgemnist.errors import DataError, InputError, UnverifiedError
 
     if isinstance(exc, UnverifiedError):
         return type(exc)(f"{exc}; pass --allow-unverified to use it anyway")
+    if isinstance(exc, InputError) and ("(invert=True)" in str(exc) or "(invert=False)" in str(exc)):
+        text = str(exc).replace("(invert=True)", "(--invert)").replace("(invert=False)", "(--no-invert)")
+        return type(exc)(text.replace("(invert=None, the default)", "(neither --invert nor --no-invert)"))
+    if isinstance(exc, DataError):
+        from edgemnist.data import offline_hint
+
+        text = str(exc)
+        if offline_hint() in text:
+            return type(exc)(text.replace(offline_hint(), offline_hint(cli=True)))
     return exc
+
+
+def new_dir_or_nothing(path):
+    """A context for a command that fills the folder ``path``: checked (writable_dir) and created up front, and
+    removed again if the command fails while it is still empty and did not exist before (a failed ``train``
+    leaves no empty ``--out`` folder behind)."""
+    import contextlib
+    from pathlib import Path
+
+    @contextlib.contextmanager
+    def scope():
+        target = Path(path)
+        missing = [p for p in (target, *target.parents) if not p.exists()]
+        writable_dir(target)
+        try:
+            yield target
+        except BaseException:
+            for p in missing:  # deepest first; only folders this command made and left empty
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
+            raise
+
+    return scope()

@@ -7,7 +7,7 @@ import argparse
 import math
 
 from edgemnist.bench.config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
-from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int, writable_dir
+from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -35,7 +35,7 @@ def positive_seconds(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
     p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="artifacts to compare (.tflite, .onnx, model_data.cc, .keras), e.g. export/*.tflite")
+                   help="artifacts to compare (.tflite, .onnx, model_data.cc, edgemnist_model.c, .keras), e.g. export/*.tflite")
     p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
                    help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
                         f"batch-1 latency is always measured")
@@ -52,6 +52,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="PATH", help="write a PNG: accuracy vs latency, and latency CDFs")
     p.add_argument("--no-accuracy", action="store_true",
                    help="take accuracy from each verified manifest instead of measuring the 10,000 test images")
+    p.add_argument("--target", choices=("host", "cortex-m4"), default="host",
+                   help="host: time the artifacts on this machine (default); cortex-m4: run C artifacts "
+                        "(edgemnist_model.c) on an emulated Cortex-M4 (QEMU mps2-an386): instructions per "
+                        "inference, flash, RAM, stack, for the DSP and the portable path")
+    p.add_argument("--images", type=positive_int, default=1000, metavar="N",
+                   help="with --target cortex-m4: test images per path (default 1000, at most 10000)")
     keras = p.add_mutually_exclusive_group()
     keras.add_argument("--keras", metavar="PATH",
                        help="the .keras model for the Keras baseline (default: found beside the artifacts)")
@@ -60,6 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _outputs(args: argparse.Namespace):
+    import os
     from pathlib import Path
 
     from edgemnist.errors import ConfigError
@@ -74,9 +81,46 @@ def _outputs(args: argparse.Namespace):
             raise ConfigError(f"--{key} {value}: expected a file name ending in {suffix}")
         if path.is_dir():
             raise ConfigError(f"--{key} {value}: is a directory; expected a file name ending in {suffix}")
-        writable_dir(path.parent)
+        parent = path.parent
+        if not parent.is_dir():  # a typo in a folder name is an error, not a folder to create
+            raise ConfigError(f"--{key} {value}: no such folder {parent}; expected a file in an existing folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"--{key} {value}: the folder {parent} is not writable")
         out[key] = path
     return out
+
+
+def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
+    from pathlib import Path
+
+    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.data import load_mnist
+    from edgemnist.errors import ConfigError
+    from edgemnist.fileio import atomic_write_json, atomic_write_text
+
+    if "plot" in outputs:
+        raise ConfigError("--plot is for --target host; --target cortex-m4 writes --json and --markdown")
+    if args.images > 10000:
+        raise ConfigError(f"--images {args.images}: the test set has 10000 images")
+    models = [Path(m) for m in args.models]
+    wrong = [str(m) for m in models if m.suffix != ".c"]
+    if wrong:
+        raise ConfigError(f"--target cortex-m4 runs C artifacts (edgemnist_model.c from export --format c), "
+                          f"not {', '.join(wrong)}")
+    images = load_mnist(args.data_dir).test_images[:args.images]
+    reports = []
+    for model in models:
+        report = cortex_m4_report(model, images)
+        reports.append(report)
+        print(f"{model}")
+        print(render_markdown(report))
+    if "json" in outputs:
+        atomic_write_json(outputs["json"], reports[0] if len(reports) == 1 else reports)
+    if "markdown" in outputs:
+        atomic_write_text(outputs["markdown"], "\n".join(render_markdown(r) for r in reports))
+    for path in outputs.values():
+        print(f"wrote {path}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
+    if args.target == "cortex-m4":
+        return _run_cortex_m4(args, outputs)
     config = BenchConfig(batch_sizes=args.batch_sizes, threads=args.threads, warmup=args.warmup,
                          min_time=args.min_time, min_runs=args.min_runs, accuracy=not args.no_accuracy)
     keras = None if args.no_keras else (args.keras or "auto")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int, writable_dir
+from edgemnist.commands._common import add_data_dir, add_tolerance, new_dir_or_nothing, nonneg_int, positive_int
 from edgemnist.export.config import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_SEED
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
@@ -41,21 +41,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _fields(result, *, status: str) -> list[str]:
+    from edgemnist.units import model_bytes, size_text
+
     r = result.report
-    return [str(result.path), f"{result.manifest['artifact']['bytes'] / 1000:.1f} kB", f"{r.accuracy:.2%}",
+    return [str(result.path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
             f"{r.agreement:.2%}", f"{r.max_abs_diff:.2g}", f"{result.seconds + r.seconds:.1f} s", status]
 
 
-HEADER = ["artifact", "size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
+HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
 
 
 def _line(row: list[str], widths: list[int]) -> str:
     return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(_line(row, widths).rstrip() for row in rows)
 
 
 def _print_summary(result) -> None:
@@ -83,9 +80,7 @@ def _configs(args, common: dict):
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edgemnist import spec
-    from edgemnist.errors import ArtifactError, MissingDependencyError
-    from edgemnist.export import RejectedError, export_prepared, prepare
+    from edgemnist.errors import ArtifactError
 
     common = dict(calibration_samples=args.calibration_samples, seed=args.seed, tolerance=args.tolerance)
     configs, skipped = _configs(args, common)
@@ -95,13 +90,20 @@ def run(args: argparse.Namespace) -> int:
         how = f"pass --model PATH, or train one with: edgemnist train --out {out}"
         what = "no such model file" if args.model else "no trained model"
         raise ArtifactError(f"{model_path}: {what}; {how}")
-    writable_dir(out)
     if args.sign is not None:  # fail before any work: a missing key or library, not after an hour of export
         from edgemnist._deps import require
 
         if not Path(args.sign).is_file():
             raise ArtifactError(f"{args.sign}: no such private key file (--sign expects a PEM file)")
         require("model_signing", "sign", what="model-signing")
+    with new_dir_or_nothing(out):  # a failed run (no data, bad model) leaves no empty folder behind
+        return _export_all(args, configs, skipped, out, model_path)
+
+
+def _export_all(args, configs, skipped, out, model_path) -> int:
+    from edgemnist import spec
+    from edgemnist.errors import MissingDependencyError
+    from edgemnist.export import RejectedError, export_prepared, prepare
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance)
@@ -109,10 +111,10 @@ def run(args: argparse.Namespace) -> int:
           f"gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
     for note in skipped:
         print(f"skipped {note}")
-    rows, failed = [HEADER], []
+    rows, failed = 0, []
     widths = [max(len(str(out / c.artifact_name)) for c in configs) + len(".rejected"), 10, 8, 9, 7, 7, 8]
     print(_line(HEADER, widths).rstrip())
-    for config in configs:
+    for config in configs:  # one table, printed row by row as each artifact lands
         try:
             result = export_prepared(source, config, out)
         except RejectedError as exc:
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         else:
             row = _fields(result, status="ok")
-        rows.append(row)
+        rows += 1
         print(_line(row, widths).rstrip())
         if row[-1] == "ok":
             _print_summary(result)
@@ -137,9 +139,7 @@ def run(args: argparse.Namespace) -> int:
 
                 print(f"  signed: {sign(result.path, args.sign)}")
     if len(configs) > 1:
-        print()
-        print(_table(rows))
-        print(f"{len(rows) - 1} exported to {out}/: {len(rows) - 1 - len(failed)} passed, {len(failed)} rejected")
+        print(f"{rows} exported to {out}/: {rows - len(failed)} passed, {len(failed)} rejected")
     for reason in failed:
         print(f"rejected {reason}")
     return 1 if failed else 0

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.manifest import manifest_path
     from edgemnist.predictor import Predictor
     from edgemnist.safetext import emit, safe_json
+    from edgemnist.units import size_text
 
     # Describe even an artifact that changed or failed verification: say so instead of refusing.
     predictor = Predictor.load(args.model, check_hash=False, allow_unverified=True, public_key=args.public_key)
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
                           "runtime": runtime, "manifest": manifest}, indent=2, default=str).replace("\x7f", "\\u007f"))
         return 0
     emit(f"{args.model}")
-    emit(f"  format        {runtime['format']} ({runtime['quantization']}), {runtime['bytes']:,} bytes")
+    stored = runtime["details"].get("flash_bytes") or runtime["bytes"]  # the C array's bytes, not the .cc text
+    file_note = "" if stored == runtime["bytes"] else f" (the file: {size_text(runtime['bytes'])} of C source)"
+    emit(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
     status = {None: "(no manifest)", True: "matches the manifest", False: "CHANGED since export (manifest differs)"}
     emit(f"  sha256        {digest}  {status[sha_ok]}")
     details = "  ".join(f"{k}={safe(v, 200)}" for k, v in runtime["details"].items() if not isinstance(v, dict))

@@ -21,30 +21,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """One result per image file, in the order given: a label, or one ``error:`` line for a file that is not a
+    readable digit (the others are still classified); exit 2 if any file failed. ``--json`` lists both."""
     import json
+    import sys
+
+    import numpy as np
 
     from edgemnist.commands._common import with_flags
-    from edgemnist.errors import UnverifiedError
-    from edgemnist.images import load_digits
-    from edgemnist.predictor import Predictor
+    from edgemnist.errors import InputError, UnverifiedError
+    from edgemnist.images import load_digit
 
-    digits = load_digits(args.images, invert=args.invert)  # every image is checked before the model loads
-    try:
-        predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
-                                   public_key=args.public_key)
-    except UnverifiedError as exc:
-        raise with_flags(exc) from None
-    with predictor:
-        proba = predictor.predict_proba(digits)
-    labels = proba.argmax(axis=1)
+    digits, errors = {}, {}
+    for i, path in enumerate(args.images):  # every image is read before the model loads
+        try:
+            digits[i] = load_digit(path, invert=args.invert)
+        except InputError as exc:  # this file only; a missing Pillow (MissingDependencyError) stops everything
+            errors[i] = " ".join(str(with_flags(exc)).split())
+    proba = {}
+    if digits:
+        from edgemnist.predictor import Predictor
+
+        try:
+            predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
+                                       public_key=args.public_key)
+        except UnverifiedError as exc:
+            raise with_flags(exc) from None
+        with predictor:
+            rows = predictor.predict_proba(np.stack(list(digits.values())))
+        proba = dict(zip(digits, rows, strict=True))
     if args.json:
-        print(json.dumps([
-            {"image": path, "label": int(label), "confidence": float(row[label]),
-             "probabilities": [round(float(v), 6) for v in row]}
-            for path, label, row in zip(args.images, labels, proba, strict=True)
-        ], indent=2))
+        out = []
+        for i, path in enumerate(args.images):
+            if i in errors:
+                out.append({"image": path, "error": errors[i]})
+                continue
+            row = proba[i]
+            label = int(row.argmax())
+            out.append({"image": path, "label": label, "confidence": float(row[label]),
+                        "probabilities": [round(float(v), 6) for v in row]})
+        print(json.dumps(out, indent=2))
     else:
-        width = max(len(p) for p in args.images)
-        for path, label, row in zip(args.images, labels, proba, strict=True):
+        width = max(len(args.images[i]) for i in proba) if proba else 0
+        for i, path in enumerate(args.images):
+            if i in errors:
+                sys.stdout.flush()  # results and errors appear in the order of the files
+                print(f"error: {errors[i]}", file=sys.stderr, flush=True)
+                continue
+            row = proba[i]
+            label = int(row.argmax())
             print(f"{path:<{width}}  {label}  ({row[label]:.1%})")
-    return 0
+    return 2 if errors else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, nonneg_int, positive_int, writable_dir
+from edgemnist.commands._common import add_data_dir, add_tolerance, new_dir_or_nothing, nonneg_int, positive_int
 from edgemnist.model import TrainConfig
 
 _DEFAULT = TrainConfig()
@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
     spec.accuracy_floor(args.tolerance)  # validates the tolerance before any work
-    writable_dir(args.out)
-    data = load_mnist(args.data_dir)
-    trained = train_and_save(config, data, args.out, tolerance_pp=args.tolerance, verbose=2)
+    with new_dir_or_nothing(args.out):  # a failed run (no data, interrupted) leaves no empty folder behind
+        data = load_mnist(args.data_dir)
+        trained = train_and_save(config, data, args.out, tolerance_pp=args.tolerance, verbose=2)
     result, floor = trained.result, trained.floor
     status = "PASS" if trained.passed else "FAIL"
     print(f"{trained.path}  test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f})  "

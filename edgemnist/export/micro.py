@@ -139,8 +139,11 @@ def summary(manifest: dict[str, Any]) -> str | None:
     facts = manifest.get("micro")
     if not facts:
         return None
-    line = (f"  TFLite Micro: arena {facts['arena_bytes']} B (smallest that runs: {facts['arena_min_bytes']} B, "
-            f"rounded up to {facts['arena_alignment']}), flash {facts['flash_bytes']} B")
+    from edgemnist.units import bytes_text, size_text
+
+    line = (f"  TFLite Micro: arena {bytes_text(facts['arena_bytes'])} (smallest that ran in the tflite-micro Python "
+            f"interpreter: {bytes_text(facts['arena_min_bytes'])}, rounded up to {facts['arena_alignment']}); "
+            f"model {size_text(facts['flash_bytes'])} in flash (the model only, not TFLM's code)")
     tflm = facts.get("tflm")
     if tflm:
         line += (f"; TFLM accuracy {tflm['accuracy']:.2%} on {tflm['n']} images, "

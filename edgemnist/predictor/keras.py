@@ -1,4 +1,4 @@
-"""Keras backend for the ``.keras`` source model (needs ``pip install 'edgemnist[train]'``).
+"""Keras backend for the ``.keras`` source model (needs the ``train`` extra, ``edgemnist._deps.install_hint``).
 
 Loads through ``edgemnist.model.load_model`` (``safe_mode=True``). It is the reference the exported
 artifacts are compared with, not a device runtime.

@@ -1,6 +1,6 @@
 """LiteRT (TensorFlow Lite) backend for ``.tflite`` artifacts.
 
-Uses ``ai_edge_litert.interpreter.Interpreter`` (``pip install 'edgemnist[litert]'``); only when that
+Uses ``ai_edge_litert.interpreter.Interpreter`` (the ``litert`` extra); only when that
 package is absent does it fall back to ``tf.lite.Interpreter`` from a full TensorFlow install.
 An interpreter is not thread-safe, so every call holds a lock; the input is resized (and the tensors
 re-allocated) only when the batch size changes.
@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from edgemnist.allowlist import MAX_MODEL_BYTES
-from edgemnist.errors import ArtifactError, MissingDependencyError, first_line
+from edgemnist.errors import ArtifactError, first_line
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.predictor.base import DTYPES, Backend, RawLoop, TensorSpec
 
+#: [True] once an interpreter has been built in this process: LiteRT prints its delegate line only the first time.
+_QUIET = [False]
 _PRIVATE = ("SetTensor", "Invoke", "GetTensor", "ResizeInputTensor", "AllocateTensors", "tensor")
 
 
@@ -41,9 +43,9 @@ def _interpreter_class() -> tuple[type, str]:
         try:
             import tensorflow as tf  # heavy; only when ai-edge-litert is not installed
         except ImportError:
-            raise MissingDependencyError(
-                f"ai-edge-litert is not installed ({litert_exc}); install it with: pip install 'edgemnist[litert]'"
-            ) from None
+            from edgemnist._deps import missing
+
+            raise missing("ai-edge-litert", "litert", litert_exc) from None
         return tf.lite.Interpreter, "tensorflow"
 
 
@@ -70,8 +72,16 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
     check_tflite(data, str(path))  # the structure first: a file outside the allow-list never reaches LiteRT
     try:
         # The bytes that were checked are the bytes LiteRT runs (never the path again).
-        ip = interpreter_cls(model_content=data, num_threads=threads)
-        ip.allocate_tensors()
+        if _QUIET[0]:
+            ip = interpreter_cls(model_content=data, num_threads=threads)
+            ip.allocate_tensors()
+        else:  # the first allocation in a process prints "INFO: Created ... XNNPACK delegate" on fd 2
+            from edgemnist._stderr import without_native_noise
+
+            with without_native_noise():
+                ip = interpreter_cls(model_content=data, num_threads=threads)
+                ip.allocate_tensors()
+            _QUIET[0] = True
         ins, outs = ip.get_input_details(), ip.get_output_details()
     except Exception as exc:  # ValueError/RuntimeError from the runtime, or whatever its wrapper raises
         raise ArtifactError(f"{path}: not a loadable TFLite model ({first_line(exc, default=type(exc).__name__)})"

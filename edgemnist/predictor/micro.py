@@ -1,4 +1,4 @@
-"""TensorFlow Lite Micro backend for ``model_data.cc`` artifacts (``pip install 'edgemnist[micro]'``).
+"""TensorFlow Lite Micro backend for ``model_data.cc`` artifacts (the ``micro`` extra, ``edgemnist._deps.install_hint``).
 
 The bytes are parsed back out of the C array and run in the real TFLM interpreter (PyPI ``tflite-micro``,
 reference kernels) with the tensor arena ``model_data.h`` states; when there is no header for this very

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend for ``.onnx`` artifacts (``pip install 'edgemnist[onnx]'``).
+"""ONNX Runtime backend for ``.onnx`` artifacts (the ``onnx`` extra, ``edgemnist._deps.install_hint``).
 
 One ``InferenceSession`` on the CPU execution provider with ``intra_op_num_threads=threads`` and
 ``inter_op_num_threads=1``. ORT sessions are thread-safe, so ``run`` takes no lock.
@@ -182,7 +182,9 @@ class OnnxBackend(Backend):
             "providers": self._sess.get_providers(),
             "intra_op_num_threads": self.threads,
             "inter_op_num_threads": 1,
-            "producer": f"{self._meta('producer_name', '?')} {self._meta('version', '')}".strip(),
+            # ORT's metadata has the producer's name but not its version ("version" is the model version,
+            # INT64_MAX when unset: "onnx.quantize 9223372036854775807" was nonsense); tool versions are in the manifest.
+            "producer": self._meta("producer_name", "?") or "?",
             "metadata": dict(self._meta("custom_metadata_map", {})),
         }
 

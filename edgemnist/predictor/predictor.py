@@ -8,7 +8,6 @@ probabilities.
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 from pathlib import Path
@@ -30,8 +29,6 @@ from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
 from edgemnist.safetext import safe
-
-log = logging.getLogger(__name__)
 
 _U8 = np.dtype(np.uint8)
 _W = spec.INPUT_SIZE
@@ -130,7 +127,9 @@ class Predictor:
                 raise UnverifiedError(f"{path}: failed verification at export ({reasons}); refusing to load it "
                                 f"(load it with allow_unverified=True to use it anyway)")
         else:
-            log.debug("%s: no manifest; taking tensor facts from the model", path)
+            import logging  # only here: the device path with a manifest never imports logging
+
+            logging.getLogger(__name__).debug("%s: no manifest; taking tensor facts from the model", path)
         if size == 0:
             raise ArtifactError(f"{path}: not a loadable {fmt.name} model: the file is empty (0 bytes)")
         backend_cls = fmt.load_backend()

@@ -4,9 +4,11 @@ The smallest ``arena_size`` with which the real TFLM interpreter (PyPI ``tflite-
 64-bit host build) allocates and runs the model, found by bisection. Every probe runs in a child process,
 because an arena a few bytes too small can crash TFLM (SIGSEGV) instead of failing ``AllocateTensors``.
 
-The figure is for this host build (64-bit pointers, the Python wrapper's recording allocator); a 32-bit MCU
-with the same reference kernels should need somewhat less, while optimized kernels (CMSIS-NN...) may ask for
-scratch buffers of their own, so check ``MicroInterpreter::arena_used_bytes()`` on the board once.
+The figure is for this host build (64-bit pointers, the Python wrapper's RecordingMicroAllocator, whose own
+objects live in the arena too); a C++ MicroInterpreter with the plain allocator, or a 32-bit MCU with the
+same reference kernels, needs somewhat less, while optimized kernels (CMSIS-NN...) may ask for scratch
+buffers of their own. On the board, the check is ``AllocateTensors()``'s status; ``arena_used_bytes()`` is
+not the arena's size (see ``recorded_arena_bytes``).
 """
 
 from __future__ import annotations
@@ -91,8 +93,12 @@ def arena_fits(model_bytes: bytes, arena_size: int) -> bool:
 def recorded_arena_bytes(model_bytes: bytes, arena_size: int) -> int | None:
     """What TFLM's own RecordingMicroAllocator reports ("Arena allocation total") at ``arena_size``.
 
-    For information only: it leaves out the interpreter's own bookkeeping and understates what
-    ``AllocateTensors`` needs (by about 3 KB for this model), so an arena sized from it fails.
+    For information only: it is read after ``AllocateTensors`` and leaves out the temporary peak of the kernels'
+    Prepare. FULLY_CONNECTED's Prepare takes temporary copies of its input tensors, and a per-channel
+    quantized tensor's copy holds a zero-point array of 4 + 4 N bytes (N = 512 channels: 2,052 B, once for the
+    weights, once for the bias); they are gone when the allocator is asked. It understates what
+    ``AllocateTensors`` needs by 3,040 B for this model (benchmarks/micro_arena_gap.py measures it: 7 B per
+    hidden channel with a bias, 3 B without, 0 for per-tensor quantization), so an arena sized from it fails.
     """
     proc = _probe(model_bytes, arena_size, report=True)
     m = re.search(rb"Arena allocation total (\d+) bytes", proc.stderr)

@@ -212,6 +212,7 @@ def test_bad_images_and_unknown_artifacts(artifacts, test_set, tmp_path):
 
 def test_cli_writes_json_markdown_and_png(artifacts, data_dir, tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()  # an output's folder must exist: a missing one is an error, not a folder to create
     rc = main(["bench", str(artifacts["tflite"]), "--batch-sizes", "1,4", "--warmup", "2", "--min-time", "0.02",
                "--min-runs", "10", "--no-keras", "--data-dir", str(data_dir), "--json", str(out / "b.json"),
                "--markdown", str(out / "b.md"), "--plot", str(out / "b.png")])

@@ -181,5 +181,5 @@ def test_normalize_digit_rejects_bad_arrays():
 
 def test_missing_pillow_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "PIL.Image", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'edgemnist\[images\]'"):
+    with pytest.raises(MissingDependencyError, match=r"install the 'images' extra: pip install 'edgemnist-[^']+\.whl\[images\]'"):
         load_digit(tmp_path / "x.png")

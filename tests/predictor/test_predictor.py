@@ -430,13 +430,13 @@ def test_litert_falls_back_to_tf_lite_only_without_ai_edge_litert(int8_path, mon
     p = Predictor.load(int8_path)
     assert np.array_equal(p.predict_proba(mnist.test_images[:10]), want)
     monkeypatch.setitem(sys.modules, "tensorflow", None)
-    with pytest.raises(MissingDependencyError, match=r"edgemnist\[litert\]"):
+    with pytest.raises(MissingDependencyError, match=r"install the 'litert' extra: pip install 'edgemnist-[^']+\.whl\[litert\]'"):
         Predictor.load(int8_path)
 
 
 def test_missing_onnxruntime_names_the_extra(artifact_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(MissingDependencyError, match=r"pip install 'edgemnist\[onnx\]'"):
+    with pytest.raises(MissingDependencyError, match=r"install the 'onnx' extra: pip install 'edgemnist-[^']+\.whl\[onnx\]'"):
         Predictor.load(artifact_path("onnx", "float32", "float"))
 
 

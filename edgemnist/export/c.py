@@ -1,0 +1,208 @@
+"""int8 .tflite -> interpreter-free C: ``edgemnist_model.c`` + ``edgemnist_model.h`` (format "c").
+
+Generated from the VERIFIED int8 ``.tflite`` (``requires``: tflite int8 with int8 I/O), whose tensors, scales, zero
+points and per-channel weights are read from the file itself (``edgemnist.ckernel.model``; no TensorFlow). The gate
+(``measure``), on the 10,000 test images:
+
+- host: the pair compiled with the system C compiler must give 0 differing output bytes against the TFLite Micro
+  interpreter (reference kernels) on the same int8 model; LiteRT's agreement is recorded (top-1 >= 99.5 %);
+- Cortex-M4 (when arm-none-eabi-gcc and qemu-system-arm are installed): the DSP and the portable path under QEMU
+  mps2-an386 on ``EDGEMNIST_M4_IMAGES`` images (default 1000) must equal the host build; instructions per
+  inference, flash, RAM and stack are recorded;
+- WebAssembly (when clang, wasm-ld and the wasmtime package are present): the SIMD path must equal the host build.
+
+Everything lands in the manifest's ``c`` section; a toolchain that is absent is recorded as skipped, with why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist.ckernel import host, m4, verify, wasm
+from edgemnist.ckernel.model import read_model
+from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
+from edgemnist.errors import ArtifactError, ConfigError, EdgemnistError
+from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
+from edgemnist.export.config import ExportConfig
+from edgemnist.fileio import atomic_write_text, sha256_file
+
+MIN_LITERT_AGREEMENT = 0.995
+M4_IMAGES = 1000
+API = "int edgemnist_predict(const uint8_t pixels[784], int8_t scores[10])"
+PATHS = ("portable", "cortex-m-dsp", "wasm-simd128")
+
+
+def _m4_images() -> int:
+    raw = os.environ.get("EDGEMNIST_M4_IMAGES", str(M4_IMAGES))
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(f"EDGEMNIST_M4_IMAGES must be an integer from 1 to 10000, got {raw!r}") from None
+    if not 1 <= n <= 10000:
+        raise ConfigError(f"EDGEMNIST_M4_IMAGES must be an integer from 1 to 10000, got {n}")
+    return n
+
+
+def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, Any]:
+    from edgemnist.manifest import tensor_info
+
+    c_path = Path(c_path)
+    h_path = Path(header) if header is not None else host.header_path(c_path)
+    _, h_text = host.read_pair(c_path, h_path)
+    h = read_header(h_text.decode("utf-8", "replace"), str(h_path))
+    return {
+        "input": tensor_info(spec.INPUT_NAME, (-1, h["EDGEMNIST_INPUT_SIZE"]), "int8", h["EDGEMNIST_INPUT_SCALE"],
+                             h["EDGEMNIST_INPUT_ZERO_POINT"]),
+        "output": tensor_info(spec.OUTPUT_NAME, (-1, h["EDGEMNIST_OUTPUT_SIZE"]), "int8",
+                              h["EDGEMNIST_OUTPUT_SCALE"], h["EDGEMNIST_OUTPUT_ZERO_POINT"]),
+        "graph": {"ops": ["FULLY_CONNECTED", "SOFTMAX"], "weights": ["int8"], "activations": ["int8"]},
+        "c": {
+            "api": API,
+            "header": {"file": HEADER_NAME, "sha256": sha256_file(h_path)},
+            "source": {"file": h["EDGEMNIST_SOURCE_NAME"], "sha256": h["EDGEMNIST_SOURCE_SHA256"]},
+            "generator": h["EDGEMNIST_GENERATOR"],
+            "paths": list(PATHS),
+            "constants_bytes": h["EDGEMNIST_CONST_BYTES"],
+            "activation_bytes": h["EDGEMNIST_ACTIVATION_BYTES"],
+            "activation_buffers": "static (.bss), not reentrant",
+            "macs": h["EDGEMNIST_MACS"],
+        },
+    }
+
+
+def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
+    problems = [] if (mode, io) == ("int8", "int8") else [f"c is int8 with int8 I/O only, not {mode} / {io}"]
+    return problems + io_problems(facts, "int8")
+
+
+def measure(c_path: Path, header: Path, tflite_path: Path, images: np.ndarray, labels: np.ndarray
+            ) -> tuple[dict[str, Any], list[str]]:
+    """The gate's C-specific part (see the module doc): (manifest section, problems)."""
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="edgemnist-c-") as tmp:
+        c = Path(tmp) / SOURCE_NAME
+        shutil.copyfile(c_path, c)
+        shutil.copyfile(header, Path(tmp) / HEADER_NAME)
+        section: dict[str, Any] = {"host": verify.verify_host(c, tflite_path, images, labels)}
+        hv = section["host"]
+        if hv["tflm"]["differing_bytes"]:
+            problems.append(f"the C differs from TFLite Micro in {hv['tflm']['differing_bytes']} output bytes over "
+                            f"{hv['tflm']['differing_images']} of {hv['n']} images")
+        if hv["litert"]["top1_agreement"] < MIN_LITERT_AGREEMENT:
+            problems.append(f"the C and LiteRT agree on only {hv['litert']['top1_agreement']:.2%} of top-1 answers")
+        pixels = np.asarray(images, np.uint8).reshape(len(images), -1)
+        ref = host.HostKernel(c).run(pixels)
+        section["cortex_m4"] = _cortex_m4(c, pixels, ref, problems)
+        section["wasm"] = _wasm(c, pixels, ref, problems)
+    return section, problems
+
+
+def _missing(*tools_: str) -> list[str]:
+    return [t for t in tools_ if shutil.which(t) is None]
+
+
+def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
+    missing = _missing(m4.GCC, m4.SIZE, m4.NM, m4.QEMU)
+    if missing:
+        return {"skipped": f"{', '.join(missing)} not installed"}
+    n = min(_m4_images(), len(pixels))
+    out: dict[str, Any] = {"images": n, "board": f"QEMU {m4.MACHINE}", "toolchain": m4.toolchain()}
+    for path in ("dsp", "portable"):
+        run = m4.run(c, pixels[:n], path)
+        differing = int((run.scores != ref[0][:n]).sum())
+        if differing or not np.array_equal(run.digits, ref[1][:n]):
+            problems.append(f"the {run.path} path on the Cortex-M4 differs from the host build in {differing} "
+                            f"output bytes over {n} images")
+        fig = run.figures()
+        fig.pop("toolchain")
+        fig["differing_bytes_vs_host"] = differing
+        out[path] = fig
+    return out
+
+
+def _wasm(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
+    missing = _missing("clang", "wasm-ld")
+    try:
+        import wasmtime  # noqa: F401
+    except ImportError:
+        missing.append("the wasmtime package")
+    if missing:
+        return {"skipped": f"{', '.join(missing)} not installed"}
+    scores, digits, name = wasm.check(c, pixels, simd=True)
+    differing = int((scores != ref[0]).sum())
+    if differing or not np.array_equal(digits, ref[1]):
+        problems.append(f"the {name} path differs from the host build in {differing} output bytes")
+    return {"path": name, "images": int(len(pixels)), "differing_bytes_vs_host": differing}
+
+
+def summary(manifest: dict[str, Any]) -> str | None:
+    c = manifest.get("c")
+    if not c or "host" not in c:
+        return None
+    hv = c["host"]
+    line = (f"  C kernel: {c['constants_bytes']} B constants, {c['activation_bytes']} B static buffer; "
+            f"{hv['tflm']['differing_bytes']} differing bytes vs TFLM on {hv['n']} images")
+    m = c.get("cortex_m4", {})
+    if "dsp" in m:
+        d = m["dsp"]
+        line += (f"; Cortex-M4 DSP {d['instructions_per_inference']:,.0f} instructions/inference, "
+                 f"flash {d['sizes']['flash_bytes']} B, RAM {d['sizes']['ram_bytes']} B")
+    elif "skipped" in m:
+        line += f"; Cortex-M4 check skipped ({m['skipped']})"
+    return line
+
+
+class CExporter(Exporter):
+    """int8 .tflite -> edgemnist_model.c + edgemnist_model.h; ``measure`` compiles and runs them (module doc)."""
+
+    def __init__(self) -> None:
+        self._inputs: dict[str, Path] = {}  # staged .c -> the verified .tflite it came from (export -> measure)
+        self._lock = threading.Lock()
+
+    def requires(self, config: ExportConfig) -> ExportConfig | None:
+        return ExportConfig("tflite", "int8", "int8")
+
+    def companions(self, target: Path) -> tuple[str, ...]:
+        return (HEADER_NAME,)
+
+    def export(self, job: ExportJob, files: Files) -> None:
+        if job.input is None:
+            raise ConfigError("the C kernel is generated from the verified int8 .tflite, and none was given")
+        tflite = Path(job.input.path)
+        pair = render(read_model(tflite), source=tflite)
+        atomic_write_text(files.companion(HEADER_NAME), pair[HEADER_NAME])
+        atomic_write_text(files.path, pair[SOURCE_NAME])
+        with self._lock:
+            self._inputs[str(files.path)] = tflite
+
+    def describe(self, files: Files) -> dict[str, Any]:
+        facts = describe(files.path, files.companion(HEADER_NAME))
+        facts["tools"] = tools()
+        return facts
+
+    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+        return check(facts, mode, io)
+
+    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+        with self._lock:
+            tflite = self._inputs.pop(str(files.path), None)
+        if tflite is None:
+            raise ArtifactError(f"{files.path}: measured without having been exported in this process")
+        try:
+            return measure(files.path, files.companion(HEADER_NAME), tflite, images, labels)
+        except EdgemnistError as exc:  # a compiler or emulator failure fails the gate, with its reason
+            return {}, [f"the C kernel could not be checked: {str(exc).splitlines()[0]}"]
+
+    def summary(self, manifest: dict[str, Any]) -> str | None:
+        return summary(manifest)
+
+
+EXPORTER = CExporter()

@@ -1,0 +1,87 @@
+"""Backend for the interpreter-free C artifact (``edgemnist_model.c`` + ``edgemnist_model.h``, format "c").
+
+The pair is compiled once with the system C compiler into a shared library cached by sha256
+(``edgemnist.ckernel.host``; ``$EDGEMNIST_CACHE_DIR`` or the user cache dir) and called through ctypes, one
+``edgemnist_predict`` per image. The model's int8 input is ``q = p - 128`` for a pixel ``p``; the C takes ``p``
+itself, so ``run`` maps int8 -> uint8 (``q + 128``) and back nothing: the scores are the model's int8 output.
+Never imports TensorFlow; needs only a C compiler.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist import spec
+from edgemnist.ckernel import host
+from edgemnist.ckernel.render import read_header
+from edgemnist.errors import ArtifactError
+from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
+
+
+def _pixels(x: np.ndarray) -> np.ndarray:
+    """int8 model input (N, 784) -> the uint8 pixels the C takes (q + 128, bit for bit q ^ 0x80)."""
+    return np.ascontiguousarray(x, np.int8).view(np.uint8) ^ np.uint8(0x80)
+
+
+class CBackend(Backend):
+    runtime = "edgemnist C kernel"
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = Path(path)
+        self.threads = threads  # one static buffer: calls are serialized; recorded only
+        self.header = host.header_path(self.path)
+        _, h_text = host.read_pair(self.path, self.header)
+        facts = read_header(h_text.decode("utf-8", "replace"), str(self.header))
+        if (facts["EDGEMNIST_INPUT_SIZE"], facts["EDGEMNIST_OUTPUT_SIZE"]) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
+            raise ArtifactError(f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> "
+                                f"{facts['EDGEMNIST_OUTPUT_SIZE']}; expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}")
+        self._facts = facts
+        self._kernel = host.HostKernel(self.path, self.header)
+        self.input = TensorSpec(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "int8", facts["EDGEMNIST_INPUT_SCALE"],
+                                facts["EDGEMNIST_INPUT_ZERO_POINT"])
+        self.output = TensorSpec(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "int8", facts["EDGEMNIST_OUTPUT_SCALE"],
+                                 facts["EDGEMNIST_OUTPUT_ZERO_POINT"])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._kernel.run(_pixels(x))[0]
+
+    @classmethod
+    def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
+        kernel = host.HostKernel(path)
+        predict = kernel.predict
+
+        def prepare(batch: int):
+            scores = np.empty((batch, spec.NUM_CLASSES), np.int8)
+
+            def call(x):
+                p = _pixels(x)
+                base_in, base_out = p.ctypes.data, scores.ctypes.data
+                for i in range(len(p)):
+                    predict(base_in + i * spec.INPUT_SIZE, base_out + i * spec.NUM_CLASSES)
+                return scores
+
+            return call
+
+        return RawLoop("ctypes: edgemnist_predict per image (compiled with the system cc)", prepare)
+
+    def quantization(self) -> str | None:
+        return "int8"
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "compiler": host.compiler_version(),
+            "library": str(self._kernel.library),
+            "path": self._kernel.path_name,
+            "header": self.header.name,
+            "source": self._facts["EDGEMNIST_SOURCE_NAME"],
+            "source_sha256": self._facts["EDGEMNIST_SOURCE_SHA256"],
+            "constants_bytes": self._facts["EDGEMNIST_CONST_BYTES"],
+            "activation_bytes": self._facts["EDGEMNIST_ACTIVATION_BYTES"],
+            "batch": "one edgemnist_predict call per image",
+        }
+
+    def close(self) -> None:
+        self._kernel = None
