@@ -27,6 +27,7 @@ COMMANDS = {
     "info": "show an artifact's manifest and what its runtime reports",
     "bench": "benchmark artifacts: size, accuracy, load, latency percentiles, throughput",
     "serve": "serve the web page on 127.0.0.1",
+    "sign": "sign artifacts with their manifests (OpenSSF model signing, an ECDSA key)",
 }
 
 
@@ -85,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(exc: BaseException) -> str:
-    """The message on one line: a runtime's multi-line text must not break the one-line promise."""
-    return " ".join(str(exc).split("\n")).replace("\r", " ").strip() or type(exc).__name__
+    """The message on one line, safe to print: a runtime's multi-line text must not break the one-line
+    promise, and nothing a file put in a message may reach the terminal as a control character."""
+    from edgemnist.safetext import safe
+
+    return safe(" ".join(str(exc).strip().splitlines()), 2000) or type(exc).__name__
 
 
 #: The status of a process killed by SIGPIPE, as a shell reports it (``ls | head -1``: ls exits 141).

@@ -52,6 +52,10 @@ class ArtifactChangedError(GateError):
     """The artifact's sha256 no longer matches its manifest."""
 
 
+class SignatureError(GateError):
+    """A public key was given and the artifact's signature is missing, does not verify, or covers other files."""
+
+
 class UnverifiedError(GateError):
     """The manifest records that the artifact failed its verification at export."""
 

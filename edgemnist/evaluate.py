@@ -50,6 +50,7 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int = spec.NU
 
 def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: float = spec.DEFAULT_TOLERANCE_PP,
              threads: int = 1, *, allow_unverified: bool = False, test_data: tuple[np.ndarray, np.ndarray] | None = None,
+             public_key=None,
              batch_size: int = BATCH_SIZE) -> EvalReport:
     """Run ``path`` on the MNIST test set (or ``test_data=(images, labels)``) and gate it.
 
@@ -67,7 +68,7 @@ def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: fl
         test_data = load_test(data_dir)
     images, labels = test_data
     start = time.perf_counter()
-    predictor = Predictor.load(path, threads=threads, allow_unverified=allow_unverified)
+    predictor = Predictor.load(path, threads=threads, allow_unverified=allow_unverified, public_key=public_key)
     load_seconds = time.perf_counter() - start
     try:
         start = time.perf_counter()

@@ -8,6 +8,13 @@ verifier (LiteRT runs one of its own); it exists because TFLite Micro runs none 
 on a malformed model, and because a wrong file under the right name deserves a message that says what it is
 (``sniff``).
 
+Beyond the skeleton it refuses what this network's exports never contain (``edgemnist.allowlist``): an
+operator outside the allow-list, more than one subgraph, tensor types, ranks, dimensions and sizes beyond a
+784 -> 512 -> 10 MLP, a constant whose data does not match its shape, and -- the class that segfaults
+LiteRT -- buffer data on any tensor that is not a constant input (an operator's output, a graph input or
+output: the runtime writes into those, and writing into the model's own read-only bytes crashes it).
+An operator may only read a constant, a graph input or an earlier operator's output.
+
 Offsets follow the flatbuffers wire format: little-endian ``uoffset`` (uint32, forward), ``soffset``
 (int32, table -> vtable, backward), vtables of uint16 (vtable size, table size, then one field offset each).
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import struct
 
+from edgemnist import allowlist, spec
 from edgemnist.errors import ArtifactError
 
 TFLITE_IDENTIFIER = b"TFL3"
@@ -28,8 +36,9 @@ MAX_ITEMS = 100_000
 # Field numbers (vtable slots) of the TFLite schema tables the walk reads.
 _MODEL_VERSION, _MODEL_OPCODES, _MODEL_SUBGRAPHS, _MODEL_BUFFERS = 0, 1, 2, 4
 _SUBGRAPH_TENSORS, _SUBGRAPH_INPUTS, _SUBGRAPH_OUTPUTS, _SUBGRAPH_OPERATORS = 0, 1, 2, 3
-_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER = 0, 1, 2
-_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS = 0, 1, 2
+_TENSOR_SHAPE, _TENSOR_TYPE, _TENSOR_BUFFER, _TENSOR_SHAPE_SIGNATURE = 0, 1, 2, 7
+_OP_OPCODE, _OP_INPUTS, _OP_OUTPUTS, _OP_INTERMEDIATES = 0, 1, 2, 8
+_OPCODE_DEPRECATED_BUILTIN, _OPCODE_CUSTOM, _OPCODE_BUILTIN = 0, 1, 3
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 
 _SIGNATURES = (
@@ -140,50 +149,167 @@ class _Reader:
 
 
 def check_tflite(data: bytes, origin: str) -> None:
-    """Raise ArtifactError unless ``data`` has the skeleton of a TFLite model (see the module doc)."""
+    """Raise ArtifactError unless ``data`` has the skeleton of a TFLite model of this network (module doc)."""
     n = len(data)
     if n < 16:
         raise ArtifactError(f"{origin}: not a loadable TFLite model: {n} bytes is too short{_what(data)}")
     if data[4:8] != TFLITE_IDENTIFIER:
         raise ArtifactError(f"{origin}: not a loadable TFLite model: no 'TFL3' flatbuffer identifier at byte 4"
                             f"{_what(data)}")
+    if n > allowlist.MAX_MODEL_BYTES:
+        raise ArtifactError(f"{origin}: {n} bytes, larger than any TFLite model of this network "
+                            f"({allowlist.MAX_MODEL_BYTES} bytes at most)")
     r = _Reader(data, origin)
     try:
-        model = r.table(r.scalar("<I", 0, "root offset"), "model")
-        version = r.field(model, _MODEL_VERSION, "<I", 0, "model.version")
-        if version != TFLITE_SCHEMA_VERSION:
-            raise r.fail(f"schema version {version}, expected {TFLITE_SCHEMA_VERSION}")
-        opcodes = sum(1 for _ in r.tables(model, _MODEL_OPCODES, "operator_codes", required=True))
-        buffers = 0
-        for buf in r.tables(model, _MODEL_BUFFERS, "buffers", required=True):
-            buffers += 1
-            r.vector(buf, _BUFFER_DATA, 1, "buffer.data")
-            offset = r.field(buf, _BUFFER_OFFSET, "<Q", 0, "buffer.offset")
-            size = r.field(buf, _BUFFER_SIZE, "<Q", 0, "buffer.size")
-            if offset > 1 and offset + size > n:  # data stored after the flatbuffer (models over 2 GB)
-                raise r.fail(f"buffer data at bytes {offset}..{offset + size} lies outside the file")
-        subgraphs = 0
-        for sub in r.tables(model, _MODEL_SUBGRAPHS, "subgraphs", required=True):
-            subgraphs += 1
-            tensors = 0
-            for tensor in r.tables(sub, _SUBGRAPH_TENSORS, "tensors", required=True):
-                tensors += 1
-                r.ints(tensor, _TENSOR_SHAPE, "tensor.shape")
-                kind = r.field(tensor, _TENSOR_TYPE, "<b", 0, "tensor.type")
-                if not 0 <= kind <= MAX_TENSOR_TYPE:
-                    raise r.fail(f"tensor type {kind} is unknown")
-                if not 0 <= r.field(tensor, _TENSOR_BUFFER, "<I", 0, "tensor.buffer") < max(buffers, 1):
-                    raise r.fail("a tensor refers to a buffer that does not exist")
-            for key, what in ((_SUBGRAPH_INPUTS, "subgraph inputs"), (_SUBGRAPH_OUTPUTS, "subgraph outputs")):
-                if any(not 0 <= i < tensors for i in r.ints(sub, key, what)):
-                    raise r.fail(f"{what} refer to a tensor that does not exist")
-            for op in r.tables(sub, _SUBGRAPH_OPERATORS, "operators"):
-                if not 0 <= r.field(op, _OP_OPCODE, "<I", 0, "operator.opcode_index") < max(opcodes, 1):
-                    raise r.fail("an operator refers to an operator code that does not exist")
-                for key in (_OP_INPUTS, _OP_OUTPUTS):
-                    if any(not -1 <= i < tensors for i in r.ints(op, key, "operator tensors")):
-                        raise r.fail("an operator refers to a tensor that does not exist")
-        if subgraphs == 0:
-            raise r.fail("no subgraph")
+        _check_model(r, n)
     except struct.error as exc:  # pragma: no cover - every read is bounds-checked first
         raise r.fail(str(exc)) from None
+
+
+def _refuse(origin: str, what: str) -> ArtifactError:
+    return ArtifactError(f"{origin}: not a TFLite model of this network: {what}")
+
+
+def _check_model(r: _Reader, n: int) -> None:
+    origin = r.origin
+    model = r.table(r.scalar("<I", 0, "root offset"), "model")
+    version = r.field(model, _MODEL_VERSION, "<I", 0, "model.version")
+    if version != TFLITE_SCHEMA_VERSION:
+        raise r.fail(f"schema version {version}, expected {TFLITE_SCHEMA_VERSION}")
+    opcodes = []
+    for code in r.tables(model, _MODEL_OPCODES, "operator_codes", required=True):
+        deprecated = r.field(code, _OPCODE_DEPRECATED_BUILTIN, "<b", 0, "operator_code.deprecated_builtin_code")
+        builtin = r.field(code, _OPCODE_BUILTIN, "<i", 0, "operator_code.builtin_code")
+        op = max(deprecated, builtin)  # the schema's rule: the larger of the two fields is the operator
+        if op not in allowlist.TFLITE_OPS or r.ref(code, _OPCODE_CUSTOM, "operator_code.custom_code") is not None:
+            raise _refuse(origin, f"operator code {op} is not one this toolkit's exports use "
+                                  f"(allowed: {', '.join(sorted(v[0] for v in allowlist.TFLITE_OPS.values()))})")
+        opcodes.append(op)
+    buffer_bytes = []  # bytes of constant data each buffer holds (0: none)
+    for buf in r.tables(model, _MODEL_BUFFERS, "buffers", required=True):
+        _, inline = r.vector(buf, _BUFFER_DATA, 1, "buffer.data")
+        offset = r.field(buf, _BUFFER_OFFSET, "<Q", 0, "buffer.offset")
+        size = r.field(buf, _BUFFER_SIZE, "<Q", 0, "buffer.size")
+        if offset > 1 and offset + size > n:  # data stored after the flatbuffer (models over 2 GB)
+            raise r.fail(f"buffer data at bytes {offset}..{offset + size} lies outside the file")
+        if inline and (offset > 1 or size):
+            raise r.fail("a buffer holds both inline data and an offset")
+        buffer_bytes.append(inline or (size if offset > 1 else 0))
+        if len(buffer_bytes) > allowlist.TFLITE_MAX_TENSORS + 1:
+            raise _refuse(origin, f"more than {allowlist.TFLITE_MAX_TENSORS + 1} buffers")
+    subgraphs = list(r.tables(model, _MODEL_SUBGRAPHS, "subgraphs", required=True))
+    if not subgraphs:
+        raise r.fail("no subgraph")
+    if len(subgraphs) > allowlist.TFLITE_MAX_SUBGRAPHS:
+        raise _refuse(origin, f"{len(subgraphs)} subgraphs (control flow); this network has one")
+    sub = subgraphs[0]
+    constant = []  # per tensor: does it hold data (a weight or bias)?
+    shapes, kinds = [], []
+    for i, tensor in enumerate(r.tables(sub, _SUBGRAPH_TENSORS, "tensors", required=True)):
+        if i >= allowlist.TFLITE_MAX_TENSORS:
+            raise _refuse(origin, f"more than {allowlist.TFLITE_MAX_TENSORS} tensors")
+        shape = r.ints(tensor, _TENSOR_SHAPE, "tensor.shape")
+        kind = r.field(tensor, _TENSOR_TYPE, "<b", 0, "tensor.type")
+        if not 0 <= kind <= MAX_TENSOR_TYPE:
+            raise r.fail(f"tensor type {kind} is unknown")
+        if kind not in allowlist.TFLITE_TENSOR_TYPES:
+            raise _refuse(origin, f"tensor {i} has type {kind}; expected one of "
+                                  f"{', '.join(t for t, _ in allowlist.TFLITE_TENSOR_TYPES.values())}")
+        why = (allowlist.dims_problem(shape, dynamic_ok=False)
+               or allowlist.dims_problem(r.ints(tensor, _TENSOR_SHAPE_SIGNATURE, "tensor.shape_signature"),
+                                         dynamic_ok=True))
+        if why:
+            raise _refuse(origin, f"tensor {i} has {why}")
+        index = r.field(tensor, _TENSOR_BUFFER, "<I", 0, "tensor.buffer")
+        if not 0 <= index < max(len(buffer_bytes), 1):
+            raise r.fail("a tensor refers to a buffer that does not exist")
+        held = buffer_bytes[index] if buffer_bytes else 0
+        if held:
+            elements = 1
+            for d in shape:
+                elements *= d
+            expected = elements * allowlist.TFLITE_TENSOR_TYPES[kind][1]
+            if held != expected:
+                raise _refuse(origin, f"constant tensor {i} holds {held} bytes but its shape {shape} needs "
+                                      f"{expected}")
+        constant.append(bool(held))
+        shapes.append(tuple(shape))
+        kinds.append(kind)
+    tensors = len(constant)
+    written = set()  # tensors the runtime writes into: graph inputs and every operator's outputs
+    for key, what in ((_SUBGRAPH_INPUTS, "subgraph inputs"), (_SUBGRAPH_OUTPUTS, "subgraph outputs")):
+        ids = r.ints(sub, key, what)
+        if any(not 0 <= i < tensors for i in ids):
+            raise r.fail(f"{what} refer to a tensor that does not exist")
+        if any(constant[i] for i in ids):
+            raise _refuse(origin, f"{what} refer to a tensor with constant data")
+        width = spec.INPUT_SIZE if key == _SUBGRAPH_INPUTS else spec.NUM_CLASSES
+        if len(ids) != 1 or shapes[ids[0]] != (1, width):
+            raise _refuse(origin, f"{what} are {[list(shapes[i]) for i in ids]}; expected one [1, {width}] tensor")
+        if key == _SUBGRAPH_INPUTS:
+            written.update(ids)
+        else:
+            outputs = ids
+    operators = 0
+    for op in r.tables(sub, _SUBGRAPH_OPERATORS, "operators"):
+        operators += 1
+        if operators > allowlist.TFLITE_MAX_OPERATORS:
+            raise _refuse(origin, f"more than {allowlist.TFLITE_MAX_OPERATORS} operators")
+        code_index = r.field(op, _OP_OPCODE, "<I", 0, "operator.opcode_index")
+        if not 0 <= code_index < max(len(opcodes), 1):
+            raise r.fail("an operator refers to an operator code that does not exist")
+        ins, outs = r.ints(op, _OP_INPUTS, "operator tensors"), r.ints(op, _OP_OUTPUTS, "operator tensors")
+        if any(not -1 <= i < tensors for i in ins + outs):
+            raise r.fail("an operator refers to a tensor that does not exist")
+        name, required, optional, n_out = allowlist.TFLITE_OPS[opcodes[code_index]]
+        if not (required <= len(ins) <= required + optional and all(i >= 0 for i in ins[:required])
+                and len(outs) == n_out):
+            raise _refuse(origin, f"operator {operators - 1} ({name}) has inputs {ins} and outputs {outs}; "
+                                  f"expected {required} present input(s), {optional} optional, {n_out} output(s)")
+        if r.ints(op, _OP_INTERMEDIATES, "operator intermediates"):
+            raise _refuse(origin, "an operator has intermediate tensors")
+        if any(i >= 0 and not constant[i] and i not in written for i in ins):
+            raise _refuse(origin, "an operator reads a tensor that is neither a constant, a graph input nor "
+                                  "the output of an earlier operator")
+        why = _operands_problem(name, [shapes[i] if i >= 0 else None for i in ins], [shapes[i] for i in outs],
+                                [kinds[i] if i >= 0 else None for i in ins], [kinds[i] for i in outs])
+        if why:
+            raise _refuse(origin, f"operator {operators - 1} ({name}): {why}")
+        for i in outs:
+            if i < 0 or constant[i]:
+                raise _refuse(origin, f"operator {operators - 1} writes into tensor {i}, which holds constant "
+                                      f"data (an activation or output tensor must have an empty buffer)")
+            written.add(i)
+    if any(i not in written for i in outputs):
+        raise _refuse(origin, "a graph output is not written by any operator")
+
+
+_FLOAT32, _FLOAT16, _INT32, _INT8 = 0, 1, 2, 9
+
+
+def _operands_problem(op: str, ins: list, outs: list, in_kinds: list, out_kinds: list) -> str | None:
+    """Why an operator's tensor shapes and types cannot be this network's (None when they can): a
+    FULLY_CONNECTED maps [1, K] with weights [N, K] (and bias [N]) to [1, N]; the others keep their shape.
+    A kernel trusts these: an activation reshaped to [1, 512, 511] made TFLM write 511 rows into a 10-wide
+    output (a SIGSEGV found by tests/fuzz)."""
+    if op == "FULLY_CONNECTED":
+        x, w, out = ins[0], ins[1], outs[0]
+        if len(x) != 2 or x[0] != 1 or len(w) != 2 or w[1] != x[1] or out != (1, w[0]):
+            return f"shapes input {list(x)}, weights {list(w)}, output {list(out)}; expected [1, K], [N, K], [1, N]"
+        if len(ins) > 2 and ins[2] is not None and ins[2] != (w[0],):
+            return f"bias shape {list(ins[2])}; expected [{w[0]}]"
+        x_kind, w_kind, out_kind = in_kinds[0], in_kinds[1], out_kinds[0]
+        bias_kind = in_kinds[2] if len(in_kinds) > 2 else None
+        if x_kind == _INT8:
+            ok = w_kind == _INT8 and out_kind == _INT8 and bias_kind in (None, _INT32)
+        else:
+            ok = x_kind == _FLOAT32 and w_kind in (_FLOAT32, _INT8) and out_kind == _FLOAT32 and bias_kind in (
+                None, _FLOAT32)
+        return None if ok else f"tensor types {in_kinds} -> {out_kinds} are not an int8 or a float32 layer"
+    if ins[0] != outs[0]:
+        return f"input shape {list(ins[0])} but output shape {list(outs[0])}; expected the same"
+    expected = {"SOFTMAX": ((_FLOAT32, _FLOAT32), (_INT8, _INT8)), "QUANTIZE": ((_FLOAT32, _INT8),),
+                "DEQUANTIZE": ((_INT8, _FLOAT32), (_FLOAT16, _FLOAT32))}[op]
+    if (in_kinds[0], out_kinds[0]) not in expected:
+        return f"tensor types {in_kinds[0]} -> {out_kinds[0]}; expected one of {list(expected)}"
+    return None

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgemnist.errors import ArtifactChangedError, ManifestError
 from edgemnist.fileio import atomic_write_json, sha256_file
+from edgemnist.safetext import is_iso_datetime, is_sha256
 
 SCHEMA = "edgemnist.manifest/1"
 MAX_MANIFEST_BYTES = 1 << 20
@@ -65,14 +66,19 @@ def write_manifest(artifact: str | Path, manifest: dict[str, Any]) -> Path:
 def read_manifest(artifact: str | Path, *, required: bool = False) -> dict[str, Any] | None:
     """The validated manifest beside ``artifact``, or None when there is none (unless ``required``)."""
     path = manifest_path(artifact)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         if required:
             raise ManifestError(f"{path}: no manifest beside {Path(artifact).name}")
         return None
+    if not path.is_file():  # a folder, FIFO, device or dangling link where the manifest belongs: never opened
+        raise ManifestError(f"{path}: not a regular file; a manifest path that exists must be a JSON file "
+                            f"(remove it to load the artifact without a manifest)")
     try:
-        if path.stat().st_size > MAX_MANIFEST_BYTES:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
+        if len(raw) > MAX_MANIFEST_BYTES:
             raise ManifestError(f"{path}: larger than {MAX_MANIFEST_BYTES} bytes; not a manifest")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         # ValueError covers bad UTF-8, bad JSON and integers longer than Python's digit limit;
         # RecursionError, arrays nested thousands deep.
@@ -131,8 +137,8 @@ def validate(data: Any, *, origin: str) -> None:
     if data.get("quantization") not in FORMATS[fmt].mode_names:
         _fail(origin, f"quantization must be one of {', '.join(FORMATS[fmt].mode_names)} for {fmt}")
     art = data.get("artifact")
-    if not (isinstance(art, dict) and isinstance(art.get("sha256"), str) and len(art["sha256"]) == 64):
-        _fail(origin, "artifact.sha256 must be a 64-character hex string")
+    if not (isinstance(art, dict) and is_sha256(art.get("sha256"))):
+        _fail(origin, "artifact.sha256 must be 64 lowercase hex digits")
     for key in ("input", "output"):
         _check_tensor(data.get(key), key, origin)
     if not isinstance(art.get("file", ""), str):
@@ -143,6 +149,10 @@ def validate(data: Any, *, origin: str) -> None:
     if src is not None and not (isinstance(src, dict) and all(
             isinstance(src.get(k), str) for k in ("file", "sha256") if src.get(k) is not None)):
         _fail(origin, "source must be null or an object with string 'file' and 'sha256'")
+    if src is not None and src.get("sha256") is not None and not is_sha256(src["sha256"]):
+        _fail(origin, "source.sha256 must be 64 lowercase hex digits")
+    if data.get("created") is not None and not is_iso_datetime(data["created"]):
+        _fail(origin, "created must be an ISO 8601 date-time")
     ver = data.get("verification")
     if ver is not None and not (isinstance(ver, dict) and isinstance(ver.get("passed"), bool)):
         _fail(origin, "verification must be an object with a boolean 'passed'")
@@ -156,6 +166,9 @@ def validate(data: Any, *, origin: str) -> None:
     section = data.get(fmt)
     if section is not None and not isinstance(section, dict):
         _fail(origin, f"{fmt} must be an object")
+    header = (section or {}).get("header") if fmt == "micro" else None
+    if header is not None and not (isinstance(header, dict) and is_sha256(header.get("sha256"))):
+        _fail(origin, "micro.header must be null or an object with a 'sha256' of 64 lowercase hex digits")
 
 
 def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | None = None) -> str:

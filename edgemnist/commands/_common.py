@@ -19,6 +19,12 @@ def add_tolerance(p: argparse.ArgumentParser) -> None:
                         f"(default {spec.DEFAULT_TOLERANCE_PP})")
 
 
+def add_public_key(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--public-key", metavar="PEM",
+                   help="accept only an artifact signed with this ECDSA public key: <artifact>.sig must verify "
+                        "over the artifact, its manifest and companions (see `edgemnist sign`)")
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, positive_int
+from edgemnist.commands._common import add_data_dir, add_public_key, add_tolerance, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="runtime threads (default 1)")
     p.add_argument("--allow-unverified", action="store_true",
                    help="evaluate artifacts whose manifest records a failed verification")
+    add_public_key(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from edgemnist import spec
+    from edgemnist.cli import _one_line
     from edgemnist.commands._common import with_flags
     from edgemnist.data import load_test
     from edgemnist.errors import ArtifactError, GateError, require_file
@@ -41,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     for model in args.models:
         try:
             report = evaluate(model, tolerance=args.tolerance, threads=args.threads,
-                              allow_unverified=args.allow_unverified, test_data=test_data)
+                              allow_unverified=args.allow_unverified, test_data=test_data,
+                              public_key=args.public_key)
         except GateError as exc:  # the artifact changed since export, or failed its verification
             exc = with_flags(exc)
             passed = False
             results.append({"path": model, "passed": False, "error": str(exc)})
             if not args.json:
-                print(f"error: {exc}", file=sys.stderr)
+                print(f"error: {_one_line(exc)}", file=sys.stderr)
             continue
         passed = passed and report.passed
         results.append(report.to_dict())

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"seed choosing the calibration images (default {DEFAULT_SEED})")
     add_tolerance(p)
     add_data_dir(p)
+    p.add_argument("--sign", metavar="KEY.pem",
+                   help="sign each artifact that passes, with its manifest and companions, using this ECDSA "
+                        "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
 
 
 def _fields(result, *, status: str) -> list[str]:
@@ -87,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
         how = f"pass --model PATH, or train one with: edgemnist train --out {out}"
         what = "no such model file" if args.model else "no trained model"
         raise ArtifactError(f"{model_path}: {what}; {how}")
+    if args.sign is not None:  # fail before any work: a missing key or library, not after an hour of export
+        from edgemnist._deps import require
+
+        if not Path(args.sign).is_file():
+            raise ArtifactError(f"{args.sign}: no such private key file (--sign expects a PEM file)")
+        require("model_signing", "sign", what="model-signing")
     with new_dir_or_nothing(out):  # a failed run (no data, bad model) leaves no empty folder behind
         return _export_all(args, configs, skipped, out, model_path)
 
@@ -125,6 +134,10 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
         print(_line(row, widths).rstrip())
         if row[-1] == "ok":
             _print_summary(result)
+            if args.sign is not None:
+                from edgemnist.signing import sign
+
+                print(f"  signed: {sign(result.path, args.sign)}")
     if len(configs) > 1:
         print(f"{rows} exported to {out}/: {rows - len(failed)} passed, {len(failed)} rejected")
     for reason in failed:

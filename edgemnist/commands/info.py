@@ -1,18 +1,30 @@
-"""edgemnist info MODEL : the manifest beside an artifact and what its runtime reports."""
+"""edgemnist info MODEL : the manifest beside an artifact and what its runtime reports.
+
+Everything printed from the manifest or the model goes through ``edgemnist.safetext`` (one harmless line per
+field: no control characters, escape sequences or lone surrogates reach the terminal)."""
 
 from __future__ import annotations
 
 import argparse
 
+from edgemnist.commands._common import add_public_key
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="artifact (.tflite, .onnx, .keras, .cc)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_public_key(p)
 
 
 def _tensor(t: dict) -> str:
     quant = "" if t.get("scale") is None else f"  scale {t['scale']:.9g}  zero point {t['zero_point']}"
-    return f"{t['name']}  {t['dtype']}  {t['shape']}{quant}"
+    return f"{safe(t['name'], 200)}  {t['dtype']}  {t['shape']}{quant}"
+
+
+def safe(value, limit=500) -> str:
+    from edgemnist.safetext import safe as _safe
+
+    return _safe(value, limit)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,47 +33,49 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import sha256_file
     from edgemnist.manifest import manifest_path
     from edgemnist.predictor import Predictor
+    from edgemnist.safetext import emit, safe_json
     from edgemnist.units import size_text
 
     # Describe even an artifact that changed or failed verification: say so instead of refusing.
-    predictor = Predictor.load(args.model, check_hash=False, allow_unverified=True)
+    predictor = Predictor.load(args.model, check_hash=False, allow_unverified=True, public_key=args.public_key)
     with predictor:
         runtime = predictor.describe()
     manifest = predictor.manifest
     digest = sha256_file(args.model)
     sha_ok = None if manifest is None else digest == manifest["artifact"]["sha256"]
     if args.json:
+        # ensure_ascii escapes every control and non-ASCII character (lone surrogates too) except DEL
         print(json.dumps({"path": args.model, "sha256": digest, "sha256_matches_manifest": sha_ok,
                           "manifest_path": str(manifest_path(args.model)) if manifest else None,
-                          "runtime": runtime, "manifest": manifest}, indent=2))
+                          "runtime": runtime, "manifest": manifest}, indent=2, default=str).replace("\x7f", "\\u007f"))
         return 0
-    print(f"{args.model}")
+    emit(f"{args.model}")
     stored = runtime["details"].get("flash_bytes") or runtime["bytes"]  # the C array's bytes, not the .cc text
     file_note = "" if stored == runtime["bytes"] else f" (the file: {size_text(runtime['bytes'])} of C source)"
-    print(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
+    emit(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
     status = {None: "(no manifest)", True: "matches the manifest", False: "CHANGED since export (manifest differs)"}
-    print(f"  sha256        {digest}  {status[sha_ok]}")
-    print(f"  runtime       {runtime['runtime']}  " + "  ".join(f"{k}={v}" for k, v in runtime["details"].items()
-                                                            if not isinstance(v, dict)))
-    print(f"  input         {_tensor(runtime['input'])}")
-    print(f"  output        {_tensor(runtime['output'])}")
+    emit(f"  sha256        {digest}  {status[sha_ok]}")
+    details = "  ".join(f"{k}={safe(v, 200)}" for k, v in runtime["details"].items() if not isinstance(v, dict))
+    emit(f"  runtime       {runtime['runtime']}  {details}")
+    emit(f"  input         {_tensor(runtime['input'])}")
+    emit(f"  output        {_tensor(runtime['output'])}")
     if runtime["integer_pixel_path"]:
-        print("  uint8 pixels  map exactly to the int8 input (q = p - 128), no float math")
+        emit("  uint8 pixels  map exactly to the int8 input (q = p - 128), no float math")
     if manifest is None:
-        print(f"  manifest      none ({manifest_path(args.model).name} not found); facts above come from the model")
+        emit(f"  manifest      none ({manifest_path(args.model).name} not found); facts above come from the model")
         return 0
-    print(f"  manifest      {manifest_path(args.model)}")
+    emit(f"  manifest      {manifest_path(args.model)}")
     ver = manifest.get("verification")
     if ver:
         acc = ver.get("accuracy")
         acc_s = f"accuracy {acc:.2%}" if isinstance(acc, (int, float)) else ""
         extra = "  ".join(f"{k} {ver[k]:.4g}" for k in ("agreement", "max_abs_diff", "threshold")
                           if isinstance(ver.get(k), (int, float)))
-        print(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  {acc_s}  {extra}".rstrip())
+        emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  {acc_s}  {extra}".rstrip())
         for reason in ver.get("reasons") or []:
-            print(f"                - {reason}")
+            emit(f"                - {safe(reason)}")
     for key in ("io", "source", "calibration", "preprocessing", "tools", "created"):
         if manifest.get(key) not in (None, {}, []):
             value = manifest[key]
-            print(f"  {key:<13} {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+            emit(f"  {key:<13} {safe_json(value) if isinstance(value, (dict, list)) else safe(value)}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import positive_int
+from edgemnist.commands._common import add_public_key, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,6 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="runtime threads (default 1)")
     p.add_argument("--allow-unverified", action="store_true",
                    help="use an artifact whose manifest records a failed verification")
+    add_public_key(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
         from edgemnist.predictor import Predictor
 
         try:
-            predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified)
+            predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
+                                       public_key=args.public_key)
         except UnverifiedError as exc:
             raise with_flags(exc) from None
         with predictor:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edgemnist.allowlist import MAX_MODEL_BYTES
 from edgemnist.errors import ArtifactError, first_line
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.predictor.base import DTYPES, Backend, RawLoop, TensorSpec
@@ -64,20 +65,21 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
     ``edgemnist bench`` times. ArtifactError if the file is not a loadable model."""
     interpreter_cls, package = _interpreter_class()
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MODEL_BYTES + 1)  # check_tflite refuses anything larger
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    check_tflite(data, str(path))  # the skeleton first: a malformed file never reaches the native runtime
-    del data
+    check_tflite(data, str(path))  # the structure first: a file outside the allow-list never reaches LiteRT
     try:
+        # The bytes that were checked are the bytes LiteRT runs (never the path again).
         if _QUIET[0]:
-            ip = interpreter_cls(model_path=str(path), num_threads=threads)
+            ip = interpreter_cls(model_content=data, num_threads=threads)
             ip.allocate_tensors()
         else:  # the first allocation in a process prints "INFO: Created ... XNNPACK delegate" on fd 2
             from edgemnist._stderr import without_native_noise
 
             with without_native_noise():
-                ip = interpreter_cls(model_path=str(path), num_threads=threads)
+                ip = interpreter_cls(model_content=data, num_threads=threads)
                 ip.allocate_tensors()
             _QUIET[0] = True
         ins, outs = ip.get_input_details(), ip.get_output_details()

@@ -8,7 +8,8 @@ Never imports TensorFlow.
 
 TFLM verifies nothing and can crash the whole process on a malformed model or a too-small arena, so this
 process only runs a model with an arena a child process has run it with first (``ensure_runs``, ~0.4 s,
-once per model and arena), unless the manifest beside the array vouches for both files by sha256.
+once per model and arena), unless a verified signature covered both files (``edgemnist.signing``): an
+unsigned manifest does not lift that check.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def arena_for(micro: MicroModel, *, vouched: bool = False) -> tuple[int, str]:
     """(tensor arena bytes, where that figure came from) for a parsed array: what ``MicroBackend`` runs
     with, and the raw baseline ``edgemnist bench`` times.
 
-    The arena has run this model in a child process (``ensure_runs``) unless ``vouched`` (a manifest's
-    sha256 matched the array and the header); a header arena that does not run is measured again.
+    The arena has run this model in a child process (``ensure_runs``) unless ``vouched`` (a verified
+    signature covered the array and the header); a header arena that does not run is measured again.
     """
     if micro.arena_bytes > 0:
         if vouched:
@@ -48,19 +49,16 @@ def arena_for(micro: MicroModel, *, vouched: bool = False) -> tuple[int, str]:
 
 
 def _vouched(path: Path, micro: MicroModel) -> bool:
-    """Does the manifest beside ``path`` record the sha256 of this array and of its header?"""
+    """Did a verified signature (``Predictor.load(..., public_key=...)``) cover this very array and header?
+    An unsigned manifest never vouches: whoever replaces the files can rewrite its sha256s too."""
     from edgemnist.fileio import sha256_file
-    from edgemnist.manifest import read_manifest
+    from edgemnist.signing import vouched
 
     if micro.arena_bytes <= 0:
         return False
     try:
-        manifest = read_manifest(path)
-        header = ((manifest or {}).get("micro") or {}).get("header")
-        return (manifest is not None and isinstance(header, dict)
-                and sha256_file(path) == manifest["artifact"]["sha256"]
-                and header.get("sha256") == sha256_file(micro.header_path))
-    except (ArtifactError, OSError):
+        return vouched(sha256_file(path), sha256_file(micro.header_path))
+    except OSError:
         return False
 
 

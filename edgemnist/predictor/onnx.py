@@ -32,22 +32,61 @@ def _spec(arg, path: Path) -> TensorSpec:
 def open_session(path: str | Path, threads: int = 1) -> Any:
     """The ``InferenceSession`` ``OnnxBackend`` runs (also the raw baseline ``edgemnist bench`` times): CPU
     provider, ``threads`` intra-op threads, one inter-op thread, sequential. ArtifactError if unloadable."""
+    from edgemnist.onnxcheck import check_onnx
+
     ort = require("onnxruntime", "onnx")
+    quiet(ort)
+    data = _read_bounded(path)
+    check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
+    opts.log_severity_level = _FATAL_ONLY
     try:
+        # The bytes that were checked are the bytes ORT parses (never the path again).
         # enable_fallback=0: with the CPU provider only, ORT's "fallback" retries the same failed load after
         # printing an "EP Error" banner on stdout; a corrupt model should fail once, quietly.
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"],
+        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"],
                                     enable_fallback=0)
         sess.get_inputs(), sess.get_outputs()
     except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
         raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)})"
                             f"{_looks_like(path)}") from None
     return sess
+
+
+#: ORT's own log lines (coloured, several per failure) would break the CLI's one-line error promise; its
+#: failures surface as exceptions that edgemnist turns into its own messages.
+_FATAL_ONLY = 4
+
+
+def quiet(ort) -> None:
+    """Silence ONNX Runtime's default logger (the one sessions and runs log through when their own level
+    allows)."""
+    try:
+        ort.set_default_logger_severity(_FATAL_ONLY)
+    except (AttributeError, RuntimeError):  # pragma: no cover - very old onnxruntime
+        pass
+
+
+def run_options(ort):
+    opts = ort.RunOptions()
+    opts.log_severity_level = _FATAL_ONLY
+    return opts
+
+
+def _read_bounded(path: str | Path) -> bytes:
+    from edgemnist.allowlist import MAX_MODEL_BYTES
+
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise ArtifactError(f"{path}: larger than any ONNX model of this network ({MAX_MODEL_BYTES} bytes at most)")
+    return data
 
 
 def _looks_like(path: str | Path) -> str:
@@ -95,6 +134,7 @@ class OnnxBackend(Backend):
         # when it is there; otherwise the public method.
         inner = getattr(sess, "_sess", None)
         self._run = inner.run if inner is not None and callable(getattr(inner, "run", None)) else sess.run
+        self._run_options = run_options(ort)
         fixed = self.input.shape[0]
         if fixed not in (-1, 1):
             raise ArtifactError(f"{path}: input batch dimension is fixed at {fixed}; expected dynamic or 1")
@@ -119,8 +159,9 @@ class OnnxBackend(Backend):
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if not self._per_row or x.shape[0] == 1:
-            return self._run(self._outs, {self._in: x}, None)[0]  # (output names, feed, run options)
-        return np.concatenate([self._run(self._outs, {self._in: x[i:i + 1]}, None)[0] for i in range(x.shape[0])])
+            return self._run(self._outs, {self._in: x}, self._run_options)[0]  # (output names, feed, run options)
+        return np.concatenate([self._run(self._outs, {self._in: x[i:i + 1]}, self._run_options)[0]
+                               for i in range(x.shape[0])])
 
     def _meta(self, field: str, default: Any) -> Any:
         """A field of the model's metadata; ``default`` when ORT cannot decode it (its strings are decoded

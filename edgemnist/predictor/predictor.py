@@ -28,6 +28,7 @@ from edgemnist.errors import (
 from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
+from edgemnist.safetext import safe
 
 _U8 = np.dtype(np.uint8)
 _W = spec.INPUT_SIZE
@@ -77,7 +78,8 @@ class Predictor:
 
     @classmethod
     def load(cls, path: str | Path, threads: int = 1, *, check_hash: bool = True,
-             allow_unverified: bool = False, self_test: bool | None = None) -> Predictor:
+             allow_unverified: bool = False, self_test: bool | None = None,
+             public_key: Any = None) -> Predictor:
         """Load ``path`` with the runtime its suffix names.
 
         Raises ArtifactError (missing, empty, oversized, malformed or unreadable file, unknown suffix),
@@ -88,6 +90,11 @@ class Predictor:
         ``self_test``: run a blank and an all-white image and refuse (ArtifactError) a model whose answer is
         not finite probabilities summing to 1. The default (None) does so exactly when no manifest's sha256
         vouched for the bytes (no manifest, or ``check_hash=False``).
+
+        ``public_key`` (a PEM file, PEM bytes or a ``cryptography`` EC public key): refuse (SignatureError)
+        unless ``<path>.sig`` is a valid signature by that key over exactly this artifact, its manifest and
+        its companions as they are now, checked before any runtime (or the manifest parser) sees the bytes.
+        Only such a signature lets the micro backend trust a header's arena without a child-process run.
         """
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
@@ -103,7 +110,11 @@ class Predictor:
         if size > MAX_ARTIFACT_BYTES:
             raise ArtifactError(f"{path}: {size} bytes, larger than any {fmt.name} model of this network "
                                 f"({MAX_ARTIFACT_BYTES} bytes at most); refusing to load it")
-        manifest = read_manifest(path)
+        if public_key is not None:
+            from edgemnist.signing import verify
+
+            verify(path, public_key)
+        manifest = read_manifest(path, required=public_key is not None)
         if manifest is not None:
             if manifest["format"] != fmt.name:
                 raise ManifestError(f"{manifest_path(path)}: says format {manifest['format']!r} but "
@@ -112,7 +123,7 @@ class Predictor:
                 check_sha256(path, manifest)
             ver = manifest.get("verification")
             if ver is not None and not ver["passed"] and not allow_unverified:
-                reasons = "; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded"
+                reasons = safe("; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded")
                 raise UnverifiedError(f"{path}: failed verification at export ({reasons}); refusing to load it "
                                 f"(load it with allow_unverified=True to use it anyway)")
         else:

@@ -7,18 +7,30 @@ symbol table (``HEADER_CONSTANTS``) drives both writing the header (``render_hea
     alignas(16) const unsigned char g_edgemnist_model_data[] = {0x1c, 0x00, ...};
     const unsigned int g_edgemnist_model_data_len = 423192;
     constexpr std::size_t kEdgemnistTensorArenaSize = 9936;   // in model_data.h
+
+Reading back is strict, streaming and bounded (issue 12): ``read_array`` reads the .cc one line at a time and
+refuses anything the exporter does not write -- a file larger than the largest model of this network could
+need (``allowlist.MICRO_MAX_SOURCE_BYTES``, ~6.6 MB, checked before reading), a line longer than
+``allowlist.MICRO_MAX_LINE``, non-ASCII text, a byte not spelled ``0x`` + two lowercase hex digits, an array
+longer than ``allowlist.MICRO_MAX_MODEL_BYTES``, a ``static_assert`` model id that is not this array's, and a
+length constant that is not a plain decimal equal to the array's length (``-1``, empty, ``0x67518``,
+``423192u``, a missing constant: all refused). Memory stays at the model's size plus one line.
+``read_header`` accepts a header only when every constant of ``HEADER_CONSTANTS`` appears exactly once, in
+the one spelling ``Constant.render`` writes, with this array's sha256 and model id, and the arena its stated
+minimum rounded up to the alignment; anything else makes it untrusted (the caller measures the arena).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from edgemnist import spec
+from edgemnist import allowlist, spec
 from edgemnist.errors import ArtifactError
 from edgemnist.fileio import sha256_bytes
 from edgemnist.flatbuffer import check_tflite
@@ -51,12 +63,18 @@ class Constant:
     def render(self, value) -> str:
         return f"constexpr {self.ctype} {self.symbol} = {_c_float(value) if self.is_float else int(value)};"
 
-    def parse(self, text: str):
-        """The value ``text`` states for this constant, or None."""
-        m = re.search(rf"\b{self.symbol}\s*=\s*([-+0-9.eE]+)f?\s*;", text)
+    def parse_line(self, line: str):
+        """The value ``line`` states for this constant when it is written exactly as ``render`` writes it,
+        else None (one spelling per constant: ``0x10``, ``16u``, ``+16`` or ``1.6e1f`` are not ``16``)."""
+        m = re.fullmatch(rf"constexpr {re.escape(self.ctype)} {self.symbol} = (-?[0-9][0-9.e+-]*f?);", line)
         if m is None:
             return None
-        return float(m.group(1)) if self.is_float else int(m.group(1))
+        text = m.group(1)
+        try:
+            value = float(text[:-1]) if self.is_float and text.endswith("f") else int(text)
+        except ValueError:
+            return None
+        return value if self.render(value) == line else None
 
 
 #: Every constant of model_data.h, in the order it is written.
@@ -164,23 +182,134 @@ def render_source(model_bytes: bytes, *, source_sha256: str | None) -> str:
 
 
 def parse_c_array(text: str, symbol: str = ARRAY_SYMBOL) -> bytes:
-    """The bytes of ``symbol[] = {0x.., ...}`` in C source ``text``, checked against ``<symbol>_len``."""
-    m = re.search(rf"\b{re.escape(symbol)}\s*\[\s*\]\s*=\s*\{{([^}}]*)\}}", text)
-    if m is None:
-        raise ArtifactError(f"no array '{symbol}[] = {{...}}' found; expected a model_data.cc written by edgemnist")
-    tokens = m.group(1).replace("\n", "").replace(" ", "").split(",")
-    if tokens and tokens[-1] == "":
-        tokens.pop()
+    """The bytes of the array in ``model_data.cc`` text already in memory, parsed as strictly as
+    ``read_array`` (``symbol`` must be ``ARRAY_SYMBOL``: nothing else is ours)."""
+    if symbol != ARRAY_SYMBOL:
+        raise ArtifactError(f"only '{ARRAY_SYMBOL}' arrays are read, not {symbol!r}")
+    return parse_text(text)
+
+
+_OPEN = f"alignas({ARENA_ALIGNMENT}) const unsigned char {ARRAY_SYMBOL}[] = {{"
+_BYTES = re.compile(r"  (?:0x[0-9a-f]{2}, )*0x[0-9a-f]{2},")
+_LENGTH = re.compile(rf"const unsigned int {LENGTH_SYMBOL} = (0|[1-9][0-9]{{0,9}});")
+_ASSERT = re.compile(rf"static_assert\({MODEL_ID_SYMBOL} == (0x[0-9a-f]{{16}}ULL),")
+_ASSERT_MESSAGE = re.compile(r" +\"[^\"\\]*\"\);")
+_INCLUDE = re.compile(r'#include "[A-Za-z0-9_.]+\.h"')
+
+
+def _lines(cc_path: Path, fh):
+    """(line number, text) of an ASCII file, each line at most MICRO_MAX_LINE characters."""
+    number = 0
+    while True:
+        raw = fh.readline(allowlist.MICRO_MAX_LINE + 2)
+        if not raw:
+            return
+        number += 1
+        if len(raw.rstrip(b"\n")) > allowlist.MICRO_MAX_LINE:
+            raise ArtifactError(f"{cc_path}: line {number} is longer than {allowlist.MICRO_MAX_LINE} characters; "
+                                f"not a model_data.cc written by edgemnist")
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise ArtifactError(f"{cc_path}: line {number} is not ASCII text; not a model_data.cc written by "
+                                f"edgemnist") from None
+        yield number, text.rstrip("\n").rstrip("\r")
+
+
+def read_array(cc_path: str | Path) -> bytes:
+    """The model bytes of a ``model_data.cc`` (see the module doc); ArtifactError for anything else."""
+    cc_path = Path(cc_path)
+    if not cc_path.is_file():  # a FIFO would block the open, /dev/zero never ends
+        raise ArtifactError(f"{cc_path}: not a regular file; expected a model_data.cc")
     try:
-        if any(len(t) != 4 or t[:2] not in ("0x", "0X") for t in tokens):
-            raise ValueError
-        data = bytes.fromhex("".join(t[2:] for t in tokens))
-    except ValueError:
-        bad = next(t for t in tokens if not re.fullmatch(r"0[xX][0-9a-fA-F]{2}", t))
-        raise ArtifactError(f"array '{symbol}' holds {bad[:20]!r}; expected bytes written like 0x1c") from None
-    m = re.search(rf"\b{re.escape(symbol)}_len\s*=\s*(\d+)\s*;", text)
-    if m is not None and int(m.group(1)) != len(data):
-        raise ArtifactError(f"'{symbol}_len' says {m.group(1)} bytes but the array holds {len(data)}")
+        fh = open(cc_path, "rb")
+    except OSError as exc:
+        raise ArtifactError(f"{cc_path}: cannot read the C array ({exc.strerror or exc})") from None
+    with fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > allowlist.MICRO_MAX_SOURCE_BYTES:
+            raise ArtifactError(f"{cc_path}: {size} bytes, larger than the C array of any model of this network "
+                                f"({allowlist.MICRO_MAX_SOURCE_BYTES} bytes at most)")
+        return _parse(cc_path, _lines(cc_path, fh))
+
+
+def parse_text(text: str, origin: str = "the C array") -> bytes:
+    """``read_array`` on text already in memory (tests, and a caller that has the text)."""
+    if len(text) > allowlist.MICRO_MAX_SOURCE_BYTES:
+        raise ArtifactError(f"{origin}: {len(text)} characters, larger than the C array of any model of this "
+                            f"network ({allowlist.MICRO_MAX_SOURCE_BYTES} at most)")
+
+    def lines():
+        for number, line in enumerate(text.split("\n"), 1):
+            if len(line) > allowlist.MICRO_MAX_LINE:
+                raise ArtifactError(f"{origin}: line {number} is longer than {allowlist.MICRO_MAX_LINE} characters")
+            if not line.isascii():
+                raise ArtifactError(f"{origin}: line {number} is not ASCII text")
+            yield number, line.rstrip("\r")
+
+    return _parse(Path(origin), lines())
+
+
+def _parse(cc_path: Path, lines) -> bytes:
+    def bad(number: int, what: str) -> ArtifactError:
+        return ArtifactError(f"{cc_path}: line {number}: {what}; expected a model_data.cc written by edgemnist")
+
+    data = bytearray()
+    state = "preamble"
+    stated_id = length = None
+    read = 0
+    for number, line in lines:
+        read += len(line) + 1
+        if read > allowlist.MICRO_MAX_SOURCE_BYTES:  # the file grew while it was read
+            raise bad(number, f"more than {allowlist.MICRO_MAX_SOURCE_BYTES} bytes")
+        if state == "bytes":
+            if line == "};":
+                state = "length"
+                continue
+            if not _BYTES.fullmatch(line):
+                raise bad(number, f"not a line of bytes written like '  0x1c, 0x00,' (got {line.strip()[:40]!r})")
+            data += bytes.fromhex(line.replace("0x", "").replace(",", "").replace(" ", ""))
+            if len(data) > allowlist.MICRO_MAX_MODEL_BYTES:
+                raise bad(number, f"the array holds more than {allowlist.MICRO_MAX_MODEL_BYTES} bytes, more than "
+                                  f"any model of this network")
+            continue
+        if not line.strip() or line.startswith("//"):
+            continue
+        if state == "preamble":
+            m = _ASSERT.fullmatch(line)
+            if m is not None and stated_id is None:
+                stated_id, state = m.group(1), "assert-message"
+            elif _INCLUDE.fullmatch(line):
+                continue
+            elif line == _OPEN:
+                state = "bytes"
+            else:
+                raise bad(number, f"unexpected text {line[:60]!r} (no array '{ARRAY_SYMBOL}[] = {{' before it)")
+        elif state == "assert-message":
+            if not _ASSERT_MESSAGE.fullmatch(line):
+                raise bad(number, "the static_assert's message is malformed")
+            state = "preamble"
+        elif state == "length":
+            m = _LENGTH.fullmatch(line)
+            if m is None:
+                raise bad(number, f"'{LENGTH_SYMBOL}' must follow the array, as a plain decimal number of bytes "
+                                  f"(got {line[:60]!r})")
+            length, state = int(m.group(1)), "end"
+        else:
+            raise bad(number, f"unexpected text after '{LENGTH_SYMBOL}': {line[:60]!r}")
+    if state in ("preamble", "assert-message"):
+        raise ArtifactError(f"{cc_path}: no array '{ARRAY_SYMBOL}[] = {{...}}' found; expected a model_data.cc "
+                            f"written by edgemnist")
+    if state == "bytes":
+        raise ArtifactError(f"{cc_path}: the array '{ARRAY_SYMBOL}' is not closed; the file is truncated")
+    if length is None:
+        raise ArtifactError(f"{cc_path}: no '{LENGTH_SYMBOL} = <bytes>;' after the array; the file is truncated")
+    if length != len(data):
+        raise ArtifactError(f"{cc_path}: '{LENGTH_SYMBOL}' says {length} bytes but the array holds {len(data)}")
+    data = bytes(data)
+    if stated_id is not None and stated_id != model_id(data):
+        raise ArtifactError(f"{cc_path}: the static_assert states model id {stated_id} but the array's is "
+                            f"{model_id(data)}; the file was edited")
     return data
 
 
@@ -191,72 +320,88 @@ def header_path(cc_path: str | Path) -> Path:
     return own if own.is_file() else cc_path.with_name(HEADER_NAME)
 
 
-def _parse_constants(text: str) -> dict:
+def read_header(h_path: str | Path, model_bytes: bytes) -> tuple[dict | None, str]:
+    """({MicroModel field: value} for every constant, plus ``arena_min_bytes``; "") when ``h_path`` is a
+    header edgemnist wrote for exactly ``model_bytes`` with every constant in its one spelling; else
+    (None, why it is not trusted)."""
+    h_path = Path(h_path)
+    if not h_path.is_file():  # missing, or a FIFO / device / folder: never opened
+        return None, "no such regular file"
     try:
-        return {c.field: c.parse(text) for c in HEADER_CONSTANTS}
-    except ValueError:
-        return {}
-
-
-def _trusted_header(text: str, model_bytes: bytes) -> bool:
-    """A header edgemnist wrote for exactly these bytes, with constants that agree with each other: its
-    model sha256 is the array's, and the arena is its stated minimum rounded up to the alignment (a digit
-    flipped in either no longer agrees)."""
-    m = re.search(r"^// model: .*sha256 ([0-9a-f]{64})", text, re.MULTILINE)
-    if m is None or m.group(1) != sha256_bytes(model_bytes):
-        return False
-    least = re.search(r"^// arena: +(\d+) bytes = (\d+)", text, re.MULTILINE)
-    values = _parse_constants(text)
-    if not values:
-        return False
-    arena = values["arena_bytes"] or 0
-    alignment = values["arena_alignment"] or 0
-    scales = [values[k] if values[k] is not None else float("nan") for k in ("input_scale", "output_scale")]
-    zero_points = [values[k] if values[k] is not None else 999 for k in ("input_zero_point", "output_zero_point")]
-    return (least is not None and alignment == ARENA_ALIGNMENT and 0 < arena <= MAX_ARENA_BYTES
-            and int(least.group(1)) == arena and arena == round_up(int(least.group(2)), alignment)
-            and all(math.isfinite(x) and x > 0 for x in scales) and all(-128 <= z <= 127 for z in zero_points))
+        with open(h_path, "rb") as fh:
+            raw = fh.read(MAX_HEADER_BYTES + 1)
+    except OSError as exc:
+        return None, f"cannot read it ({exc.strerror or exc})"
+    if len(raw) > MAX_HEADER_BYTES:
+        return None, f"larger than {MAX_HEADER_BYTES} bytes"
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None, "not ASCII text"
+    by_symbol = {c.symbol: c for c in HEADER_CONSTANTS}
+    values: dict = {}
+    stated_id = None
+    for line in text.splitlines():
+        if line.startswith("//") or not line.startswith("constexpr"):
+            if "kEdgemnist" in line and not line.startswith("//"):
+                return None, f"a constant not in the exporter's form: {line[:60]!r}"
+            continue
+        symbol = line.split(" = ")[0].split(" ")[-1]
+        if symbol == MODEL_ID_SYMBOL:
+            m = re.fullmatch(rf"constexpr unsigned long long {MODEL_ID_SYMBOL} = (0x[0-9a-f]{{16}}ULL);", line)
+            if m is None or stated_id is not None:
+                return None, f"{MODEL_ID_SYMBOL} is not stated once in its one spelling"
+            stated_id = m.group(1)
+            continue
+        constant = by_symbol.get(symbol)
+        value = constant.parse_line(line) if constant is not None else None
+        if value is None:
+            return None, f"a constant not in the exporter's form: {line[:60]!r}"
+        if constant.field in values:
+            return None, f"{symbol} is stated twice"
+        values[constant.field] = value
+    missing = [c.symbol for c in HEADER_CONSTANTS if c.field not in values]
+    if missing:
+        return None, f"missing {', '.join(missing)}"
+    if stated_id != model_id(model_bytes):
+        return None, "it states another model's id"
+    sha = re.search(r"^// model: .*sha256 ([0-9a-f]{64})$", text, re.MULTILINE)
+    if sha is None or sha.group(1) != sha256_bytes(model_bytes):
+        return None, "its comment states another model's sha256"
+    least = re.search(r"^// arena: +(0|[1-9][0-9]{0,9}) bytes = (0|[1-9][0-9]{0,9}) \(", text, re.MULTILINE)
+    arena, alignment = values["arena_bytes"], values["arena_alignment"]
+    if least is None or int(least.group(1)) != arena:
+        return None, f"its arena comment does not state {arena} bytes"
+    values["arena_min_bytes"] = int(least.group(2))
+    if not (alignment == ARENA_ALIGNMENT and 0 < arena <= MAX_ARENA_BYTES
+            and arena == round_up(values["arena_min_bytes"], alignment)):
+        return None, f"arena {arena} is not its minimum {values['arena_min_bytes']} rounded up to {alignment}"
+    if values["input_size"] != spec.INPUT_SIZE or values["num_classes"] != spec.NUM_CLASSES:
+        return None, "its tensor sizes are not this network's"
+    if not all(math.isfinite(values[k]) and values[k] > 0 for k in ("input_scale", "output_scale")):
+        return None, "a scale that is not a positive finite number"
+    if not all(-128 <= values[k] <= 127 for k in ("input_zero_point", "output_zero_point")):
+        return None, "a zero point outside [-128, 127]"
+    return values, ""
 
 
 def read_micro(cc_path: str | Path, header: str | Path | None = None) -> MicroModel:
     """Read a model_data.cc back, with the constants of its header (``header``, default ``header_path``).
 
-    The array must have the skeleton of a TFLite model (``edgemnist.flatbuffer.check_tflite``). The header is
-    only trusted when it was written for exactly these bytes and its constants agree (``_trusted_header``):
-    a stale, foreign or damaged header gives ``arena_bytes`` 0 and NaN scales (the caller then measures the
-    arena itself).
+    Both are parsed strictly and with bounded memory (module doc); the array must have the structure of a
+    TFLite model of this network (``edgemnist.flatbuffer.check_tflite``). A stale, foreign or damaged header
+    gives ``arena_bytes`` 0 and NaN scales (the caller then measures the arena itself).
     """
     cc_path = Path(cc_path)
-    try:
-        text = cc_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{cc_path}: cannot read the C array ({exc})") from None
-    try:
-        model_bytes = parse_c_array(text)
-    except ArtifactError as exc:
-        raise ArtifactError(f"{cc_path}: {exc}") from None
+    model_bytes = read_array(cc_path)
     check_tflite(model_bytes, f"{cc_path}: the array")
     h_path = Path(header) if header is not None else header_path(cc_path)
-    header_text = ""
-    try:
-        if h_path.is_file() and h_path.stat().st_size <= MAX_HEADER_BYTES:
-            header_text = h_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        header_text = ""
-    if not _trusted_header(header_text, model_bytes):
-        header_text = ""
-    values = _parse_constants(header_text) if header_text else {}
-
-    def number(name: str, default):
-        v = values.get(name)
-        return v if v is not None else default
-
-    m = re.search(r"^// arena: +\d+ bytes = (\d+)", header_text, re.MULTILINE)
-    nan = float("nan")
-    return MicroModel(
-        cc_path, h_path, model_bytes,
-        arena_bytes=number("arena_bytes", 0), arena_min_bytes=int(m.group(1)) if m else 0,
-        arena_alignment=number("arena_alignment", ARENA_ALIGNMENT),
-        input=Quant(number("input_scale", nan), number("input_zero_point", 0)),
-        output=Quant(number("output_scale", nan), number("output_zero_point", 0)),
-    )
+    values, _why = read_header(h_path, model_bytes)
+    if values is None:
+        nan = float("nan")
+        return MicroModel(cc_path, h_path, model_bytes, arena_bytes=0, arena_min_bytes=0,
+                          arena_alignment=ARENA_ALIGNMENT, input=Quant(nan, 0), output=Quant(nan, 0))
+    return MicroModel(cc_path, h_path, model_bytes, arena_bytes=values["arena_bytes"],
+                      arena_min_bytes=values["arena_min_bytes"], arena_alignment=values["arena_alignment"],
+                      input=Quant(values["input_scale"], values["input_zero_point"]),
+                      output=Quant(values["output_scale"], values["output_zero_point"]))

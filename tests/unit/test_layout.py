@@ -73,7 +73,8 @@ def test_the_device_path_imports_nothing_from_the_exporters():
         assert not bad, f"{path.name} imports {bad}"
     micro = {m for m, _ in _imports(PKG / "predictor" / "micro.py") if m.startswith("edgemnist.")}
     assert {m for m in micro if not m.startswith(("edgemnist.tflm", "edgemnist.predictor.base"))} <= {
-        "edgemnist.errors", "edgemnist.spec", "edgemnist.fileio", "edgemnist.manifest"}
+        "edgemnist.errors", "edgemnist.spec", "edgemnist.fileio", "edgemnist.manifest",
+        "edgemnist.signing"}  # only a verified signature may lift the child-process arena check (issue 12)
     for path in (PKG / "tflm").glob("*.py"):
         bad = [m for m, _ in _imports(path) if m.startswith(("edgemnist.export", "edgemnist.predictor"))]
         assert not bad, f"tflm/{path.name} imports {bad}"
