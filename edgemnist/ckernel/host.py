@@ -11,11 +11,13 @@ Never imports TensorFlow; needs only a C compiler.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemnist.ckernel import render
 from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 from edgemnist.fileio import atomic_path
@@ -74,55 +77,104 @@ def header_path(c_path: str | Path) -> Path:
     return own if own.is_file() else c_path.with_name(HEADER_NAME)
 
 
-def read_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes]:
-    """(C text, header text) of the pair; ArtifactError if either is unreadable or they are not one export."""
+def _read_bounded(path: Path, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path`` (never more held in memory); ArtifactError otherwise."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ArtifactError(f"{path}: the {what} is not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ArtifactError(f"{path}: not an edgemnist-generated C kernel (the {what} is larger than {limit} bytes, "
+                            f"the largest the allow-list permits)")
+    return data
+
+
+def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes, dict]:
+    """(C text, header text, parsed values) of the pair, proven to be exactly what edgemnist's generator writes
+    (``render.check_pair``: bounded reads, strict parse, byte-for-byte re-render). Nothing is compiled before this
+    returns; ArtifactError if either file is missing, too large, or not the generator's."""
     c_path = Path(c_path)
     h_path = Path(header) if header is not None else header_path(c_path)
-    try:
-        c_text = c_path.read_bytes()
-    except OSError as exc:
-        raise ArtifactError(f"{c_path}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        h_text = h_path.read_bytes()
-    except OSError:
+    c_text = _read_bounded(c_path, render.MAX_SOURCE_BYTES, "C file")
+    if not h_path.exists():
         raise ArtifactError(f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
-                            f"edgemnist_model.c + {HEADER_NAME}") from None
+                            f"edgemnist_model.c + {HEADER_NAME}")
+    h_text = _read_bounded(h_path, render.MAX_HEADER_BYTES, "header")
     ids = [re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
            re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text)]
-    if not all(ids):
-        raise ArtifactError(f"{c_path}: not an edgemnist C kernel pair (no source sha256 in the C file and its "
-                            f"header); expected edgemnist_model.c + {HEADER_NAME} as the C exporter writes them")
-    if ids[0].group(1) != ids[1].group(1):
+    if all(ids) and ids[0].group(1) != ids[1].group(1):
         raise ArtifactError(f"{h_path}: this header was generated from another model than {c_path.name} "
                             f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)")
+    values = render.check_pair(c_text, h_text, str(c_path), str(h_path))
+    return c_text, h_text, values
+
+
+def read_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes]:
+    """(C text, header text) of the pair after :func:`verified_pair`'s proof."""
+    c_text, h_text, _ = verified_pair(c_path, header)
     return c_text, h_text
 
 
-def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the pair into a cached shared library and return its path (no-op when cached). The pair is
-    compiled from a private folder under its canonical names, so a staged (temporary) name works too."""
-    c_path = Path(c_path)
-    c_text, h_text = read_pair(c_path, header)
-    cc = compiler()
-    flags = HOST_FLAGS + tuple(extra_flags)
-    key = hashlib.sha256(b"\0".join([c_text, h_text, _compiler_id(cc).encode(), " ".join(flags).encode()]))
-    lib = cache_dir() / f"{key.hexdigest()}.so"
-    if lib.exists():
-        return lib
-    lib.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="edgemnist-cc-") as tmp, atomic_path(lib) as out:
-        src = Path(tmp) / SOURCE_NAME
-        src.write_bytes(c_text)
+#: Environment variables through which a compiler would read or write files beyond the command line.
+_COMPILER_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "DEPENDENCIES_OUTPUT",
+                 "SUNPRO_DEPENDENCIES", "GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH")
+
+
+def compiler_env() -> dict[str, str]:
+    """The environment for a compile of a verified pair: without the include-path variables."""
+    return {k: v for k, v in os.environ.items() if k not in _COMPILER_ENV}
+
+
+@contextlib.contextmanager
+def private_pair(c_path: str | Path, header: str | Path | None = None):
+    """A private temporary folder holding the verified pair under its canonical names (and nothing else): compile
+    from there, so nothing beside the artifact (a ``stdint.h``, another header) can be picked up, and the bytes
+    compiled are the bytes verified. Yields (folder, C text, header text)."""
+    c_text, h_text, _ = verified_pair(c_path, header)
+    with tempfile.TemporaryDirectory(prefix="edgemnist-cc-") as tmp:
+        (Path(tmp) / SOURCE_NAME).write_bytes(c_text)
         (Path(tmp) / HEADER_NAME).write_bytes(h_text)
-        cmd = [cc, *flags, "-o", str(out), str(src)]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ArtifactError(f"{c_path}: the C compiler did not finish within {COMPILE_TIMEOUT_S} s") from None
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
-            raise ArtifactError(f"{c_path}: does not compile as edgemnist's C kernel ({' | '.join(detail)[:600]})")
-    return lib
+        yield Path(tmp), c_text, h_text
+
+
+def _run_compiler(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """The one place a compile of the kernel is run (tests patch it to prove a refused pair never reaches it)."""
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, cwd=cwd,
+                          env=compiler_env())
+
+
+def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_flags: tuple[str, ...] = ()) -> Path:
+    """Compile the pair into a cached shared library and return its path (see :func:`_build`)."""
+    return _build(c_path, header, extra_flags)[0]
+
+
+def _build(c_path: str | Path, header: str | Path | None, extra_flags: tuple[str, ...] = ()) -> tuple[Path, bytes]:
+    """(library, the verified header text it was built with). Compile the pair into a cached shared library and return its path (no-op when cached). The pair is first
+    proven to be edgemnist's (:func:`verified_pair`), then compiled from a private folder under its canonical
+    names (:func:`private_pair`), so a staged (temporary) name works too and nothing beside it is read."""
+    c_path = Path(c_path)
+    flags = HOST_FLAGS + tuple(extra_flags)
+    with private_pair(c_path, header) as (tmp, c_text, h_text):
+        cc = compiler()
+        key = hashlib.sha256(b"\0".join([c_text, h_text, _compiler_id(cc).encode(), " ".join(flags).encode()]))
+        lib = cache_dir() / f"{key.hexdigest()}.so"
+        if lib.exists():
+            return lib, h_text
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(lib) as out:
+            cmd = [cc, *flags, "-o", str(out), SOURCE_NAME]
+            try:
+                proc = _run_compiler(cmd, tmp)
+            except subprocess.TimeoutExpired:
+                raise ArtifactError(f"{c_path}: the C compiler did not finish within {COMPILE_TIMEOUT_S} s") from None
+            if proc.returncode != 0:
+                detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
+                raise ArtifactError(f"{c_path}: does not compile as edgemnist's C kernel "
+                                    f"({' | '.join(detail)[:600]})")
+    return lib, h_text
 
 
 #: One lock per loaded library: dlopen returns the same handle (and so the same static activation buffer) to every
@@ -142,7 +194,7 @@ class HostKernel:
 
     def __init__(self, c_path: str | Path, header: str | Path | None = None) -> None:
         self.c_path = Path(c_path)
-        self.library = build_shared(self.c_path, header)
+        self.library, self.header_text = _build(self.c_path, header)
         try:
             self._lib = ctypes.CDLL(str(self.library))
             self._predict = self._lib.edgemnist_predict

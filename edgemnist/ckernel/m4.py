@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemnist.ckernel import host
 from edgemnist.ckernel.host import WARNINGS
+from edgemnist.ckernel.render import SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
 GCC, SIZE, NM, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm"
@@ -94,7 +96,7 @@ def toolchain(opt: str = OPT) -> dict:
 
 
 def _check(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 300) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=host.compiler_env())
     if proc.returncode != 0:
         raise ArtifactError(f"{what} failed ({(proc.stderr or proc.stdout).strip()[:800]})")
     return proc.stdout
@@ -107,11 +109,14 @@ def build(c_path: str | Path, out_dir: str | Path, path: str = "dsp", opt: str =
         raise ArtifactError(f"unknown Cortex-M4 path {path!r}; expected one of {sorted(PATHS)}")
     c_path, out_dir = Path(c_path), Path(out_dir)
     fw = resources.files("edgemnist.ckernel").joinpath("firmware")
-    with resources.as_file(fw) as fw_dir:
+    # The pair is proven to be edgemnist's generated kernel, then compiled from a private copy (host.private_pair):
+    # nothing beside the artifact (a stdint.h, another header) is on the include path.
+    with resources.as_file(fw) as fw_dir, host.private_pair(c_path) as (kernel_dir, _, _):
         fw_dir = Path(fw_dir)
-        common = [GCC, *CPU_FLAGS, opt, *WARNINGS, "-ffreestanding", "-I", str(c_path.parent), "-I", str(fw_dir)]
+        common = [GCC, *CPU_FLAGS, opt, *WARNINGS, "-ffreestanding", "-I", str(kernel_dir), "-I", str(fw_dir)]
         model_o = out_dir / f"edgemnist_model-{path}.o"
-        _check([*common, *PATHS[path], "-c", str(c_path), "-o", str(model_o)], f"{GCC} on {c_path.name}")
+        _check([*common, *PATHS[path], "-c", str(kernel_dir / SOURCE_NAME), "-o", str(model_o)],
+               f"{GCC} on {c_path.name}", cwd=kernel_dir)
         objs = [model_o]
         for name in ("startup.c", "main.c"):
             o = out_dir / f"{name[:-2]}-{path}.o"

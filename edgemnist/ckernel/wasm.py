@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemnist.ckernel import host
 from edgemnist.ckernel.host import WARNINGS
+from edgemnist.ckernel.render import SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
 EXPORTS = ("glue_pixels_ptr", "glue_scores_ptr", "glue_digits_ptr", "glue_batch", "glue_run", "edgemnist_path",
@@ -27,11 +29,13 @@ def build(c_path: str | Path, out: str | Path, *, simd: bool = True, opt: str = 
         raise MissingDependencyError("building WebAssembly needs clang and lld (Debian: apt-get install clang lld)")
     c_path, out = Path(c_path), Path(out)
     glue = resources.files("edgemnist.ckernel").joinpath("firmware", "wasm_glue.c")
-    with resources.as_file(glue) as glue_path:
+    # Proven to be edgemnist's generated kernel, then compiled from a private copy (see host.private_pair).
+    with resources.as_file(glue) as glue_path, host.private_pair(c_path) as (kernel_dir, _, _):
         cmd = [clang, "--target=wasm32", "-nostdlib", "-ffreestanding", *WARNINGS, opt,
-               *(["-msimd128"] if simd else []), "-I", str(c_path.parent), "-Wl,--no-entry",
-               *[f"-Wl,--export={e}" for e in EXPORTS], "-o", str(out), str(c_path), str(glue_path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+               *(["-msimd128"] if simd else []), "-I", str(kernel_dir), "-Wl,--no-entry",
+               *[f"-Wl,--export={e}" for e in EXPORTS], "-o", str(out.resolve()), SOURCE_NAME, str(glue_path)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=kernel_dir,
+                              env=host.compiler_env())
     if proc.returncode != 0:
         raise ArtifactError(f"{c_path}: does not build for wasm32 ({proc.stderr.strip()[:600]})")
     return out

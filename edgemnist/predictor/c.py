@@ -33,13 +33,13 @@ class CBackend(Backend):
         self.path = Path(path)
         self.threads = threads  # one static buffer: calls are serialized; recorded only
         self.header = host.header_path(self.path)
-        _, h_text = host.read_pair(self.path, self.header)
-        facts = read_header(h_text.decode("utf-8", "replace"), str(self.header))
+        # HostKernel proves the pair is edgemnist's generated kernel (host.verified_pair) before compiling it.
+        self._kernel = host.HostKernel(self.path, self.header)
+        facts = read_header(self._kernel.header_text.decode("ascii"), str(self.header))
         if (facts["EDGEMNIST_INPUT_SIZE"], facts["EDGEMNIST_OUTPUT_SIZE"]) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
             raise ArtifactError(f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> "
                                 f"{facts['EDGEMNIST_OUTPUT_SIZE']}; expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}")
         self._facts = facts
-        self._kernel = host.HostKernel(self.path, self.header)
         self.input = TensorSpec(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "int8", facts["EDGEMNIST_INPUT_SCALE"],
                                 facts["EDGEMNIST_INPUT_ZERO_POINT"])
         self.output = TensorSpec(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "int8", facts["EDGEMNIST_OUTPUT_SCALE"],

@@ -67,14 +67,17 @@ def build_wasm(kernel_c: Path, out: Path, *, simd: bool, clang: str | None = Non
     if not kernel_c.is_file() or not header.is_file():
         raise ConfigError(f"{kernel_c}: expected the generated C kernel, a .c file with its .h beside it")
     clang = clang or find_clang()
+    from edgemnist.ckernel.host import compiler_env, verified_pair
+
+    c_text, h_text, _ = verified_pair(kernel_c, header)  # edgemnist's generated kernel, or refused before clang
     with tempfile.TemporaryDirectory(prefix="edgemnist-wasm-") as tmp:
         work = Path(tmp)
-        shutil.copyfile(kernel_c, work / "edgemnist_model.c")
-        shutil.copyfile(header, work / "edgemnist_model.h")
+        (work / "edgemnist_model.c").write_bytes(c_text)
+        (work / "edgemnist_model.h").write_bytes(h_text)
         shutil.copyfile(GLUE, work / "glue.c")
         cmd = [clang, *COMPILE_FLAGS, *(["-msimd128"] if simd else []), *LINK_FLAGS,
                "-o", "module.wasm", "edgemnist_model.c", "glue.c"]
-        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=compiler_env())
         if proc.returncode != 0:
             raise BuildError(f"clang failed to build the {'SIMD' if simd else 'scalar'} wasm module "
                              f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
