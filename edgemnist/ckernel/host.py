@@ -6,6 +6,12 @@
 identity and the flags: a second load of the same file is a ``dlopen`` only. The library is built to a temporary
 name and renamed, so a concurrent or interrupted build never leaves a half-written library under the final name.
 
+Nothing is compiled before :func:`verified_pair` has proven the pair to be exactly what edgemnist's generator writes
+(``render.check_pair``: bounded reads, a strict parse of every constant, the templates re-filled with the parsed values
+equal to the files byte for byte): compiling a ``.c`` runs whatever it holds, so any other text is refused. Every
+build (host, Cortex-M4, wasm) compiles from a private copy (:func:`private_pair`) without the compiler's include-path
+variables, so nothing beside the artifact is read.
+
 Never imports TensorFlow; needs only a C compiler.
 """
 
