@@ -202,7 +202,8 @@ def render_md(r: dict) -> str:
         f"(Playwright {r['playwright']}), the folder served by `edgemnist.web.serve` (what `edgemnist serve` runs) on "
         f"127.0.0.1 with COOP/COEP "
         f"(cross-origin isolated: {r['isolated']}, timer step {r['timer_step_us']:.1f} µs); load average "
-        f"{r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after. "
+        f"{r['loadavg_before'][0]:.2f} before, {r['loadavg_after'][0]:.2f} after (Chromium's own work included); "
+        f"other processes used {(r.get('foreign_load') or {}).get('foreign_cores', float('nan')):.2f} cores meanwhile. "
         f"Command: `{r['command']}`.",
         "",
         "| figure | edgemnist web | target | met |",
@@ -239,7 +240,10 @@ def main(argv=None) -> int:
 
     from edgemnist.data import load_mnist
 
+    from edgemnist.bench.machine import ForeignLoad
+
     loadavg_before = os.getloadavg()
+    foreign = ForeignLoad().start()  # other processes' CPU meanwhile (the load average counts ours and Chromium's)
     with tempfile.TemporaryDirectory(prefix="edgemnist-browser-") as tmp:
         site = args.site
         if site is None:
@@ -294,6 +298,7 @@ def main(argv=None) -> int:
         "timer_step_us": 1000 * meta.get("tickMs", float("nan")),
         "loadavg_before": list(loadavg_before),
         "loadavg_after": list(os.getloadavg()),
+        "foreign_load": foreign.result(),
         "warmup": args.warmup,
         "page_weight": {"files": files, "body_bytes": bodies,
                         "total_bytes": bodies + sum(f["headers"] for f in files), "gzip_bytes": gz},

@@ -264,7 +264,7 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     import numpy as np
 
-    from edgemnist.bench.machine import load_average, machine_info
+    from edgemnist.bench.machine import ForeignLoad, load_average, machine_info
     from edgemnist.data import load_test
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso
@@ -277,6 +277,7 @@ def main(argv=None) -> int:
     machine = machine_info()  # load average before anything runs
     keras, paths = ensure_artifacts(args.artifacts, args.data_dir)
     images, labels = load_test(args.data_dir)
+    foreign = ForeignLoad().start()  # other processes' CPU while the children run (the load average counts ours)
     todo = kinds(keras, paths, device_only=args.device)
     results = {k["name"]: [] for k in todo}
     with tempfile.TemporaryDirectory(prefix="edgemnist-cold-") as tmp:
@@ -293,7 +294,7 @@ def main(argv=None) -> int:
     result = {"schema": SCHEMA, "created": now_iso(), "quick": args.quick, "device_only": args.device,
               "repeats": args.repeats, "threads": args.threads, "machine": machine,
               "load_average_start": machine["load_average"], "load_average_end": load_average(),
-              "image": {"split": "test", "index": 0, "label": int(labels[0])},
+              "foreign_load": foreign.result(), "image": {"split": "test", "index": 0, "label": int(labels[0])},
               "results": summaries, "device_start": device_start(summaries),
               "wall_seconds": round(time.perf_counter() - start, 1)}
     wrong = [r["name"] for r in result["results"] if r["correct"] is False]

@@ -100,7 +100,7 @@ def training_record(keras: Path) -> dict | None:
 
 def main(argv=None) -> int:
     from edgemnist.bench import plot, render
-    from edgemnist.bench.machine import load_average, machine_info
+    from edgemnist.bench.machine import ForeignLoad, load_average, machine_info
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.manifest import now_iso
 
@@ -108,6 +108,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     machine = machine_info()  # the load average before anything runs (training included)
     keras, paths = ensure_artifacts(args.artifacts, args.data_dir)
+    foreign = ForeignLoad().start()  # other processes' CPU while the bench runs (the load average counts ours)
     if not paths:
         log("error: no artifacts to benchmark")
         return 2
@@ -129,7 +130,7 @@ def main(argv=None) -> int:
     sweep = {"schema": SCHEMA, "created": now_iso(), "quick": args.quick,
              "command": " ".join(["python benchmarks/sweep.py", *given]),
              "machine": machine, "load_average_start": machine["load_average"], "load_average_end": load_average(),
-             "training": training_record(keras),
+             "foreign_load": foreign.result(), "training": training_record(keras),
              "wall_seconds": round(time.perf_counter() - start, 1), "bench_commands": commands, "reports": reports}
     atomic_write_json(out / "sweep.json", sweep)
     title = "edgemnist sweep" + (" (--quick: not for publishing)" if args.quick else "")
@@ -139,7 +140,8 @@ def main(argv=None) -> int:
     for name in ("sweep.json", "sweep.md", "sweep.png", "latency_cdf.png"):
         log(f"wrote {out / name}")
     log(f"sweep wall time {sweep['wall_seconds']} s; load average {sweep['load_average_start']} at start, "
-        f"{sweep['load_average_end']} at end on {machine['usable_cores']} usable cores")
+        f"{sweep['load_average_end']} at end on {machine['usable_cores']} usable cores; other processes used "
+        f"{(sweep['foreign_load'] or {}).get('foreign_cores')} cores")
     return 0
 
 

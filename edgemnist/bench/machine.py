@@ -33,6 +33,60 @@ def load_average() -> list[float] | None:
         return None
 
 
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine spent busy since boot (Linux ``/proc/stat``: user, nice, system, irq,
+    softirq, steal), or None where there is no such file."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()
+        ticks = [int(v) for v in fields[1:9]] + [0] * 8
+    except (OSError, ValueError):
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU seconds of this process and of the children it has waited for (a bench run in a subprocess)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class ForeignLoad:
+    """How much CPU *other* processes used while a benchmark ran, in cores: the machine's busy CPU time minus
+    this process's and its children's, over the wall time.
+
+    The load average cannot tell that: a benchmark that keeps one core busy raises the 1-minute load average to
+    ~1.0 by itself, and a two-thread run to ~2.0. ``start()`` when the measurement starts, ``result()`` at the end.
+    """
+
+    def __init__(self) -> None:
+        self._t0 = self._busy0 = self._own0 = None
+
+    def start(self) -> ForeignLoad:
+        import time
+
+        self._t0, self._busy0, self._own0 = time.perf_counter(), _machine_busy_seconds(), _own_cpu_seconds()
+        return self
+
+    def result(self) -> dict[str, Any] | None:
+        import time
+
+        busy1 = _machine_busy_seconds()
+        if self._t0 is None or self._busy0 is None or busy1 is None:
+            return None
+        wall = time.perf_counter() - self._t0
+        machine, own = busy1 - self._busy0, _own_cpu_seconds() - self._own0
+        return {"wall_seconds": round(wall, 1), "machine_cpu_seconds": round(machine, 1),
+                "own_cpu_seconds": round(own, 1),
+                "foreign_cores": round(max(0.0, machine - own) / wall, 3) if wall > 0 else None,
+                "method": "/proc/stat busy time minus getrusage(self + waited children), over wall time"}
+
+
 def machine_info() -> dict[str, Any]:
     """Where the numbers come from: CPU, cores, OS, Python, versions, thread environment, load, date."""
     from edgemnist import __version__

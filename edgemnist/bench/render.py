@@ -125,9 +125,11 @@ def machine_line(report: dict) -> str:
     runtimes = ", ".join(f"{k} {value}" for k, value in v.items() if k != "edgemnist")
     env = ", ".join(f"{k}={val}" for k, val in m.get("thread_env", {}).items()) or "no thread env vars set"
     load, end = m.get("load_average"), m.get("load_average_end")
+    foreign = (m.get("foreign_load") or {}).get("foreign_cores")
     return (f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
             f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start"
-            + (f", {end[0]} at end" if end else ""))
+            + (f", {end[0]} at end (the run's own threads included)" if end else "")
+            + (f"; other processes used {foreign:.2f} cores meanwhile" if foreign is not None else ""))
 
 
 def settings_line(report: dict) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from edgemnist.bench.artifact import as_pixels, bench_artifact
 from edgemnist.bench.config import BenchConfig
 from edgemnist.bench.keras import bench_keras, find_keras
-from edgemnist.bench.machine import load_average, machine_info, peak_rss
+from edgemnist.bench.machine import ForeignLoad, load_average, machine_info, peak_rss
 from edgemnist.bench.report import ArtifactResult, BenchReport
 from edgemnist.errors import ArtifactError, ConfigError, require_file
 
@@ -99,6 +99,7 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
         images, labels = load_test(data_dir)
     images, labels = as_pixels(images, labels)
     machine = machine_info()
+    foreign = ForeignLoad().start()
     names = {p: p.name if [q.name for q in paths].count(p.name) == 1 else f"{p.parent.name}/{p.name}"
              for p in paths}
     jobs: list[tuple[str, Callable[[Progress], Any]]] = [
@@ -123,6 +124,7 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
             if src.get("sha256") and src["sha256"] != digest:
                 notes.append(f"{p.name} was not exported from {keras_path} (source sha256 differs)")
     machine["load_average_end"] = load_average()
+    machine["foreign_load"] = foreign.result()
     return BenchReport(now_iso(), round(time.perf_counter() - start, 3), config, machine, tuple(results),
                        baseline, {"peak_rss_bytes": peak_rss(), "method": PEAK_RSS_METHOD}, tuple(notes))
 
