@@ -71,6 +71,7 @@ def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, 
             "generator": h["EDGEMNIST_GENERATOR"],
             "paths": list(PATHS),
             "constants_bytes": h["EDGEMNIST_CONST_BYTES"],
+            "model_bytes": h["EDGEMNIST_CONST_BYTES"],  # the model size: the const arrays in flash, not the C text
             "activation_bytes": h["EDGEMNIST_ACTIVATION_BYTES"],
             "activation_buffers": "static (.bss), not reentrant",
             "macs": h["EDGEMNIST_MACS"],
