@@ -244,6 +244,7 @@ def main(argv=None) -> int:
 
     loadavg_before = os.getloadavg()
     foreign = ForeignLoad().start()  # other processes' CPU meanwhile (the load average counts ours and Chromium's)
+    foreign.watch_descendants()  # Chromium's processes are the Playwright driver's children, not ours
     with tempfile.TemporaryDirectory(prefix="edgemnist-browser-") as tmp:
         site = args.site
         if site is None:
@@ -275,6 +276,7 @@ def main(argv=None) -> int:
             context.close()
             screenshot(browser, server.url, args.out / "web.png")
             version = browser.version
+            foreign.note_descendants()  # Chromium and the Playwright driver: our work, but not our waited children
             browser.close()
         files = loads[0]["files"]
         bodies = sum(f["body"] for f in files)

@@ -6,7 +6,8 @@
 
 A run is publishable only if the machine was quiet, judged per recorded run (the sweep, each bench run, the cold
 start, the browser run): the 1-minute load average when it started below ``QUIET_LOAD_PER_CORE`` per usable core
-(1.0 on 2 cores: nothing else was running), and the CPU that *other* processes used while it ran
+(1.0 on 2 cores: nothing else was running; for a bench run inside the sweep that is the sweep's start, since its
+own start follows the sweep's previous step), and the CPU that *other* processes used while it ran
 (``foreign_load``: the machine's busy time minus the run's own and its children's) below
 ``QUIET_FOREIGN_PER_CORE`` per core (0.2 cores on 2). The load average at the end is recorded and shown but not
 judged: a benchmark that keeps one core busy raises it to ~1.0 by itself, a two-thread run to ~2.0. Otherwise the
@@ -61,14 +62,18 @@ def _cores(machine: dict | None) -> int | None:
     return machine.get("usable_cores") or machine.get("logical_cores")
 
 
-def quiet_problems(what: str, cores: int | None, start: list | None, foreign: dict | None) -> list[str]:
-    """Why one run was not measured on a quiet machine (empty: it was): its starting load average, and the CPU
-    other processes used while it ran."""
+def quiet_problems(what: str, cores: int | None, start: list | None, foreign: dict | None, *,
+                   judge_start: bool = True) -> list[str]:
+    """Why one run was not measured on a quiet machine (empty: it was): its starting load average (unless the
+    run follows another of the same sweep, whose own load it would see), and the CPU other processes used while
+    it ran."""
     if not cores:
         return [f"{what}: no core count recorded"]
     reasons = []
     limit = QUIET_LOAD_PER_CORE * cores
-    if not start:
+    if not judge_start:
+        pass
+    elif not start:
         reasons.append(f"{what}: no load average recorded at start")
     elif start[0] >= limit:
         reasons.append(f"{what}: load average {start[0]:.2f} at start on {cores} cores (quiet: < {limit:g})")
@@ -89,8 +94,10 @@ def busy(sweep: dict, cold: dict | None) -> list[str]:
                              sweep.get("foreign_load"))
     for r in sweep["reports"]:
         m = r.get("machine") or {}
+        # A bench run starts right after the sweep's export or its previous run: its starting load average is
+        # the sweep's own; the sweep's start and every run's foreign CPU are what tell a busy machine.
         reasons += quiet_problems(f"bench --threads {r['config']['threads']}", _cores(m) or fallback,
-                                  m.get("load_average"), m.get("foreign_load"))
+                                  m.get("load_average"), m.get("foreign_load"), judge_start=False)
     if cold:
         reasons += quiet_problems("cold start", _cores(cold.get("machine")) or fallback,
                                   cold.get("load_average_start"), cold.get("foreign_load"))

@@ -232,7 +232,7 @@ def _check_value_info(data: bytes, span, what: str) -> None:
     _check_dims(dims, what, dynamic_ok=True)
 
 
-def _check_node(data: bytes, span, index: int) -> None:
+def _check_node(data: bytes, span, index: int) -> str:
     node = _message(data, span, singular={_N_OP_TYPE, _N_DOMAIN, 3}, what=f"node {index}")
     op = _str(data, node.get(_N_OP_TYPE), f"node {index} op_type")
     domain = _str(data, node.get(_N_DOMAIN), f"node {index} domain")
@@ -262,9 +262,10 @@ def _check_node(data: bytes, span, index: int) -> None:
                 raise _Refused(f"{what} attribute {name} is not a float")
         else:
             raise _Refused(f"{what} has attribute {name[:40]!r}, which this network's exports never use")
+    return op
 
 
-def _check_graph(data: bytes, span) -> None:
+def _check_graph(data: bytes, span) -> frozenset[str]:
     g = _message(data, span, singular={2}, what="the graph")
     if _G_SPARSE in g:
         raise _Refused("the graph has sparse initializers")
@@ -275,10 +276,11 @@ def _check_graph(data: bytes, span) -> None:
         raise _Refused(f"{len(nodes)} nodes (at most {allowlist.ONNX_MAX_NODES})")
     if len(inits) > allowlist.ONNX_MAX_INITIALIZERS:
         raise _Refused(f"{len(inits)} initializers (at most {allowlist.ONNX_MAX_INITIALIZERS})")
+    ops = set()
     for i, (wire, node_span) in enumerate(nodes):
         if wire != _LEN:
             raise _Malformed(f"node {i} is malformed")
-        _check_node(data, node_span, i)
+        ops.add(_check_node(data, node_span, i))
     for i, (wire, t_span) in enumerate(inits):
         if wire != _LEN:
             raise _Malformed(f"initializer {i} is malformed")
@@ -288,10 +290,12 @@ def _check_graph(data: bytes, span) -> None:
             if wire != _LEN:
                 raise _Malformed(f"{label} {i} is malformed")
             _check_value_info(data, v_span, f"{label} {i}")
+    return frozenset(ops)
 
 
-def check_onnx(data: bytes, origin: str) -> None:
-    """Raise ArtifactError unless ``data`` is an ONNX model built only from what this network's exports use."""
+def check_onnx(data: bytes, origin: str) -> frozenset[str]:
+    """Raise ArtifactError unless ``data`` is an ONNX model built only from what this network's exports use;
+    return the graph's operator types (what the backend decides per-image mode from)."""
     n = len(data)
     if n > allowlist.MAX_MODEL_BYTES:
         raise ArtifactError(f"{origin}: {n} bytes, larger than any ONNX model of this network "
@@ -304,7 +308,7 @@ def check_onnx(data: bytes, origin: str) -> None:
             raise _Refused("the model carries training information")
         if _M_GRAPH not in model:
             raise _Malformed("no graph")
-        _check_graph(data, _span(model[_M_GRAPH][0], "the graph"))
+        return _check_graph(data, _span(model[_M_GRAPH][0], "the graph"))
     except _Malformed as exc:
         from edgemnist.flatbuffer import sniff
 

@@ -32,12 +32,17 @@ def _spec(arg, path: Path) -> TensorSpec:
 def open_session(path: str | Path, threads: int = 1) -> Any:
     """The ``InferenceSession`` ``OnnxBackend`` runs (also the raw baseline ``edgemnist bench`` times): CPU
     provider, ``threads`` intra-op threads, one inter-op thread, sequential. ArtifactError if unloadable."""
+    return _open(path, threads)[0]
+
+
+def _open(path: str | Path, threads: int = 1) -> tuple[Any, frozenset[str]]:
+    """``open_session`` and the graph's operator types, as the pre-session check read them."""
     from edgemnist.onnxcheck import check_onnx
 
     ort = require("onnxruntime", "onnx")
     quiet(ort)
     data = _read_bounded(path)
-    check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
+    ops = check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -53,7 +58,7 @@ def open_session(path: str | Path, threads: int = 1) -> Any:
     except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
         raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)})"
                             f"{_looks_like(path)}") from None
-    return sess
+    return sess, ops
 
 
 #: ORT's own log lines (coloured, several per failure) would break the CLI's one-line error promise; its
@@ -101,15 +106,6 @@ def _looks_like(path: str | Path) -> str:
     return f"; it looks like {guess}" if guess and "ONNX" not in guess else ""
 
 
-def _has_dynamic_quantize(path: str | Path) -> bool:
-    """True when the graph uses DynamicQuantizeLinear: a node's op_type is stored as a plain protobuf string,
-    so the bytes appear in the file (a tensor *named* like that would only cost throughput, never accuracy)."""
-    try:
-        return b"DynamicQuantizeLinear" in Path(path).read_bytes()
-    except OSError:
-        return False
-
-
 class OnnxBackend(Backend):
     runtime = "ONNX Runtime"
 
@@ -117,7 +113,7 @@ class OnnxBackend(Backend):
         ort = require("onnxruntime", "onnx")
         self.path = Path(path)
         self.threads = threads
-        sess = open_session(path, threads)
+        sess, ops = _open(path, threads)
         ins, outs = sess.get_inputs(), sess.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
@@ -142,9 +138,10 @@ class OnnxBackend(Backend):
         # DynamicQuantizeLinear picks one activation scale for the whole input tensor, so in a batched call
         # each image's probabilities would depend on the other images in the batch (up to ~0.02 here).
         # Per-image calls keep every prediction independent of its neighbours, at a cost in throughput.
-        # Decided from the graph itself (the op's name in the file), the model's metadata, and -- through
-        # run_per_image() -- the manifest's quantization, so no single source of facts can be missing.
-        self._per_row = fixed == 1 or self.quantization() == "dynamic" or _has_dynamic_quantize(path)
+        # Decided from the graph itself (its operator types, as the pre-session check parsed them), the
+        # model's metadata, and -- through per_image() -- the manifest's quantization, so no single source of
+        # facts can be missing.
+        self._per_row = fixed == 1 or self.quantization() == "dynamic" or "DynamicQuantizeLinear" in ops
 
     def per_image(self) -> None:
         """Run a batch one image per call from now on (the Predictor asks for this for dynamic quantization)."""

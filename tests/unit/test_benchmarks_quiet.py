@@ -41,8 +41,12 @@ def test_quiet_runs_pass_and_busy_ones_say_why():
     assert update.busy(_sweep(0.2, 0.05, 0.3, 0.1, end=2.1), None) == []
     assert update.busy(_sweep(0.2, 0.2, 0.3, 0.1), None) == [
         "sweep: other processes used 0.20 cores while it ran on 2 cores (quiet: < 0.2)"]
-    assert update.busy(_sweep(0.2, 0.0, 2.04, 0.0), None) == [
-        "bench --threads 1: load average 2.04 at start on 2 cores (quiet: < 1)"]
+    assert update.busy(_sweep(2.04, 0.0, 0.3, 0.0), None) == [
+        "sweep: load average 2.04 at start on 2 cores (quiet: < 1)"]
+    # a bench run inside the sweep starts right after the sweep's previous step: only its foreign CPU is judged
+    assert update.busy(_sweep(0.2, 0.0, 1.7, 0.0), None) == []
+    assert update.busy(_sweep(0.2, 0.0, 0.3, 0.5), None) == [
+        "bench --threads 1: other processes used 0.50 cores while it ran on 2 cores (quiet: < 0.2)"]
     assert update.busy(_sweep(1.5, 0.3, 1.5, 0.3, cores=4), None) == []  # 0.375 and 0.075 per core
     cold = {"machine": {"usable_cores": 2}, "load_average_start": [0.1, 0, 0], "load_average_end": None}
     assert update.busy(_sweep(0.1, 0.0, 0.1, 0.0), cold) == [

@@ -74,3 +74,8 @@ def test_damaged_bytes_raise_only_artifact_errors():
             check_onnx(bytes(b[: int(rng.integers(1, len(b) + 1))]), "m")
         except ArtifactError:
             pass
+
+
+def test_the_checker_returns_the_graph_operator_types():
+    """OnnxBackend decides per-image mode from these (not from a byte search of the file)."""
+    assert check_onnx(_model(), "m") == frozenset(n.op_type for n in onnx.load_from_string(_model()).graph.node)
