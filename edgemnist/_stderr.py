@@ -20,15 +20,20 @@ import io
 import os
 import re
 import sys
-import threading
+from _thread import allocate_lock  # threading.Lock itself: the library path never imports threading
 from collections.abc import Iterator
 
-#: Lines native code prints that carry no information for a CLI user.
+#: Lines native code prints that carry no information for a CLI user (regular expressions, compiled on first
+#: use through re's cache: a device start-up that sees only the first never compiles the second).
 NOISE = (
-    re.compile(rb"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.\r?$"),
-    re.compile(rb"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, "
-               rb"output_inference_type: \w+\r?$"),
+    rb"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.\r?$",
+    rb"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+\r?$",
 )
+
+
+def _is_noise(line: bytes) -> bool:
+    line = line.rstrip(b"\n")
+    return any(re.match(p, line) for p in NOISE)
 
 
 def _pump(read_fd: int, write_fd: int) -> None:
@@ -36,7 +41,7 @@ def _pump(read_fd: int, write_fd: int) -> None:
     pending = b""
 
     def emit(line: bytes) -> None:
-        if not any(p.match(line.rstrip(b"\n")) for p in NOISE):
+        if not _is_noise(line):
             with contextlib.suppress(OSError):
                 os.write(write_fd, line)
 
@@ -62,6 +67,8 @@ def filtered_stderr() -> Iterator[None]:
         yield
         return
     os.set_inheritable(real, False)
+    import threading  # only the CLI's filter runs a thread
+
     pump = threading.Thread(target=_pump, args=(read_fd, real), name="edgemnist-stderr", daemon=True)
     pump.start()
     os.dup2(write_fd, 2)  # native writes to fd 2 now go through the pump
@@ -88,7 +95,7 @@ def filtered_stderr() -> Iterator[None]:
             os.close(real)
 
 
-_NATIVE_LOCK = threading.Lock()
+_NATIVE_LOCK = allocate_lock()
 
 
 @contextlib.contextmanager
@@ -127,7 +134,7 @@ def without_native_noise() -> Iterator[None]:
                     chunks.append(chunk)
             os.close(read_fd)
             for line in b"".join(chunks).splitlines(keepends=True):
-                if not any(p.match(line.rstrip(b"\n")) for p in NOISE):
+                if not _is_noise(line):
                     with contextlib.suppress(OSError):
                         os.write(real, line)
             os.close(real)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -163,7 +164,8 @@ BUILTIN_SHA256_MAX = 8 << 20
 def _sha256(size: int):
     """The SHA-256 constructor to use for ``size`` bytes (identical digests either way)."""
     if size <= BUILTIN_SHA256_MAX:
-        for module in ("_sha2", "_sha256"):  # CPython >= 3.12, 3.10-3.11
+        # CPython >= 3.12 has _sha2, 3.10-3.11 _sha256: the running version's first (a failed import costs too)
+        for module in ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2"):
             try:
                 return __import__(module).sha256
             except (ImportError, AttributeError):

@@ -8,30 +8,73 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgemnist.errors import ArtifactError, ConfigError
 
 
-@dataclass(frozen=True)
-class Mode:
-    name: str
-    description: str
-    io: tuple[str, ...] = ("float",)  # allowed input/output dtypes; the first is the default
+class Record:
+    """A frozen record with value semantics: what ``@dataclass(frozen=True)`` gives (keyword or positional
+    construction, ``repr``, ``==`` and ``hash`` over the fields in order, no assignment after ``__init__``),
+    written out because ``dataclasses`` (and the ``inspect`` machinery behind it) would add milliseconds to
+    every device start-up. A subclass lists its fields in ``__slots__`` and assigns them in ``__init__``
+    with ``self._init(...)``."""
+
+    __slots__ = ()
+
+    def _init(self, *values: Any) -> None:
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__qualname__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._values() == other._values()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __reduce__(self):  # copy, deepcopy and pickle rebuild through __init__
+        return type(self), self._values()
 
 
-@dataclass(frozen=True)
-class Format:
-    name: str
-    suffix: str
-    modes: tuple[Mode, ...]
-    exporter: str | None  # "module:EXPORTER", an edgemnist.export.base.Exporter instance; None for a source format
-    backend: str  # "module:Class", an edgemnist.predictor.base.Backend subclass
-    extra: str  # the pip extra that installs this format's runtime
-    runtime: str  # human name of the runtime
-    filename: str | None = None  # a fixed artifact name (micro: model_data.cc) instead of model.<mode><suffix>
+class Mode(Record):
+    """One quantization mode of a format; ``io``: the allowed input/output dtypes, the first the default."""
+
+    __slots__ = ("name", "description", "io")
+    __match_args__ = __slots__
+
+    def __init__(self, name: str, description: str, io: tuple[str, ...] = ("float",)) -> None:
+        self._init(name, description, io)
+
+
+class Format(Record):
+    """One artifact format: its suffix, modes, exporter, backend, pip extra and runtime."""
+
+    __slots__ = ("name", "suffix", "modes", "exporter", "backend", "extra", "runtime", "filename")
+    __match_args__ = __slots__
+
+    def __init__(self, name: str, suffix: str, modes: tuple[Mode, ...], exporter: str | None, backend: str,
+                 extra: str, runtime: str, filename: str | None = None) -> None:
+        # exporter: "module:EXPORTER", an edgemnist.export.base.Exporter instance; None for a source format.
+        # backend: "module:Class", an edgemnist.predictor.base.Backend subclass. extra: the pip extra that
+        # installs the runtime; runtime: its human name. filename: a fixed artifact name (micro: model_data.cc)
+        # instead of model.<mode><suffix>.
+        self._init(name, suffix, modes, exporter, backend, extra, runtime, filename)
 
     @property
     def mode_names(self) -> tuple[str, ...]:

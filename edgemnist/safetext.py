@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import re
 import sys
-import unicodedata
 from typing import Any, TextIO
 
 #: Default length of one printed field; longer text is cut with an ellipsis (a manifest may hold 1 MB).
 MAX_FIELD_CHARS = 500
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# These two are compiled on first use, through re's own cache (a wide character class takes ~0.2 ms to compile,
+# which every device start-up would pay; loading a model only prints on failure).
+_SURROGATE = "[\ud800-\udfff]"
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?")
 
@@ -35,7 +36,9 @@ def _escape(ch: str) -> str:
 
 
 def _needs_escape(ch: str) -> bool:
-    return bool(_CONTROL.match(ch)) or unicodedata.category(ch) in ("Cf", "Co", "Cn") and ch != "\ufeff"
+    import unicodedata  # only for text that is not plain ASCII: a device loading a clean manifest never needs it
+
+    return bool(re.match(_CONTROL, ch)) or unicodedata.category(ch) in ("Cf", "Co", "Cn") and ch != "\ufeff"
 
 
 def safe(value: Any, limit: int | None = MAX_FIELD_CHARS) -> str:
@@ -45,8 +48,8 @@ def safe(value: Any, limit: int | None = MAX_FIELD_CHARS) -> str:
     cut = limit is not None and len(text) > limit
     if cut:
         text = text[:limit]
-    text = _SURROGATE.sub("\ufffd", text)
-    if not text.isascii() or _CONTROL.search(text):
+    text = re.sub(_SURROGATE, "\ufffd", text)
+    if not text.isascii() or re.search(_CONTROL, text):
         text = "".join(_escape(ch) if _needs_escape(ch) else ch for ch in text)
     return text + "…" if cut else text
 

@@ -26,29 +26,30 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from edgemnist.formats import Record
+
 #: Tensor dtypes a backend may report (the manifest's ``TENSOR_DTYPES``).
 DTYPES = ("float32", "int8", "uint8")
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output tensor as the runtime sees it.
+class TensorSpec(Record):
+    """One input or output tensor as the runtime sees it (frozen; compared and hashed by value).
 
     ``shape`` uses -1 for a dynamic (batch) dimension. ``scale`` and ``zero_point`` are set for int8/uint8
     tensors (real = (q - zero_point) * scale) and None for float32 ones.
     """
 
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    scale: float | None = None
-    zero_point: int | None = None
+    __slots__ = ("name", "shape", "dtype", "scale", "zero_point")
+    __match_args__ = __slots__
+
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: str, scale: float | None = None,
+                 zero_point: int | None = None) -> None:
+        self._init(name, shape, dtype, scale, zero_point)
 
     @property
     def quantized(self) -> bool:
@@ -97,13 +98,15 @@ def _same_scale(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=0.0)
 
 
-@dataclass(frozen=True)
-class RawLoop:
+class RawLoop(Record):
     """A runtime driven through its public API, without the Predictor. ``prepare(batch)`` does the untimed
     set-up (resize, allocate) and returns the call to time, which takes a model-dtype (batch, 784) array."""
 
-    method: str
-    prepare: Callable[[int], Callable[[np.ndarray], Any]]
+    __slots__ = ("method", "prepare")
+    __match_args__ = __slots__
+
+    def __init__(self, method: str, prepare: Callable[[int], Callable[[np.ndarray], Any]]) -> None:
+        self._init(method, prepare)
 
 
 class Backend(ABC):

@@ -17,7 +17,7 @@ internals ever change, everything falls back to the public methods (``bind`` the
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading.Lock itself, without importing threading on the device path
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -111,7 +111,7 @@ class LiteRTBackend(Backend):
         self._out = int(outs[0]["index"])
         self._width = int(ins[0]["shape"][-1])
         self._batch = int(ins[0]["shape"][0])  # the batch size the tensors are allocated for
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._in_views: dict[np.dtype, np.ndarray | None] = {}  # input buffer viewed as each dtype bind() asked for
         self._out_view: np.ndarray | None = None
         cc = getattr(ip, "_interpreter", None)

@@ -73,3 +73,42 @@ def test_export_config_defaults_are_the_clis():
     train = parser.parse_args(["train"])
     t = TrainConfig()
     assert (train.epochs, train.batch_size, train.seed) == (t.epochs, t.batch_size, t.seed)
+
+
+def test_registry_records_are_frozen_values_like_dataclasses():
+    """Mode, Format, TensorSpec and RawLoop are plain classes (no dataclasses on the device path) that behave
+    as frozen dataclasses did: built by position or keyword, compared and hashed by value, immutable."""
+    import copy
+
+    from edgemnist.formats import Format, Mode
+    from edgemnist.predictor import RawLoop, TensorSpec
+
+    m = Mode("int8", "full integer", io=("int8", "float"))
+    assert m == Mode(name="int8", description="full integer", io=("int8", "float")) and m.io == ("int8", "float")
+    assert Mode("float32", "none").io == ("float",)
+    assert m != Mode("int8", "full integer") and m != ("int8", "full integer", ("int8", "float"))
+    assert repr(m) == "Mode(name='int8', description='full integer', io=('int8', 'float'))"
+    t = TensorSpec("pixels", (-1, 784), "int8", 1 / 255, -128)
+    assert t == TensorSpec(name="pixels", shape=(-1, 784), dtype="int8", scale=1 / 255, zero_point=-128)
+    assert hash(t) == hash(TensorSpec("pixels", (-1, 784), "int8", 1 / 255, -128)) and len({t, copy.copy(t)}) == 1
+    assert TensorSpec("x", (1,), "float32") == TensorSpec("x", (1,), "float32", None, None)
+    assert t != TensorSpec("pixels", (-1, 784), "int8", 1 / 255, -127)
+    assert repr(t) == f"TensorSpec(name='pixels', shape=(-1, 784), dtype='int8', scale={1 / 255!r}, zero_point=-128)"
+    assert TensorSpec.from_dict(t.to_dict()) == t and copy.deepcopy(t) == t
+    tflite = get_format("tflite")
+    assert copy.deepcopy(tflite) == tflite and hash(tflite) == hash(copy.copy(tflite))
+    assert tflite == Format(**{name: getattr(tflite, name) for name in Format.__slots__})
+    assert repr(tflite).startswith("Format(name='tflite', suffix='.tflite', modes=(Mode(name='int8'")
+    loop = RawLoop("m", len)
+    assert loop == RawLoop(method="m", prepare=len) and loop.prepare is len
+    for obj, field in ((m, "io"), (t, "scale"), (tflite, "suffix"), (loop, "method")):
+        with pytest.raises(AttributeError, match="cannot assign"):
+            setattr(obj, field, None)
+        with pytest.raises(AttributeError, match="cannot assign"):
+            obj.extra_attribute = 1
+        with pytest.raises(AttributeError, match="cannot delete"):
+            delattr(obj, field)
+    with pytest.raises(TypeError):
+        TensorSpec("x", (1,))  # dtype is required
+    with pytest.raises(TypeError):
+        Mode("a", "b", ("c",), "extra")
