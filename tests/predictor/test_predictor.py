@@ -418,6 +418,21 @@ print('HEAVY', heavy)
     assert "HEAVY []" in proc.stdout
 
 
+def test_tflite_start_up_imports_nothing_raw_litert_does_not_need(int8_path):
+    """Device start-up (issue 11): loading a .tflite and predicting adds no dataclasses, threading or
+    unicodedata to what numpy + ai_edge_litert import anyway (each costs milliseconds per fresh process)."""
+    code = f"""
+import sys, numpy as np
+from edgemnist.predictor import Predictor
+p = Predictor.load({str(int8_path)!r}, threads=1)
+p.predict(np.zeros((28, 28), np.uint8))
+print('EXTRA', sorted(m for m in ('dataclasses', 'threading', 'unicodedata', 'hashlib') if m in sys.modules))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "EXTRA []" in proc.stdout
+
+
 @pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_litert_falls_back_to_tf_lite_only_without_ai_edge_litert(int8_path, monkeypatch, mnist):
     from edgemnist.predictor import litert
