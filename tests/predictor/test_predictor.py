@@ -208,16 +208,17 @@ def test_private_api_fallbacks_equal_the_fast_paths(artifact_path, mnist, monkey
         assert np.array_equal(slow.predict_proba(images / 255.0), fast.predict_proba(images / 255.0))
 
     f32 = artifact_path("onnx", "float32", "float")
-    real_open = onnx_backend.open_session
+    real_open = onnx_backend._open  # (session, operator types): what OnnxBackend opens its session with
     wrappers = []
 
     def open_session(path, threads=1, hide=True):
-        wrappers.append(_HidePrivate(real_open(path, threads), hide))
-        return wrappers[-1]
+        sess, ops = real_open(path, threads)
+        wrappers.append(_HidePrivate(sess, hide))
+        return wrappers[-1], ops
 
-    monkeypatch.setattr(onnx_backend, "open_session", lambda p, t=1: open_session(p, t, hide=False))
+    monkeypatch.setattr(onnx_backend, "_open", lambda p, t=1: open_session(p, t, hide=False))
     fast = Predictor.load(f32)
-    monkeypatch.setattr(onnx_backend, "open_session", open_session)
+    monkeypatch.setattr(onnx_backend, "_open", open_session)
     slow = Predictor.load(f32)
     for n in (1, 7, 300):
         images = mnist.test_images[n:2 * n]
