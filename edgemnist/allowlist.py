@@ -7,7 +7,7 @@ points at constant data segfaults LiteRT, an ONNX ``Loop`` with a trip count of 
 everything this toolkit's exports never produce: operators outside the small sets below, more than one
 subgraph or any control flow, and tensors larger than a 784 -> 512 -> 10 MLP needs.
 
-Every set is what the exports of every mode really contain (``tests/test_hostile.py`` checks each mode's
+Every set is what the exports of every mode really contain (``tests/fuzz/test_hostile.py`` checks each mode's
 real artifact against it, so a converter upgrade that adds an operator fails a test, not a user).
 """
 

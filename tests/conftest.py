@@ -112,6 +112,12 @@ def int8_path(artifact_path):
     return artifact_path("tflite", "int8", "int8")
 
 
+@pytest.fixture(scope="session")
+def micro_pair(export_artifact):
+    """The session's TFLite Micro export (model_data.cc, its model_data.h and manifest)."""
+    return export_artifact("micro")
+
+
 #: Debian packages that provide the system tools some tests need (installed by .ci/run and the README's set-up).
 DEBIAN_PACKAGES = {
     "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import gzip
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_server import serve
 
 from edgemnist import data
 from edgemnist.errors import DataError, DownloadError
@@ -143,25 +140,6 @@ def test_source_order_argument_then_env_then_cache(tmp_path, monkeypatch, data_d
 
 
 # --------------------------------------------------------------------------- download through a local server
-
-
-@contextlib.contextmanager
-def serve(root: Path):
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")

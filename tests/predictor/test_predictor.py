@@ -10,7 +10,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -233,36 +232,6 @@ def test_float_io_model_gets_the_essays_preprocessing(artifact_path, mnist):
     from edgemnist.model import preprocess
 
     assert rec.seen[0].dtype == np.float32 and np.array_equal(rec.seen[0], preprocess(mnist.test_images[:3]))
-
-
-@pytest.mark.parametrize("case", [("tflite", "int8", "int8"), ("tflite", "float32", "float"),
-                                  ("onnx", "int8", "float")], ids=lambda c: "-".join(c))
-def test_eight_threads_equal_sequential(case, artifact_path, mnist):
-    p = Predictor.load(artifact_path(*case), threads=1)
-    images = mnist.test_images[:300]
-    sizes = [1, 7, 300, 3, 1, 64]
-    expected = {n: p.predict_proba(images[:n]) for n in set(sizes)}
-    failures, results = [], [0] * 8
-    start = threading.Barrier(8)
-
-    def worker(k):
-        try:
-            start.wait()
-            for i in range(60):
-                n = sizes[(i + k) % len(sizes)]
-                got = p.predict_proba(images[:n])
-                if not np.array_equal(got, expected[n]):
-                    failures.append((k, i, n))
-                results[k] += 1
-        except Exception as exc:  # pragma: no cover - reported below
-            failures.append(repr(exc))
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures and results == [60] * 8
 
 
 BAD_INPUTS = [

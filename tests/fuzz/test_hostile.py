@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from fuzz import builders, harness, sources
 
 pytestmark = pytest.mark.slow

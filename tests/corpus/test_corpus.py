@@ -41,75 +41,12 @@ from edgemnist.fileio import sha256_bytes
 from edgemnist.manifest import manifest_path
 from edgemnist.tflm import carray
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CASE_TIMEOUT_S = 600
 N_IMAGES = 64
 
-# One child: reads JSON cases from stdin, writes {"start": id} then one JSON result per case on its own copy
-# of stdout. fds 1 and 2 are captured per case, so whatever a runtime prints cannot garble the protocol.
-WORKER = r"""
-import json, os, sys, tempfile, time, traceback
-import numpy as np
-
-proto = os.fdopen(os.dup(1), "w", buffering=1)
-images = np.load(sys.argv[1], allow_pickle=False)
-
-
-def captured(fn):
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-    sys.stdout.flush(); sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    os.dup2(out.fileno(), 1); os.dup2(err.fileno(), 2)
-    try:
-        result = fn()
-    finally:
-        sys.stdout.flush(); sys.stderr.flush()
-        os.dup2(saved[0], 1); os.dup2(saved[1], 2)
-        os.close(saved[0]); os.close(saved[1])
-    out.seek(0); err.seek(0)
-    result["stdout"] = out.read().decode(errors="replace")[-3000:]
-    result["stderr"] = err.read().decode(errors="replace")[-3000:]
-    return result
-
-
-def load(case):
-    from edgemnist.errors import EdgemnistError
-    from edgemnist.predictor import Predictor
-    try:
-        p = Predictor.load(case["path"])
-        proba = p.predict_proba(images)
-        labels = p.predict(images[:3]).labels
-        finite = bool(np.isfinite(proba).all())
-        return {"outcome": "loaded", "shape": list(proba.shape), "dtype": str(proba.dtype), "finite": finite,
-                "sum_err": float(np.abs(proba.sum(1, dtype=np.float64) - 1).max()) if finite else None,
-                "labels": labels.tolist(), "argmax": proba.argmax(1).tolist()}
-    except EdgemnistError as exc:
-        return {"outcome": "error", "type": type(exc).__name__, "exit_code": exc.exit_code,
-                "message": str(exc)[:500]}
-    except BaseException as exc:
-        return {"outcome": "raised", "type": type(exc).__name__, "message": traceback.format_exc()[-3000:]}
-
-
-def cli(case):
-    from edgemnist.cli import main
-    try:
-        rc = main(case["argv"])
-    except SystemExit as exc:
-        rc = exc.code
-    except BaseException:
-        traceback.print_exc()
-        rc = "raised"
-    return {"outcome": "cli", "rc": rc}
-
-
-for line in sys.stdin:
-    case = json.loads(line)
-    proto.write(json.dumps({"start": case["id"]}) + "\n")
-    start = time.perf_counter()
-    result = captured(lambda: load(case) if case["kind"] == "load" else cli(case))
-    result["id"], result["seconds"] = case["id"], round(time.perf_counter() - start, 3)
-    proto.write(json.dumps(result) + "\n")
-"""
+#: The child process (a script): reads JSON cases on stdin, answers one JSON line per case.
+WORKER = Path(__file__).resolve().with_name("corpus_worker.py")
 
 
 # --------------------------------------------------------------------------- running cases in children
@@ -117,7 +54,7 @@ for line in sys.stdin:
 
 def _run_batch(cases: list[dict], images: Path, env: dict) -> tuple[dict, str | None, str]:
     """Run ``cases`` in one child: (results by id, id of the case it died or hung on, its stderr tail)."""
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(images)], stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(images)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
     died = None
     try:
@@ -421,7 +358,9 @@ def _zip(members: dict[str, bytes]) -> bytes:
 def child_env(data_dir, tmp_path_factory):
     env = dict(os.environ)
     env.update(EDGEMNIST_DATA_DIR=str(data_dir), XDG_CACHE_HOME=str(tmp_path_factory.mktemp("cache")),
-               EDGEMNIST_MIRRORS="http://127.0.0.1:9/", TF_CPP_MIN_LOG_LEVEL="3", PYTHONFAULTHANDLER="")
+               EDGEMNIST_MIRRORS="http://127.0.0.1:9/", TF_CPP_MIN_LOG_LEVEL="3", PYTHONFAULTHANDLER="",
+               # A script's sys.path starts at its own folder, not the cwd: the checkout's edgemnist comes first.
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     env.pop("PYTHONFAULTHANDLER")
     return env
 
