@@ -238,9 +238,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from edgemnist.data import load_mnist
-
     from edgemnist.bench.machine import ForeignLoad
+    from edgemnist.data import load_mnist
 
     loadavg_before = os.getloadavg()
     foreign = ForeignLoad().start()  # other processes' CPU meanwhile (the load average counts ours and Chromium's)

@@ -99,9 +99,8 @@ class ForeignLoad:
         self._thread.start()
 
     def start(self) -> ForeignLoad:
-        import time
-
         import resource
+        import time
 
         self._t0, self._busy0, self._own0 = time.perf_counter(), _machine_busy_seconds(), _own_cpu_seconds()
         own_self = resource.getrusage(resource.RUSAGE_SELF)

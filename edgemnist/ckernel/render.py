@@ -237,7 +237,7 @@ _MEANINGS = ("TFLM's shift (left if positive)", "the right shift, -shift: no cha
 #: How each placeholder may be spelled (a superset; the spelling is then checked to be the generator's own).
 _SPELLING = {
     "version": r"[0-9A-Za-z.+!_-]{1,64}", "source_name": _TEXT, "source_sha256": r"[0-9a-f]{64}",
-    "tools": r"[ -~]{1,121}(?:\n \*                  [ -~]{1,121}){0,%d}" % MAX_TOOLS,
+    "tools": r"[ -~]{1,121}(?:\n \*                  [ -~]{1,121}){0,%d}" % MAX_TOOLS,  # noqa: UP031 (a regex full of braces)
     "in_scale": r"[0-9.e+-]{1,24}f", "out_scale": r"[0-9.e+-]{1,24}f",
     "shift_type": r"u?int8_t", "shift_meaning": "|".join(re.escape(m) for m in _MEANINGS), "left_shifts": "[01]",
     **{k: _ARRAY for k in ("w1", "b1", "m1", "s1", "w2", "b2", "m2", "s2")},

@@ -57,6 +57,34 @@ def _assert_consistent(folder: Path, artifact: str) -> str:
     return "torn: refused by sha256"
 
 
+def _write_window(proc: subprocess.Popen, folder: Path, targets, timeout: float = 300) -> float:
+    """Let ``proc`` run to the end and return how long *its* temporaries for ``targets`` existed in ``folder``
+    (from the first one's creation to the landing that removed the last), in seconds: where a kill must land."""
+    deadline = time.monotonic() + timeout
+
+    def its_own(name: str) -> bool:
+        return any((m := temp_pattern(t).match(name)) and int(m.group(1)) == proc.pid for t in targets)
+
+    first = last = None
+    while time.monotonic() < deadline:
+        exited = proc.poll() is not None
+        mine = folder.is_dir() and any(its_own(n) for n in _hidden(folder))
+        now = time.monotonic()
+        if mine:
+            first = now if first is None else first
+            last = now
+        if exited:
+            break
+        time.sleep(0.005)
+    else:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the export did not finish")
+    if first is None:
+        raise AssertionError("the temporary never appeared")
+    return max(last - first, 0.01)
+
+
 def _kill_when(proc: subprocess.Popen, folder: Path, targets, delay: float, timeout: float = 120) -> str:
     """SIGKILL ``proc`` ``delay`` seconds after one of *its* temporaries for ``targets`` appears in ``folder``
     (or when it exits first). Returns what happened."""
