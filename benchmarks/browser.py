@@ -108,15 +108,9 @@ def percentile(values, q: float) -> float:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "logical_cores": os.cpu_count(), "platform": platform.platform(),
+    from edgemnist.bench.machine import cpu_model
+
+    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
 
 

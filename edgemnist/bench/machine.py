@@ -14,7 +14,8 @@ THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPE
 RUNTIME_DISTS = ("ai-edge-litert", "onnxruntime", "tflite-micro", "tensorflow", "tensorflow-cpu", "keras")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -156,7 +157,7 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         governor = None
     return {
-        "cpu": _cpu_model(), "logical_cores": os.cpu_count(), "physical_cores": physical, "usable_cores": usable,
+        "cpu": cpu_model(), "logical_cores": os.cpu_count(), "physical_cores": physical, "usable_cores": usable,
         "memory_bytes": total_memory, "cpu_governor": governor, "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "versions": {"edgemnist": __version__, "numpy": np.__version__, **tool_versions(RUNTIME_DISTS)},

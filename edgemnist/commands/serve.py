@@ -40,10 +40,5 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{exc}; choose another with --port (0 picks a free one)") from None
         raise
     print(f"serving {folder} at {server.url} (127.0.0.1 only; Ctrl-C stops)", flush=True)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    server.serve_until_interrupted()
     return 0

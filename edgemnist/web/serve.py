@@ -147,6 +147,15 @@ class WebServer:
         while self._thread.is_alive():
             self._thread.join(0.5)
 
+    def serve_until_interrupted(self) -> None:
+        """``wait`` until Ctrl-C, then ``close`` (what ``edgemnist serve`` and ``python -m`` run)."""
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
@@ -189,12 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(server.url, flush=True)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
+    server.serve_until_interrupted()
     return 0
 
 

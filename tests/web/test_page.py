@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgemnist import images
-from edgemnist.web.browser import CHROMIUM_ARGS, chromium_path
+from edgemnist.web.browser import CHROMIUM_ARGS, RUN_IMAGES, chromium_path
 from edgemnist.web.serve import serve
 
 
@@ -126,30 +126,13 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
 
 
-RUN_ALL = """async ([b64, simd]) => {
-  const EdgeMnist = (await import("./edgemnist.js")).default;
-  const model = await EdgeMnist.load("./", {simd});
-  const bin = atob(b64), raw = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
-  const n = raw.length / 784, scores = new Int8Array(n * 10), labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = model.predict(raw.subarray(i * 784, (i + 1) * 784));
-    scores.set(r.scores, i * 10);
-    labels[i] = r.label;
-  }
-  const enc = (u) => { let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); };
-  return {scores: enc(new Uint8Array(scores.buffer)), labels: enc(labels), build: model.build,
-          kernelPath: model.kernelPath, isolated: crossOriginIsolated};
-}"""
-
-
 def test_all_test_images_through_the_page_wasm_match_the_host_c(page, mnist, host_scores):
     """10,000 MNIST test images through the JS API in Chromium, SIMD and scalar builds: 0 differing bytes."""
     want_scores, want_labels = host_scores
     images_b64 = _b64(mnist.test_images.reshape(-1, 784))
     seen = {}
     for simd in ("auto", False):
-        got = page.page.evaluate(RUN_ALL, [images_b64, simd])
+        got = page.page.evaluate(RUN_IMAGES, [images_b64, simd])
         scores = np.frombuffer(base64.b64decode(got["scores"]), np.int8).reshape(-1, 10)
         labels = np.frombuffer(base64.b64decode(got["labels"]), np.uint8)
         assert scores.shape == want_scores.shape
