@@ -4,8 +4,10 @@ latency of the SIMD and scalar wasm builds.
     python benchmarks/browser.py --site export/web            # an exported web folder
     python benchmarks/browser.py --kernel edgemnist_model.c   # or build one from a generated C kernel
     python benchmarks/browser.py --site export/web --quick    # fewer runs, to check the pipeline
+    python benchmarks/browser.py --render-only                # results/browser.md again from browser.json
 
-How (Debian Chromium through Playwright, fresh profile, the folder served by ``edgemnist.web.serve`` on
+How (Chromium found and started by ``edgemnist.web.browser.launch``: ``$EDGEMNIST_CHROMIUM`` or Debian's
+``chromium`` on PATH, through Playwright, fresh profile, the folder served by ``edgemnist.web.serve`` on
 127.0.0.1 with COOP/COEP, so the page is cross-origin isolated and ``performance.now()`` ticks in 5 us):
 
 - page weight: every response of a cold load (new browser context, empty cache) until the page is ready, body and
@@ -15,10 +17,12 @@ How (Debian Chromium through Playwright, fresh profile, the folder served by ``e
   loads, each in a new context.
 - per inference: ``model.predict`` through the JS API on the MNIST test images (``--images``), each call timed
   on its own with ``performance.now()`` after ``--warmup`` untimed calls, for the SIMD and the scalar build;
-  p50/p90/p99 and the loop mean (total time / calls, free of the timer's 5 us steps).
-- the machine: CPU, cores, load average before and after, Chromium and Playwright versions.
+  nearest-rank p50/p90/p99 (``edgemnist.bench.timing``, as ``edgemnist bench``) and the loop mean (total
+  time / calls, free of the timer's 5 us steps).
+- the machine (``edgemnist.bench.machine``): CPU, cores, load average before and after, the CPU other processes
+  used meanwhile, Chromium and Playwright versions.
 
-Writes ``results/browser.json``, ``results/browser.md`` and the README screenshot ``results/web.png``.
+Writes ``results/browser.json``, ``results/browser.md`` and the screenshot ``results/web.png`` (docs/web.md).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import contextlib
 import gzip
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -42,17 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SCHEMA = "edgemnist.browser/1"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TARGETS = {"page_weight_bytes": 450_000, "first_prediction_ms": 300.0, "simd_p50_us": 40.0}
-#: The issue author's measurement of the runtimes a user would otherwise pick (issue 14; same headless Chromium 156,
-#: 127.0.0.1, single-threaded, batch 1). Quoted, not re-measured here.
-PEERS = [
-    ("onnxruntime-web 1.30, model.int8.onnx", "14.7 MB (wasm 14.2 MB)", "813 ms", "70 µs"),
-    ("LiteRT.js 2.5.3, model.int8.tflite", "10.1 MB (wasm 9.4 MB)", "445 ms", "50 µs"),
-    ("TF.js-tflite 0.0.1-alpha.10, model.int8.tflite", "5.8 MB", "490 ms", "1,442 µs"),
-]
 
 TIME_ALL = """async ([b64, simd, warmup]) => {
   const EdgeMnist = (await import("./edgemnist.js")).default;
@@ -85,6 +78,8 @@ def log(message: str) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--render-only", action="store_true",
+                     help="measure nothing: write results/browser.md again from the existing browser.json")
     src.add_argument("--site", type=Path, metavar="DIR", help="an exported web folder (edgemnist export --format web)")
     src.add_argument("--kernel", type=Path, metavar="C", help="a generated edgemnist_model.c (its .h beside it)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR")
@@ -97,21 +92,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.runs, args.images, args.warmup = 2, 1_000, 200
     return args
-
-
-def percentile(values, q: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def machine() -> dict:
-    from edgemnist.bench.machine import cpu_model
-
-    return {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
 
 
 def cold_load(browser, url: str, origin: str) -> dict:
@@ -178,10 +158,18 @@ def _server_process(site: Path):
 
 
 def summarize(times_ms: list[float], loop_ms: float) -> dict:
-    us = [t * 1000 for t in times_ms]
-    return {"calls": len(us), "p50_us": percentile(us, 0.5), "p90_us": percentile(us, 0.9),
-            "p99_us": percentile(us, 0.99), "max_us": max(us), "mean_us": statistics.fmean(us),
-            "loop_mean_us": 1000 * loop_ms / len(us)}
+    """Per-call statistics in µs, by the bench's own rules (nearest rank; p99 needs 100 calls, else None)."""
+    import numpy as np
+
+    from edgemnist.bench.timing import Stats
+
+    st = Stats.of(np.asarray(times_ms, dtype=np.float64) * 1e6)  # ns in, ms out
+
+    def us(ms):
+        return None if ms is None else round(ms * 1000, 3)
+
+    return {"calls": st.runs, "p50_us": us(st.p50), "p90_us": us(st.p90), "p99_us": us(st.p99), "max_us": us(st.max),
+            "mean_us": us(st.mean), "loop_mean_us": 1000 * loop_ms / st.runs, "percentiles": "nearest rank"}
 
 
 def render_md(r: dict) -> str:
@@ -217,25 +205,24 @@ def render_md(r: dict) -> str:
         f"each call timed alone after {r['warmup']:,} warm-up calls. Files of the cold load: "
         + ", ".join(f"`{x['url']}` {x['body']:,} B" for x in w["files"]) + ".",
         "",
-        "The runtimes a user would otherwise pick, **as measured by the issue author** (issue 14: same headless "
-        "Chromium 156, 127.0.0.1, single-threaded, batch 1; not re-measured here):",
-        "",
-        "| runtime, model | page weight | navigation → first prediction | p50 per inference |",
-        "| --- | ---: | ---: | ---: |",
-        *[f"| {a} | {b} | {c_} | {d} |" for a, b, c_, d in PEERS],
-        "",
     ]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.render_only:
+        record = json.loads((args.out / "browser.json").read_text(encoding="utf-8"))
+        (args.out / "browser.md").write_text(render_md(record), encoding="utf-8")
+        log(f"wrote {args.out / 'browser.md'} from {args.out / 'browser.json'}")
+        return 0
     from playwright.sync_api import sync_playwright
 
-    from edgemnist.bench.machine import ForeignLoad
+    from edgemnist.bench.machine import ForeignLoad, load_average, machine_info
     from edgemnist.data import load_mnist
+    from edgemnist.web.browser import launch
 
-    loadavg_before = os.getloadavg()
+    loadavg_before = load_average()
     foreign = ForeignLoad().start()  # other processes' CPU meanwhile (the load average counts ours and Chromium's)
     foreign.watch_descendants()  # Chromium's processes are the Playwright driver's children, not ours
     with tempfile.TemporaryDirectory(prefix="edgemnist-browser-") as tmp:
@@ -249,7 +236,7 @@ def main(argv=None) -> int:
         # The server runs in its own process, so its answers do not wait for this one's GIL (Playwright's events).
         with _server_process(site) as url, sync_playwright() as pw:
             server = argparse.Namespace(url=url)
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch(pw)
             log(f"serving {site} at {server.url}; {browser.version}")
             loads = []
             for i in range(args.runs):
@@ -286,13 +273,13 @@ def main(argv=None) -> int:
         "schema": SCHEMA,
         "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "command": "python benchmarks/browser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": machine(),
+        "machine": machine_info(),
         "chromium": f"Chromium {version}",
         "playwright": metadata.version("playwright"),
         "isolated": meta.get("isolated"),
         "timer_step_us": 1000 * meta.get("tickMs", float("nan")),
-        "loadavg_before": list(loadavg_before),
-        "loadavg_after": list(os.getloadavg()),
+        "loadavg_before": loadavg_before,
+        "loadavg_after": load_average(),
         "foreign_load": foreign.result(),
         "warmup": args.warmup,
         "page_weight": {"files": files, "body_bytes": bodies,
@@ -301,7 +288,6 @@ def main(argv=None) -> int:
                              "min_ms": min(firsts), "max_ms": max(firsts)},
         "latency": latency,
         "targets": TARGETS,
-        "peers_issue_author": [dict(zip(("runtime", "page_weight", "first_prediction", "p50"), p, strict=False)) for p in PEERS],
     }
     result["targets_met"] = {
         "page_weight": result["page_weight"]["total_bytes"] < TARGETS["page_weight_bytes"],

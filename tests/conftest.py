@@ -135,7 +135,14 @@ def require_tools(*names: str) -> None:
     CI has not been done."""
     import shutil
 
-    missing = [n for n in names if shutil.which(n) is None]
+    def found(name: str) -> bool:
+        if name == "chromium":  # the browser launcher's own lookup ($EDGEMNIST_CHROMIUM, then PATH names)
+            from edgemnist.web.browser import chromium_path
+
+            return chromium_path() is not None
+        return shutil.which(name) is not None
+
+    missing = [n for n in names if not found(n)]
     if not missing:
         return
     packages = " ".join(DEBIAN_PACKAGES.get(n, n) for n in missing)

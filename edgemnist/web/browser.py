@@ -1,9 +1,10 @@
-"""Run images through an exported web folder in headless Chromium, through the page's own JS API.
+"""Headless Chromium for the web target: the one launcher, and images through an exported folder's own JS API.
 
 Used by the export gate (when Chromium and Playwright are installed), the tests and the browser benchmark.
-Debian Chromium (``/usr/bin/chromium``, or ``$EDGEMNIST_CHROMIUM``) is driven by Playwright with a fresh
-profile and no network: the folder is served by ``edgemnist.web.serve`` on 127.0.0.1 and every request for
-anything else is aborted and reported.
+``chromium_path()`` finds the browser: ``$EDGEMNIST_CHROMIUM`` when set, else the first of ``CHROMIUM_NAMES`` on
+PATH (Debian's ``chromium``). ``launch(pw)`` starts it through Playwright with ``CHROMIUM_ARGS`` (quiet, offline,
+reproducible), as a browser or, given a profile folder, a persistent context. ``run_images`` serves the folder
+with ``edgemnist.web.serve`` on 127.0.0.1 and aborts and reports every request for anything else.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from edgemnist.errors import ArtifactError, MissingDependencyError
 #: Flags for a quiet, offline, reproducible headless Chromium.
 CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync")
+#: The variable that names the Chromium executable to use (an override of the PATH lookup).
+CHROMIUM_ENV = "EDGEMNIST_CHROMIUM"
+#: Executable names looked up on PATH, in order, when the variable is not set.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 RUN_IMAGES = """async ([b64, simd]) => {
   const EdgeMnist = (await import("./edgemnist.js")).default;
@@ -40,19 +45,42 @@ RUN_IMAGES = """async ([b64, simd]) => {
 
 
 def chromium_path() -> str | None:
-    path = os.environ.get("EDGEMNIST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    return path if path and Path(path).exists() else None
+    """The Chromium executable: ``$EDGEMNIST_CHROMIUM`` if set (None when it names no executable file), else the
+    first of ``CHROMIUM_NAMES`` on PATH, else None."""
+    override = os.environ.get(CHROMIUM_ENV)
+    if override:
+        return override if Path(override).is_file() and os.access(override, os.X_OK) else None
+    return next((found for found in map(shutil.which, CHROMIUM_NAMES) if found), None)
 
 
 def available() -> str | None:
     """None when Chromium and Playwright are both here, else why not (for a manifest or a skip)."""
     if chromium_path() is None:
-        return "Chromium not found (Debian: apt-get install chromium)"
+        override = os.environ.get(CHROMIUM_ENV)
+        if override:
+            from edgemnist.safetext import safe
+
+            return f"{CHROMIUM_ENV}={safe(override, 200)} is not an executable file"
+        return (f"Chromium not found (none of {', '.join(CHROMIUM_NAMES)} on PATH; Debian: apt-get install "
+                f"chromium; or set {CHROMIUM_ENV} to its path)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "Playwright not installed (pip install playwright)"
     return None
+
+
+def launch(pw, profile: str | os.PathLike[str] | None = None, **options):
+    """Headless Chromium with ``CHROMIUM_ARGS`` through a started Playwright ``pw`` (``sync_playwright()``): a
+    Browser, or with ``profile`` (a folder) a persistent BrowserContext. ``options`` go to Playwright (e.g.
+    ``viewport`` for a persistent context). Raises MissingDependencyError when Chromium is not found."""
+    path = chromium_path()
+    if path is None:
+        raise MissingDependencyError(available() or "Chromium not found")
+    common = {"executable_path": path, "headless": True, "args": list(CHROMIUM_ARGS), **options}
+    if profile is None:
+        return pw.chromium.launch(**common)
+    return pw.chromium.launch_persistent_context(str(profile), **common)
 
 
 def _decode(b64: str, dtype, shape) -> np.ndarray:
@@ -79,8 +107,7 @@ def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="edgemnist-chromium-") as profile, serve(folder) as server, \
             sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(profile, executable_path=chromium_path(), headless=True,
-                                                        args=list(CHROMIUM_ARGS))
+        context = launch(pw, profile)
         try:
             def route(r):
                 if r.request.url.startswith(server.url):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from edgemnist import images
-from edgemnist.web.browser import CHROMIUM_ARGS, RUN_IMAGES, chromium_path
+from edgemnist.web.browser import RUN_IMAGES, launch
 from edgemnist.web.serve import serve
 
 
@@ -68,9 +68,7 @@ def browser(server, tmp_path_factory, toolchain):
             r.abort()
 
     with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=chromium_path(), headless=True,
-            args=list(CHROMIUM_ARGS), viewport={"width": 900, "height": 760})
+        context = launch(pw, tmp_path_factory.mktemp("chromium-profile"), viewport={"width": 900, "height": 760})
         context.route("**/*", route)
         context.offsite = offsite
         yield context
