@@ -1,18 +1,15 @@
-"""Cortex-M4 benchmark of the interpreter-free C kernel (issue 13): both compute paths under QEMU.
+"""Cortex-M4 benchmark of the interpreter-free C kernel: both compute paths under QEMU.
 
     python benchmarks/cortex_m4.py                       # 1,000 test images per path
     python benchmarks/cortex_m4.py --images 10000        # all of them
     python benchmarks/cortex_m4.py --tflite path/model.int8.tflite
-    python benchmarks/cortex_m4.py --readme-only     # rewrite the README's block from results/cortex_m4.md
+    python benchmarks/update_readme.py               # then paste results/cortex_m4.md into docs/c-kernel.md
 
 Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
 when missing), builds a bare-metal firmware per path with arm-none-eabi-gcc, runs the images under
 ``qemu-system-arm -M mps2-an386 -icount shift=0`` with semihosting, requires byte-identical outputs to the host build,
 and writes ``results/cortex_m4.json`` and ``results/cortex_m4.md`` (flash/RAM split, instructions per inference,
-stack, toolchain). The TFLM comparison figures are issue 13's, measured by its author with TFLM built from source;
-TFLM cannot be built here (no source offline), and the Markdown says so. With ``--readme`` (default README.md
-when given without a value) the README's block between ``<!-- cortex-m4:start -->`` and ``<!-- cortex-m4:end -->`` is
-replaced by that Markdown; the rest of the README is left byte for byte.
+stack, toolchain). ``benchmarks/update_readme.py`` pastes the Markdown into docs/c-kernel.md.
 """
 
 from __future__ import annotations
@@ -22,22 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _artifacts import REPO, add_common, ensure_artifacts, log
-
-START, END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
-
-
-def update_readme(readme: Path, markdown: str) -> bool:
-    """Replace the block between START and END; False (and nothing written) when the markers are missing."""
-    from edgemnist.fileio import atomic_write_text
-
-    text = readme.read_text(encoding="utf-8")
-    if START not in text or END not in text:
-        return False
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    atomic_write_text(readme, f"{head}{START}\n{markdown}{END}{tail}")
-    return True
+from _artifacts import add_common, ensure_artifacts, log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,19 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
     p.add_argument("--opt", default="-O2", choices=("-O2", "-Os", "-O3"),
                    help="arm-none-eabi-gcc optimization level (default -O2)")
-    p.add_argument("--readme", type=Path, nargs="?", const=REPO / "README.md", metavar="PATH",
-                   help=f"also rewrite the block between {START} and {END} in PATH (default README.md)")
-    p.add_argument("--readme-only", action="store_true",
-                   help="run nothing: rewrite the README block from the existing results/cortex_m4.md")
     args = p.parse_args(argv)
-    if args.readme_only:
-        readme = args.readme or REPO / "README.md"
-        md = (args.out / "cortex_m4.md").read_text(encoding="utf-8")
-        if not update_readme(readme, md):
-            print(f"error: {readme} has no {START} ... {END} block", file=sys.stderr)
-            return 2
-        log(f"rewrote the Cortex-M4 block of {readme}")
-        return 0
 
     from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
     from edgemnist.ckernel.model import read_model
@@ -91,12 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     md = render_markdown(report)
     atomic_write_text(out / f"{stem}.md", md)
     print(md)
-    log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")
-    if args.readme is not None:
-        if not update_readme(args.readme, md):
-            print(f"error: {args.readme} has no {START} ... {END} block", file=sys.stderr)
-            return 2
-        log(f"rewrote the Cortex-M4 block of {args.readme}")
+    log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}; python benchmarks/update_readme.py pastes it "
+        f"into docs/c-kernel.md")
     return 0
 
 

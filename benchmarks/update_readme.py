@@ -1,7 +1,7 @@
-"""Rewrite the README's results section from the results files; benchmark numbers are never typed by hand.
+"""Rewrite the generated sections of the README and docs/ from the results files; numbers are never typed by hand.
 
-    python benchmarks/update_readme.py           # after sweep.py (and cold_start.py, browser.py)
-    python benchmarks/update_readme.py --check   # exit 1 if the README is out of date with the results
+    python benchmarks/update_readme.py           # after sweep.py (and cold_start.py, browser.py, cortex_m4.py)
+    python benchmarks/update_readme.py --check   # exit 1 if a generated section is out of date with the results
     python benchmarks/update_readme.py --allow-busy  # publish a busy run, visibly marked as such
 
 A run is publishable only if the machine was quiet, judged per recorded run (the sweep, each bench run, the cold
@@ -12,12 +12,18 @@ own start follows the sweep's previous step), and the CPU that *other* processes
 ``QUIET_FOREIGN_PER_CORE`` per core (0.2 cores on 2). The load average at the end is recorded and shown but not
 judged: a benchmark that keeps one core busy raises it to ~1.0 by itself, a two-thread run to ~2.0. Otherwise the
 script refuses (exit 2, saying which figure), unless ``--allow-busy``, which writes the tables under a warning that
-they were measured on a busy machine. ``--quick`` runs are always marked.
+they were measured on a busy machine. ``--quick`` runs are always marked. Cortex-M4 figures are instruction counts
+under ``-icount`` (deterministic), so no load rule applies to them.
 
-Everything between ``<!-- bench:start -->`` and ``<!-- bench:end -->`` is replaced by tables generated from
-``results/sweep.json`` (and ``results/cold_start.json`` when present), stating the date and the machine, and
-links to the full tables and plots; and, where the README has ``<!-- browser:start -->`` / ``<!-- browser:end -->``,
-``results/browser.md`` (from ``benchmarks/browser.py``). The rest of the README is left byte for byte.
+The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` and a ``<!-- NAME:end -->`` line:
+
+- README.md, ``bench``: the one results table (``results/sweep.json``), stating the date and the machine;
+- docs/benchmarks.md, ``cold-start``: the cold-start table (``results/cold_start.json``);
+- docs/web.md, ``browser``: ``results/browser.md`` (from ``benchmarks/browser.py``);
+- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``).
+
+The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
+the README). Everything outside the markers is left byte for byte.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 START = "<!-- bench:start -->"
 END = "<!-- bench:end -->"
-#: The browser figures (results/browser.md from benchmarks/browser.py), where the README has these markers.
-BROWSER_START = "<!-- browser:start -->"
-BROWSER_END = "<!-- browser:end -->"
+COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
+BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
+M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -50,7 +56,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--readme", type=Path, default=REPO / "README.md", metavar="PATH", help="default README.md")
     p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR",
                    help="folder with sweep.json / cold_start.json (default benchmarks/results)")
-    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if the section is out of date")
+    p.add_argument("--docs", type=Path, metavar="DIR",
+                   help="the docs folder whose generated sections are filled too (default: docs/ beside the README)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a section is out of date")
     p.add_argument("--allow-busy", action="store_true",
                    help="write tables from a run on a busy machine, marked as such (default: refuse)")
     return p.parse_args(argv)
@@ -151,7 +159,26 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
     return header, rows
 
 
+def _refuse_busy(reasons: list[str], what: str, allow_busy: bool) -> None:
+    if reasons and not allow_busy:
+        raise Problem(f"the {what} results were measured on a busy machine ({'; '.join(reasons[:3])}"
+                      f"{'; ...' if len(reasons) > 3 else ''}); re-run it on a quiet machine, or pass --allow-busy "
+                      f"to publish them marked as such")
+
+
+def _busy_note(reasons: list[str], consequence: str) -> list[str]:
+    if not reasons:
+        return []
+    more = "; ..." if len(reasons) > 3 else ""
+    return [f"> **Measured on a busy machine** ({'; '.join(reasons[:3])}{more}): {consequence}", ""]
+
+
+def _generated(start: str, source: str) -> list[str]:
+    return [start, f"<!-- generated by benchmarks/update_readme.py from {source}; do not edit by hand -->", ""]
+
+
 def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
+    """The README's one results table: batch-1 latency, accuracy, size and throughput of every artifact."""
     from edgemnist.bench.render import machine_line, md_table, overhead_target
     from edgemnist.bench.report import SCHEMA
 
@@ -162,50 +189,59 @@ def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
     if stale:
         raise Problem(f"{results / 'sweep.json'}: bench reports of schema {sorted(map(str, stale))}, expected "
                       f"{SCHEMA!r}; re-run python benchmarks/sweep.py")
-    cold = _load(results / "cold_start.json", "edgemnist.cold_start/1")
-    reasons = busy(sweep, cold)
-    if reasons and not (allow_busy or sweep.get("quick")):
-        raise Problem(f"the results were measured on a busy machine ({'; '.join(reasons[:3])}"
-                      f"{'; ...' if len(reasons) > 3 else ''}); re-run benchmarks/sweep.py and cold_start.py on a "
-                      f"quiet machine, or pass --allow-busy to publish them marked as such")
+    reasons = busy(sweep, None)
+    _refuse_busy(reasons, "sweep", allow_busy or bool(sweep.get("quick")))
     rel = Path(os.path.relpath(results, readme.parent)).as_posix()
     reports = sweep["reports"]
     first = reports[0]
     c = first["config"]
-    lines = [START,
-             "<!-- generated by benchmarks/update_readme.py from benchmarks/results/; do not edit by hand -->", ""]
+    lines = _generated(START, "benchmarks/results/sweep.json")
     if sweep.get("quick"):
         lines += ["> **Quick run, not for publishing:** re-run `python benchmarks/sweep.py` on a quiet machine.", ""]
-    if reasons:
-        lines += [f"> **Measured on a busy machine** ({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''}): "
-                  f"latencies and throughputs are not reproducible; re-run on a quiet machine.", ""]
+    lines += _busy_note(reasons, "latencies and throughputs are not reproducible; re-run on a quiet machine.")
     load0, load1 = sweep.get("load_average_start"), sweep.get("load_average_end")
     load = f" (whole sweep: load average {load0[0]:.2f} at start, {load1[0]:.2f} at end)" if load0 and load1 else ""
-    lines += [f"Measured {first['created']} on {machine_line(first)}{load}.", "",
-              f"Batch-1 latency of `Predictor.predict_proba` per call after {c['warmup']} warm-up calls, at least "
-              f"{c['min_time']:g} s and {c['min_runs']} runs per measurement; ×raw = predictor p50 / the runtime "
-              f"driven directly on the same images (✓ within the {overhead_target(first)} target, ✗ above); model size = the "
-              f"bytes a device stores (kB = 1000 B). {_accuracy_note(sweep, first)} Reproduce: `{sweep['command']}`, which runs `edgemnist bench` once per thread count in "
-              f"a fresh process (commands in sweep.json).", ""]
+    lines += [
+        f"Measured {first['created']} on {machine_line(first)}{load}.",
+        "",
+        f"Batch-1 latency of `Predictor.predict_proba` per call after {c['warmup']} warm-up calls, at least "
+        f"{c['min_time']:g} s and {c['min_runs']} runs per measurement; ×raw = predictor p50 / the runtime driven "
+        f"directly on the same images (✓ within the {overhead_target(first)} target, ✗ above); model size = the "
+        f"bytes a device stores (kB = 1000 B). {_accuracy_note(sweep, first)} Reproduce: `{sweep['command']}`, "
+        f"which runs `edgemnist bench` once per thread count in a fresh process (commands in sweep.json).",
+        "",
+    ]
     lines += md_table(*overview(reports))
-    lines += ["", f"Full tables: [{rel}/sweep.md]({rel}/sweep.md).", "",
-              f"![accuracy vs latency]({rel}/sweep.png)", "", f"![latency CDF]({rel}/latency_cdf.png)", ""]
-    if cold:
-        header = ["fresh process", "wall ms (median)", "peak RSS"]
-        from edgemnist.bench.render import fmt_bytes
+    lines += ["", f"Full tables: [{rel}/sweep.md]({rel}/sweep.md); plots: [accuracy vs latency]({rel}/sweep.png), "
+              f"[latency CDF]({rel}/latency_cdf.png).", "", END]
+    return "\n".join(lines)
 
-        rows = [[r["name"], f"{r['wall_ms_median']:.0f}", fmt_bytes(r["peak_rss_bytes_median"])]
-                for r in cold["results"]]
-        lines += [f"Cold start (median of {cold['repeats']} fresh processes, {cold['created']}; "
-                  f"[{rel}/cold_start.md]({rel}/cold_start.md)):", "", *md_table(header, rows), ""]
-        dev = cold.get("device_start")
-        if dev:
-            rss = "-" if dev["rss_delta_bytes"] is None else f"{dev['rss_delta_bytes'] / 1e6:+.1f} MB"
-            lines += [f"Device start-up (`Predictor.load` + first prediction vs raw ai_edge_litert doing the same, "
-                      f"fresh processes side by side): {dev['wall_ratio']:.2f}× "
-                      f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}×), peak RSS {rss} "
-                      f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).", ""]
-    lines.append(END)
+
+def cold_section(results: Path, doc: Path, allow_busy: bool = False) -> str:
+    """Fresh-process start-up of every artifact kind (results/cold_start.json from benchmarks/cold_start.py)."""
+    from edgemnist.bench.render import fmt_bytes, md_table
+
+    cold = _load(results / "cold_start.json", "edgemnist.cold_start/1")
+    if cold is None:
+        raise Problem(f"{results / 'cold_start.json'} not found; run python benchmarks/cold_start.py first")
+    reasons = quiet_problems("cold start", _cores(cold.get("machine")), cold.get("load_average_start"),
+                             cold.get("foreign_load"))
+    _refuse_busy(reasons, "cold start", allow_busy)
+    rel = Path(os.path.relpath(results, doc.parent)).as_posix()
+    header = ["fresh process", "wall ms (median)", "peak RSS"]
+    rows = [[r["name"], f"{r['wall_ms_median']:.0f}", fmt_bytes(r["peak_rss_bytes_median"])] for r in cold["results"]]
+    lines = [*_generated(COLD_START, "benchmarks/results/cold_start.json"),
+             *_busy_note(reasons, "start-up times are pessimistic."),
+             f"Cold start (median of {cold['repeats']} fresh processes, {cold['created']}; "
+             f"[{rel}/cold_start.md]({rel}/cold_start.md)):", "", *md_table(header, rows), ""]
+    dev = cold.get("device_start")
+    if dev:
+        rss = "-" if dev["rss_delta_bytes"] is None else f"{dev['rss_delta_bytes'] / 1e6:+.1f} MB"
+        lines += [f"Device start-up (`Predictor.load` + first prediction vs raw ai_edge_litert doing the same, "
+                  f"fresh processes side by side): {dev['wall_ratio']:.2f}× "
+                  f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}×), peak RSS {rss} "
+                  f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).", ""]
+    lines.append(COLD_END)
     return "\n".join(lines)
 
 
@@ -227,13 +263,13 @@ def replace_section(text: str, new: str, origin: str, start: str = START, end: s
     starts, ends = text.count(start), text.count(end)
     if starts != 1 or ends != 1 or text.index(start) > text.index(end):
         raise Problem(f"{origin}: expected one {start} line followed by one {end} line "
-                         f"(found {starts} and {ends}); add them where the results go")
+                      f"(found {starts} and {ends}); add them where the results go")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return head + new + tail
 
 
-def browser_section(results: Path, allow_busy: bool = False) -> str:
+def browser_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
     """results/browser.md (written by benchmarks/browser.py from its JSON) between the browser markers; a run on a
     busy machine (browser.json's load averages, the same rule as the sweep's) is refused or, with allow_busy,
     marked."""
@@ -242,16 +278,41 @@ def browser_section(results: Path, allow_busy: bool = False) -> str:
         raise Problem(f"{path} (and browser.json) not found; run python benchmarks/browser.py first")
     reasons = quiet_problems("browser", _cores(record.get("machine")), record.get("loadavg_before"),
                              record.get("foreign_load"))
-    if reasons and not allow_busy:
-        raise Problem(f"the browser results were measured on a busy machine ({'; '.join(reasons)}); re-run "
-                      f"python benchmarks/browser.py on a quiet machine, or pass --allow-busy to publish them marked")
+    _refuse_busy(reasons, "browser", allow_busy)
     body = path.read_text(encoding="utf-8").strip()
-    body = "\n".join(line for line in body.splitlines() if not line.startswith("## "))  # the README has the heading
-    lines = [BROWSER_START, "<!-- generated by benchmarks/update_readme.py from benchmarks/results/browser.md; "
-             "do not edit by hand -->", ""]
-    if reasons:
-        lines += [f"> **Measured on a busy machine** ({'; '.join(reasons)}): figures are pessimistic.", ""]
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("## "))  # the doc has the heading
+    lines = [*_generated(BROWSER_START, "benchmarks/results/browser.md"), *_busy_note(reasons, "figures are pessimistic.")]
     return "\n".join([*lines, body.strip(), "", BROWSER_END])
+
+
+def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/cortex_m4.md (written by benchmarks/cortex_m4.py) between the cortex-m4 markers."""
+    path = results / "cortex_m4.md"
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/cortex_m4.py first")
+    body = path.read_text(encoding="utf-8").strip()
+    return "\n".join([*_generated(M4_START, "benchmarks/results/cortex_m4.md"), body, "", M4_END])
+
+
+#: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
+SECTIONS = (
+    (None, START, END, section),
+    ("benchmarks.md", COLD_START, COLD_END, cold_section),
+    ("web.md", BROWSER_START, BROWSER_END, browser_section),
+    ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
+)
+
+
+def updated_files(readme: Path, docs: Path, results: Path, allow_busy: bool = False) -> dict[Path, tuple[str, str]]:
+    """{file: (text now, text with its generated sections rewritten)} for the README and the docs files that exist."""
+    out: dict[Path, tuple[str, str]] = {}
+    for name, start, end, build in SECTIONS:
+        path = readme if name is None else docs / name
+        if name is not None and not path.is_file():
+            continue
+        before, text = out.get(path) or (path.read_text(encoding="utf-8"),) * 2
+        out[path] = (before, replace_section(text, build(results, path, allow_busy), str(path), start, end))
+    return out
 
 
 def main(argv=None) -> int:
@@ -261,28 +322,24 @@ def main(argv=None) -> int:
     if not args.readme.is_file():
         print(f"error: {args.readme}: no such file", file=sys.stderr)
         return 2
-    text = args.readme.read_text(encoding="utf-8")
     try:
-        updated = replace_section(text, section(args.results, args.readme, args.allow_busy), str(args.readme))
-        if BROWSER_START in updated:
-            updated = replace_section(updated, browser_section(args.results, args.allow_busy), str(args.readme),
-                                      BROWSER_START, BROWSER_END)
+        files = updated_files(args.readme, args.docs or args.readme.parent / "docs", args.results, args.allow_busy)
     except Problem as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    stale = [path for path, (before, after) in files.items() if before != after]
     if args.check:
-        if updated != text:
-            print(f"{args.readme}: the results section is out of date; run python benchmarks/update_readme.py",
+        for path in stale:
+            print(f"{path}: a generated section is out of date; run python benchmarks/update_readme.py",
                   file=sys.stderr)
-            return 1
-        return 0
-    if updated != text:
-        mode = args.readme.stat().st_mode & 0o777
-        atomic_write_text(args.readme, updated)
-        os.chmod(args.readme, mode)  # the atomic temporary is created 0600
-        print(f"updated {args.readme}")
-    else:
-        print(f"{args.readme}: already up to date")
+        return 1 if stale else 0
+    for path in stale:
+        mode = path.stat().st_mode & 0o777
+        atomic_write_text(path, files[path][1])
+        os.chmod(path, mode)  # the atomic temporary is created 0600
+        print(f"updated {path}")
+    if not stale:
+        print(f"{', '.join(map(str, files))}: already up to date")
     return 0
 
 

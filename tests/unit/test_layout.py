@@ -1,4 +1,4 @@
-"""The package's shape: the README's architecture tree names every module, and the import rules hold."""
+"""The package's shape: the architecture tree (docs/architecture.md) names every module, and the import rules hold."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "edgemnist"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 START, END = "<!-- arch:start -->", "<!-- arch:end -->"
 _ENTRY = re.compile(r"^[\w.]+(?:\.py|/)$")
 
@@ -19,8 +20,8 @@ def _modules() -> set[str]:
 
 
 def _tree_entries() -> set[str]:
-    """The files and folders the README's architecture tree lists, as full paths (indentation = nesting)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The files and folders the architecture tree lists, as full paths (indentation = nesting)."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
     block = text[text.index(START) + len(START):text.index(END)]
     stack: list[tuple[int, str]] = []
     entries = set()
@@ -44,12 +45,12 @@ def _tree_entries() -> set[str]:
     return entries
 
 
-def test_the_readme_architecture_tree_names_every_module():
+def test_the_architecture_tree_names_every_module():
     listed = _tree_entries()
     missing = sorted(m for m in _modules() if m not in listed)
-    assert not missing, f"modules missing from the README's architecture tree (between {START} and {END}): {missing}"
+    assert not missing, f"modules missing from {ARCHITECTURE.name}'s tree (between {START} and {END}): {missing}"
     gone = sorted(e for e in listed if e.startswith("edgemnist/") and e.endswith(".py") and not (REPO / e).exists())
-    assert not gone, f"the README's architecture tree names modules that do not exist: {gone}"
+    assert not gone, f"{ARCHITECTURE.name}'s tree names modules that do not exist: {gone}"
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -74,7 +75,7 @@ def test_the_device_path_imports_nothing_from_the_exporters():
     micro = {m for m, _ in _imports(PKG / "predictor" / "micro.py") if m.startswith("edgemnist.")}
     assert {m for m in micro if not m.startswith(("edgemnist.tflm", "edgemnist.predictor.base"))} <= {
         "edgemnist.errors", "edgemnist.spec", "edgemnist.fileio", "edgemnist.manifest",
-        "edgemnist.signing"}  # only a verified signature may lift the child-process arena check (issue 12)
+        "edgemnist.signing"}  # only a verified signature may lift the child-process arena check
     for path in (PKG / "tflm").glob("*.py"):
         bad = [m for m, _ in _imports(path) if m.startswith(("edgemnist.export", "edgemnist.predictor"))]
         assert not bad, f"tflm/{path.name} imports {bad}"
