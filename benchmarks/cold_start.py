@@ -44,7 +44,7 @@ from _artifacts import add_common, ensure_artifacts, log
 
 SCHEMA = "edgemnist.cold_start/1"
 TIMEOUT_S = 300
-#: Device start-up targets (issue 11): Predictor / raw LiteRT wall-time ratio, and the peak-RSS difference.
+#: Device start-up targets: Predictor / raw LiteRT wall-time ratio, and the peak-RSS difference.
 DEVICE_RATIO = 1.1
 DEVICE_RSS_BYTES = 5_000_000
 PREDICTOR_INT8 = "Predictor: model.int8.tflite"

@@ -62,11 +62,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "micro_arena_gap.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    try:
-        from edgemnist.tflm.arena import min_arena_bytes, recorded_arena_bytes  # after issue 10's layout
-    except ImportError:
-        from edgemnist.export.micro import min_arena_bytes, recorded_arena_bytes
     import tflite_micro
+
+    from edgemnist.tflm.arena import min_arena_bytes, recorded_arena_bytes
 
     rows = []
     for hidden, bias, per_channel in CASES:

@@ -8,7 +8,7 @@ symbol table (``HEADER_CONSTANTS``) drives both writing the header (``render_hea
     const unsigned int g_edgemnist_model_data_len = 423192;
     constexpr std::size_t kEdgemnistTensorArenaSize = 9936;   // in model_data.h
 
-Reading back is strict, streaming and bounded (issue 12): ``read_array`` reads the .cc one line at a time and
+Reading back is strict, streaming and bounded: ``read_array`` reads the .cc one line at a time and
 refuses anything the exporter does not write -- a file larger than the largest model of this network could
 need (``allowlist.MICRO_MAX_SOURCE_BYTES``, ~6.6 MB, checked before reading), a line longer than
 ``allowlist.MICRO_MAX_LINE``, non-ASCII text, a byte not spelled ``0x`` + two lowercase hex digits, an array

@@ -1,4 +1,4 @@
-"""What a new user hits (issue 11): many files to predict, a closed pipe, quiet runtimes, outputs that are not
+"""What a new user hits: many files to predict, a closed pipe, quiet runtimes, outputs that are not
 created behind the user's back, one table, one size vocabulary, a sane ONNX producer."""
 
 from __future__ import annotations

@@ -299,7 +299,7 @@ def test_cli_format_all_float32_prints_a_table(model_path, data_dir, tmp_path, c
     lines = out.splitlines()
     assert lines[-1].startswith("2 exported") and "0 rejected" in lines[-1]
     headers = [i for i, line in enumerate(lines) if line.startswith("artifact ")]
-    assert len(headers) == 1  # one table, printed row by row (issue 11: it used to be printed twice)
+    assert len(headers) == 1  # one table, printed row by row (never printed twice)
     table = lines[headers[0]:-1]
     assert table[0].split() == ["artifact", "model", "size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
     assert len(table) == 3 and all(row.rstrip().endswith("ok") and " kB " in row for row in table[1:])

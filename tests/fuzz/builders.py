@@ -1,4 +1,4 @@
-"""Builders of the hostile files of issue 12's eight findings, each from a copy of a real artifact.
+"""Builders of the known hostile files, each from a copy of a real artifact.
 
 Every builder takes the source artifact (never modified) and a folder, writes the hostile file (and its
 manifest or header when the finding needs one) there, and returns the path to hand ``Predictor.load`` or the
@@ -285,7 +285,7 @@ def micro_small_arena_vouched(src: Path, folder: Path, arena: int = 9920) -> Pat
 
 
 def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
-    """Every finding of issue 12 as harness cases: (name, case without id/workdir)."""
+    """Every known hostile file as harness cases: (name, case without id/workdir)."""
     out = []
     for model in ("tflite-float32", "tflite-int8"):
         for which in ("activation", "output"):

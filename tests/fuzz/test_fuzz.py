@@ -1,5 +1,5 @@
 """The fuzz suite: fresh mutants of the session's artifacts in child processes (``campaign.run_campaign``),
-the eight findings of issue 12 as regression cases, and the structural checkers fed random damage in-process.
+the known hostile files as regression cases, and the structural checkers fed random damage in-process.
 
 Budget: ``EDGEMNIST_FUZZ_MUTANTS`` (default 150, ~20 s on a 2-core box) and ``EDGEMNIST_FUZZ_SEED`` (default:
 a fresh seed per run, printed with any failure so it can be replayed); ``EDGEMNIST_FUZZ_JOBS`` children at once.

@@ -1,4 +1,4 @@
-"""Issue 12's eight findings, as regression tests: crafted files that crashed, hung, blew memory, raised
+"""The known hostile files, as regression tests: crafted files that crashed, hung, blew memory, raised
 tracebacks, forged output or turned off a safety check, each run in a child process with a 1 GB address-space
 limit and a timeout (``tests/fuzz/harness.py``), built from copies of the session's real artifacts
 (``tests/fuzz/builders.py``). Each failed on main before the fixes (the finding's number is in the test name).

@@ -389,7 +389,7 @@ print('HEAVY', heavy)
 
 
 def test_tflite_start_up_imports_nothing_raw_litert_does_not_need(int8_path):
-    """Device start-up (issue 11): loading a .tflite and predicting adds no dataclasses, threading or
+    """Device start-up: loading a .tflite and predicting adds no dataclasses, threading or
     unicodedata to what numpy + ai_edge_litert import anyway (each costs milliseconds per fresh process)."""
     code = f"""
 import sys, numpy as np

@@ -1,5 +1,5 @@
-"""benchmarks/update_readme.py publishes only what a quiet machine measured (issue 11: the README's latencies
-came from a load average of 2 on 2 cores)."""
+"""benchmarks/update_readme.py publishes only what a quiet machine measured (latencies taken at a load average of
+2 on 2 cores are noise)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Polarity, background and transparency decided from the image itself (no model, no TensorFlow): the cases of
-issue 11 (dark ink 60 on grey paper 120-130, ink 30 on a flat grey 127, a white digit on a transparent
+"""Polarity, background and transparency decided from the image itself (no model, no TensorFlow): hard cases
+(dark ink 60 on grey paper 120-130, ink 30 on a flat grey 127, a white digit on a transparent
 background), gradients, noise, and what is really blank."""
 
 from __future__ import annotations
