@@ -65,7 +65,12 @@ TIME_ALL = """async ([b64, simd, warmup]) => {
   for (let i = 0; i < n; i++) model.predict(inputs[i]);
   const loop = performance.now() - l0;
   let tick = Infinity;
-  for (let i = 0; i < 2000; i++) { const a = performance.now(); let b = a; while (b === a) b = performance.now(); tick = Math.min(tick, b - a); }
+  for (let i = 0; i < 2000; i++) {
+    const a = performance.now();
+    let b = a;
+    while (b === a) b = performance.now();
+    tick = Math.min(tick, b - a);
+  }
   return {build: model.build, kernelPath: model.kernelPath, times: Array.from(times), loopMs: loop,
           tickMs: tick, isolated: crossOriginIsolated};
 }"""
@@ -127,7 +132,8 @@ def screenshot(browser, url: str, path: Path) -> None:
     page.goto(url)
     page.wait_for_selector("body[data-ready]")
     x0, y0, w, h = page.evaluate("() => { const p = document.getElementById('pad'), r = p.getBoundingClientRect();"
-                                 " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth, p.clientHeight]; }")
+                                 " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth,"
+                                 " p.clientHeight]; }")
     three = [(0.3, 0.2), (0.47, 0.14), (0.64, 0.18), (0.68, 0.31), (0.58, 0.43), (0.45, 0.47), (0.6, 0.52),
              (0.7, 0.64), (0.67, 0.78), (0.5, 0.86), (0.3, 0.8)]
     page.mouse.move(x0 + three[0][0] * w, y0 + three[0][1] * h)

@@ -281,7 +281,8 @@ def browser_section(results: Path, doc: Path | None = None, allow_busy: bool = F
     _refuse_busy(reasons, "browser", allow_busy)
     body = path.read_text(encoding="utf-8").strip()
     body = "\n".join(line for line in body.splitlines() if not line.startswith("## "))  # the doc has the heading
-    lines = [*_generated(BROWSER_START, "benchmarks/results/browser.md"), *_busy_note(reasons, "figures are pessimistic.")]
+    lines = _generated(BROWSER_START, "benchmarks/results/browser.md")
+    lines += _busy_note(reasons, "figures are pessimistic.")
     return "\n".join([*lines, body.strip(), "", BROWSER_END])
 
 
