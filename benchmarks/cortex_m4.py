@@ -3,6 +3,7 @@
     python benchmarks/cortex_m4.py                       # 1,000 test images per path
     python benchmarks/cortex_m4.py --images 10000        # all of them
     python benchmarks/cortex_m4.py --tflite path/model.int8.tflite
+    python benchmarks/cortex_m4.py --render-only         # results/cortex_m4.md again from cortex_m4.json
     python benchmarks/update_readme.py               # then paste results/cortex_m4.md into docs/c-kernel.md
 
 Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
@@ -30,7 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
     p.add_argument("--opt", default="-O2", choices=("-O2", "-Os", "-O3"),
                    help="arm-none-eabi-gcc optimization level (default -O2)")
+    p.add_argument("--render-only", action="store_true",
+                   help="run nothing: write results/cortex_m4.md (or the --opt variant) again from its JSON")
     args = p.parse_args(argv)
+    stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
+    if args.render_only:
+        import json
+
+        from edgemnist.ckernel.bench import render_markdown
+        from edgemnist.fileio import atomic_write_text
+
+        report = json.loads((args.out / f"{stem}.json").read_text(encoding="utf-8"))
+        atomic_write_text(args.out / f"{stem}.md", render_markdown(report))
+        log(f"wrote {args.out / (stem + '.md')} from {args.out / (stem + '.json')}")
+        return 0
 
     from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
     from edgemnist.ckernel.model import read_model
@@ -56,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return exc.exit_code
     out = args.out
-    stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
     atomic_write_json(out / f"{stem}.json", report)
     md = render_markdown(report)
     atomic_write_text(out / f"{stem}.md", md)

@@ -155,7 +155,7 @@ def test_sizes_are_model_sizes_in_one_unit(micro, onnx, capsys):
 
 
 def test_predict_reads_grey_paper_without_invert(int8, mnist, tmp_path, capsys):
-    """The issue's first case through the command: dark ink 60 on grey paper 125, no flag needed."""
+    """Photo-like digits through the command: dark ink 60 on grey paper 125, no flag needed."""
     from PIL import Image
 
     images, labels = mnist.test_images, mnist.test_labels

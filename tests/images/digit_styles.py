@@ -148,14 +148,14 @@ def pen_chalk_on_board(d, rng):
 
 
 def grey_paper(d, rng):
-    """The issue's case: dark ink (~60) on grey paper (120-130), a little sensor noise."""
+    """Dark ink (~60) on grey paper (120-130), a little sensor noise."""
     ink = _place(glyph_pen(d, rng) if rng.random() < 0.5 else glyph_font(d, rng), rng)
     paper = rng.uniform(120, 130) + rng.normal(0, 2, ink.shape)
     return Image.fromarray(_compose(ink, paper, float(rng.uniform(50, 70))))
 
 
 def flat_grey_127(d, rng):
-    """The issue's case: ink 30 on a flat grey 127."""
+    """Ink 30 on a flat grey 127."""
     return Image.fromarray(_compose(_place(glyph_pen(d, rng), rng), 127.0, 30.0))
 
 

@@ -3,7 +3,7 @@
 Bundles are made by edgemnist.signing.sign (the model-signing library, key mode) and by an independent
 cryptography-only implementation of the same format written here from the spec (DSSE over an in-toto v1
 statement, Sigstore bundle v0.3); each is verified by edgemnist.signing.verify and by model-signing's
-verifier, intact and tampered every way the issue lists. No TensorFlow, no trained model: the files are
+verifier, intact and tampered in every way listed below. No TensorFlow, no trained model: the files are
 small stand-ins under the real names (signing does not read what a file holds).
 """
 
