@@ -126,16 +126,18 @@ DEBIAN_PACKAGES = {
     "wasm-ld": "lld",
     "chromium": "chromium",
     "cc": "gcc",
+    "/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist",  # a real, well-formed IDX set that is not MNIST
 }
 
 
 def require_tools(*names: str) -> None:
-    """Skip the calling test, with a visible reason, when a system tool is missing; under
+    """Skip the calling test, with a visible reason, when a system tool (or, for an absolute path, the file a Debian
+    package installs) is missing; under
     ``EDGEMNIST_REQUIRE_TOOLCHAINS=1`` (set by .ci/run) fail instead: a toolchain test that silently skipped in
     CI has not been done."""
     import shutil
 
-    missing = [n for n in names if shutil.which(n) is None]
+    missing = [n for n in names if (not Path(n).exists() if os.path.isabs(n) else shutil.which(n) is None)]
     if not missing:
         return
     packages = " ".join(DEBIAN_PACKAGES.get(n, n) for n in missing)
