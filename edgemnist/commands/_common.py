@@ -7,6 +7,14 @@ import argparse
 from edgemnist import spec
 
 
+def model_files() -> str:
+    """Every model file a command loads, from the format registry: ``.tflite, .onnx, .cc (model_data.cc), ...``."""
+    from edgemnist.formats import FORMATS
+
+    return ", ".join(f"{f.suffix} ({f.filename.rsplit('/', 1)[-1]})" if f.filename else f.suffix
+                     for f in FORMATS.values())
+
+
 def add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST IDX files (.gz or raw) or mnist.npz "

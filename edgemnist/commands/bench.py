@@ -7,7 +7,7 @@ import argparse
 import math
 
 from edgemnist.bench.config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
-from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
+from edgemnist.commands._common import add_data_dir, model_files, nonneg_int, positive_int
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -35,7 +35,8 @@ def positive_seconds(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
     p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="artifacts to compare (.tflite, .onnx, model_data.cc, edgemnist_model.c, .keras), e.g. export/*.tflite")
+                   help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with --target cortex-m4: "
+                        "edgemnist_model.c files")
     p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
                    help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
                         f"batch-1 latency is always measured")

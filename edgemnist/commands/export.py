@@ -16,17 +16,17 @@ def _unique(values) -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    modes = _unique(m.name for f in EXPORT_FORMATS for m in FORMATS[f].modes)
     ios = _unique(io for f in EXPORT_FORMATS for m in FORMATS[f].modes for io in m.io)
     per_format = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
     p.add_argument("--format", default="tflite", choices=[*EXPORT_FORMATS, ALL],
                    help=f"artifact format; '{ALL}' exports every format x mode x I/O (default tflite)")
-    p.add_argument("--quantize", choices=modes, metavar="MODE",
+    p.add_argument("--quantize", metavar="MODE",  # checked against the chosen format's modes (_configs)
                    help=f"quantization mode, the format's first by default ({per_format}); "
                         f"with --format {ALL}, export only this mode")
-    p.add_argument("--io", choices=ios,
-                   help="input/output dtype: tflite int8 defaults to int8 I/O (scale 1/255, zero point -128), "
-                        "'float' keeps float32 I/O around the integer model; every other mode is float")
+    io_modes = "; ".join(f"{f} {m.name}: {', '.join(m.io)}" for f in EXPORT_FORMATS for m in FORMATS[f].modes
+                         if m.io != ("float",))
+    p.add_argument("--io", metavar="{" + ",".join(ios) + "}",
+                   help=f"input/output dtype, the mode's first by default ({io_modes}; every other mode: float)")
     p.add_argument("--model", metavar="PATH", help="the trained Keras model (default: OUT/model.keras)")
     p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
     p.add_argument("--calibration-samples", type=positive_int, default=DEFAULT_CALIBRATION_SAMPLES, metavar="N",
@@ -67,14 +67,20 @@ def _configs(args, common: dict):
     from edgemnist.errors import ConfigError
     from edgemnist.export import ExportConfig, all_configs
 
+    if args.format == ALL and args.quantize is not None and not any(
+            args.quantize in FORMATS[f].mode_names for f in EXPORT_FORMATS):
+        modes = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
+        raise ConfigError(f"--quantize {args.quantize!r} is no exportable format's mode; expected one of ({modes})")
     try:
         if args.format == ALL:
             return all_configs(mode=args.quantize, io=args.io, **common)
         return [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)], []
     except ConfigError as exc:
         text = str(exc)
-        flag = "--quantize" if text.startswith("quantization") else "--io" if text.startswith("io ") else None
-        raise ConfigError(f"{flag} {text}" if flag else text) from None
+        for word, flag in (("quantization ", "--quantize "), ("io ", "--io ")):  # the registry's word -> the flag
+            if text.startswith(word):
+                text = flag + text[len(word):]
+        raise ConfigError(text) from None
 
 
 def run(args: argparse.Namespace) -> int:

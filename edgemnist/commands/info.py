@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_public_key
+from edgemnist.commands._common import add_public_key, model_files
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="artifact (.tflite, .onnx, .keras, .cc)")
+    p.add_argument("model", metavar="MODEL", help=f"artifact: {model_files()}")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_public_key(p)
 

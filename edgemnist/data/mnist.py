@@ -49,8 +49,9 @@ DEFAULT_MIRRORS = (
 def read_npz(path: Path, raw: bytes | None = None) -> dict[str, np.ndarray]:
     """Read Keras' mnist.npz (no pickle) and verify each array as if it were its IDX file (``raw``: its bytes,
     already read)."""
+    source = io.BytesIO(raw) if raw is not None else path
     try:
-        with np.load(io.BytesIO(raw) if raw is not None else path, allow_pickle=False) as npz:
+        with np.load(source, allow_pickle=False) as npz:
             arrays = {key: npz[npz_key] for key, npz_key in NPZ_KEYS.items()}
     except KeyError as exc:
         raise DataError(f"{path}: missing array {exc}; expected x_train, y_train, x_test, y_test") from None
