@@ -97,7 +97,7 @@ def format_report(r: EvalReport) -> str:
     recorded = "" if r.manifest_accuracy is None else f"  (manifest: {r.manifest_accuracy:.2%})"
     lines.append(f"  accuracy {r.accuracy:.2%} on {r.n} test images{recorded}  "
                  f"in {r.seconds:.2f} s ({r.n / max(r.seconds, 1e-9):,.0f} images/s), load {r.load_seconds * 1e3:.0f} ms")
-    lines.append("  per class: " + "  ".join(f"{c}:{a:.1%}" for c, a in enumerate(r.per_class)))
+    lines.append("  per class, %: " + " ".join(f"{c}:{100 * a:.2f}" for c, a in enumerate(r.per_class)))
     lines.append("  confusion (rows true, columns predicted):")
     lines.append("       " + "".join(f"{c:>6}" for c in range(spec.NUM_CLASSES)))
     for c, row in enumerate(r.confusion):

@@ -94,7 +94,9 @@ def _outputs(args: argparse.Namespace):
 def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from pathlib import Path
 
-    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.bench import render
+    from edgemnist.bench.terminal import print_cortex_m4
+    from edgemnist.ckernel.bench import cortex_m4_report
     from edgemnist.data import load_mnist
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text
@@ -113,12 +115,11 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     for model in models:
         report = cortex_m4_report(model, images)
         reports.append(report)
-        print(f"{model}")
-        print(render_markdown(report))
+        print_cortex_m4(report)
     if "json" in outputs:
         atomic_write_json(outputs["json"], reports[0] if len(reports) == 1 else reports)
     if "markdown" in outputs:
-        atomic_write_text(outputs["markdown"], "\n".join(render_markdown(r) for r in reports))
+        atomic_write_text(outputs["markdown"], render.cortex_m4_markdown(reports))
     for path in outputs.values():
         print(f"wrote {path}")
     return 0

@@ -40,26 +40,75 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
 
 
-def _fields(result, *, status: str) -> list[str]:
+#: The width every line of the command fits (a summary line longer than this is wrapped).
+COLUMNS = 100
+HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
+LEGEND = ("agreement: test images whose digit is Keras' digit; max|dp|: the largest difference of any "
+          "probability from Keras' (accuracy and agreement on the 10,000 test images)")
+
+
+def _fields(result, path, *, status: str) -> list[str]:
     from edgemnist.units import model_bytes, size_text
 
     r = result.report
-    return [str(result.path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
+    return [str(path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
             f"{r.agreement:.2%}", f"{r.max_abs_diff:.2g}", f"{result.seconds + r.seconds:.1f} s", status]
-
-
-HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
 
 
 def _line(row: list[str], widths: list[int]) -> str:
     return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
 
 
+def _wrapped(line: str, indent: str = "    ") -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(line, COLUMNS, subsequent_indent=indent, break_long_words=False,
+                                    break_on_hyphens=False))
+
+
 def _print_summary(result) -> None:
-    """A format's own line under its row (the exporter's ``summary``: micro's arena and flash)."""
+    """A format's own line under its row (the exporter's ``summary``: micro's arena and flash), wrapped."""
     line = result.config.fmt.load_exporter().summary(result.manifest)
     if line:
-        print(line)
+        print(_wrapped(line))
+
+
+def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
+    """What to run next with the artifacts ``landed`` (config, path): predict and evaluate the first, bench them
+    all (a glob per suffix with more than one file), serve the web folder, run the C kernel on the Cortex-M4."""
+    import shlex
+    from collections import Counter
+    from pathlib import Path
+
+    if not landed:
+        return []
+    q = shlex.quote
+    data = f" --data-dir {q(str(data_dir))}" if data_dir else ""
+    paths = [Path(p) for _, p in landed]
+    first = next((p for c, p in landed if c.format != "web"), paths[0])
+    suffixes = Counter(p.suffix for p in paths)
+    bench, seen = [], set()
+    for p in paths:
+        arg = f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out) else q(str(p))
+        if arg not in seen:
+            seen.add(arg)
+            bench.append(arg)
+    steps = [(f"edgemnist predict {q(str(first))} IMAGE.png", "classify a photo or drawing of a digit"),
+             (f"edgemnist evaluate {q(str(first))}{data}", "accuracy on the 10,000 test images"),
+             (f"edgemnist bench {' '.join(bench)}{data}", "size, latency and throughput side by side")]
+    for config, path in landed:
+        if config.format == "web":
+            steps.append((f"edgemnist serve {q(str(Path(path).parent))}", "the page in a browser"))
+        if config.format == "c":
+            steps.append((f"edgemnist bench {q(str(path))} --target cortex-m4{data}",
+                          "instructions, flash and RAM on an emulated Cortex-M4"))
+    width = max(len(cmd) for cmd, _ in steps)
+    lines = []
+    for i, (cmd, why) in enumerate(steps):
+        lead = "next: " if i == 0 else "      "
+        line = f"{lead}{cmd.ljust(width)}  # {why}"
+        lines.append(line if len(line) <= COLUMNS else f"{lead}{cmd}  # {why}")
+    return lines
 
 
 def _configs(args, common: dict):
@@ -113,39 +162,43 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance)
-    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}; "
-          f"gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
+    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}")
+    print(f"gate: accuracy at least {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
     for note in skipped:
         print(f"skipped {note}")
-    rows, failed = 0, []
-    widths = [max(len(str(out / c.artifact_name)) for c in configs) + len(".rejected"), 10, 8, 9, 7, 7, 8]
+    rows, failed, landed = 0, [], []
+    widths = [max(len(str(out / c.artifact_name)) for c in configs), 10, 8, 9, 7, 7, 8]
     print(_line(HEADER, widths).rstrip())
     for config in configs:  # one table, printed row by row as each artifact lands
         try:
             result = export_prepared(source, config, out)
         except RejectedError as exc:
+            row = _fields(exc.result, out / config.artifact_name, status="REJECTED")
             if len(configs) == 1:
-                print(_line(_fields(exc.result, status="REJECTED"), widths).rstrip())
+                print(_line(row, widths).rstrip())
                 raise
-            row = _fields(exc.result, status="REJECTED")
-            failed.append(f"{config.label}: {'; '.join(exc.result.report.reasons)}")
+            failed.append(f"{config.label}: {'; '.join(exc.result.report.reasons)} (kept as {exc.result.path})")
         except MissingDependencyError as exc:
             if len(configs) == 1:
                 raise
             print(f"skipped {config.label}: {exc}")
             continue
         else:
-            row = _fields(result, status="ok")
+            row = _fields(result, result.path, status="ok")
         rows += 1
         print(_line(row, widths).rstrip())
         if row[-1] == "ok":
+            landed.append((config, result.path))
             _print_summary(result)
             if args.sign is not None:
                 from edgemnist.signing import sign
 
                 print(f"  signed: {sign(result.path, args.sign)}")
+    print(LEGEND)
     if len(configs) > 1:
         print(f"{rows} exported to {out}/: {rows - len(failed)} passed, {len(failed)} rejected")
     for reason in failed:
-        print(f"rejected {reason}")
+        print(_wrapped(f"rejected {reason}"))
+    for line in next_steps(landed, out, args.data_dir):
+        print(line)
     return 1 if failed else 0

@@ -16,6 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_public_key(p)
 
 
+#: (manifest key, label, format) of the verification facts ``info`` shows.
+_VERIFICATION = (("accuracy", "accuracy", ".2%"), ("agreement", "agreement", ".2%"),
+                 ("max_abs_diff", "max|dp|", ".2g"), ("threshold", "gate", ".2%"))
+
+
 def _tensor(t: dict) -> str:
     quant = "" if t.get("scale") is None else f"  scale {t['scale']:.9g}  zero point {t['zero_point']}"
     return f"{safe(t['name'], 200)}  {t['dtype']}  {t['shape']}{quant}"
@@ -67,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
     emit(f"  manifest      {manifest_path(args.model)}")
     ver = manifest.get("verification")
     if ver:
-        acc = ver.get("accuracy")
-        acc_s = f"accuracy {acc:.2%}" if isinstance(acc, (int, float)) else ""
-        extra = "  ".join(f"{k} {ver[k]:.4g}" for k in ("agreement", "max_abs_diff", "threshold")
-                          if isinstance(ver.get(k), (int, float)))
-        emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  {acc_s}  {extra}".rstrip())
+        # on screen: percentages with two decimals, as export and evaluate print them (ratios stay in --json)
+        shown = [(label, f"{ver[key]:{fmt}}") for key, label, fmt in _VERIFICATION
+                 if isinstance(ver.get(key), (int, float)) and not isinstance(ver.get(key), bool)]
+        emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  "
+             + "  ".join(f"{label} {value}" for label, value in shown))
         for reason in ver.get("reasons") or []:
             emit(f"                - {safe(reason)}")
     for key in ("io", "source", "calibration", "preprocessing", "tools", "created"):

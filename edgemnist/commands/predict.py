@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
                 continue
             row = proba[i]
             label = int(row.argmax())
-            print(f"{path:<{width}}  {label}  ({row[label]:.1%})")
+            print(f"{path:<{width}}  {label}  ({row[label]:.2%})")
     return 2 if errors else 0
