@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, new_dir_or_nothing, nonneg_int, positive_int
+from edgemnist.commands._common import (
+    COLUMNS,
+    add_data_dir,
+    add_tolerance,
+    new_dir_or_nothing,
+    nonneg_int,
+    positive_int,
+)
 from edgemnist.export.config import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_SEED
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
@@ -40,11 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
 
 
-#: The width every line of the command fits (a summary line longer than this is wrapped).
-COLUMNS = 100
 HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
-LEGEND = ("agreement: test images whose digit is Keras' digit; max|dp|: the largest difference of any "
-          "probability from Keras' (accuracy and agreement on the 10,000 test images)")
+LEGEND = "agreement: % of test images given Keras' digit; max|dp|: largest |p - p_Keras| of any probability"
 
 
 def _fields(result, path, *, status: str) -> list[str]:
@@ -80,6 +84,8 @@ def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
     from collections import Counter
     from pathlib import Path
 
+    from edgemnist.commands._common import next_steps as lines
+
     if not landed:
         return []
     q = shlex.quote
@@ -87,12 +93,8 @@ def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
     paths = [Path(p) for _, p in landed]
     first = next((p for c, p in landed if c.format != "web"), paths[0])
     suffixes = Counter(p.suffix for p in paths)
-    bench, seen = [], set()
-    for p in paths:
-        arg = f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out) else q(str(p))
-        if arg not in seen:
-            seen.add(arg)
-            bench.append(arg)
+    bench = list(dict.fromkeys(f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out)
+                               else q(str(p)) for p in paths))
     steps = [(f"edgemnist predict {q(str(first))} IMAGE.png", "classify a photo or drawing of a digit"),
              (f"edgemnist evaluate {q(str(first))}{data}", "accuracy on the 10,000 test images"),
              (f"edgemnist bench {' '.join(bench)}{data}", "size, latency and throughput side by side")]
@@ -102,13 +104,7 @@ def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
         if config.format == "c":
             steps.append((f"edgemnist bench {q(str(path))} --target cortex-m4{data}",
                           "instructions, flash and RAM on an emulated Cortex-M4"))
-    width = max(len(cmd) for cmd, _ in steps)
-    lines = []
-    for i, (cmd, why) in enumerate(steps):
-        lead = "next: " if i == 0 else "      "
-        line = f"{lead}{cmd.ljust(width)}  # {why}"
-        lines.append(line if len(line) <= COLUMNS else f"{lead}{cmd}  # {why}")
-    return lines
+    return lines(steps)
 
 
 def _configs(args, common: dict):

@@ -48,10 +48,12 @@ def next_steps(out, data_dir: str | None) -> list[str]:
     import shlex
     from pathlib import Path
 
+    from edgemnist.commands._common import next_steps as lines
     from edgemnist.formats import EXPORT_FORMATS
 
     q = shlex.quote
     where = "" if Path(out) == Path("export") else f" --out {q(str(out))}"
     data = f" --data-dir {q(str(data_dir))}" if data_dir else ""
-    return [f"next: edgemnist export --format all{where}{data}  # every format, each verified",
-            f"      edgemnist export --format {'|'.join(EXPORT_FORMATS)}{where}{data}  # one format"]
+    first, *others = EXPORT_FORMATS
+    return lines([(f"edgemnist export --format all{where}{data}", "every format, each verified"),
+                  (f"edgemnist export --format {first}{where}{data}", f"one format (or {', '.join(others)})")])
