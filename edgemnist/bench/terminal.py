@@ -114,8 +114,8 @@ def print_titled(tables: list[tuple[str | None, list[str], list[list[str]]]], fo
         for part in wrap(heading, width):
             console.print(part, highlight=False, markup=False)
     for title, header, rows in tables:
-        for columns in _column_groups(header, rows, width):
-            table = Table(title=title, title_justify="left")
+        for group, columns in enumerate(_column_groups(header, rows, width)):
+            table = Table(title=None if group else title, title_justify="left")  # a wide table's title once
             for i in columns:
                 table.add_column(header[i], justify="left" if i == 0 else "right", no_wrap=True)
             for row in rows:
