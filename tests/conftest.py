@@ -131,13 +131,12 @@ DEBIAN_PACKAGES = {
 
 
 def require_tools(*names: str) -> None:
-    """Skip the calling test, with a visible reason, when a system tool (or, for an absolute path, the file a Debian
-    package installs) is missing; under
+    """Skip the calling test, with a visible reason, when a system tool is missing; under
     ``EDGEMNIST_REQUIRE_TOOLCHAINS=1`` (set by .ci/run) fail instead: a toolchain test that silently skipped in
     CI has not been done."""
     import shutil
 
-    missing = [n for n in names if (not Path(n).exists() if os.path.isabs(n) else shutil.which(n) is None)]
+    missing = [n for n in names if shutil.which(n) is None]
     if not missing:
         return
     packages = " ".join(DEBIAN_PACKAGES.get(n, n) for n in missing)
@@ -147,7 +146,22 @@ def require_tools(*names: str) -> None:
     pytest.skip(message)
 
 
+def require(*names: str) -> None:
+    """``require_tools`` for tools; an absolute path names a file or folder a Debian package installs (its package
+    in DEBIAN_PACKAGES), which the test needs in the same way."""
+    paths = [n for n in names if os.path.isabs(n)]
+    require_tools(*(n for n in names if not os.path.isabs(n)))
+    missing = [p for p in paths if not Path(p).exists()]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(DEBIAN_PACKAGES[p] for p in missing)})"
+    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
+        pytest.fail(f"EDGEMNIST_REQUIRE_TOOLCHAINS=1 but this test {message}")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def toolchain():
-    """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing."""
-    return require_tools
+    """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing;
+    ``toolchain("/usr/share/datasets/fashion-mnist")``: the same for a file a Debian package installs."""
+    return require
