@@ -18,21 +18,29 @@ import sys
 
 from edgemnist import __version__
 from edgemnist._stderr import filtered_stderr
+from edgemnist.formats import EXPORT_FORMATS
+
+
+def _or(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else "".join(names)
+
 
 COMMANDS = {
     "train": "train the essay's network on MNIST and save export/model.keras",
-    "export": "export the trained model to TFLite / ONNX / TFLite Micro and verify each artifact",
+    "export": f"export the trained model as {_or(EXPORT_FORMATS)} and verify each artifact",
     "evaluate": "accuracy of artifacts on the 10,000 test images, with a pass/fail gate",
     "predict": "classify image files with an artifact",
     "info": "show an artifact's manifest and what its runtime reports",
     "bench": "benchmark artifacts: size, accuracy, load, latency percentiles, throughput",
     "serve": "serve the web page on 127.0.0.1",
     "sign": "sign artifacts with their manifests (OpenSSF model signing, an ECDSA key)",
+    "data": "put MNIST into the user cache from a folder you have (edgemnist data import DIR)",
 }
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2
+    def error(self, message: str):  # one line, exit 2, pointing at the help of the (sub)command that failed
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -45,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"edgemnist.commands.{name}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+        p.set_defaults(_run=module.run, _parser=p)  # a subcommand's own subparsers set their own _parser
     return parser
 
 
@@ -53,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     from edgemnist.errors import EdgemnistError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # an unknown flag is the subcommand's usage error: point at its help, not the top level's
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2

@@ -95,9 +95,9 @@ def format_report(r: EvalReport) -> str:
     """Plain-text report: accuracy, per-class accuracy, confusion matrix, verdict."""
     lines = [f"{r.path}  [{r.format} {r.quantization}, {r.runtime}, {r.threads} thread{'s' if r.threads > 1 else ''}]"]
     recorded = "" if r.manifest_accuracy is None else f"  (manifest: {r.manifest_accuracy:.2%})"
-    lines.append(f"  accuracy {r.accuracy:.2%} on {r.n} test images{recorded}  "
-                 f"in {r.seconds:.2f} s ({r.n / max(r.seconds, 1e-9):,.0f} images/s), load {r.load_seconds * 1e3:.0f} ms")
-    lines.append("  per class: " + "  ".join(f"{c}:{a:.1%}" for c, a in enumerate(r.per_class)))
+    lines.append(f"  accuracy {r.accuracy:.2%} on {r.n} test images{recorded}")
+    lines.append(f"  {r.seconds:.2f} s ({r.n / max(r.seconds, 1e-9):,.0f} images/s), load {r.load_seconds * 1e3:.0f} ms")
+    lines.append("  per class, %: " + " ".join(f"{c}:{100 * a:.2f}" for c, a in enumerate(r.per_class)))
     lines.append("  confusion (rows true, columns predicted):")
     lines.append("       " + "".join(f"{c:>6}" for c in range(spec.NUM_CLASSES)))
     for c, row in enumerate(r.confusion):

@@ -126,6 +126,7 @@ DEBIAN_PACKAGES = {
     "wasm-ld": "lld",
     "chromium": "chromium",
     "cc": "gcc",
+    "/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist",  # a real, well-formed IDX set that is not MNIST
 }
 
 
@@ -152,7 +153,22 @@ def require_tools(*names: str) -> None:
     pytest.skip(message)
 
 
+def require(*names: str) -> None:
+    """``require_tools`` for tools; an absolute path names a file or folder a Debian package installs (its package
+    in DEBIAN_PACKAGES), which the test needs in the same way."""
+    paths = [n for n in names if os.path.isabs(n)]
+    require_tools(*(n for n in names if not os.path.isabs(n)))
+    missing = [p for p in paths if not Path(p).exists()]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(DEBIAN_PACKAGES[p] for p in missing)})"
+    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
+        pytest.fail(f"EDGEMNIST_REQUIRE_TOOLCHAINS=1 but this test {message}")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def toolchain():
-    """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing."""
-    return require_tools
+    """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing;
+    ``toolchain("/usr/share/datasets/fashion-mnist")``: the same for a file a Debian package installs."""
+    return require

@@ -110,7 +110,7 @@ def keras_table(report: dict) -> tuple[list[str], list[list[str]]] | None:
     k = report.get("keras")
     if not k:
         return None
-    header = ["Keras baseline", "batch", "runs", "p50 ms", "p90 ms", "p99 ms", "max ms", "img/s"]
+    header = ["method", "batch", "runs", "p50 ms", "p90 ms", "p99 ms", "max ms", "img/s"]  # titled "Keras baseline"
     rows = []
     for m in k["measurements"]:
         lat = m["latency_ms"]
@@ -184,7 +184,7 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
         lines += ["", overhead_line(r) + "."]
         kt = keras_table(r)
         if kt:
-            lines += ["", *md_table(*kt), "",
+            lines += ["", "Keras baseline:", "", *md_table(*kt), "",
                       f"Keras intra-op threads: {r['keras']['intra_op_threads']} (0 = TensorFlow's default, all cores)."]
         extra = notes(r)
         if extra:
@@ -194,8 +194,79 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
     return "\n".join(lines)
 
 
+# ============================================================================== Cortex-M4 (bench --target cortex-m4)
+
+
+def _count(x) -> str:
+    return "-" if x is None else f"{x:,.0f}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
+def _get(d: dict, *keys):
+    for key in keys:
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def _sum(*values):
+    return None if any(v is None for v in values) else sum(values)
+
+
+#: (row label, the figure of one path) of the Cortex-M4 table, read from the report's ``paths`` only.
+_M4_ROWS = (
+    ("instructions per inference", lambda f: _count(f.get("instructions_per_inference"))),
+    ("instructions per MAC", lambda f: _count(f.get("instructions_per_mac")) if f.get("instructions_per_mac") is None
+        else f"{f['instructions_per_mac']:.2f}"),
+    ("firmware text (code + constants), B", lambda f: _count(_get(f, "sizes", "text_bytes"))),
+    ("  of which model constants, B", lambda f: _count(_get(f, "sizes", "model_constants_bytes"))),
+    ("  of which kernel code, B", lambda f: _count(_get(f, "sizes", "kernel_code_bytes"))),
+    ("  of which test harness, B", lambda f: _count(_get(f, "sizes", "harness_code_bytes"))),
+    ("RAM: data + bss, B", lambda f: _count(_sum(_get(f, "sizes", "data_bytes"), _get(f, "sizes", "bss_bytes")))),
+    ("  of which activation buffer, B", lambda f: _count(_get(f, "sizes", "kernel_bss_bytes"))),
+    ("peak stack (firmware / predict), B",
+     lambda f: f"{_count(f.get('stack_peak_bytes'))} / {_count(f.get('kernel_stack_bytes'))}"),
+    ("RAM total (data + bss + stack), B", lambda f: _count(_get(f, "sizes", "ram_bytes"))),
+)
+
+
+def cortex_m4_table(report: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one ``bench --target cortex-m4`` report: a column per compute path (DSP, portable)."""
+    paths = report.get("paths") or {}
+    header = ["Cortex-M4", *(f"{name} path" for name in paths)]
+    rows = [[label, *(cell(fig) for fig in paths.values())] for label, cell in _M4_ROWS]
+    return header, rows
+
+
+def cortex_m4_title(report: dict) -> str:
+    c = report.get("c") or {}
+    source = f" (from {c['source']})" if c.get("source") else ""
+    return f"{c.get('artifact', '?')}{source}: {_count(report.get('images'))} MNIST test images per path"
+
+
+def cortex_m4_footer(report: dict) -> list[str]:
+    """What the figures were measured on, and the outputs' check, from the report."""
+    tool = report.get("toolchain") or {}
+    differing = [fig.get("differing_bytes_vs_host") for fig in (report.get("paths") or {}).values()]
+    same = all(d == 0 for d in differing) and differing
+    return [f"board: {report.get('board', '?')}",
+            f"toolchain: {tool.get('gcc', '?')}; {tool.get('flags', '?')}",
+            "outputs: " + ("byte-identical to the host build of the same C on every image" if same
+                           else f"differing bytes vs the host build: {differing}"),
+            "per MAC: instructions per multiply-accumulate of the two dense layers; stack: the measured peak; "
+            "RAM total includes the test harness's image buffer"]
+
+
+def cortex_m4_markdown(reports: Sequence[dict]) -> str:
+    """A Markdown report of ``bench --target cortex-m4`` runs: for each artifact its table and what it was
+    measured on (figures from the reports only)."""
+    lines = []
+    for r in reports:
+        lines += [f"## Cortex-M4: {cortex_m4_title(r)}", "", f"Measured {r.get('date', '?')}.", "",
+                  *md_table(*cortex_m4_table(r)), "", *(f"- {line}" for line in cortex_m4_footer(r)), ""]
+    return "\n".join(lines)
+
+
 __all__ = [
-    "fmt_bytes", "fmt_ips", "fmt_size", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
+    "cortex_m4_footer", "cortex_m4_markdown", "cortex_m4_table", "cortex_m4_title", "fmt_bytes", "fmt_ips", "fmt_size", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
     "markdown", "md_table", "measurement", "notes", "overhead_line", "overhead_target", "plain_table",
     "settings_line", "short_name", "summary_table",
 ]

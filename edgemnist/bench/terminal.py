@@ -61,31 +61,66 @@ def _color(cell: str) -> str:
 
 def print_tables(report: dict) -> None:
     """The report's tables and footer lines on stdout."""
-    tables = [("artifacts", *render.summary_table(report))]
+    tables = [(None, *render.summary_table(report))]
     kt = render.keras_table(report)
     if kt:
         tables.append(("Keras baseline", *kt))
     footer = [f"machine: {render.machine_line(report)}", f"settings: {render.settings_line(report)}",
               render.overhead_line(report), *(f"note: {n}" for n in render.notes(report)), render.legend(report)]
+    print_titled(tables, footer)
+
+
+def print_cortex_m4(report: dict) -> None:
+    """A ``bench --target cortex-m4`` report as a table (rich when installed) under its title line, with its
+    footer lines."""
+    print_titled([(None, *render.cortex_m4_table(report))], render.cortex_m4_footer(report),
+                 heading=render.cortex_m4_title(report))
+
+
+#: Columns of the output when stdout is not a terminal (a file, a pipe): what every screen of edgemnist fits.
+COLUMNS = 100
+
+
+def wrap(line: str, width: int = COLUMNS) -> list[str]:
+    """A footer line cut at spaces to ``width`` columns, continuation lines indented by two."""
+    import textwrap
+
+    return textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def print_titled(tables: list[tuple[str | None, list[str], list[list[str]]]], footer: list[str], *,
+                 heading: str | None = None) -> None:
+    """A heading line, ``(title, header, rows)`` tables, then footer lines, on stdout: rich tables split to the
+    terminal's width (``COLUMNS`` when stdout is not a terminal), plain text without rich; every line wrapped
+    to that width."""
     try:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        for _title, header, rows in tables:
+        if heading:
+            print("\n".join(wrap(heading)))
+        for title, header, rows in tables:
+            if title:
+                print(title)
             print(render.plain_table(header, rows))
             print()
-        print("\n".join(footer))
+        print("\n".join(part for line in footer for part in wrap(line)))
         return
     console = Console()
     if not console.is_terminal:
-        console = Console(width=200)
+        console = Console(width=COLUMNS)
+    width = min(console.width, COLUMNS)
+    if heading:
+        for part in wrap(heading, width):
+            console.print(part, highlight=False, markup=False)
     for title, header, rows in tables:
-        for columns in _column_groups(header, rows, console.width):
-            table = Table(title=None if title == "artifacts" else title, title_justify="left")
+        for group, columns in enumerate(_column_groups(header, rows, width)):
+            table = Table(title=None if group else title, title_justify="left")  # a wide table's title once
             for i in columns:
                 table.add_column(header[i], justify="left" if i == 0 else "right", no_wrap=True)
             for row in rows:
                 table.add_row(*[_color(row[i]) for i in columns])
             console.print(table)
     for line in footer:
-        console.print(line, highlight=False, markup=False)
+        for part in wrap(line, width):
+            console.print(part, highlight=False, markup=False, soft_wrap=True)

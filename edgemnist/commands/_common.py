@@ -7,6 +7,43 @@ import argparse
 from edgemnist import spec
 
 
+def model_files() -> str:
+    """Every model file a command loads, from the format registry: ``.tflite, .onnx, .cc (model_data.cc), ...``."""
+    from edgemnist.formats import FORMATS
+
+    return ", ".join(f"{f.suffix} ({f.filename.rsplit('/', 1)[-1]})" if f.filename else f.suffix
+                     for f in FORMATS.values())
+
+
+#: Every line a command prints for people fits this many columns (what it prints from files is wrapped).
+COLUMNS = 100
+
+
+CONTINUE = " \\"  # a shell line continuation
+
+
+def next_steps(steps: list[tuple[str, str]]) -> list[str]:
+    """``next:`` and one pasteable command per line, each with ``# why`` beside it when that fits ``COLUMNS``,
+    else on the line above; a command too long for a line continues after a shell ``\\``."""
+    import re
+
+    lines = ["next:"]
+    for command, why in steps:
+        inline = f"  {command}  # {why}"
+        if len(inline) <= COLUMNS:
+            lines.append(inline)
+            continue
+        lines.append(f"  # {why}")
+        parts = [""]
+        for word in re.findall(r"(?:'[^']*'|[^ ])+", command):  # between arguments, never inside a quoted one
+            if parts[-1] and len(parts[-1]) + 1 + len(word) > COLUMNS - 6:
+                parts.append("")
+            parts[-1] = f"{parts[-1]} {word}".lstrip()
+        last = len(parts) - 1
+        lines += [("    " if i else "  ") + part + ("" if i == last else CONTINUE) for i, part in enumerate(parts)]
+    return lines
+
+
 def add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder with the MNIST IDX files (.gz or raw) or mnist.npz "

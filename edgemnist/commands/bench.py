@@ -7,7 +7,7 @@ import argparse
 import math
 
 from edgemnist.bench.config import MAX_BATCH, MAX_SECONDS, BenchConfig  # no numpy: --help stays light
-from edgemnist.commands._common import add_data_dir, nonneg_int, positive_int
+from edgemnist.commands._common import add_data_dir, model_files, nonneg_int, positive_int
 
 
 def batch_sizes(text: str) -> tuple[int, ...]:
@@ -35,7 +35,8 @@ def positive_seconds(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
     p.add_argument("models", nargs="+", metavar="MODEL",
-                   help="artifacts to compare (.tflite, .onnx, model_data.cc, edgemnist_model.c, .keras), e.g. export/*.tflite")
+                   help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with --target cortex-m4: "
+                        "edgemnist_model.c files")
     p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
                    help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
                         f"batch-1 latency is always measured")
@@ -93,7 +94,9 @@ def _outputs(args: argparse.Namespace):
 def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from pathlib import Path
 
-    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.bench import render
+    from edgemnist.bench.terminal import print_cortex_m4
+    from edgemnist.ckernel.bench import cortex_m4_report
     from edgemnist.data import load_mnist
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text
@@ -112,12 +115,11 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     for model in models:
         report = cortex_m4_report(model, images)
         reports.append(report)
-        print(f"{model}")
-        print(render_markdown(report))
+        print_cortex_m4(report)
     if "json" in outputs:
         atomic_write_json(outputs["json"], reports[0] if len(reports) == 1 else reports)
     if "markdown" in outputs:
-        atomic_write_text(outputs["markdown"], "\n".join(render_markdown(r) for r in reports))
+        atomic_write_text(outputs["markdown"], render.cortex_m4_markdown(reports))
     for path in outputs.values():
         print(f"wrote {path}")
     return 0

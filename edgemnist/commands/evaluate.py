@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_public_key, add_tolerance, positive_int
+from edgemnist.commands._common import add_data_dir, add_public_key, add_tolerance, model_files, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("models", nargs="+", metavar="MODEL", help="artifacts to evaluate (.tflite, .onnx, .keras, .cc)")
+    p.add_argument("models", nargs="+", metavar="MODEL", help=f"artifacts to evaluate: {model_files()}")
     add_tolerance(p)
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     add_data_dir(p)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_data_dir, add_tolerance, new_dir_or_nothing, nonneg_int, positive_int
+from edgemnist.commands._common import (
+    COLUMNS,
+    add_data_dir,
+    add_tolerance,
+    new_dir_or_nothing,
+    nonneg_int,
+    positive_int,
+)
 from edgemnist.export.config import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_SEED
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
@@ -16,17 +23,17 @@ def _unique(values) -> list[str]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    modes = _unique(m.name for f in EXPORT_FORMATS for m in FORMATS[f].modes)
     ios = _unique(io for f in EXPORT_FORMATS for m in FORMATS[f].modes for io in m.io)
     per_format = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
     p.add_argument("--format", default="tflite", choices=[*EXPORT_FORMATS, ALL],
                    help=f"artifact format; '{ALL}' exports every format x mode x I/O (default tflite)")
-    p.add_argument("--quantize", choices=modes, metavar="MODE",
+    p.add_argument("--quantize", metavar="MODE",  # checked against the chosen format's modes (_configs)
                    help=f"quantization mode, the format's first by default ({per_format}); "
                         f"with --format {ALL}, export only this mode")
-    p.add_argument("--io", choices=ios,
-                   help="input/output dtype: tflite int8 defaults to int8 I/O (scale 1/255, zero point -128), "
-                        "'float' keeps float32 I/O around the integer model; every other mode is float")
+    io_modes = "; ".join(f"{f} {m.name}: {', '.join(m.io)}" for f in EXPORT_FORMATS for m in FORMATS[f].modes
+                         if m.io != ("float",))
+    p.add_argument("--io", metavar="{" + ",".join(ios) + "}",
+                   help=f"input/output dtype, the mode's first by default ({io_modes}; every other mode: float)")
     p.add_argument("--model", metavar="PATH", help="the trained Keras model (default: OUT/model.keras)")
     p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
     p.add_argument("--calibration-samples", type=positive_int, default=DEFAULT_CALIBRATION_SAMPLES, metavar="N",
@@ -40,26 +47,64 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
 
 
-def _fields(result, *, status: str) -> list[str]:
+HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
+LEGEND = "agreement: % of test images given Keras' digit; max|dp|: largest |p - p_Keras| of any probability"
+
+
+def _fields(result, path, *, status: str) -> list[str]:
     from edgemnist.units import model_bytes, size_text
 
     r = result.report
-    return [str(result.path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
+    return [str(path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
             f"{r.agreement:.2%}", f"{r.max_abs_diff:.2g}", f"{result.seconds + r.seconds:.1f} s", status]
-
-
-HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
 
 
 def _line(row: list[str], widths: list[int]) -> str:
     return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
 
 
+def _wrapped(line: str, indent: str = "    ") -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(line, COLUMNS, subsequent_indent=indent, break_long_words=False,
+                                    break_on_hyphens=False))
+
+
 def _print_summary(result) -> None:
-    """A format's own line under its row (the exporter's ``summary``: micro's arena and flash)."""
+    """A format's own line under its row (the exporter's ``summary``: micro's arena and flash), wrapped."""
     line = result.config.fmt.load_exporter().summary(result.manifest)
     if line:
-        print(line)
+        print(_wrapped(line))
+
+
+def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
+    """What to run next with the artifacts ``landed`` (config, path): predict and evaluate the first, bench them
+    all (a glob per suffix with more than one file), serve the web folder, run the C kernel on the Cortex-M4."""
+    import shlex
+    from collections import Counter
+    from pathlib import Path
+
+    from edgemnist.commands._common import next_steps as lines
+
+    if not landed:
+        return []
+    q = shlex.quote
+    data = f" --data-dir {q(str(data_dir))}" if data_dir else ""
+    paths = [Path(p) for _, p in landed]
+    first = next((p for c, p in landed if c.format != "web"), paths[0])
+    suffixes = Counter(p.suffix for p in paths)
+    bench = list(dict.fromkeys(f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out)
+                               else q(str(p)) for p in paths))
+    steps = [(f"edgemnist predict {q(str(first))} IMAGE.png", "classify a photo or drawing of a digit"),
+             (f"edgemnist evaluate {q(str(first))}{data}", "accuracy on the 10,000 test images"),
+             (f"edgemnist bench {' '.join(bench)}{data}", "size, latency and throughput side by side")]
+    for config, path in landed:
+        if config.format == "web":
+            steps.append((f"edgemnist serve {q(str(Path(path).parent))}", "the page in a browser"))
+        if config.format == "c":
+            steps.append((f"edgemnist bench {q(str(path))} --target cortex-m4{data}",
+                          "instructions, flash and RAM on an emulated Cortex-M4"))
+    return lines(steps)
 
 
 def _configs(args, common: dict):
@@ -67,14 +112,20 @@ def _configs(args, common: dict):
     from edgemnist.errors import ConfigError
     from edgemnist.export import ExportConfig, all_configs
 
+    if args.format == ALL and args.quantize is not None and not any(
+            args.quantize in FORMATS[f].mode_names for f in EXPORT_FORMATS):
+        modes = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
+        raise ConfigError(f"--quantize {args.quantize!r} is no exportable format's mode; expected one of ({modes})")
     try:
         if args.format == ALL:
             return all_configs(mode=args.quantize, io=args.io, **common)
         return [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)], []
     except ConfigError as exc:
         text = str(exc)
-        flag = "--quantize" if text.startswith("quantization") else "--io" if text.startswith("io ") else None
-        raise ConfigError(f"{flag} {text}" if flag else text) from None
+        for word, flag in (("quantization ", "--quantize "), ("io ", "--io ")):  # the registry's word -> the flag
+            if text.startswith(word):
+                text = flag + text[len(word):]
+        raise ConfigError(text) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,39 +158,43 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance)
-    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}; "
-          f"gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
+    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}")
+    print(f"gate: accuracy at least {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
     for note in skipped:
         print(f"skipped {note}")
-    rows, failed = 0, []
-    widths = [max(len(str(out / c.artifact_name)) for c in configs) + len(".rejected"), 10, 8, 9, 7, 7, 8]
+    rows, failed, landed = 0, [], []
+    widths = [max(len(str(out / c.artifact_name)) for c in configs), 10, 8, 9, 7, 7, 8]
     print(_line(HEADER, widths).rstrip())
     for config in configs:  # one table, printed row by row as each artifact lands
         try:
             result = export_prepared(source, config, out)
         except RejectedError as exc:
+            row = _fields(exc.result, out / config.artifact_name, status="REJECTED")
             if len(configs) == 1:
-                print(_line(_fields(exc.result, status="REJECTED"), widths).rstrip())
+                print(_line(row, widths).rstrip())
                 raise
-            row = _fields(exc.result, status="REJECTED")
-            failed.append(f"{config.label}: {'; '.join(exc.result.report.reasons)}")
+            failed.append(f"{config.label}: {'; '.join(exc.result.report.reasons)} (kept as {exc.result.path})")
         except MissingDependencyError as exc:
             if len(configs) == 1:
                 raise
             print(f"skipped {config.label}: {exc}")
             continue
         else:
-            row = _fields(result, status="ok")
+            row = _fields(result, result.path, status="ok")
         rows += 1
         print(_line(row, widths).rstrip())
         if row[-1] == "ok":
+            landed.append((config, result.path))
             _print_summary(result)
             if args.sign is not None:
                 from edgemnist.signing import sign
 
                 print(f"  signed: {sign(result.path, args.sign)}")
+    print(LEGEND)
     if len(configs) > 1:
         print(f"{rows} exported to {out}/: {rows - len(failed)} passed, {len(failed)} rejected")
     for reason in failed:
-        print(f"rejected {reason}")
+        print(_wrapped(f"rejected {reason}"))
+    for line in next_steps(landed, out, args.data_dir):
+        print(line)
     return 1 if failed else 0

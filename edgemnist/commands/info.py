@@ -7,18 +7,43 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_public_key
+from edgemnist.commands._common import add_public_key, model_files
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="artifact (.tflite, .onnx, .keras, .cc)")
+    p.add_argument("model", metavar="MODEL", help=f"artifact: {model_files()}")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_public_key(p)
+
+
+#: (manifest key, label, format) of the verification facts ``info`` shows.
+_VERIFICATION = (("accuracy", "accuracy", ".2%"), ("agreement", "agreement", ".2%"),
+                 ("max_abs_diff", "max|dp|", ".2g"), ("threshold", "gate", ".2%"))
 
 
 def _tensor(t: dict) -> str:
     quant = "" if t.get("scale") is None else f"  scale {t['scale']:.9g}  zero point {t['zero_point']}"
     return f"{safe(t['name'], 200)}  {t['dtype']}  {t['shape']}{quant}"
+
+
+#: Every line fits this many columns: a longer field continues on the next lines, under its value.
+COLUMNS = 100
+_INDENT = " " * 16
+
+
+def _emit(line: str) -> None:
+    """``emit`` a field's line, wrapped at spaces to ``COLUMNS`` (continuations under the value column)."""
+    import textwrap
+
+    from edgemnist.safetext import emit, safe
+
+    line = safe(line, None)
+    if len(line) <= COLUMNS:
+        emit(line)
+        return
+    for part in textwrap.wrap(line, COLUMNS, subsequent_indent=_INDENT, break_long_words=False,
+                              break_on_hyphens=False, drop_whitespace=True):
+        emit(part)
 
 
 def safe(value, limit=500) -> str:
@@ -52,30 +77,35 @@ def run(args: argparse.Namespace) -> int:
     emit(f"{args.model}")
     stored = runtime["details"].get("flash_bytes") or runtime["bytes"]  # the C array's bytes, not the .cc text
     file_note = "" if stored == runtime["bytes"] else f" (the file: {size_text(runtime['bytes'])} of C source)"
-    emit(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
+    _emit(f"  format        {runtime['format']} ({runtime['quantization']}), model size {size_text(stored)}{file_note}")
     status = {None: "(no manifest)", True: "matches the manifest", False: "CHANGED since export (manifest differs)"}
-    emit(f"  sha256        {digest}  {status[sha_ok]}")
+    sha_line = f"  sha256        {digest}  {status[sha_ok]}"
+    if len(sha_line) <= COLUMNS:
+        emit(sha_line)
+    else:  # the status on its own line, whole
+        emit(f"  sha256        {digest}")
+        emit(f"{_INDENT}{status[sha_ok]}")
     details = "  ".join(f"{k}={safe(v, 200)}" for k, v in runtime["details"].items() if not isinstance(v, dict))
-    emit(f"  runtime       {runtime['runtime']}  {details}")
-    emit(f"  input         {_tensor(runtime['input'])}")
-    emit(f"  output        {_tensor(runtime['output'])}")
+    _emit(f"  runtime       {runtime['runtime']}  {details}")
+    _emit(f"  input         {_tensor(runtime['input'])}")
+    _emit(f"  output        {_tensor(runtime['output'])}")
     if runtime["integer_pixel_path"]:
         emit("  uint8 pixels  map exactly to the int8 input (q = p - 128), no float math")
     if manifest is None:
-        emit(f"  manifest      none ({manifest_path(args.model).name} not found); facts above come from the model")
+        _emit(f"  manifest      none ({manifest_path(args.model).name} not found); facts above come from the model")
         return 0
-    emit(f"  manifest      {manifest_path(args.model)}")
+    _emit(f"  manifest      {manifest_path(args.model)}")
     ver = manifest.get("verification")
     if ver:
-        acc = ver.get("accuracy")
-        acc_s = f"accuracy {acc:.2%}" if isinstance(acc, (int, float)) else ""
-        extra = "  ".join(f"{k} {ver[k]:.4g}" for k in ("agreement", "max_abs_diff", "threshold")
-                          if isinstance(ver.get(k), (int, float)))
-        emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  {acc_s}  {extra}".rstrip())
+        # on screen: percentages with two decimals, as export and evaluate print them (ratios stay in --json)
+        shown = [(label, f"{ver[key]:{fmt}}") for key, label, fmt in _VERIFICATION
+                 if isinstance(ver.get(key), (int, float)) and not isinstance(ver.get(key), bool)]
+        _emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  "
+             + "  ".join(f"{label} {value}" for label, value in shown))
         for reason in ver.get("reasons") or []:
-            emit(f"                - {safe(reason)}")
+            _emit(f"                - {safe(reason)}")
     for key in ("io", "source", "calibration", "preprocessing", "tools", "created"):
         if manifest.get(key) not in (None, {}, []):
             value = manifest[key]
-            emit(f"  {key:<13} {safe_json(value) if isinstance(value, (dict, list)) else safe(value)}")
+            _emit(f"  {key:<13} {safe_json(value) if isinstance(value, (dict, list)) else safe(value)}")
     return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from edgemnist.commands._common import add_public_key, positive_int
+from edgemnist.commands._common import add_public_key, model_files, positive_int
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", metavar="MODEL", help="artifact (.tflite, .onnx, .keras, .cc)")
+    p.add_argument("model", metavar="MODEL", help=f"artifact: {model_files()}")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...), one digit each")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
@@ -70,5 +70,5 @@ def run(args: argparse.Namespace) -> int:
                 continue
             row = proba[i]
             label = int(row.argmax())
-            print(f"{path:<{width}}  {label}  ({row[label]:.1%})")
+            print(f"{path:<{width}}  {label}  ({row[label]:.2%})")
     return 2 if errors else 0

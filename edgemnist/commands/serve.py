@@ -24,21 +24,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from edgemnist.errors import ConfigError
-    from edgemnist.web.serve import serve
+    from edgemnist.safetext import emit
+    from edgemnist.web.serve import serve, stderr_line, tunnel_hint
 
     folder = Path(args.folder)
     if folder.is_dir() and not (folder / "index.html").is_file():
         raise ConfigError(f"{folder}: no index.html; expected an exported web folder "
                           "(edgemnist export --format web writes export/web)")
     try:
-        server = serve(folder, args.port)
+        server = serve(folder, args.port, log_line=stderr_line)
     except ConfigError as exc:
         if "cannot listen" in str(exc):
             raise ConfigError(f"{exc}; choose another with --port (0 picks a free one)") from None
         raise
-    print(f"serving {folder} at {server.url} (127.0.0.1 only; Ctrl-C stops)", flush=True)
+    emit(f"serving {folder} at {server.url} (127.0.0.1 only; Ctrl-C stops; one line per request on stderr)")
+    emit(tunnel_hint(server.port))
+    sys.stdout.flush()
     server.serve_until_interrupted()
     return 0

@@ -34,7 +34,26 @@ def run(args: argparse.Namespace) -> int:
         trained = train_and_save(config, data, args.out, tolerance_pp=args.tolerance, verbose=2)
     result, floor = trained.result, trained.floor
     status = "PASS" if trained.passed else "FAIL"
-    print(f"{trained.path}  test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f})  "
-          f"{status}: gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance} pp  "
-          f"trained in {result.seconds:.1f} s  sha256 {trained.manifest['artifact']['sha256'][:12]}")
+    print(f"{trained.path}: test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}), "
+          f"trained in {result.seconds:.1f} s, sha256 {trained.manifest['artifact']['sha256'][:12]}")
+    print(f"{status}: gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance} pp")
+    if trained.passed:
+        for line in next_steps(args.out, args.data_dir):
+            print(line)
     return 0 if trained.passed else 1
+
+
+def next_steps(out, data_dir: str | None) -> list[str]:
+    """The export commands to run next: every format at once, or one of them (from the format registry)."""
+    import shlex
+    from pathlib import Path
+
+    from edgemnist.commands._common import next_steps as lines
+    from edgemnist.formats import EXPORT_FORMATS
+
+    q = shlex.quote
+    where = "" if Path(out) == Path("export") else f" --out {q(str(out))}"
+    data = f" --data-dir {q(str(data_dir))}" if data_dir else ""
+    first, *others = EXPORT_FORMATS
+    return lines([(f"edgemnist export --format all{where}{data}", "every format, each verified"),
+                  (f"edgemnist export --format {first}{where}{data}", f"one format (or {', '.join(others)})")])

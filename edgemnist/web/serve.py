@@ -7,6 +7,8 @@ elsewhere cannot reach it through DNS rebinding). Every answer carries the cross
 (``Cross-Origin-Opener-Policy: same-origin``, ``Cross-Origin-Embedder-Policy: require-corp``), under which
 Chromium gives ``performance.now()`` a 5 us resolution instead of 100 us, and ``.wasm`` is sent as
 ``application/wasm`` (what ``WebAssembly.instantiateStreaming`` requires; ``file://`` cannot fetch wasm at all).
+Each request is one log line (``RequestLog``); a client that goes away mid-request is at most one line, never a
+traceback.
 
     from edgemnist.web.serve import serve
     with serve("export/web") as server:   # port 0: the system picks a free port
@@ -53,13 +55,38 @@ HEADERS = {
 log = logging.getLogger(__name__)
 
 
+#: What a client that went away mid-request raises on its socket (a reset, a closed pipe, a timeout).
+CLIENT_GONE = (ConnectionError, TimeoutError)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "edgemnist"
     sys_version = ""
     root: Path  # set on the subclass made by serve()
 
+    # One line per request, written by handle_one_request (``RequestLog``); http.server's own lines are off.
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        log.info("%s %s", self.address_string(), format % args)
+        pass
+
+    def handle_one_request(self):
+        self.raw_requestline, self.command, self.path = b"", None, None
+        self._status, self._sent, gone = None, 0, False
+        try:
+            super().handle_one_request()
+        except CLIENT_GONE:  # the client went away mid-request: one log line at most, never a traceback
+            self.close_connection = True
+            gone = True
+        if self._status is not None or (gone and self.raw_requestline):
+            self.server.request_log(self.command, self.path or self.raw_requestline.decode("latin-1").strip(),
+                                    self._status, self._sent, gone)
+
+    def send_response(self, code, message=None):
+        self._status = int(code)
+        super().send_response(code, message)
+
+    def send_error(self, code, message=None, explain=None):  # http.server's own errors (400, 414, 501...)
+        status = HTTPStatus(code)
+        self._error(status, message or status.phrase.lower())
 
     def _resolve(self) -> Path | None:
         path = urlsplit(self.path).path
@@ -99,25 +126,23 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self._error(HTTPStatus.NOT_FOUND, "not found")
             return
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", MIME_TYPES.get(target.suffix.lower(), "application/octet-stream"))
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in HEADERS.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if not head_only:
-            self.wfile.write(data)
+        self._reply(HTTPStatus.OK, MIME_TYPES.get(target.suffix.lower(), "application/octet-stream"), data,
+                    head_only)
 
     def _error(self, status: HTTPStatus, text: str) -> None:
         body = f"{status.value} {text}\n".encode()
+        self._reply(status, "text/plain; charset=utf-8", body, self.command == "HEAD")
+
+    def _reply(self, status: HTTPStatus, content_type: str, body: bytes, head_only: bool) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in HEADERS.items():
             self.send_header(name, value)
         self.end_headers()
-        if self.command != "HEAD":
+        if not head_only:
             self.wfile.write(body)
+            self._sent = len(body)
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         self._send(head_only=False)
@@ -129,6 +154,40 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(HTTPStatus.METHOD_NOT_ALLOWED, "only GET and HEAD")
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+
+class RequestLog:
+    """One printable line per request: ``GET /index.html 200 1234 B``, with ``(client went away)`` when the client
+    closed the connection before the answer was sent. Method and path come from the client: they go through
+    ``edgemnist.safetext``. ``write``: where the line goes (default: this module's logger, at INFO)."""
+
+    def __init__(self, write=None) -> None:
+        self._write = write or log.info
+        self._lock = threading.Lock()
+
+    def __call__(self, method, path, status, sent: int, gone: bool) -> None:
+        from edgemnist.safetext import safe
+
+        line = (f"{safe(method or '-', 16)} {safe(path or '-', 200)} {status or '-'} {sent} B"
+                + (" (client went away)" if gone else ""))
+        with self._lock:
+            self._write(line)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_log: RequestLog
+
+    def handle_error(self, request, client_address):
+        """Anything a request raised that handle_one_request did not turn into a log line: one line, never a
+        traceback on stderr (``--debug`` logs the traceback)."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, CLIENT_GONE):
+            return  # a client gone during the connection's set-up or shutdown: nothing to say
+        log.warning("request from %s failed: %s: %s", client_address[0], type(exc).__name__, exc)
+        log.debug("traceback", exc_info=True)
 
 
 class WebServer:
@@ -168,8 +227,9 @@ class WebServer:
         self.close()
 
 
-def serve(directory: str | os.PathLike[str], port: int = 0) -> WebServer:
-    """Serve ``directory`` on http://127.0.0.1:port/ (0: a free port) and return the running server."""
+def serve(directory: str | os.PathLike[str], port: int = 0, *, log_line=None) -> WebServer:
+    """Serve ``directory`` on http://127.0.0.1:port/ (0: a free port) and return the running server.
+    ``log_line(text)`` receives one line per request (``RequestLog``; default: this module's logger)."""
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"{root}: expected a folder to serve (an exported web folder with index.html)")
@@ -177,11 +237,36 @@ def serve(directory: str | os.PathLike[str], port: int = 0) -> WebServer:
         raise ConfigError(f"port must be an integer from 0 to 65535; got {port!r}")
     handler = type("Handler", (_Handler,), {"root": root.resolve()})
     try:
-        httpd = ThreadingHTTPServer((HOST, port), handler)
+        httpd = _Server((HOST, port), handler)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
-    httpd.daemon_threads = True
+    httpd.request_log = RequestLog(log_line)
     return WebServer(httpd, root.resolve())
+
+
+def stderr_line(text: str) -> None:
+    """A request's log line on stderr, flushed (what ``edgemnist serve`` prints)."""
+    import sys
+
+    from edgemnist.safetext import emit
+
+    emit(text, sys.stderr)
+    sys.stderr.flush()
+
+
+def tunnel_hint(port: int) -> str:
+    """The ``ssh -L`` line a user on another machine runs to open the page there (the server stays on
+    127.0.0.1: the tunnel is how a remote browser reaches it)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "USER"
+    host = socket.gethostname() or "HOST"
+    return (f"from another machine: ssh -N -L {port}:{HOST}:{port} {user}@{host}, "
+            f"then open http://{HOST}:{port}/ there")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m edgemnist.web.serve DIR [PORT]", file=sys.stderr)
         return 2
     try:
-        server = serve(args[0], int(args[1]) if len(args) == 2 else 0)
+        server = serve(args[0], int(args[1]) if len(args) == 2 else 0, log_line=stderr_line)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -339,3 +339,43 @@ def test_sweep_runs_the_documented_command(tmp_path):
     assert shown.startswith("python -m edgemnist bench a.tflite") and "--json" not in shown
     with pytest.raises(SystemExit):
         sweep.parse_args(["--threads", "0"])
+
+
+def test_terminal_tables_fit_100_columns_and_title_keras_once(report, capsys):
+    """Not a terminal (a pipe, a file): every line fits 100 columns, and the Keras table's title is printed once
+    (the column under it is "method")."""
+    from edgemnist.bench.terminal import print_tables
+
+    print_tables(report.to_dict())
+    printed = capsys.readouterr().out
+    assert printed.count("Keras baseline") == 1 and "method" in printed
+    too_long = [line for line in printed.splitlines() if len(line) > 100]
+    assert not too_long, too_long
+
+
+def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export_artifact, data_dir, tmp_path,
+                                                                          toolchain):
+    """``bench --target cortex-m4`` in a terminal-like run: a table, no Markdown, no HTML comment, no verdicts;
+    --markdown and --json write the same figures."""
+    import subprocess
+
+    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "cc")
+    c_path = export_artifact("c").path
+    md, js = tmp_path / "m4.md", tmp_path / "m4.json"
+    argv = [sys.executable, "-m", "edgemnist", "bench", str(c_path), "--target", "cortex-m4", "--images", "5",
+            "--data-dir", str(data_dir)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "instructions per inference" in out and "dsp path" in out and "portable path" in out
+    assert "<!--" not in out and "| ---" not in out and "|---" not in out and "Targets" not in out
+    assert all(len(line) <= 100 for line in out.splitlines()), out
+    assert "wrote" not in out and not md.exists()
+    proc = subprocess.run([*argv, "--markdown", str(md), "--json", str(js)], capture_output=True, text=True,
+                          timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    text = md.read_text()
+    report = json.loads(js.read_text())
+    assert "<!--" not in text and "Targets" not in text and "| instructions per inference |" in text
+    dsp = report["paths"]["dsp"]["instructions_per_inference"]
+    assert f"{dsp:,.0f}" in text and f"{dsp:,.0f}" in proc.stdout

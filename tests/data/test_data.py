@@ -113,6 +113,22 @@ def test_wrong_file_under_the_right_name(tmp_path, data_dir):
         data.load_test(tmp_path, download=False)
 
 
+def test_another_real_dataset_is_not_mnist_rather_than_corrupted(toolchain, tmp_path, capsys):
+    """Fashion-MNIST: the same names, shapes and IDX format as MNIST, other images. One line, exit 2, naming
+    the file and the set edgemnist expected; "corrupted" is only for files that do not parse."""
+    from edgemnist.cli import main
+
+    fashion = "/usr/share/datasets/fashion-mnist"
+    toolchain(fashion)
+    assert main(["train", "--data-dir", fashion, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {fashion}/train-images-idx3-ubyte.gz: ")
+    assert "a well-formed IDX file, but not MNIST's train-images-idx3-ubyte" in err and "corrupted" not in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(DataError, match="not MNIST's t10k-images-idx3-ubyte"):
+        data.load_test(fashion, download=False)
+
+
 def test_label_out_of_range_is_reported_even_before_hash():
     spec = data.IdxFile("labels", (3,), "0" * 64)
     payload = data.idx_header(spec) + bytes([1, 2, 3])

@@ -53,3 +53,4 @@ def test_cli_offline_is_one_line_naming_the_flag(tmp_path):
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: could not download"), proc.stderr
     assert "--data-dir DIR" in proc.stderr and data.ENV_DATA_DIR in proc.stderr
+    assert "`edgemnist data import DIR`" in proc.stderr  # once, and every later shell needs nothing

@@ -38,7 +38,7 @@ def test_a_valid_payload_parses_raw_and_gzipped(tmp_path):
     (lambda p: b"\x00\x00\x08\x03" + p[4:], "bad magic"),
     (lambda p: p[:4] + struct.pack(">I", 7) + p[8:], "dimensions"),
     (lambda p: p + b"\x00", "trailing bytes"),
-    (lambda p: p[:-1] + b"\x02", "corrupted"),
+    (lambda p: p[:-1] + b"\x02", "a well-formed IDX file, but not MNIST's tiny-labels-idx1-ubyte"),
 ])
 def test_every_corruption_is_a_data_error_naming_the_origin(mutate, message):
     payload, spec = _labels([3, 1, 4, 1, 5, 9])
@@ -58,3 +58,21 @@ def test_truncated_gzip_is_refused(tmp_path):
     (tmp_path / "cut").write_bytes(gzip.compress(payload)[:-6])
     with pytest.raises(DataError, match="gzip"):
         read_idx_file(tmp_path / "cut", spec)
+
+
+def test_a_well_formed_file_of_another_dataset_is_not_called_corrupted(tmp_path):
+    """Same names and shapes as MNIST's test files, other pixels (what Fashion-MNIST is): "not MNIST's", never
+    "corrupted", naming the file expected and the set it belongs to."""
+    from edgemnist.data import FILES, load_test
+
+    rng = np.random.default_rng(0)
+    for key in ("test_images", "test_labels"):
+        spec = FILES[key]
+        high = 256 if len(spec.shape) > 1 else 10
+        body = rng.integers(0, high, size=spec.shape, dtype=np.uint8).tobytes()
+        (tmp_path / f"{spec.name}.gz").write_bytes(gzip.compress(idx_header(spec) + body, compresslevel=1))
+    with pytest.raises(DataError) as info:
+        load_test(tmp_path, download=False)
+    msg = str(info.value)
+    assert "corrupted" not in msg and "\n" not in msg
+    assert "a well-formed IDX file, but not MNIST's t10k-" in msg and "edgemnist reads only the MNIST files" in msg
