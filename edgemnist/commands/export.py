@@ -57,7 +57,7 @@ def _line(row: list[str], widths: list[int]) -> str:
 
 def _print_summary(result) -> None:
     """A format's own line under its row (the exporter's ``summary``: micro's arena and flash)."""
-    line = result.config.fmt.load_exporter().summary(result.manifest)
+    line = result.config.fmt.load_exporter().summary(result)
     if line:
         print(line)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import Exporter, ExportJob, Files
+from edgemnist.export.base import Exporter, ExportJob, ExportResult
 from edgemnist.fileio import atomic_write_text, sha256_file
 from edgemnist.tflm.arena import MEASURED_WITH, ensure_runs, min_arena_bytes, round_up
 from edgemnist.tflm.carray import (
@@ -193,21 +193,23 @@ class MicroExporter(Exporter):
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
 
-    def export(self, job: ExportJob, files: Files) -> None:
+    def export(self, job: ExportJob) -> None:
+        files = job.files
         export_micro(job.model, files.path, job.config, job.calibration, header=files.companion(HEADER_NAME),
                      source=(job.source.path.name, job.source.sha256))
 
-    def describe(self, files: Files) -> dict[str, Any]:
-        return describe(files.path, files.companion(HEADER_NAME))
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        return describe(job.files.path, job.files.companion(HEADER_NAME))
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        return check(facts, mode, io)
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        return check(facts, job.config.mode, job.config.io)
 
-    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-        return measure(files.path, images, labels, files.companion(HEADER_NAME))
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        data = job.source.data
+        return measure(job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME))
 
-    def summary(self, manifest: dict[str, Any]) -> str | None:
-        return summary(manifest)
+    def summary(self, result: ExportResult) -> str | None:
+        return summary(result.manifest)
 
 
 EXPORTER = MicroExporter()
