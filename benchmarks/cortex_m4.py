@@ -1,4 +1,4 @@
-"""Cortex-M4 benchmark of the interpreter-free C kernel (issue 13): both compute paths under QEMU.
+"""Cortex-M4 benchmark of the interpreter-free C kernel: both compute paths under QEMU.
 
     python benchmarks/cortex_m4.py                       # 1,000 test images per path
     python benchmarks/cortex_m4.py --images 10000        # all of them
@@ -9,10 +9,10 @@ Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts`
 when missing), builds a bare-metal firmware per path with arm-none-eabi-gcc, runs the images under
 ``qemu-system-arm -M mps2-an386 -icount shift=0`` with semihosting, requires byte-identical outputs to the host build,
 and writes ``results/cortex_m4.json`` and ``results/cortex_m4.md`` (flash/RAM split, instructions per inference,
-stack, toolchain). The TFLM comparison figures are issue 13's, measured by its author with TFLM built from source;
-TFLM cannot be built here (no source offline), and the Markdown says so. With ``--readme`` (default README.md
-when given without a value) the README's block between ``<!-- cortex-m4:start -->`` and ``<!-- cortex-m4:end -->`` is
-replaced by that Markdown; the rest of the README is left byte for byte.
+stack, toolchain; ``edgemnist.bench.cortex_m4``) with the comparison this script draws from them (the DSP path
+against the portable one). Every figure is measured by this run; none is typed in. With ``--readme`` (default
+README.md when given without a value) the README's block between ``<!-- cortex-m4:start -->`` and
+``<!-- cortex-m4:end -->`` is replaced by that Markdown; the rest of the README is left byte for byte.
 """
 
 from __future__ import annotations
@@ -40,6 +40,24 @@ def update_readme(readme: Path, markdown: str) -> bool:
     return True
 
 
+def compare_paths(report: dict) -> str:
+    """The comparison of the run's own paths (Markdown, one line; empty unless both ran)."""
+    d, q = report["paths"].get("dsp"), report["paths"].get("portable")
+    if not d or not q:
+        return ""
+    di, qi = d["instructions_per_inference"], q["instructions_per_inference"]
+    return (f"\nThe DSP path runs {qi / di:.2f} x fewer instructions per inference than the portable path "
+            f"({di:,.0f} vs {qi:,.0f}), in {d['sizes']['text_bytes'] - q['sizes']['text_bytes']:+,} B of firmware "
+            f"text.\n")
+
+
+def markdown(report: dict) -> str:
+    """The results file: the package's tables of the report, then the comparison of its paths."""
+    from edgemnist.bench.cortex_m4 import render_markdown
+
+    return render_markdown(report) + compare_paths(report)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common(p)
@@ -62,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"rewrote the Cortex-M4 block of {readme}")
         return 0
 
-    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.bench.cortex_m4 import cortex_m4_report
     from edgemnist.ckernel.model import read_model
     from edgemnist.ckernel.render import render
     from edgemnist.data import load_mnist
@@ -75,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_artifacts(args.artifacts, args.data_dir)
         if not 1 <= args.images <= 10000:
             raise EdgemnistError(f"--images must be 1..10000, not {args.images}")
-        images = load_mnist(args.data_dir).test_images[:args.images].reshape(-1, 784)
+        images = load_mnist(args.data_dir).test_images[:args.images]
         with tempfile.TemporaryDirectory(prefix="edgemnist-cortex-m4-") as tmp:
             for name, text in render(read_model(tflite), source=tflite).items():
                 (Path(tmp) / name).write_text(text)
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
     atomic_write_json(out / f"{stem}.json", report)
-    md = render_markdown(report)
+    md = markdown(report)
     atomic_write_text(out / f"{stem}.md", md)
     print(md)
     log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}")

@@ -93,7 +93,7 @@ def _outputs(args: argparse.Namespace):
 def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from pathlib import Path
 
-    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.bench.cortex_m4 import cortex_m4_report, render_markdown
     from edgemnist.data import load_mnist
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text
