@@ -10,7 +10,9 @@ Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts`
 when missing), builds a bare-metal firmware per path with arm-none-eabi-gcc, runs the images under
 ``qemu-system-arm -M mps2-an386 -icount shift=0`` with semihosting, requires byte-identical outputs to the host build,
 and writes ``results/cortex_m4.json`` and ``results/cortex_m4.md`` (flash/RAM split, instructions per inference,
-stack, toolchain). ``benchmarks/update_readme.py`` pastes the Markdown into docs/c-kernel.md.
+stack, toolchain; ``edgemnist.bench.cortex_m4``) with the comparison this script draws from them (the DSP path
+against the portable one). Every figure is measured by this run; none is typed in. ``benchmarks/update_readme.py``
+pastes the Markdown into docs/c-kernel.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ import tempfile
 from pathlib import Path
 
 from _artifacts import add_common, ensure_artifacts, log
+
+
+def compare_paths(report: dict) -> str:
+    """The comparison of the run's own paths (Markdown, one line; empty unless both ran)."""
+    d, q = report["paths"].get("dsp"), report["paths"].get("portable")
+    if not d or not q:
+        return ""
+    di, qi = d["instructions_per_inference"], q["instructions_per_inference"]
+    return (f"\nThe DSP path runs {qi / di:.2f} x fewer instructions per inference than the portable path "
+            f"({di:,.0f} vs {qi:,.0f}), in {d['sizes']['text_bytes'] - q['sizes']['text_bytes']:+,} B of firmware "
+            f"text.\n")
+
+
+def markdown(report: dict) -> str:
+    """The results file: the package's tables of the report, then the comparison of its paths."""
+    from edgemnist.bench.cortex_m4 import render_markdown
+
+    return render_markdown(report) + compare_paths(report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,15 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         import json
 
-        from edgemnist.ckernel.bench import render_markdown
         from edgemnist.fileio import atomic_write_text
 
         report = json.loads((args.out / f"{stem}.json").read_text(encoding="utf-8"))
-        atomic_write_text(args.out / f"{stem}.md", render_markdown(report))
+        atomic_write_text(args.out / f"{stem}.md", markdown(report))
         log(f"wrote {args.out / (stem + '.md')} from {args.out / (stem + '.json')}")
         return 0
 
-    from edgemnist.ckernel.bench import cortex_m4_report, render_markdown
+    from edgemnist.bench.cortex_m4 import cortex_m4_report
     from edgemnist.ckernel.model import read_model
     from edgemnist.ckernel.render import render
     from edgemnist.data import load_mnist
@@ -59,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             ensure_artifacts(args.artifacts, args.data_dir)
         if not 1 <= args.images <= 10000:
             raise EdgemnistError(f"--images must be 1..10000, not {args.images}")
-        images = load_mnist(args.data_dir).test_images[:args.images].reshape(-1, 784)
+        images = load_mnist(args.data_dir).test_images[:args.images]
         with tempfile.TemporaryDirectory(prefix="edgemnist-cortex-m4-") as tmp:
             for name, text in render(read_model(tflite), source=tflite).items():
                 (Path(tmp) / name).write_text(text)
@@ -71,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     out = args.out
     atomic_write_json(out / f"{stem}.json", report)
-    md = render_markdown(report)
+    md = markdown(report)
     atomic_write_text(out / f"{stem}.md", md)
     print(md)
     log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}; python benchmarks/update_readme.py pastes it "

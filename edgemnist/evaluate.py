@@ -11,6 +11,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ConfigError
+from edgemnist.manifest import FROM_FILE
 
 BATCH_SIZE = 500
 
@@ -50,12 +51,13 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int = spec.NU
 
 def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: float = spec.DEFAULT_TOLERANCE_PP,
              threads: int = 1, *, allow_unverified: bool = False, test_data: tuple[np.ndarray, np.ndarray] | None = None,
-             public_key=None,
+             public_key=None, manifest: Any = FROM_FILE,
              batch_size: int = BATCH_SIZE) -> EvalReport:
     """Run ``path`` on the MNIST test set (or ``test_data=(images, labels)``) and gate it.
 
     The artifact's sha256 is checked against its manifest (ArtifactChangedError); an artifact whose manifest
-    records a failed verification is refused (GateError) unless ``allow_unverified``.
+    records a failed verification is refused (GateError) unless ``allow_unverified``. ``manifest``: the record
+    already read beside ``path``, handed to ``Predictor.load`` (see there) instead of reading it again.
     """
     from edgemnist.predictor import Predictor
 
@@ -68,7 +70,8 @@ def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: fl
         test_data = load_test(data_dir)
     images, labels = test_data
     start = time.perf_counter()
-    predictor = Predictor.load(path, threads=threads, allow_unverified=allow_unverified, public_key=public_key)
+    predictor = Predictor.load(path, threads=threads, allow_unverified=allow_unverified, public_key=public_key,
+                               manifest=manifest)
     load_seconds = time.perf_counter() - start
     try:
         start = time.perf_counter()

@@ -63,6 +63,17 @@ def write_manifest(artifact: str | Path, manifest: dict[str, Any]) -> Path:
     return atomic_write_json(manifest_path(artifact), manifest)
 
 
+class _FromFile:
+    def __repr__(self) -> str:
+        return "FROM_FILE"
+
+
+#: The ``manifest=`` default of ``Predictor.load`` and ``evaluate``: read the manifest beside the artifact. A caller
+#: that has already read it (``read_manifest``: the record, or None for "there is none") hands that along instead,
+#: so one path through the package reads each manifest once.
+FROM_FILE: Any = _FromFile()
+
+
 def read_manifest(artifact: str | Path, *, required: bool = False) -> dict[str, Any] | None:
     """The validated manifest beside ``artifact``, or None when there is none (unless ``required``)."""
     path = manifest_path(artifact)

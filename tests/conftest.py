@@ -172,3 +172,22 @@ def toolchain():
     """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing;
     ``toolchain("/usr/share/datasets/fashion-mnist")``: the same for a file a Debian package installs."""
     return require
+
+
+@pytest.fixture
+def manifest_reads(monkeypatch):
+    """Counts ``edgemnist.manifest.read_manifest`` calls by artifact file name while the test runs (every reader
+    in the package imports it from there at call time, so this sees them all)."""
+    import collections
+
+    import edgemnist.manifest as manifest_module
+
+    reads: collections.Counter = collections.Counter()
+    real = manifest_module.read_manifest
+
+    def counted(artifact, **kwargs):
+        reads[Path(artifact).name] += 1
+        return real(artifact, **kwargs)
+
+    monkeypatch.setattr(manifest_module, "read_manifest", counted)
+    return reads

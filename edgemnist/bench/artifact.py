@@ -20,6 +20,7 @@ from edgemnist.bench.report import ArtifactResult
 from edgemnist.bench.timing import Loop, Measurement, batches, measure, ms_since, warmup_calls
 from edgemnist.bench.timing import rounded as _r
 from edgemnist.errors import InputError, MissingDependencyError
+from edgemnist.manifest import FROM_FILE
 
 #: Images the predictor and the raw loop must agree on (top-1) before their timings are compared.
 
@@ -69,7 +70,9 @@ def accuracy_for(path: Path, manifest: dict | None, config: BenchConfig, pixels:
     if config.accuracy:
         from edgemnist.evaluate import evaluate
 
-        report = evaluate(path, test_data=(pixels, labels), threads=config.threads)
+        # The record handed along; without one, evaluate looks for itself (and refuses a bad one, as a load does).
+        report = evaluate(path, test_data=(pixels, labels), threads=config.threads,
+                          manifest=FROM_FILE if manifest is None else manifest)
         return _r(report.accuracy), "measured", report.n
     ver = (manifest or {}).get("verification") or {}
     if ver.get("passed") and isinstance(ver.get("accuracy"), (int, float)):
@@ -94,26 +97,33 @@ def _check_raw(call, raw_x: np.ndarray, predictor, pixels: np.ndarray, notes: li
 
 
 def bench_artifact(path: str | Path, config: BenchConfig, images: Any, labels: Any, *,
-                   progress: Progress | None = None, name: str | None = None) -> ArtifactResult:
+                   progress: Progress | None = None, name: str | None = None,
+                   manifest: Any = FROM_FILE) -> ArtifactResult:
     """Benchmark one artifact (see the module doc). ``images``: uint8 test images; ``labels``: their digits.
+    ``manifest``: the record already read beside ``path`` (None: there is none); by default it is read here,
+    once, and handed to every load (the timed ``Predictor.load`` included: it still checks the sha256, the format
+    and the verification against it) and to the accuracy run.
 
     Raises the Predictor's errors for a missing, unknown, corrupt, changed or unverified artifact.
     """
     from edgemnist.formats import FORMATS
+    from edgemnist.manifest import read_manifest
     from edgemnist.predictor import Predictor
 
     say = progress or (lambda _msg: None)
     path = Path(path)
+    if manifest is FROM_FILE:
+        manifest = read_manifest(path)
     pixels, labels = as_pixels(images, labels)
     notes: list[str] = []
     threads = config.threads
 
     say("load")
-    warm = Predictor.load(path, threads=threads)  # imports the runtime; not timed
+    warm = Predictor.load(path, threads=threads, manifest=manifest)  # imports the runtime; not timed
     gc.collect()
     rss0 = rss()
     t0 = time.perf_counter_ns()
-    predictor = Predictor.load(path, threads=threads)
+    predictor = Predictor.load(path, threads=threads, manifest=manifest)
     load_ms = ms_since(t0)
     t0 = time.perf_counter_ns()
     predictor.predict_proba(pixels[:1])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +22,19 @@ KERAS_WARMUP = 5
 # ============================================================================== the Keras baseline
 
 
-def find_keras(paths: Sequence[str | Path]) -> Path | None:
-    """The source model beside the artifacts: the manifest's ``source.file``, else ``model.keras``."""
+def find_keras(paths: Sequence[str | Path], manifests: Mapping[Path, dict | None] | None = None) -> Path | None:
+    """The source model beside the artifacts: the manifest's ``source.file``, else ``model.keras``.
+    ``manifests``: the records already read beside the paths (by path), handed along instead of reading them."""
     from edgemnist.manifest import read_manifest
 
     for p in map(Path, paths):
         if p.suffix == ".keras":
             return p
         try:
-            src = (read_manifest(p) or {}).get("source") or {}
+            manifest = manifests[p] if manifests is not None and p in manifests else read_manifest(p)
         except ArtifactError:
-            src = {}
+            manifest = None
+        src = (manifest or {}).get("source") or {}
         name = src.get("file")
         # A plain file name beside the artifact, never a path: a manifest must not steer us elsewhere.
         plain = isinstance(name, str) and name not in ("", ".", "..") and Path(name).name == name and "\\" not in name

@@ -51,14 +51,14 @@ def check_paths(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _keras_path(paths: list[Path], keras: str | Path | None, notes: list[str]) -> Path | None:
+def _keras_path(paths: list[Path], keras: str | Path | None, notes: list[str], manifests: dict[Path, dict | None]) -> Path | None:
     """Which .keras model the baseline runs ("auto": found beside the artifacts; None: skipped)."""
     import importlib.util
 
     if keras is None:
         notes.append("Keras baseline skipped")
         return None
-    path = find_keras(paths) if keras == "auto" else Path(keras)
+    path = find_keras(paths, manifests) if keras == "auto" else Path(keras)
     if path is None:
         notes.append("no Keras baseline: no .keras model beside the artifacts (pass --keras PATH)")
         return None
@@ -92,7 +92,8 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
     start = time.perf_counter()
     paths = check_paths(paths)
     notes: list[str] = []
-    keras_path = _keras_path(paths, keras, notes)
+    manifests = {p: read_manifest(p) for p in paths}  # each read once, and handed to every step below
+    keras_path = _keras_path(paths, keras, notes, manifests)
     if images is None:
         from edgemnist.data import load_test
 
@@ -103,7 +104,8 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
     names = {p: p.name if [q.name for q in paths].count(p.name) == 1 else f"{p.parent.name}/{p.name}"
              for p in paths}
     jobs: list[tuple[str, Callable[[Progress], Any]]] = [
-        (names[p], lambda say, p=p: bench_artifact(p, config, images, labels, progress=say, name=names[p]))
+        (names[p], lambda say, p=p: bench_artifact(p, config, images, labels, progress=say, name=names[p],
+                                                   manifest=manifests[p]))
         for p in paths]
     if keras_path is not None:
         jobs.append((f"Keras {keras_path.name}",
@@ -120,7 +122,7 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
     if keras_path is not None:
         digest = sha256_file(keras_path)
         for p in paths:
-            src = (read_manifest(p) or {}).get("source") or {}
+            src = (manifests[p] or {}).get("source") or {}
             if src.get("sha256") and src["sha256"] != digest:
                 notes.append(f"{p.name} was not exported from {keras_path} (source sha256 differs)")
     machine["load_average_end"] = load_average()

@@ -17,6 +17,7 @@ import numpy as np
 
 from edgemnist.ckernel.host import HostKernel, compiler_version
 from edgemnist.errors import ArtifactError
+from edgemnist.modelfacts import parse_facts
 
 #: TFLM's arena for the cross-check: generous (the model needs ~9-10 KB); run once in a child process first.
 TFLM_ARENA_BYTES = 64 << 10
@@ -31,8 +32,8 @@ def _tflm_runner(model_bytes: bytes):
 
 
 def int8_inputs(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels (N, 28, 28) or (N, 784) -> the model's int8 input q = p - 128."""
-    return (np.asarray(pixels, np.uint8).reshape(len(pixels), 784).astype(np.int16) - 128).astype(np.int8)
+    """uint8 pixels (N, 28, 28) or (N, 784), each image flattened -> the model's int8 input q = p - 128."""
+    return (np.asarray(pixels, np.uint8).reshape(len(pixels), -1).astype(np.int16) - 128).astype(np.int8)
 
 
 def tflm_outputs(model_bytes: bytes, pixels: np.ndarray) -> np.ndarray:
@@ -46,7 +47,7 @@ def litert_outputs(model_bytes: bytes, pixels: np.ndarray) -> np.ndarray:
     x = int8_inputs(pixels)
     it = litert.Interpreter(model_content=model_bytes, num_threads=1)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    it.resize_tensor_input(inp["index"], [len(x), 784])
+    it.resize_tensor_input(inp["index"], [len(x), parse_facts(model_bytes, "the int8 .tflite").input_size])
     it.allocate_tensors()
     it.set_tensor(inp["index"], x)
     it.invoke()
@@ -54,7 +55,7 @@ def litert_outputs(model_bytes: bytes, pixels: np.ndarray) -> np.ndarray:
 
 
 def compare(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
-    """Byte and top-1 agreement of two (N, 10) int8 arrays (argmax: first index wins, as numpy)."""
+    """Byte and top-1 agreement of two (N, classes) int8 arrays (argmax: first index wins, as numpy)."""
     if scores.shape != reference.shape:
         raise ArtifactError(f"output shapes differ: {scores.shape} vs {reference.shape}")
     diff = scores != reference
@@ -70,7 +71,7 @@ def verify_host(c_path: str | Path, tflite_path: str | Path, images: np.ndarray,
     model_bytes = Path(tflite_path).read_bytes()
     kernel = HostKernel(c_path, header)
     start = time.perf_counter()
-    scores, digits = kernel.run(np.asarray(images, np.uint8).reshape(len(images), 784))
+    scores, digits = kernel.run(np.asarray(images, np.uint8).reshape(len(images), -1))
     seconds = time.perf_counter() - start
     ref = tflm_outputs(model_bytes, images)
     labels = np.asarray(labels)

@@ -96,7 +96,7 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
 
     from edgemnist.bench import render
     from edgemnist.bench.terminal import print_cortex_m4
-    from edgemnist.ckernel.bench import cortex_m4_report
+    from edgemnist.bench.cortex_m4 import cortex_m4_report
     from edgemnist.data import load_mnist
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text

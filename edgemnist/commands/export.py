@@ -72,7 +72,7 @@ def _wrapped(line: str, indent: str = "    ") -> str:
 
 def _print_summary(result) -> None:
     """A format's own line under its row (the exporter's ``summary``: micro's arena and flash), wrapped."""
-    line = result.config.fmt.load_exporter().summary(result.manifest)
+    line = result.config.fmt.load_exporter().summary(result)
     if line:
         print(_wrapped(line))
 

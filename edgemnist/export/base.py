@@ -1,19 +1,22 @@
 """The exporter contract: what one artifact format provides to the export pipeline.
 
 Each format of ``edgemnist.formats.FORMATS`` names one ``Exporter`` instance (``"edgemnist.export.<fmt>:EXPORTER"``),
-resolved once (``Format.load_exporter()``). The pipeline (``edgemnist.export.pipeline``) calls it top to bottom:
+resolved once (``Format.load_exporter()``). The pipeline (``edgemnist.export.pipeline``) calls it top to bottom,
+handing every step the same frozen ``ExportJob`` (config, source, calibration, the staged ``files`` and the
+verified ``input``), so an exporter keeps no state between the steps:
 
 1. ``requires(config)``: another artifact this one is generated from (the C kernel: the int8 .tflite), or None.
    The pipeline exports and verifies that one first and hands it over as ``job.input``.
 2. ``companions(target)``: the names of the files written beside the artifact (micro: ``model_data.h``). The
    pipeline stages each under a hidden temporary name (``Files.companion(name)``) and lands them with the artifact.
-3. ``export(job, files)``: write ``files.path`` (and every companion at ``files.companion(name)``).
-4. ``describe(files)``: facts read back from the written files (tensors with scale and zero point, graph, tools,
+3. ``export(job)``: write ``job.files.path`` (and every companion at ``job.files.companion(name)``).
+4. ``describe(job)``: facts read back from the written files (tensors with scale and zero point, graph, tools,
    an optional ``<format>`` section for the manifest).
-5. ``check(facts, mode, io)``: every way the files differ from the mode they claim (a list of problems).
-6. ``measure(files, images, labels)``: the format's own test-set runs, kept under ``manifest[<format>]``, and
-   the problems they found. Default: none.
-7. ``summary(manifest)``: one extra line for ``edgemnist export``. Default: none.
+5. ``check(job, facts)``: every way the files differ from the mode and I/O ``job.config`` claims (a list of
+   problems).
+6. ``measure(job)``: the format's own runs on the test set (``job.source.data``), kept under
+   ``manifest[<format>]``, and the problems they found. Default: none.
+7. ``summary(result)``: one extra line for ``edgemnist export`` about the landed ``ExportResult``. Default: none.
 
 No method probes another with ``hasattr``; the defaults below are the whole optional part.
 """
@@ -26,13 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from edgemnist import spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from edgemnist.export.config import Calibration, ExportConfig
-    from edgemnist.export.pipeline import ExportResult
     from edgemnist.export.source import Source
 
 
@@ -53,12 +53,25 @@ class Files:
 
 
 @dataclass(frozen=True)
+class ExportResult:
+    """One verified (or, inside a RejectedError, rejected) artifact, landed with its manifest."""
+
+    path: Path  # the artifact (or the .rejected file, in a RejectedError)
+    manifest_path: Path
+    manifest: dict[str, Any]
+    report: Any  # edgemnist.verify.Report
+    config: ExportConfig
+    seconds: float  # conversion only; verification seconds are in report.seconds
+
+
+@dataclass(frozen=True)
 class ExportJob:
-    """Everything an exporter gets: what to export, from what, calibrated how."""
+    """Everything an exporter gets, at every step: what to export, from what, calibrated how, and where."""
 
     config: ExportConfig
     source: Source  # the loaded Keras model (.model), its path and sha256, MNIST (.data)
     calibration: Calibration | None  # int8 modes only
+    files: Files  # the staged artifact and companions (hidden temporaries until the pipeline lands them)
     input: ExportResult | None = None  # the verified artifact ``requires(config)`` asked for
 
     @property
@@ -79,23 +92,24 @@ class Exporter(ABC):
         return ()
 
     @abstractmethod
-    def export(self, job: ExportJob, files: Files) -> None:
-        """Write ``files.path`` and each companion at ``files.companion(name)``; raise ConfigError on bad input."""
+    def export(self, job: ExportJob) -> None:
+        """Write ``job.files.path`` and each companion at ``job.files.companion(name)``; ConfigError on bad input."""
 
     @abstractmethod
-    def describe(self, files: Files) -> dict[str, Any]:
-        """``{"input", "output", "graph"?, "tools"?, "calibration"?, "<format>"?}`` read back from the files."""
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        """``{"input", "output", "graph"?, "tools"?, "calibration"?, "<format>"?}`` read back from ``job.files``."""
 
     @abstractmethod
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        """Every way ``facts`` contradict ``mode`` / ``io`` (empty when the artifact is what it claims)."""
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        """Every way ``facts`` contradict ``job.config``'s mode / io (empty when the artifact is what it claims)."""
 
-    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-        """The format's own runs on the uint8 test images: (manifest section, problems). Default: none."""
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        """The format's own runs of ``job.files`` on the uint8 test images (``job.source.data``):
+        (manifest section, problems). Default: none."""
         return {}, []
 
-    def summary(self, manifest: dict[str, Any]) -> str | None:
-        """One line ``edgemnist export`` prints under the artifact's row. Default: none."""
+    def summary(self, result: ExportResult) -> str | None:
+        """One line ``edgemnist export`` prints under the landed artifact's row. Default: none."""
         return None
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,13 @@ from edgemnist import spec
 from edgemnist.ckernel import host, m4, verify, wasm
 from edgemnist.ckernel.model import read_model
 from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
-from edgemnist.errors import ArtifactError, ConfigError, EdgemnistError
-from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
+from edgemnist.errors import ConfigError, EdgemnistError
+from edgemnist.export.base import Exporter, ExportJob, ExportResult, io_problems
 from edgemnist.export.config import ExportConfig
 from edgemnist.fileio import atomic_write_text, sha256_file
 
 MIN_LITERT_AGREEMENT = 0.995
 M4_IMAGES = 1000
-API = "int edgemnist_predict(const uint8_t pixels[784], int8_t scores[10])"
 PATHS = ("portable", "cortex-m-dsp", "wasm-simd128")
 
 
@@ -65,7 +63,8 @@ def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, 
                               h["EDGEMNIST_OUTPUT_SCALE"], h["EDGEMNIST_OUTPUT_ZERO_POINT"]),
         "graph": {"ops": ["FULLY_CONNECTED", "SOFTMAX"], "weights": ["int8"], "activations": ["int8"]},
         "c": {
-            "api": API,
+            "api": f"int edgemnist_predict(const uint8_t pixels[{h['EDGEMNIST_INPUT_SIZE']}], "
+                   f"int8_t scores[{h['EDGEMNIST_OUTPUT_SIZE']}])",
             "header": {"file": HEADER_NAME, "sha256": sha256_file(h_path)},
             "source": {"file": h["EDGEMNIST_SOURCE_NAME"], "sha256": h["EDGEMNIST_SOURCE_SHA256"]},
             "generator": h["EDGEMNIST_GENERATOR"],
@@ -164,46 +163,43 @@ def summary(manifest: dict[str, Any]) -> str | None:
 class CExporter(Exporter):
     """int8 .tflite -> edgemnist_model.c + edgemnist_model.h; ``measure`` compiles and runs them (module doc)."""
 
-    def __init__(self) -> None:
-        self._inputs: dict[str, Path] = {}  # staged .c -> the verified .tflite it came from (export -> measure)
-        self._lock = threading.Lock()
-
     def requires(self, config: ExportConfig) -> ExportConfig | None:
         return ExportConfig("tflite", "int8", "int8")
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
 
-    def export(self, job: ExportJob, files: Files) -> None:
-        if job.input is None:
-            raise ConfigError("the C kernel is generated from the verified int8 .tflite, and none was given")
-        tflite = Path(job.input.path)
+    def export(self, job: ExportJob) -> None:
+        tflite = _tflite(job)
         pair = render(read_model(tflite), source=tflite)
-        atomic_write_text(files.companion(HEADER_NAME), pair[HEADER_NAME])
-        atomic_write_text(files.path, pair[SOURCE_NAME])
-        with self._lock:
-            self._inputs[str(files.path)] = tflite
+        atomic_write_text(job.files.companion(HEADER_NAME), pair[HEADER_NAME])
+        atomic_write_text(job.files.path, pair[SOURCE_NAME])
 
-    def describe(self, files: Files) -> dict[str, Any]:
-        facts = describe(files.path, files.companion(HEADER_NAME))
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        facts = describe(job.files.path, job.files.companion(HEADER_NAME))
         facts["tools"] = tools()
         return facts
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        return check(facts, mode, io)
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        return check(facts, job.config.mode, job.config.io)
 
-    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-        with self._lock:
-            tflite = self._inputs.pop(str(files.path), None)
-        if tflite is None:
-            raise ArtifactError(f"{files.path}: measured without having been exported in this process")
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        files, data = job.files, job.source.data
         try:
-            return measure(files.path, files.companion(HEADER_NAME), tflite, images, labels)
+            return measure(files.path, files.companion(HEADER_NAME), _tflite(job), data.test_images,
+                           data.test_labels)
         except EdgemnistError as exc:  # a compiler or emulator failure fails the gate, with its reason
             return {}, [f"the C kernel could not be checked: {str(exc).splitlines()[0]}"]
 
-    def summary(self, manifest: dict[str, Any]) -> str | None:
-        return summary(manifest)
+    def summary(self, result: ExportResult) -> str | None:
+        return summary(result.manifest)
+
+
+def _tflite(job: ExportJob) -> Path:
+    """The verified int8 .tflite the job's C kernel is generated from (``requires``)."""
+    if job.input is None:
+        raise ConfigError("the C kernel is generated from the verified int8 .tflite, and none was given")
+    return Path(job.input.path)
 
 
 EXPORTER = CExporter()

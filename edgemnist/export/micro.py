@@ -18,8 +18,9 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import Exporter, ExportJob, Files
+from edgemnist.export.base import Exporter, ExportJob, ExportResult
 from edgemnist.fileio import atomic_write_text, sha256_file
+from edgemnist.modelfacts import parse_facts
 from edgemnist.tflm.arena import MEASURED_WITH, ensure_runs, min_arena_bytes, round_up
 from edgemnist.tflm.carray import (
     ARENA_SYMBOL,
@@ -30,7 +31,7 @@ from edgemnist.tflm.carray import (
     render_header,
     render_source,
 )
-from edgemnist.tflm.runner import MicroRunner, quantize_pixels
+from edgemnist.tflm.runner import MicroRunner, Quant, quantize_pixels
 
 #: TFLM and LiteRT run the same int8 bytes; their top-1 answers must agree on at least this share of images.
 MIN_LITERT_AGREEMENT = 0.995
@@ -174,17 +175,20 @@ def export_micro(model, out_path: str | Path, config, calibration=None, *, heade
 
     arena_min = min_arena_bytes(model_bytes)
     arena = round_up(arena_min)
-    ensure_runs(model_bytes, arena)  # in a child first: only then in this process
-    runner = MicroRunner(model_bytes, arena)
+    ensure_runs(model_bytes, arena)  # in a child: TFLM allocates and runs the model in that arena
+    facts = parse_facts(model_bytes, str(out_path))  # the header states the file's quantization, read from it
     name, sha = source if source is not None else (None, None)
     text = render_header(model_bytes=model_bytes, arena_bytes=arena, arena_min_bytes=arena_min,
-                         input=runner.quant(runner.input_details), output=runner.quant(runner.output_details),
-                         source=name, source_sha256=sha)
+                         input=_quant(facts.input), output=_quant(facts.output), source=name, source_sha256=sha)
     # During an export both paths are hidden temporaries; the pipeline lands the header only together with a
     # .cc that passed verification.
     atomic_write_text(Path(header) if header is not None else out_path.with_suffix(".h"), text)
     atomic_write_text(out_path, render_source(model_bytes, source_sha256=sha))
     return out_path
+
+
+def _quant(tensor) -> Quant:
+    return Quant(float(tensor.scales[0]), int(tensor.zero_points[0]))
 
 
 class MicroExporter(Exporter):
@@ -193,21 +197,23 @@ class MicroExporter(Exporter):
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
 
-    def export(self, job: ExportJob, files: Files) -> None:
+    def export(self, job: ExportJob) -> None:
+        files = job.files
         export_micro(job.model, files.path, job.config, job.calibration, header=files.companion(HEADER_NAME),
                      source=(job.source.path.name, job.source.sha256))
 
-    def describe(self, files: Files) -> dict[str, Any]:
-        return describe(files.path, files.companion(HEADER_NAME))
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        return describe(job.files.path, job.files.companion(HEADER_NAME))
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        return check(facts, mode, io)
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        return check(facts, job.config.mode, job.config.io)
 
-    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
-        return measure(files.path, images, labels, files.companion(HEADER_NAME))
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        data = job.source.data
+        return measure(job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME))
 
-    def summary(self, manifest: dict[str, Any]) -> str | None:
-        return summary(manifest)
+    def summary(self, result: ExportResult) -> str | None:
+        return summary(result.manifest)
 
 
 EXPORTER = MicroExporter()

@@ -24,7 +24,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
+from edgemnist.export.base import Exporter, ExportJob, io_problems
 from edgemnist.manifest import SCHEMA, tensor_info
 
 #: ONNX opset of every exported graph (ONNX Runtime >= 1.14 runs it; QDQ quantization supports it).
@@ -249,16 +249,16 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
 class OnnxExporter(Exporter):
     """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``)."""
 
-    def export(self, job: ExportJob, files: Files) -> None:
+    def export(self, job: ExportJob) -> None:
         source = {"file": job.source.path.name, "sha256": job.source.sha256}
-        export_onnx(job.model, files.path, job.config, job.calibration, source=source)
+        export_onnx(job.model, job.files.path, job.config, job.calibration, source=source)
 
-    def describe(self, files: Files) -> dict[str, Any]:
-        return describe(files.path)
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        return describe(job.files.path)
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        problems = check(facts, mode, io)
-        if mode == "int8" and facts.get("calibration") is None:
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        problems = check(facts, job.config.mode, job.config.io)
+        if job.config.mode == "int8" and facts.get("calibration") is None:
             problems.append("int8 model states no calibration recipe in its metadata")
         return problems
 

@@ -4,7 +4,7 @@
 
 1. resolve the format's exporter once; if it ``requires`` another artifact, get that one verified first;
 2. stage the artifact and its companions under hidden temporaries (``landing.Staging``);
-3. ``export`` (timed), ``describe``, ``check``;
+3. ``export`` (timed), ``describe``, ``check``, each handed the same ``ExportJob`` (staged files included);
 4. open ONE Predictor on the staged file: its runtime's tensors must agree with ``describe``; ``measure``; verify
    on that same Predictor (``verify.verify_predictor``); close it;
 5. build the manifest (``manifest.build_export_manifest``) and land it with the files, or reject them
@@ -18,28 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from edgemnist.errors import ConfigError, GateError
-from edgemnist.export.base import Exporter, ExportJob, Files
+from edgemnist.export.base import Exporter, ExportJob, ExportResult
 from edgemnist.export.config import ExportConfig
 from edgemnist.export.landing import Staging, rejected_path
 from edgemnist.export.source import Source, prepare
 from edgemnist.fileio import sha256_file
 from edgemnist.formats import EXPORT_FORMATS, FORMATS, Format
 from edgemnist.manifest import build_export_manifest, manifest_path
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path  # the artifact (or the .rejected file, in a RejectedError)
-    manifest_path: Path
-    manifest: dict[str, Any]
-    report: Any  # edgemnist.verify.Report
-    config: ExportConfig
-    seconds: float  # conversion only; verification seconds are in report.seconds
 
 
 class RejectedError(GateError):
@@ -95,16 +83,16 @@ def _input(source: Source, config: ExportConfig, required: ExportConfig | None) 
     return source.results[required]
 
 
-def _read_back(exporter: Exporter, fmt: Format, files: Files, config: ExportConfig, predictor) -> tuple[dict, list]:
+def _read_back(exporter: Exporter, job: ExportJob, predictor) -> tuple[dict, list]:
     """The files' own facts (``describe``) and every way they contradict their config (``check``) or what
     the Predictor's runtime reports."""
     from edgemnist.predictor.base import TensorSpec
 
-    facts = exporter.describe(files)
-    problems = list(exporter.check(facts, config.mode, config.io))
+    facts = exporter.describe(job)
+    problems = list(exporter.check(job, facts))
     for key, seen in (("input", predictor.input), ("output", predictor.output)):
         for what in TensorSpec.from_dict(facts[key]).mismatch(seen):
-            problems.append(f"{key}: the file and the {fmt.runtime} runtime disagree: {what}")
+            problems.append(f"{key}: the file and the {job.config.fmt.runtime} runtime disagree: {what}")
     return facts, problems
 
 
@@ -115,20 +103,20 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
 
     fmt = config.fmt
     exporter: Exporter = fmt.load_exporter()
-    job = ExportJob(config, source,
-                    source.calibration(config.calibration_samples, config.seed) if config.calibrated else None,
-                    _input(source, config, exporter.requires(config)))
+    calibration = source.calibration(config.calibration_samples, config.seed) if config.calibrated else None
+    required = _input(source, config, exporter.requires(config))
     target = Path(out_dir) / config.artifact_name
     target.parent.mkdir(parents=True, exist_ok=True)  # an artifact in a subfolder (web/edgemnist_model.wasm)
     with Staging.open(target, tuple(exporter.companions(target))) as staged:
         files = staged.files
+        job = ExportJob(config=config, source=source, calibration=calibration, files=files, input=required)
         start = time.perf_counter()
-        exporter.export(job, files)
+        exporter.export(job)
         seconds = time.perf_counter() - start
         with Predictor.load(files.path, threads=1, check_hash=False, allow_unverified=True,
                             self_test=False) as predictor:
-            facts, problems = _read_back(exporter, fmt, files, config, predictor)
-            section, more = exporter.measure(files, source.data.test_images, source.data.test_labels)
+            facts, problems = _read_back(exporter, job, predictor)
+            section, more = exporter.measure(job)
             if section:
                 facts = {**facts, fmt.name: {**facts.get(fmt.name, {}), **section}}
             problems += list(more)
@@ -143,7 +131,7 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
         landed = target if passed else rejected_path(target)
         manifest = build_export_manifest(
             config=config, artifact_name=landed.name, artifact_sha256=sha256_file(files.path),
-            artifact_bytes=files.path.stat().st_size, source=source, facts=facts, calibration=job.calibration,
+            artifact_bytes=files.path.stat().st_size, source=source, facts=facts, calibration=calibration,
             seconds=seconds, report=report)
         if not passed:
             staged.reject(manifest)

@@ -25,7 +25,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
-from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
+from edgemnist.export.base import Exporter, ExportJob, io_problems
 from edgemnist.manifest import tensor_info
 
 SIGNATURE = "serving_default"
@@ -170,14 +170,14 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
 class TFLiteExporter(Exporter):
     """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``)."""
 
-    def export(self, job: ExportJob, files: Files) -> None:
-        export_tflite(job.model, files.path, job.config, job.calibration)
+    def export(self, job: ExportJob) -> None:
+        export_tflite(job.model, job.files.path, job.config, job.calibration)
 
-    def describe(self, files: Files) -> dict[str, Any]:
-        return describe(files.path)
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        return describe(job.files.path)
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
-        return check(facts, mode, io)
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        return check(facts, job.config.mode, job.config.io)
 
 
 EXPORTER = TFLiteExporter()

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgemnist.export.base import Exporter, ExportJob, Files, io_problems
+from edgemnist.errors import ConfigError
+from edgemnist.export.base import Exporter, ExportJob, ExportResult, Files, io_problems
 from edgemnist.export.config import ExportConfig
 
 SCALAR = "edgemnist_model.scalar.wasm"
@@ -36,32 +36,28 @@ def _web():
 class WebExporter(Exporter):
     """C kernel -> the static web folder; ``measure`` compares every wasm byte with the host C."""
 
-    def __init__(self) -> None:
-        self._kernels: dict[Path, Path] = {}  # staged artifact -> the C kernel it was built from (export -> measure)
-        self._lock = threading.Lock()
-
     def requires(self, config: ExportConfig) -> ExportConfig | None:
         return ExportConfig("c")
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (SCALAR, *_web().PAGE_FILES)
 
-    def export(self, job: ExportJob, files: Files) -> None:
-        build = _web()
-        kernel_c = Path(job.input.path)
+    def export(self, job: ExportJob) -> None:
+        build, files = _web(), job.files
+        kernel_c = _kernel(job).path
         clang = build.find_clang()
         build.build_wasm(kernel_c, files.path, simd=True, clang=clang)
         build.build_wasm(kernel_c, files.companion(SCALAR), simd=False, clang=clang)
         for name in build.PAGE_FILES:
             shutil.copyfile(build.STATIC / name, files.companion(name))
-        with self._lock:
-            self._kernels[files.path] = kernel_c
 
-    def describe(self, files: Files) -> dict[str, Any]:
+    def describe(self, job: ExportJob) -> dict[str, Any]:
+        """The wasm modules' own facts; the tensors are the verified C kernel's (read from its header, which
+        states the .tflite's), so the gate's "file and runtime agree" compares them with what the module
+        reports about itself."""
         from edgemnist.fileio import sha256_file
-        from edgemnist.web.runtime import INPUT, OUTPUT
 
-        build = _web()
+        build, files, kernel = _web(), job.files, _kernel(job)
         wasm = {}
         for name, staged in (("simd", files.path), ("scalar", files.companion(SCALAR))):
             module = build.inspect_module(staged.read_bytes())
@@ -69,15 +65,13 @@ class WebExporter(Exporter):
             wasm[name] = {"file": build.WASM_FILES[name], "bytes": staged.stat().st_size,
                           "sha256": sha256_file(staged), "imports": [".".join(i) for i in module.imports],
                           **({"missing_exports": missing} if missing else {})}
-        with self._lock:
-            kernel_c = self._kernels.get(files.path)
-        kernel = {"file": kernel_c.name, "sha256": sha256_file(kernel_c)} if kernel_c else None
-        return {"input": dict(INPUT), "output": dict(OUTPUT),
+        return {"input": dict(kernel.manifest["input"]), "output": dict(kernel.manifest["output"]),
                 "tools": {"clang": _clang_version()},
                 # The page reads this manifest: kept short (it counts in the page weight).
-                "web": {"wasm": wasm, "kernel": kernel}}
+                "web": {"wasm": wasm, "kernel": {"file": kernel.path.name, "sha256": sha256_file(kernel.path)}}}
 
-    def check(self, facts: dict[str, Any], mode: str, io: str) -> list[str]:
+    def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
+        mode, io = job.config.mode, job.config.io
         problems = [] if (mode, io) == ("int8", "int8") else [f"web is int8 with int8 I/O only, not {mode} / {io}"]
         problems += io_problems(facts, "int8")
         for name, w in facts["web"]["wasm"].items():
@@ -87,18 +81,16 @@ class WebExporter(Exporter):
                 problems.append(f"the {name} wasm module does not export {', '.join(w['missing_exports'])}")
         return problems
 
-    def measure(self, files: Files, images: np.ndarray, labels: np.ndarray) -> tuple[dict[str, Any], list[str]]:
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         from edgemnist.ckernel.host import HostKernel
         from edgemnist.errors import first_line
         from edgemnist.web import browser
         from edgemnist.web.runtime import WasmKernel
 
-        with self._lock:
-            kernel_c = self._kernels.pop(files.path, None)
-        if kernel_c is None:
-            return {}, ["the C kernel this folder was built from is unknown (export() did not run here)"]
-        x = np.ascontiguousarray(images, dtype=np.uint8).reshape(-1, 784)
-        want, _ = HostKernel(kernel_c).run(x)
+        files, kernel, labels = job.files, _kernel(job), job.source.data.test_labels
+        pixels = int(kernel.manifest["input"]["shape"][-1])  # the kernel's input size, as its header states it
+        x = np.ascontiguousarray(job.source.data.test_images, dtype=np.uint8).reshape(-1, pixels)
+        want, _ = HostKernel(kernel.path).run(x)
         section: dict[str, Any] = {"n": int(len(x)), "reference": "host C"}
         problems = []
         for name, path in (("simd", files.path), ("scalar", files.companion(SCALAR))):
@@ -126,8 +118,8 @@ class WebExporter(Exporter):
             section["chromium"] = chromium
         return section, problems
 
-    def summary(self, manifest: dict[str, Any]) -> str | None:
-        web = manifest.get("web") or {}
+    def summary(self, result: ExportResult) -> str | None:
+        web = result.manifest.get("web") or {}
         wasm = web.get("wasm") or {}
         if not wasm:
             return None
@@ -143,6 +135,13 @@ class WebExporter(Exporter):
         elif chromium:
             line += f" (Chromium not run: {chromium.get('why')})"
         return line
+
+
+def _kernel(job: ExportJob) -> ExportResult:
+    """The verified C kernel the job's folder is built from (``requires``)."""
+    if job.input is None:
+        raise ConfigError("the web folder is built from the verified C kernel, and none was given")
+    return job.input
 
 
 def _final_names(files: Files, folder: Path) -> Path:

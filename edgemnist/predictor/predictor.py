@@ -25,6 +25,7 @@ from edgemnist.errors import (
     first_line,
     require_file,
 )
+from edgemnist.manifest import FROM_FILE
 from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
@@ -79,7 +80,7 @@ class Predictor:
     @classmethod
     def load(cls, path: str | Path, threads: int = 1, *, check_hash: bool = True,
              allow_unverified: bool = False, self_test: bool | None = None,
-             public_key: Any = None) -> Predictor:
+             public_key: Any = None, manifest: Any = FROM_FILE) -> Predictor:
         """Load ``path`` with the runtime its suffix names.
 
         Raises ArtifactError (missing, empty, oversized, malformed or unreadable file, unknown suffix),
@@ -95,12 +96,20 @@ class Predictor:
         unless ``<path>.sig`` is a valid signature by that key over exactly this artifact, its manifest and
         its companions as they are now, checked before any runtime (or the manifest parser) sees the bytes.
         Only such a signature lets the micro backend trust a header's arena without a child-process run.
+
+        ``manifest``: the manifest beside ``path`` as ``read_manifest`` already returned it (None: there is none),
+        handed along so that it is not read again; by default (``FROM_FILE``) it is read here. Everything above
+        is checked against it as against a manifest read here (format, sha256, verification). Not with
+        ``public_key``: a signature vouches for the manifest file itself, which is then read after the check.
         """
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
 
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
+        if public_key is not None and manifest is not FROM_FILE:
+            raise ConfigError("manifest= hands along a manifest already read; with public_key= it is read here, after "
+                              "its signature is checked")
         path = Path(path)
         fmt = format_for_path(path)
         require_file(path)
@@ -114,7 +123,8 @@ class Predictor:
             from edgemnist.signing import verify
 
             verify(path, public_key)
-        manifest = read_manifest(path, required=public_key is not None)
+        if manifest is FROM_FILE:
+            manifest = read_manifest(path, required=public_key is not None)
         if manifest is not None:
             if manifest["format"] != fmt.name:
                 raise ManifestError(f"{manifest_path(path)}: says format {manifest['format']!r} but "

@@ -29,8 +29,8 @@ class WebBackend(Backend):
         self.threads = threads  # the kernel runs on one thread; recorded only
         self._kernel = wasm.WasmKernel(self.path)
         self._lock = threading.Lock()
-        self.input = TensorSpec.from_dict(wasm.INPUT)
-        self.output = TensorSpec.from_dict(wasm.OUTPUT)
+        self.input = TensorSpec.from_dict(self._kernel.tensors["input"])  # as the module states them
+        self.output = TensorSpec.from_dict(self._kernel.tensors["output"])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         with self._lock:
@@ -43,7 +43,8 @@ class WebBackend(Backend):
         def prepare(batch: int):
             return kernel.run_int8
 
-        return RawLoop("wasmtime: 784 bytes into em_input, em_predict(), em_scores out, per image", prepare)
+        return RawLoop(f"wasmtime: {kernel.input_size} bytes into em_input, em_predict(), em_scores out, per image",
+                       prepare)
 
     def quantization(self) -> str | None:
         return "int8"

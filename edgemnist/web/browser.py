@@ -28,14 +28,14 @@ CHROMIUM_ENV = "EDGEMNIST_CHROMIUM"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 RUN_IMAGES = """async ([b64, simd]) => {
-  const EdgeMnist = (await import("./edgemnist.js")).default;
+  const mod = await import("./edgemnist.js"), EdgeMnist = mod.default, {PIXELS, CLASSES} = mod;
   const model = await EdgeMnist.load("./", {simd});
   const bin = atob(b64), raw = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
-  const n = raw.length / 784, scores = new Int8Array(n * 10), labels = new Uint8Array(n);
+  const n = raw.length / PIXELS, scores = new Int8Array(n * CLASSES), labels = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const r = model.predict(raw.subarray(i * 784, (i + 1) * 784));
-    scores.set(r.scores, i * 10);
+    const r = model.predict(raw.subarray(i * PIXELS, (i + 1) * PIXELS));
+    scores.set(r.scores, i * CLASSES);
     labels[i] = r.label;
   }
   const enc = (u) => { let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); };
@@ -88,8 +88,8 @@ def _decode(b64: str, dtype, shape) -> np.ndarray:
 
 
 def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd", "scalar")) -> dict[str, dict]:
-    """All ``images`` (uint8 (N, 28, 28) or (N, 784)) through the page's ``model.predict`` for each build:
-    ``{build: {"scores": int8 (N, 10), "labels": (N,), "kernel_path", "isolated"}}``.
+    """All ``images`` (uint8 (N, 28, 28) or (N, pixels)) through the page's ``model.predict`` for each build:
+    ``{build: {"scores": int8 (N, classes), "labels": (N,), "kernel_path", "isolated"}}``.
 
     Raises ArtifactError when the page logs a console error or asks for anything off 127.0.0.1, and
     MissingDependencyError when Chromium or Playwright is missing."""
@@ -100,7 +100,8 @@ def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd
         raise MissingDependencyError(why)
     from playwright.sync_api import sync_playwright
 
-    x = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(-1, 784))
+    images = np.asarray(images, dtype=np.uint8)
+    x = np.ascontiguousarray(images.reshape(len(images), -1))
     b64 = base64.b64encode(x.tobytes()).decode()
     errors: list[str] = []
     offsite: list[str] = []
@@ -124,7 +125,7 @@ def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd
             page.wait_for_selector("body[data-ready]", timeout=60_000)
             for build in builds:
                 got = page.evaluate(RUN_IMAGES, [b64, build == "simd"])
-                out[got["build"]] = {"scores": _decode(got["scores"], np.int8, (len(x), 10)),
+                out[got["build"]] = {"scores": _decode(got["scores"], np.int8, (len(x), -1)),
                                      "labels": _decode(got["labels"], np.uint8, (len(x),)).astype(np.int64),
                                      "kernel_path": got["kernelPath"], "isolated": got["isolated"]}
         finally:

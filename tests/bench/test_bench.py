@@ -193,6 +193,18 @@ def test_markdown_and_plots(report, tmp_path):
     assert pixels.shape[0] > 400 and pixels.shape[1] > 1000 and pixels.std() > 0.05  # drawn, not blank
 
 
+def test_bench_reads_each_manifest_once_and_hands_the_record_along(artifacts, test_set, manifest_reads):
+    """Every artifact's manifest is read once for the whole run (finding the Keras model, both loads, the accuracy
+    run, the source check), and the Keras model's once."""
+    images, labels = test_set
+    tflite, onnx = artifacts["tflite"], artifacts["onnx"]
+    report = run_bench([tflite, onnx], BenchConfig(batch_sizes=(1,), warmup=1, min_time=0.01, min_runs=5,
+                                                   keras_min_runs=1), images=images[:100], labels=labels[:100])
+    assert report.keras is not None and report.keras["accuracy_source"] == "measured"  # found through a manifest
+    assert all(a.accuracy_source == "measured" and a.verified for a in report.artifacts)
+    assert dict(manifest_reads) == {tflite.name: 1, onnx.name: 1, artifacts["keras"].name: 1}
+
+
 def test_bad_images_and_unknown_artifacts(artifacts, test_set, tmp_path):
     images, labels = test_set
     with pytest.raises(InputError):

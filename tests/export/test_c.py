@@ -9,9 +9,11 @@ import shutil
 import numpy as np
 import pytest
 
+from edgemnist.bench.machine import cpu_model
 from edgemnist.cli import main
 from edgemnist.errors import ArtifactError
 from edgemnist.manifest import read_manifest
+from edgemnist.modelfacts import read_facts
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
     assert np.array_equal(np.asarray(digits), kernel_digits)
 
 
-def test_bench_host_and_cortex_m4(c_export, data_dir, tmp_path, toolchain, capsys):
+def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, toolchain, capsys):
     assert main(["bench", str(c_export.path), "--no-keras", "--min-time", "0.05", "--min-runs", "20",
                  "--batch-sizes", "1", "--no-accuracy", "--data-dir", str(data_dir)]) == 0
     assert "edgemnist_model.c" in capsys.readouterr().out
@@ -97,7 +99,10 @@ def test_bench_host_and_cortex_m4(c_export, data_dir, tmp_path, toolchain, capsy
     report = json.loads(out.read_text())
     assert report["images"] == 100 and set(report["paths"]) == {"dsp", "portable"}
     assert all(p["differing_bytes_vs_host"] == 0 for p in report["paths"].values())
-    assert "not reproduced here" in report["tflm"]["measured_by"]
+    assert not {"tflm", "targets", "verdict"} & set(report)  # this kernel's own figures, no peer's, no targets
+    facts = read_facts(export_artifact("tflite", "int8", "int8").path)  # the .tflite the kernel is generated from
+    assert report["macs"] == facts.macs == sum(i * o for i, o in facts.dense_shapes) == 784 * 512 + 512 * 10
+    assert report["machine"]["cpu"] == cpu_model()
     assert main(["bench", "--target", "cortex-m4", str(c_export.path.with_name("model.int8.tflite"))]) == 2
     assert "runs C artifacts" in capsys.readouterr().err
 

@@ -106,18 +106,26 @@ def test_an_exporter_gets_a_verified_input_and_lands_several_fixed_name_companio
         def companions(self, target):
             return ("index.html", "kernel.wasm", "simd.wasm")
 
-        def export(self, job, files):
+        def export(self, job):
             seen["input"] = job.input
+            files = job.files
             shutil.copy(job.input.path, files.path)
             for name in self.companions(files.path):
                 seen.setdefault("staged", []).append(files.companion(name))
                 files.companion(name).write_text(f"{name} of {job.input.manifest['artifact']['sha256']}\n")
 
-        def describe(self, files):
-            return tflite.describe(files.path)
+        def describe(self, job):
+            seen.setdefault("jobs", []).append(job)
+            return tflite.describe(job.files.path)
 
-        def check(self, facts, mode, io):
-            return tflite.check(facts, mode, io)
+        def check(self, job, facts):
+            seen["jobs"].append(job)
+            return tflite.check(facts, job.config.mode, job.config.io)
+
+        def measure(self, job):
+            seen["jobs"].append(job)
+            assert job.files.path.exists() and job.files.path.name.startswith(".")  # still staged
+            return {}, []
 
     module = types.ModuleType("edgemnist_test_copy_exporter")
     module.EXPORTER = CopyExporter()
@@ -128,6 +136,7 @@ def test_an_exporter_gets_a_verified_input_and_lands_several_fixed_name_companio
         extra="litert", runtime="LiteRT"))
     result = export_prepared(source, ExportConfig("copy"), tmp_path)
     assert seen["input"].report.passed and seen["input"].config == ExportConfig("tflite", "int8", "int8")
+    assert len(seen["jobs"]) == 3 and all(j is seen["jobs"][0] for j in seen["jobs"])  # one job, every step
     assert all(p.name.startswith(".") and p.parent == tmp_path for p in seen["staged"])  # hidden temporaries
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "kernel.wasm", "model.int8.tflcopy",
                                                           "model.int8.tflcopy.json", "simd.wasm"]

@@ -429,3 +429,26 @@ def test_context_manager_and_repr(int8_path):
     with Predictor.load(int8_path) as p:
         assert "tflite" in repr(p) and "int8" in repr(p)
         assert p(np.zeros((28, 28), np.uint8)).labels.shape == (1,)
+
+
+def test_load_reads_the_manifest_once_or_takes_the_record_handed_to_it(int8_path, data_dir, manifest_reads, capsys):
+    from edgemnist.cli import main
+
+    with Predictor.load(int8_path) as p:
+        record = p.manifest
+    assert dict(manifest_reads) == {int8_path.name: 1}
+    manifest_reads.clear()
+    with Predictor.load(int8_path, manifest=record) as q:
+        assert q.manifest is record and q.input.scale == record["input"]["scale"]
+    assert not manifest_reads
+    changed = {**record, "artifact": {**record["artifact"], "sha256": "0" * 64}}
+    with pytest.raises(ArtifactChangedError):  # a record handed along is checked like one read here
+        Predictor.load(int8_path, manifest=changed)
+    with pytest.raises(ConfigError, match="signature"):
+        Predictor.load(int8_path, manifest=record, public_key=b"unused")
+    manifest_reads.clear()
+    for argv in (["info", str(int8_path)], ["evaluate", str(int8_path), "--data-dir", str(data_dir)]):
+        assert main(argv) == 0
+        assert dict(manifest_reads) == {int8_path.name: 1}, argv
+        manifest_reads.clear()
+    capsys.readouterr()

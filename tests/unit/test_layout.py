@@ -118,6 +118,68 @@ def test_no_import_cycle_between_edgemnist_packages():
     assert not cycles, f"packages in an import cycle: {cycles} ({ {u: sorted(graph[u]) for u in cycles} })"
 
 
+def _module_graph() -> dict[str, set[str]]:
+    """Module -> the edgemnist modules it imports (lazy and ``TYPE_CHECKING`` imports included): ``from pkg import
+    name`` counts as importing ``pkg.name`` when that is a module, else ``pkg`` itself. Importing an ancestor package
+    (``from edgemnist import __version__``) is not an edge: Python initialises it before any of its modules."""
+    modules = {_dotted(p): p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for module, names in _imports(path):
+            targets = [f"{module}.{n}" if f"{module}.{n}" in modules else module for n in names] or [module]
+            for target in targets:
+                if target in modules and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan): each is a set of modules in a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle_inside_one_package():
+    graph = {"p.base": {"p.pipeline"}, "p.pipeline": {"p.base", "p.landing"}, "p.landing": {"p.base"}, "p.x": set()}
+    assert _cycles(graph) == [["p.base", "p.landing", "p.pipeline"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycle_between_edgemnist_modules():
+    """Not between packages (above), and not between the modules of one package either (export.base importing
+    export.pipeline, which imports export.base), lazy imports included."""
+    graph = _module_graph()
+    cycles = _cycles(graph)
+    assert not cycles, "modules in an import cycle: " + "; ".join(
+        " <-> ".join(c) + f" ({ {m: sorted(graph[m] & set(c)) for m in c} })" for c in cycles)
+
+
 def test_no_hook_probing_and_no_top_level_bench_modules():
     for path in [*(PKG / "export").glob("*.py"), PKG / "commands" / "export.py", PKG / "predictor" / "predictor.py"]:
         text = path.read_text(encoding="utf-8")
