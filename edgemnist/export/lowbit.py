@@ -20,7 +20,7 @@ The recipe, deterministic for a given seed:
    weight trainable, Adam, on the training images outside the held-back slice; then the kernel is snapped.
 3. A Keras model whose hidden kernel is exactly ``scale_c * level`` is converted by the normal int8 converter
    (``edgemnist.export.tflite.convert``) with the usual calibration images, so the activation ranges are
-   calibrated with the low-bit layer in place. Layer 2 stays 8-bit (5,130 weights, ~1 % of the model).
+   calibrated with the low-bit layer in place. Layer 2 stays 8-bit: it holds about 1 % of the weights.
 4. The converter stores that kernel as round(level * 127 / max|level|) with scale max|w| / 127; the filter's
    int8 data are rewritten in place to the levels themselves with scale ``scale_c`` (the same real weights),
    and the hidden bias to round(b / (s_in * scale_c)) with its scale. Nothing else in the file changes; the

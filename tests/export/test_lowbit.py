@@ -13,6 +13,7 @@ pytest.importorskip("ai_edge_litert")
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ConfigError  # noqa: E402
 from edgemnist.export import lowbit  # noqa: E402
+from edgemnist.flatbuffer import check_tflite  # noqa: E402
 from edgemnist.tflm.runner import MicroRunner, quantize_pixels  # noqa: E402
 
 #: (bits, level set): the defaults first, then the other 2-bit set.
@@ -65,6 +66,7 @@ def test_hidden_filter_takes_only_the_levels(quantized, trained, bits, levels):
     assert recipe.calibration["split"] == recipe.held_back["split"] == "train"
     assert 0.2 <= recipe.clips["ratio_min"] <= recipe.clips["ratio_median"] <= recipe.clips["ratio_max"] <= 2.0
     json.dumps(recipe.to_dict())  # the manifest can hold it
+    check_tflite(data, "low-bit")  # the structure every loader checks first
 
 
 @pytest.mark.parametrize("bits,levels", CASES[:2])
@@ -99,6 +101,16 @@ def test_accuracy_passes_the_gate_on_10000_images(quantized, mnist, bits, levels
     data, _ = quantized(bits, levels)
     accuracy = float(np.mean(litert(data, quantize_pixels(mnist.test_images)).argmax(1) == mnist.test_labels))
     assert spec.passes(accuracy, spec.accuracy_floor()), f"{bits}-bit {levels}: {accuracy:.2%}"
+
+
+def test_float_io_has_the_same_levels_and_predictions(quantized, trained, mnist):
+    data, _ = quantized(4, "int4")
+    floatio, _ = lowbit.quantize(trained[1].model, 4, mnist, seed=0, io="float")
+    np.testing.assert_array_equal(lowbit.hidden_filter(floatio)[0], lowbit.hidden_filter(data)[0])
+    images = mnist.test_images[:1000]
+    probabilities = litert(floatio, spec.to_unit_floats(images))
+    assert probabilities.dtype == np.float32
+    np.testing.assert_array_equal(probabilities.argmax(1), litert(data, quantize_pixels(images)).argmax(1))
 
 
 def test_same_seed_same_bytes_other_seed_other_slice(quantized, trained, mnist):
