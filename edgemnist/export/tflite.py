@@ -39,13 +39,18 @@ def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path
     ``calibration`` (an ``edgemnist.export.config.Calibration``) is required for int8 and ignored otherwise.
     The flatbuffer does not embed its source (the manifest records it).
     """
-    from edgemnist._deps import keras as _keras
-    from edgemnist._deps import tensorflow as _tf
-
     out_path = Path(out_path)
     if out_path.suffix != ".tflite":
         raise ConfigError(f"{out_path}: a TFLite artifact must end in .tflite")
-    mode, io = config.mode, config.io
+    out_path.write_bytes(convert(model, config.mode, config.io, calibration))
+    return out_path
+
+
+def convert(model, mode: str, io: str, calibration=None) -> bytes:
+    """The flatbuffer ``export_tflite`` writes: ``model`` converted as ``mode`` / ``io`` say."""
+    from edgemnist._deps import keras as _keras
+    from edgemnist._deps import tensorflow as _tf
+
     if mode == "int8" and calibration is None:
         raise ConfigError("tflite int8 needs calibration images (a representative dataset)")
     keras, tf = _keras(), _tf()
@@ -82,9 +87,7 @@ def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path
         with warnings.catch_warnings():
             # The converter's own calibrator still builds a tf.lite.Interpreter; nothing we can change.
             warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            flatbuffer = converter.convert()
-    out_path.write_bytes(flatbuffer)
-    return out_path
+            return converter.convert()
 
 
 def _dtype(t: dict) -> str:
