@@ -14,11 +14,21 @@ KERAS_NAME = "model.keras"
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS, metavar="DIR",
-                   help="folder with model.keras and the exported artifacts; missing ones are trained/exported "
-                        f"there (default {DEFAULT_ARTIFACTS.relative_to(REPO)})")
-    p.add_argument("--out", type=Path, default=DEFAULT_RESULTS, metavar="DIR",
-                   help=f"where the results go (default {DEFAULT_RESULTS.relative_to(REPO)})")
+    p.add_argument(
+        "--artifacts",
+        type=Path,
+        default=DEFAULT_ARTIFACTS,
+        metavar="DIR",
+        help="folder with model.keras and the exported artifacts; missing ones are trained/exported "
+        f"there (default {DEFAULT_ARTIFACTS.relative_to(REPO)})",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_RESULTS,
+        metavar="DIR",
+        help=f"where the results go (default {DEFAULT_RESULTS.relative_to(REPO)})",
+    )
     p.add_argument("--data-dir", metavar="DIR", help="MNIST folder (default: $EDGEMNIST_DATA_DIR or the cache)")
 
 

@@ -83,8 +83,11 @@ def log(message: str) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--render-only", action="store_true",
-                     help="measure nothing: write results/browser.md again from the existing browser.json")
+    src.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: write results/browser.md again from the existing browser.json",
+    )
     src.add_argument("--site", type=Path, metavar="DIR", help="an exported web folder (edgemnist export --format web)")
     src.add_argument("--kernel", type=Path, metavar="C", help="a generated edgemnist_model.c (its .h beside it)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR")
@@ -112,13 +115,20 @@ def cold_load(browser, url: str, origin: str) -> dict:
     page.goto(url)
     page.wait_for_selector("body[data-first-prediction]", timeout=60_000)
     first = float(page.evaluate("document.body.dataset.firstPrediction"))
-    nav = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0];"
-                        " return {domContentLoaded: n.domContentLoadedEventEnd, load: n.loadEventEnd}; })()")
+    nav = page.evaluate(
+        "(() => { const n = performance.getEntriesByType('navigation')[0];"
+        " return {domContentLoaded: n.domContentLoadedEventEnd, load: n.loadEventEnd}; })()"
+    )
     files = []
     for req in finished:
         sizes = req.sizes()
-        files.append({"url": req.url[len(origin) - 1:], "body": sizes["responseBodySize"],
-                      "headers": sizes["responseHeadersSize"]})
+        files.append(
+            {
+                "url": req.url[len(origin) - 1 :],
+                "body": sizes["responseBodySize"],
+                "headers": sizes["responseHeadersSize"],
+            }
+        )
     context.close()
     if errors or offsite:
         raise RuntimeError(f"console errors {errors} / requests off 127.0.0.1 {offsite}")
@@ -131,11 +141,24 @@ def screenshot(browser, url: str, path: Path) -> None:
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("body[data-ready]")
-    x0, y0, w, h = page.evaluate("() => { const p = document.getElementById('pad'), r = p.getBoundingClientRect();"
-                                 " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth,"
-                                 " p.clientHeight]; }")
-    three = [(0.3, 0.2), (0.47, 0.14), (0.64, 0.18), (0.68, 0.31), (0.58, 0.43), (0.45, 0.47), (0.6, 0.52),
-             (0.7, 0.64), (0.67, 0.78), (0.5, 0.86), (0.3, 0.8)]
+    x0, y0, w, h = page.evaluate(
+        "() => { const p = document.getElementById('pad'), r = p.getBoundingClientRect();"
+        " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth,"
+        " p.clientHeight]; }"
+    )
+    three = [
+        (0.3, 0.2),
+        (0.47, 0.14),
+        (0.64, 0.18),
+        (0.68, 0.31),
+        (0.58, 0.43),
+        (0.45, 0.47),
+        (0.6, 0.52),
+        (0.7, 0.64),
+        (0.67, 0.78),
+        (0.5, 0.86),
+        (0.3, 0.8),
+    ]
     page.mouse.move(x0 + three[0][0] * w, y0 + three[0][1] * h)
     page.mouse.down()
     for x, y in three[1:]:
@@ -150,9 +173,12 @@ def screenshot(browser, url: str, path: Path) -> None:
 
 @contextlib.contextmanager
 def _server_process(site: Path):
-    proc = subprocess.Popen([sys.executable, "-m", "edgemnist.web.serve", str(site)], stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                                [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgemnist.web.serve", str(site)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])},
+    )
     try:
         url = proc.stdout.readline().strip()
         if not url.startswith("http://127.0.0.1:"):
@@ -174,8 +200,16 @@ def summarize(times_ms: list[float], loop_ms: float) -> dict:
     def us(ms):
         return None if ms is None else round(ms * 1000, 3)
 
-    return {"calls": st.runs, "p50_us": us(st.p50), "p90_us": us(st.p90), "p99_us": us(st.p99), "max_us": us(st.max),
-            "mean_us": us(st.mean), "loop_mean_us": 1000 * loop_ms / st.runs, "percentiles": "nearest rank"}
+    return {
+        "calls": st.runs,
+        "p50_us": us(st.p50),
+        "p90_us": us(st.p90),
+        "p99_us": us(st.p99),
+        "max_us": us(st.max),
+        "mean_us": us(st.mean),
+        "loop_mean_us": 1000 * loop_ms / st.runs,
+        "percentiles": "nearest rank",
+    }
 
 
 def render_md(r: dict) -> str:
@@ -209,7 +243,8 @@ def render_md(r: dict) -> str:
         "",
         f"Per inference: {s['calls']:,} MNIST test images through `model.predict` (JS API, batch 1, one thread), "
         f"each call timed alone after {r['warmup']:,} warm-up calls. Files of the cold load: "
-        + ", ".join(f"`{x['url']}` {x['body']:,} B" for x in w["files"]) + ".",
+        + ", ".join(f"`{x['url']}` {x['body']:,} B" for x in w["files"])
+        + ".",
         "",
     ]
     return "\n".join(lines)
@@ -257,8 +292,10 @@ def main(argv=None) -> int:
                 got = page.evaluate(TIME_ALL, [b64, simd, args.warmup])
                 latency[got["build"]] = {**summarize(got["times"], got["loopMs"]), "kernel_path": got["kernelPath"]}
                 meta = got
-                log(f"{got['build']}: p50 {latency[got['build']]['p50_us']:.1f} us, "
-                    f"loop mean {latency[got['build']]['loop_mean_us']:.1f} us")
+                log(
+                    f"{got['build']}: p50 {latency[got['build']]['p50_us']:.1f} us, "
+                    f"loop mean {latency[got['build']]['loop_mean_us']:.1f} us"
+                )
             context.close()
             screenshot(browser, server.url, args.out / "web.png")
             version = browser.version
@@ -288,10 +325,19 @@ def main(argv=None) -> int:
         "loadavg_after": load_average(),
         "foreign_load": foreign.result(),
         "warmup": args.warmup,
-        "page_weight": {"files": files, "body_bytes": bodies,
-                        "total_bytes": bodies + sum(f["headers"] for f in files), "gzip_bytes": gz},
-        "first_prediction": {"runs": len(firsts), "values_ms": firsts, "median_ms": statistics.median(firsts),
-                             "min_ms": min(firsts), "max_ms": max(firsts)},
+        "page_weight": {
+            "files": files,
+            "body_bytes": bodies,
+            "total_bytes": bodies + sum(f["headers"] for f in files),
+            "gzip_bytes": gz,
+        },
+        "first_prediction": {
+            "runs": len(firsts),
+            "values_ms": firsts,
+            "median_ms": statistics.median(firsts),
+            "min_ms": min(firsts),
+            "max_ms": max(firsts),
+        },
         "latency": latency,
         "targets": TARGETS,
     }

@@ -65,10 +65,14 @@ def _hwm():
         return None
 """
 _CLOCK = "import time, sys, json\nt0 = time.perf_counter()\n"
-_REPORT = _HWM + ("print(json.dumps({'import_ms': (t1 - t0) * 1e3, 'load_ms': (t2 - t1) * 1e3, "
-                  "'predict_ms': (t3 - t2) * 1e3, 'label': label, 'vm_hwm_bytes': _hwm()}))\n")
+_REPORT = _HWM + (
+    "print(json.dumps({'import_ms': (t1 - t0) * 1e3, 'load_ms': (t2 - t1) * 1e3, "
+    "'predict_ms': (t3 - t2) * 1e3, 'label': label, 'vm_hwm_bytes': _hwm()}))\n"
+)
 
-PREDICTOR = _CLOCK + """\
+PREDICTOR = (
+    _CLOCK
+    + """\
 import numpy as np
 from edgemnist.predictor import Predictor
 t1 = time.perf_counter()
@@ -76,9 +80,13 @@ p = Predictor.load(sys.argv[1], threads=int(sys.argv[3]))
 t2 = time.perf_counter()
 label = int(p.predict(np.load(sys.argv[2], allow_pickle=False)).labels[0])
 t3 = time.perf_counter()
-""" + _REPORT
+"""
+    + _REPORT
+)
 
-RAW_LITERT = _CLOCK + """\
+RAW_LITERT = (
+    _CLOCK
+    + """\
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 t1 = time.perf_counter()
@@ -91,9 +99,13 @@ ip.set_tensor(i["index"], (x.astype(np.int16) - 128).astype(np.int8))  # int8 in
 ip.invoke()
 label = int(ip.get_tensor(o["index"]).argmax())
 t3 = time.perf_counter()
-""" + _REPORT
+"""
+    + _REPORT
+)
 
-RAW_ORT = _CLOCK + """\
+RAW_ORT = (
+    _CLOCK
+    + """\
 import numpy as np
 import onnxruntime as ort
 t1 = time.perf_counter()
@@ -105,9 +117,13 @@ t2 = time.perf_counter()
 x = np.load(sys.argv[2], allow_pickle=False).reshape(1, 784).astype(np.float32) / np.float32(255)
 label = int(s.run(None, {s.get_inputs()[0].name: x})[0].argmax())
 t3 = time.perf_counter()
-""" + _REPORT
+"""
+    + _REPORT
+)
 
-KERAS = _CLOCK + """\
+KERAS = (
+    _CLOCK
+    + """\
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
@@ -121,7 +137,9 @@ t2 = time.perf_counter()
 x = np.load(sys.argv[2], allow_pickle=False).reshape(1, 784).astype(np.float32) / np.float32(255)
 label = int(m.predict(x, verbose=0).argmax())
 t3 = time.perf_counter()
-""" + _REPORT
+"""
+    + _REPORT
+)
 
 BARE = "pass\n" + _HWM + "print('{\"vm_hwm_bytes\": %s}' % ('null' if _hwm() is None else _hwm()))\n"
 NUMPY = "import numpy\n" + BARE
@@ -133,11 +151,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, metavar="N", help="fresh processes per kind (default 5)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="runtime threads (default 1)")
     p.add_argument("--quick", action="store_true", help="2 repeats: checks the pipeline, not for publishing")
-    p.add_argument("--device", action="store_true",
-                   help="only the device start-up comparison: Predictor vs raw LiteRT on model.int8.tflite")
-    p.add_argument("--no-bytecode", action="store_true",
-                   help="children write no bytecode (PYTHONDONTWRITEBYTECODE=1): modules without a __pycache__ "
-                        "are compiled from source in every run")
+    p.add_argument(
+        "--device",
+        action="store_true",
+        help="only the device start-up comparison: Predictor vs raw LiteRT on model.int8.tflite",
+    )
+    p.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="children write no bytecode (PYTHONDONTWRITEBYTECODE=1): modules without a __pycache__ "
+        "are compiled from source in every run",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.repeats = 2
@@ -148,23 +172,39 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def kinds(keras: Path, paths: list[Path], device_only: bool = False) -> list[dict]:
     """(name, kind, code, artifact) of every child to run."""
-    out = [{"name": "python -c pass", "kind": "baseline", "code": BARE, "artifact": None},
-           {"name": "import numpy", "kind": "baseline", "code": NUMPY, "artifact": None}]
+    out = [
+        {"name": "python -c pass", "kind": "baseline", "code": BARE, "artifact": None},
+        {"name": "import numpy", "kind": "baseline", "code": NUMPY, "artifact": None},
+    ]
     if device_only:
         int8 = next((p for p in paths if p.name == "model.int8.tflite"), None)
         if int8 is None:
             raise SystemExit("error: no model.int8.tflite among the artifacts")
-        return out + [{"name": PREDICTOR_INT8, "kind": "predictor", "code": PREDICTOR, "artifact": int8},
-                      {"name": RAW_INT8, "kind": "baseline", "code": RAW_LITERT, "artifact": int8}]
+        return out + [
+            {"name": PREDICTOR_INT8, "kind": "predictor", "code": PREDICTOR, "artifact": int8},
+            {"name": RAW_INT8, "kind": "baseline", "code": RAW_LITERT, "artifact": int8},
+        ]
     for p in [*paths, keras]:
         out.append({"name": f"Predictor: {p.name}", "kind": "predictor", "code": PREDICTOR, "artifact": p})
     by_name = {p.name: p for p in paths}
     if "model.int8.tflite" in by_name:
-        out.append({"name": "raw LiteRT: model.int8.tflite", "kind": "baseline", "code": RAW_LITERT,
-                    "artifact": by_name["model.int8.tflite"]})
+        out.append(
+            {
+                "name": "raw LiteRT: model.int8.tflite",
+                "kind": "baseline",
+                "code": RAW_LITERT,
+                "artifact": by_name["model.int8.tflite"],
+            }
+        )
     if "model.int8.onnx" in by_name:
-        out.append({"name": "raw ONNX Runtime: model.int8.onnx", "kind": "baseline", "code": RAW_ORT,
-                    "artifact": by_name["model.int8.onnx"]})
+        out.append(
+            {
+                "name": "raw ONNX Runtime: model.int8.onnx",
+                "kind": "baseline",
+                "code": RAW_ORT,
+                "artifact": by_name["model.int8.onnx"],
+            }
+        )
     out.append({"name": "Keras: load_model + predict", "kind": "baseline", "code": KERAS, "artifact": keras})
     return out
 
@@ -220,11 +260,16 @@ def _median(rows: list[dict], key: str):
 def summarize(kind: dict, rows: list[dict], true_label: int) -> dict:
     walls = [r["wall_ms"] for r in rows]
     return {
-        "name": kind["name"], "kind": kind["kind"], "artifact": None if kind["artifact"] is None
-        else str(kind["artifact"]),
-        "runs": rows, "wall_ms_median": _median(rows, "wall_ms"), "wall_ms_min": min(walls),
-        "wall_ms_max": max(walls), "peak_rss_bytes_median": _median(rows, "peak_rss_bytes"),
-        "import_ms_median": _median(rows, "import_ms"), "load_ms_median": _median(rows, "load_ms"),
+        "name": kind["name"],
+        "kind": kind["kind"],
+        "artifact": None if kind["artifact"] is None else str(kind["artifact"]),
+        "runs": rows,
+        "wall_ms_median": _median(rows, "wall_ms"),
+        "wall_ms_min": min(walls),
+        "wall_ms_max": max(walls),
+        "peak_rss_bytes_median": _median(rows, "peak_rss_bytes"),
+        "import_ms_median": _median(rows, "import_ms"),
+        "load_ms_median": _median(rows, "load_ms"),
         "predict_ms_median": _median(rows, "predict_ms"),
         "correct": None if "label" not in rows[0] else all(r["label"] == true_label for r in rows),
     }
@@ -243,11 +288,17 @@ def device_start(results: list[dict]) -> dict | None:
     # The ratio of the paired runs (each round runs both back to back) is steadier under load than the ratio
     # of two medians; both are recorded.
     paired = [p["wall_ms"] / r["wall_ms"] for p, r in zip(pred["runs"], raw["runs"], strict=False)]
-    return {"predictor": PREDICTOR_INT8, "raw": RAW_INT8, "wall_ratio": round(ratio, 3),
-            "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
-            "ratio_target": DEVICE_RATIO, "ratio_ok": ratio <= DEVICE_RATIO,
-            "rss_delta_bytes": rss, "rss_target_bytes": DEVICE_RSS_BYTES,
-            "rss_ok": None if rss is None else rss <= DEVICE_RSS_BYTES}
+    return {
+        "predictor": PREDICTOR_INT8,
+        "raw": RAW_INT8,
+        "wall_ratio": round(ratio, 3),
+        "paired_ratio_median": round(statistics.median(paired), 3) if paired else None,
+        "ratio_target": DEVICE_RATIO,
+        "ratio_ok": ratio <= DEVICE_RATIO,
+        "rss_delta_bytes": rss,
+        "rss_target_bytes": DEVICE_RSS_BYTES,
+        "rss_ok": None if rss is None else rss <= DEVICE_RSS_BYTES,
+    }
 
 
 def markdown(result: dict) -> str:
@@ -257,29 +308,50 @@ def markdown(result: dict) -> str:
     header = ["process", "wall ms (median)", "min–max", "imports ms", "load ms", "1st predict ms", "peak RSS"]
     rows = []
     for r in result["results"]:
+
         def cell(key, r=r):
             return "-" if r[key] is None else f"{r[key]:.1f}"
-        rows.append([r["name"], cell("wall_ms_median"), f"{r['wall_ms_min']:.0f}–{r['wall_ms_max']:.0f}",
-                     cell("import_ms_median"), cell("load_ms_median"), cell("predict_ms_median"),
-                     fmt_bytes(r["peak_rss_bytes_median"])])
+
+        rows.append(
+            [
+                r["name"],
+                cell("wall_ms_median"),
+                f"{r['wall_ms_min']:.0f}–{r['wall_ms_max']:.0f}",
+                cell("import_ms_median"),
+                cell("load_ms_median"),
+                cell("predict_ms_median"),
+                fmt_bytes(r["peak_rss_bytes_median"]),
+            ]
+        )
     dev = result.get("device_start")
     extra = []
     if dev:
         rss = "-" if dev["rss_delta_bytes"] is None else f"{dev['rss_delta_bytes'] / 1e6:+.1f} MB"
-        extra = [f"Device start-up: {dev['predictor']} / {dev['raw']} = {dev['wall_ratio']:.3f} "
-                 f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}; paired-run median "
-                 f"{dev['paired_ratio_median']}), peak RSS {rss} "
-                 f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).", ""]
+        extra = [
+            f"Device start-up: {dev['predictor']} / {dev['raw']} = {dev['wall_ratio']:.3f} "
+            f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}; paired-run median "
+            f"{dev['paired_ratio_median']}), peak RSS {rss} "
+            f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).",
+            "",
+        ]
     load0, load1 = result.get("load_average_start"), result.get("load_average_end")
-    return "\n".join([
-        "## Cold start" + (" (--quick: not for publishing)" if result["quick"] else ""), "",
-        f"Measured {result['created']} on {m['cpu']}, {m['logical_cores']} logical cores, {m['os']}, {m['python']}; "
-        f"load average {load0} at start, {load1} at end; "
-        f"median of {result['repeats']} fresh processes each (round-robin, after one untimed run), "
-        f"threads {result['threads']}; bytecode: {result.get('bytecode', 'not recorded')}. Wall: parent-side, "
-        f"process start to exit; phases: the child's own clock; "
-        f"peak RSS: {result['results'][0]['runs'][0]['peak_rss_method']}.", "",
-        *md_table(header, rows), "", *extra])
+    return "\n".join(
+        [
+            "## Cold start" + (" (--quick: not for publishing)" if result["quick"] else ""),
+            "",
+            f"Measured {result['created']} on {m['cpu']}, {m['logical_cores']} logical cores, "
+            f"{m['os']}, {m['python']}; "
+            f"load average {load0} at start, {load1} at end; "
+            f"median of {result['repeats']} fresh processes each (round-robin, after one untimed run), "
+            f"threads {result['threads']}; bytecode: {result.get('bytecode', 'not recorded')}. Wall: parent-side, "
+            f"process start to exit; phases: the child's own clock; "
+            f"peak RSS: {result['results'][0]['runs'][0]['peak_rss_method']}.",
+            "",
+            *md_table(header, rows),
+            "",
+            *extra,
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -313,16 +385,25 @@ def main(argv=None) -> int:
                 log(f"run {r + 1}/{args.repeats}: {k['name']}")
                 results[k["name"]].append(run_child(k, image, args.threads, env))
     summaries = [summarize(k, results[k["name"]], int(labels[0])) for k in todo]
-    result = {"schema": SCHEMA, "created": now_iso(), "quick": args.quick, "device_only": args.device,
-              "repeats": args.repeats, "threads": args.threads, "machine": machine,
-              "bytecode": ("not written (PYTHONDONTWRITEBYTECODE=1): modules without a __pycache__ compiled "
-                           "in every run") if args.no_bytecode else
-                          ("cached (PYTHONPYCACHEPREFIX), written by the warm-up runs, as an installed wheel "
-                           "has it"),
-              "load_average_start": machine["load_average"], "load_average_end": load_average(),
-              "foreign_load": foreign.result(), "image": {"split": "test", "index": 0, "label": int(labels[0])},
-              "results": summaries, "device_start": device_start(summaries),
-              "wall_seconds": round(time.perf_counter() - start, 1)}
+    result = {
+        "schema": SCHEMA,
+        "created": now_iso(),
+        "quick": args.quick,
+        "device_only": args.device,
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "machine": machine,
+        "bytecode": ("not written (PYTHONDONTWRITEBYTECODE=1): modules without a __pycache__ compiled in every run")
+        if args.no_bytecode
+        else ("cached (PYTHONPYCACHEPREFIX), written by the warm-up runs, as an installed wheel has it"),
+        "load_average_start": machine["load_average"],
+        "load_average_end": load_average(),
+        "foreign_load": foreign.result(),
+        "image": {"split": "test", "index": 0, "label": int(labels[0])},
+        "results": summaries,
+        "device_start": device_start(summaries),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+    }
     wrong = [r["name"] for r in result["results"] if r["correct"] is False]
     if wrong:
         log(f"warning: wrong label from {', '.join(wrong)}")

@@ -31,9 +31,11 @@ def compare_paths(report: dict) -> str:
     if not d or not q:
         return ""
     di, qi = d["instructions_per_inference"], q["instructions_per_inference"]
-    return (f"\nThe DSP path runs {qi / di:.2f} x fewer instructions per inference than the portable path "
-            f"({di:,.0f} vs {qi:,.0f}), in {d['sizes']['text_bytes'] - q['sizes']['text_bytes']:+,} B of firmware "
-            f"text.\n")
+    return (
+        f"\nThe DSP path runs {qi / di:.2f} x fewer instructions per inference than the portable path "
+        f"({di:,.0f} vs {qi:,.0f}), in {d['sizes']['text_bytes'] - q['sizes']['text_bytes']:+,} B of firmware "
+        f"text.\n"
+    )
 
 
 def markdown(report: dict) -> str:
@@ -49,10 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tflite", type=Path, help="the int8 .tflite (default: <artifacts>/model.int8.tflite)")
     p.add_argument("--images", type=int, default=1000, help="test images per path (default 1000; max 10000)")
     p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
-    p.add_argument("--opt", default="-O2", choices=("-O2", "-Os", "-O3"),
-                   help="arm-none-eabi-gcc optimization level (default -O2)")
-    p.add_argument("--render-only", action="store_true",
-                   help="run nothing: write results/cortex_m4.md (or the --opt variant) again from its JSON")
+    p.add_argument(
+        "--opt", default="-O2", choices=("-O2", "-Os", "-O3"), help="arm-none-eabi-gcc optimization level (default -O2)"
+    )
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: write results/cortex_m4.md (or the --opt variant) again from its JSON",
+    )
     args = p.parse_args(argv)
     stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
     if args.render_only:
@@ -78,13 +84,17 @@ def main(argv: list[str] | None = None) -> int:
             ensure_artifacts(args.artifacts, args.data_dir)
         if not 1 <= args.images <= 10000:
             raise EdgemnistError(f"--images must be 1..10000, not {args.images}")
-        images = load_mnist(args.data_dir).test_images[:args.images]
+        images = load_mnist(args.data_dir).test_images[: args.images]
         with tempfile.TemporaryDirectory(prefix="edgemnist-cortex-m4-") as tmp:
             for name, text in render(read_model(tflite), source=tflite).items():
                 (Path(tmp) / name).write_text(text)
             log(f"running {args.images} images per path under QEMU")
-            report = cortex_m4_report(Path(tmp) / "edgemnist_model.c", images, opt=args.opt,
-                                      paths=tuple(s.strip() for s in args.paths.split(",") if s.strip()))
+            report = cortex_m4_report(
+                Path(tmp) / "edgemnist_model.c",
+                images,
+                opt=args.opt,
+                paths=tuple(s.strip() for s in args.paths.split(",") if s.strip()),
+            )
     except EdgemnistError as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return exc.exit_code
@@ -93,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     md = markdown(report)
     atomic_write_text(out / f"{stem}.md", md)
     print(md)
-    log(f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}; python benchmarks/update_readme.py pastes it "
-        f"into docs/c-kernel.md")
+    log(
+        f"wrote {out / (stem + '.json')} and {out / (stem + '.md')}; python benchmarks/update_readme.py pastes it "
+        f"into docs/c-kernel.md"
+    )
     return 0
 
 

@@ -44,13 +44,17 @@ def convert(hidden: int, bias: bool, per_channel: bool) -> bytes:
 
     init = "random_normal" if bias else "zeros"  # a zero bias is dropped by the converter
     tf.keras.utils.set_random_seed(0)
-    model = tf.keras.Sequential([tf.keras.Input((784,)),
-                                 tf.keras.layers.Dense(hidden, activation="relu", bias_initializer=init),
-                                 tf.keras.layers.Dense(10, activation="softmax", bias_initializer=init)])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input((784,)),
+            tf.keras.layers.Dense(hidden, activation="relu", bias_initializer=init),
+            tf.keras.layers.Dense(10, activation="softmax", bias_initializer=init),
+        ]
+    )
     x = np.random.default_rng(0).random((100, 784), dtype=np.float32)
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
+    conv.representative_dataset = lambda: ([x[i : i + 1]] for i in range(len(x)))
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = conv.inference_output_type = tf.int8
     if not per_channel:
@@ -72,12 +76,23 @@ def main(argv=None) -> int:
         model = convert(hidden, bias, per_channel)
         least = min_arena_bytes(model)
         recorded = recorded_arena_bytes(model, least)
-        rows.append({"hidden": hidden, "bias": bias, "per_channel": per_channel, "min_arena": least,
-                     "recorded_total": recorded, "gap": least - recorded})
+        rows.append(
+            {
+                "hidden": hidden,
+                "bias": bias,
+                "per_channel": per_channel,
+                "min_arena": least,
+                "recorded_total": recorded,
+                "gap": least - recorded,
+            }
+        )
         print(json.dumps(rows[-1]), flush=True)
-    result = {"what": "TFLM smallest working arena vs RecordingMicroAllocator total, 784-N-10 int8 MLPs",
-              "interpreter": "tflite-micro Python interpreter (reference kernels, RecordingMicroAllocator)",
-              "tflite_micro": getattr(tflite_micro, "__version__", None), "rows": rows}
+    result = {
+        "what": "TFLM smallest working arena vs RecordingMicroAllocator total, 784-N-10 int8 MLPs",
+        "interpreter": "tflite-micro Python interpreter (reference kernels, RecordingMicroAllocator)",
+        "tflite_micro": getattr(tflite_micro, "__version__", None),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0

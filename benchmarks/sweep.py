@@ -44,17 +44,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_common(p)
     p.add_argument("--threads", type=thread_list, default=(1, 2), metavar="N,N", help="thread counts (default 1,2)")
     p.add_argument("--batch-sizes", default="1,32,256", metavar="B,B", help="batch sizes (default 1,32,256)")
-    p.add_argument("--quick", action="store_true",
-                   help=f"short measurements ({QUICK}) and accuracy from the manifests: checks the pipeline, "
-                        f"not for publishing")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"short measurements ({QUICK}) and accuracy from the manifests: checks the pipeline, not for publishing",
+    )
     return p.parse_args(argv)
 
 
 def bench_command(paths, keras: Path, threads: int, json_path: Path, args) -> list[str]:
     settings = QUICK if args.quick else FULL
-    cmd = [sys.executable, "-m", "edgemnist", "bench", *map(str, paths), "--threads", str(threads),
-           "--batch-sizes", args.batch_sizes, "--json", str(json_path), "--keras", str(keras),
-           *(f"--{k.replace('_', '-')}={v}" for k, v in settings.items())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "edgemnist",
+        "bench",
+        *map(str, paths),
+        "--threads",
+        str(threads),
+        "--batch-sizes",
+        args.batch_sizes,
+        "--json",
+        str(json_path),
+        "--keras",
+        str(keras),
+        *(f"--{k.replace('_', '-')}={v}" for k, v in settings.items()),
+    ]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
     if args.quick:
@@ -93,9 +108,15 @@ def training_record(keras: Path) -> dict | None:
     if m is None:
         return None
     ver, train = m.get("verification") or {}, m.get("training") or {}
-    return {"file": str(keras.name), "sha256": m["artifact"]["sha256"], "created": m.get("created"),
-            "test_accuracy": ver.get("accuracy"), "config": train.get("config"), "seconds": train.get("seconds"),
-            "tools": m.get("tools")}
+    return {
+        "file": str(keras.name),
+        "sha256": m["artifact"]["sha256"],
+        "created": m.get("created"),
+        "test_accuracy": ver.get("accuracy"),
+        "config": train.get("config"),
+        "seconds": train.get("seconds"),
+        "tools": m.get("tools"),
+    }
 
 
 def main(argv=None) -> int:
@@ -127,11 +148,20 @@ def main(argv=None) -> int:
             commands.append(shown)
     out = args.out
     given = sys.argv[1:] if argv is None else list(argv)
-    sweep = {"schema": SCHEMA, "created": now_iso(), "quick": args.quick,
-             "command": " ".join(["python benchmarks/sweep.py", *given]),
-             "machine": machine, "load_average_start": machine["load_average"], "load_average_end": load_average(),
-             "foreign_load": foreign.result(), "training": training_record(keras),
-             "wall_seconds": round(time.perf_counter() - start, 1), "bench_commands": commands, "reports": reports}
+    sweep = {
+        "schema": SCHEMA,
+        "created": now_iso(),
+        "quick": args.quick,
+        "command": " ".join(["python benchmarks/sweep.py", *given]),
+        "machine": machine,
+        "load_average_start": machine["load_average"],
+        "load_average_end": load_average(),
+        "foreign_load": foreign.result(),
+        "training": training_record(keras),
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "bench_commands": commands,
+        "reports": reports,
+    }
     atomic_write_json(out / "sweep.json", sweep)
     title = "edgemnist sweep" + (" (--quick: not for publishing)" if args.quick else "")
     atomic_write_text(out / "sweep.md", render.markdown(reports, title=title))
@@ -139,9 +169,11 @@ def main(argv=None) -> int:
     plot.plot_cdf(reports, out / "latency_cdf.png")
     for name in ("sweep.json", "sweep.md", "sweep.png", "latency_cdf.png"):
         log(f"wrote {out / name}")
-    log(f"sweep wall time {sweep['wall_seconds']} s; load average {sweep['load_average_start']} at start, "
+    log(
+        f"sweep wall time {sweep['wall_seconds']} s; load average {sweep['load_average_start']} at start, "
         f"{sweep['load_average_end']} at end on {machine['usable_cores']} usable cores; other processes used "
-        f"{(sweep['foreign_load'] or {}).get('foreign_cores')} cores")
+        f"{(sweep['foreign_load'] or {}).get('foreign_cores')} cores"
+    )
     return 0
 
 

@@ -54,13 +54,25 @@ class Problem(Exception):
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--readme", type=Path, default=REPO / "README.md", metavar="PATH", help="default README.md")
-    p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR",
-                   help="folder with sweep.json / cold_start.json (default benchmarks/results)")
-    p.add_argument("--docs", type=Path, metavar="DIR",
-                   help="the docs folder whose generated sections are filled too (default: docs/ beside the README)")
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=REPO / "benchmarks" / "results",
+        metavar="DIR",
+        help="folder with sweep.json / cold_start.json (default benchmarks/results)",
+    )
+    p.add_argument(
+        "--docs",
+        type=Path,
+        metavar="DIR",
+        help="the docs folder whose generated sections are filled too (default: docs/ beside the README)",
+    )
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a section is out of date")
-    p.add_argument("--allow-busy", action="store_true",
-                   help="write tables from a run on a busy machine, marked as such (default: refuse)")
+    p.add_argument(
+        "--allow-busy",
+        action="store_true",
+        help="write tables from a run on a busy machine, marked as such (default: refuse)",
+    )
     return p.parse_args(argv)
 
 
@@ -70,8 +82,9 @@ def _cores(machine: dict | None) -> int | None:
     return machine.get("usable_cores") or machine.get("logical_cores")
 
 
-def quiet_problems(what: str, cores: int | None, start: list | None, foreign: dict | None, *,
-                   judge_start: bool = True) -> list[str]:
+def quiet_problems(
+    what: str, cores: int | None, start: list | None, foreign: dict | None, *, judge_start: bool = True
+) -> list[str]:
     """Why one run was not measured on a quiet machine (empty: it was): its starting load average (unless the
     run follows another of the same sweep, whose own load it would see), and the CPU other processes used while
     it ran."""
@@ -89,8 +102,10 @@ def quiet_problems(what: str, cores: int | None, start: list | None, foreign: di
     if share is None:
         reasons.append(f"{what}: no record of other processes' CPU use (foreign_load)")
     elif share >= QUIET_FOREIGN_PER_CORE * cores:
-        reasons.append(f"{what}: other processes used {share:.2f} cores while it ran on {cores} cores "
-                       f"(quiet: < {QUIET_FOREIGN_PER_CORE * cores:g})")
+        reasons.append(
+            f"{what}: other processes used {share:.2f} cores while it ran on {cores} cores "
+            f"(quiet: < {QUIET_FOREIGN_PER_CORE * cores:g})"
+        )
     return reasons
 
 
@@ -98,17 +113,27 @@ def busy(sweep: dict, cold: dict | None) -> list[str]:
     """Why the results are not from a quiet machine (empty: they are), for the sweep, each bench run and the
     cold start."""
     fallback = _cores(sweep["reports"][0].get("machine")) if sweep.get("reports") else None
-    reasons = quiet_problems("sweep", _cores(sweep.get("machine")) or fallback, sweep.get("load_average_start"),
-                             sweep.get("foreign_load"))
+    reasons = quiet_problems(
+        "sweep", _cores(sweep.get("machine")) or fallback, sweep.get("load_average_start"), sweep.get("foreign_load")
+    )
     for r in sweep["reports"]:
         m = r.get("machine") or {}
         # A bench run starts right after the sweep's export or its previous run: its starting load average is
         # the sweep's own; the sweep's start and every run's foreign CPU are what tell a busy machine.
-        reasons += quiet_problems(f"bench --threads {r['config']['threads']}", _cores(m) or fallback,
-                                  m.get("load_average"), m.get("foreign_load"), judge_start=False)
+        reasons += quiet_problems(
+            f"bench --threads {r['config']['threads']}",
+            _cores(m) or fallback,
+            m.get("load_average"),
+            m.get("foreign_load"),
+            judge_start=False,
+        )
     if cold:
-        reasons += quiet_problems("cold start", _cores(cold.get("machine")) or fallback,
-                                  cold.get("load_average_start"), cold.get("foreign_load"))
+        reasons += quiet_problems(
+            "cold start",
+            _cores(cold.get("machine")) or fallback,
+            cold.get("load_average_start"),
+            cold.get("foreign_load"),
+        )
     return reasons
 
 
@@ -143,8 +168,12 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
                 row += ["-"] * 4
                 continue
             m = measurement(a, "predictor", big)
-            row += [fmt_ms(latency(a, "predictor")), fmt_ms(latency(a, "predictor", "p99")), fmt_overhead(a),
-                    fmt_ips(m["images_per_s"]) if m else "-"]
+            row += [
+                fmt_ms(latency(a, "predictor")),
+                fmt_ms(latency(a, "predictor", "p99")),
+                fmt_overhead(a),
+                fmt_ips(m["images_per_s"]) if m else "-",
+            ]
         rows.append(row)
     for r in reports[:1]:
         k = r.get("keras")
@@ -153,17 +182,23 @@ def overview(reports: list[dict]) -> tuple[list[str], list[str]]:
             for rr in reports:
                 kk = rr.get("keras") or {}
                 m = measurement(kk, "keras.call", big)
-                row += [fmt_ms(latency(kk, "keras.call")), fmt_ms(latency(kk, "keras.call", "p99")), "-",
-                        fmt_ips(m["images_per_s"]) if m else "-"]
+                row += [
+                    fmt_ms(latency(kk, "keras.call")),
+                    fmt_ms(latency(kk, "keras.call", "p99")),
+                    "-",
+                    fmt_ips(m["images_per_s"]) if m else "-",
+                ]
             rows.append(row)
     return header, rows
 
 
 def _refuse_busy(reasons: list[str], what: str, allow_busy: bool) -> None:
     if reasons and not allow_busy:
-        raise Problem(f"the {what} results were measured on a busy machine ({'; '.join(reasons[:3])}"
-                      f"{'; ...' if len(reasons) > 3 else ''}); re-run it on a quiet machine, or pass --allow-busy "
-                      f"to publish them marked as such")
+        raise Problem(
+            f"the {what} results were measured on a busy machine ({'; '.join(reasons[:3])}"
+            f"{'; ...' if len(reasons) > 3 else ''}); re-run it on a quiet machine, or pass --allow-busy "
+            f"to publish them marked as such"
+        )
 
 
 def _busy_note(reasons: list[str], consequence: str) -> list[str]:
@@ -187,8 +222,10 @@ def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
         raise Problem(f"{results / 'sweep.json'} not found; run python benchmarks/sweep.py first")
     stale = {r.get("schema") for r in sweep["reports"]} - {SCHEMA}
     if stale:
-        raise Problem(f"{results / 'sweep.json'}: bench reports of schema {sorted(map(str, stale))}, expected "
-                      f"{SCHEMA!r}; re-run python benchmarks/sweep.py")
+        raise Problem(
+            f"{results / 'sweep.json'}: bench reports of schema {sorted(map(str, stale))}, expected "
+            f"{SCHEMA!r}; re-run python benchmarks/sweep.py"
+        )
     reasons = busy(sweep, None)
     _refuse_busy(reasons, "sweep", allow_busy or bool(sweep.get("quick")))
     rel = Path(os.path.relpath(results, readme.parent)).as_posix()
@@ -212,8 +249,13 @@ def section(results: Path, readme: Path, allow_busy: bool = False) -> str:
         "",
     ]
     lines += md_table(*overview(reports))
-    lines += ["", f"Full tables: [{rel}/sweep.md]({rel}/sweep.md); plots: [accuracy vs latency]({rel}/sweep.png), "
-              f"[latency CDF]({rel}/latency_cdf.png).", "", END]
+    lines += [
+        "",
+        f"Full tables: [{rel}/sweep.md]({rel}/sweep.md); plots: [accuracy vs latency]({rel}/sweep.png), "
+        f"[latency CDF]({rel}/latency_cdf.png).",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 
@@ -224,23 +266,32 @@ def cold_section(results: Path, doc: Path, allow_busy: bool = False) -> str:
     cold = _load(results / "cold_start.json", "edgemnist.cold_start/1")
     if cold is None:
         raise Problem(f"{results / 'cold_start.json'} not found; run python benchmarks/cold_start.py first")
-    reasons = quiet_problems("cold start", _cores(cold.get("machine")), cold.get("load_average_start"),
-                             cold.get("foreign_load"))
+    reasons = quiet_problems(
+        "cold start", _cores(cold.get("machine")), cold.get("load_average_start"), cold.get("foreign_load")
+    )
     _refuse_busy(reasons, "cold start", allow_busy)
     rel = Path(os.path.relpath(results, doc.parent)).as_posix()
     header = ["fresh process", "wall ms (median)", "peak RSS"]
     rows = [[r["name"], f"{r['wall_ms_median']:.0f}", fmt_bytes(r["peak_rss_bytes_median"])] for r in cold["results"]]
-    lines = [*_generated(COLD_START, "benchmarks/results/cold_start.json"),
-             *_busy_note(reasons, "start-up times are pessimistic."),
-             f"Cold start (median of {cold['repeats']} fresh processes, {cold['created']}; "
-             f"[{rel}/cold_start.md]({rel}/cold_start.md)):", "", *md_table(header, rows), ""]
+    lines = [
+        *_generated(COLD_START, "benchmarks/results/cold_start.json"),
+        *_busy_note(reasons, "start-up times are pessimistic."),
+        f"Cold start (median of {cold['repeats']} fresh processes, {cold['created']}; "
+        f"[{rel}/cold_start.md]({rel}/cold_start.md)):",
+        "",
+        *md_table(header, rows),
+        "",
+    ]
     dev = cold.get("device_start")
     if dev:
         rss = "-" if dev["rss_delta_bytes"] is None else f"{dev['rss_delta_bytes'] / 1e6:+.1f} MB"
-        lines += [f"Device start-up (`Predictor.load` + first prediction vs raw ai_edge_litert doing the same, "
-                  f"fresh processes side by side): {dev['wall_ratio']:.2f}× "
-                  f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}×), peak RSS {rss} "
-                  f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).", ""]
+        lines += [
+            f"Device start-up (`Predictor.load` + first prediction vs raw ai_edge_litert doing the same, "
+            f"fresh processes side by side): {dev['wall_ratio']:.2f}× "
+            f"({'✓' if dev['ratio_ok'] else '✗'} target {dev['ratio_target']}×), peak RSS {rss} "
+            f"({'✓' if dev['rss_ok'] else '✗'} target +{dev['rss_target_bytes'] / 1e6:.0f} MB).",
+            "",
+        ]
     lines.append(COLD_END)
     return "\n".join(lines)
 
@@ -249,21 +300,30 @@ def _accuracy_note(sweep: dict, first: dict) -> str:
     """Where the accuracy column comes from: the recorded training run, on the machine of this run."""
     t = sweep.get("training") or {}
     acc = t.get("test_accuracy")
-    run = (f"the training run recorded in `benchmarks/artifacts/{t.get('file', 'model.keras')}.json` "
-           f"({t.get('created', 'date not recorded')}; Keras test accuracy "
-           f"{'?' if acc is None else f'{acc:.2%}'}, sha256 {str(t.get('sha256', '?'))[:12]})") if t else \
-        "the training run in benchmarks/artifacts/"
-    return (f"Accuracy on the 10,000 test images of the artifacts exported from {run}, measured on "
-            f"{first['machine']['cpu']}: the same seed gives the same weights on the same machine and software, "
-            f"but another CPU or TensorFlow build rounds differently, so a fresh clone elsewhere lands a few "
-            f"hundredths of a percent away.")
+    run = (
+        (
+            f"the training run recorded in `benchmarks/artifacts/{t.get('file', 'model.keras')}.json` "
+            f"({t.get('created', 'date not recorded')}; Keras test accuracy "
+            f"{'?' if acc is None else f'{acc:.2%}'}, sha256 {str(t.get('sha256', '?'))[:12]})"
+        )
+        if t
+        else "the training run in benchmarks/artifacts/"
+    )
+    return (
+        f"Accuracy on the 10,000 test images of the artifacts exported from {run}, measured on "
+        f"{first['machine']['cpu']}: the same seed gives the same weights on the same machine and software, "
+        f"but another CPU or TensorFlow build rounds differently, so a fresh clone elsewhere lands a few "
+        f"hundredths of a percent away."
+    )
 
 
 def replace_section(text: str, new: str, origin: str, start: str = START, end: str = END) -> str:
     starts, ends = text.count(start), text.count(end)
     if starts != 1 or ends != 1 or text.index(start) > text.index(end):
-        raise Problem(f"{origin}: expected one {start} line followed by one {end} line "
-                      f"(found {starts} and {ends}); add them where the results go")
+        raise Problem(
+            f"{origin}: expected one {start} line followed by one {end} line "
+            f"(found {starts} and {ends}); add them where the results go"
+        )
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return head + new + tail
@@ -276,8 +336,9 @@ def browser_section(results: Path, doc: Path | None = None, allow_busy: bool = F
     path, record = results / "browser.md", _load(results / "browser.json", "edgemnist.browser/1")
     if not path.is_file() or record is None:
         raise Problem(f"{path} (and browser.json) not found; run python benchmarks/browser.py first")
-    reasons = quiet_problems("browser", _cores(record.get("machine")), record.get("loadavg_before"),
-                             record.get("foreign_load"))
+    reasons = quiet_problems(
+        "browser", _cores(record.get("machine")), record.get("loadavg_before"), record.get("foreign_load")
+    )
     _refuse_busy(reasons, "browser", allow_busy)
     body = path.read_text(encoding="utf-8").strip()
     body = "\n".join(line for line in body.splitlines() if not line.startswith("## "))  # the doc has the heading
@@ -331,8 +392,9 @@ def main(argv=None) -> int:
     stale = [path for path, (before, after) in files.items() if before != after]
     if args.check:
         for path in stale:
-            print(f"{path}: a generated section is out of date; run python benchmarks/update_readme.py",
-                  file=sys.stderr)
+            print(
+                f"{path}: a generated section is out of date; run python benchmarks/update_readme.py", file=sys.stderr
+            )
         return 1 if stale else 0
     for path in stale:
         mode = path.stat().st_mode & 0o777

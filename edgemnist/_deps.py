@@ -14,9 +14,11 @@ def install_hint(extra: str) -> str:
     installs itself."""
     from edgemnist import __version__
 
-    return (f"install the '{extra}' extra: pip install 'edgemnist-{__version__}-py3-none-any.whl[{extra}]' "
-            f"(the wheel built in the repository with: python -m pip wheel --no-deps -w dist .), "
-            f"or in a checkout: pip install -e '.[{extra}]'")
+    return (
+        f"install the '{extra}' extra: pip install 'edgemnist-{__version__}-py3-none-any.whl[{extra}]' "
+        f"(the wheel built in the repository with: python -m pip wheel --no-deps -w dist .), "
+        f"or in a checkout: pip install -e '.[{extra}]'"
+    )
 
 
 def missing(need: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:

@@ -78,8 +78,9 @@ def filtered_stderr() -> Iterator[None]:
         # Python-level writes go straight to the real stream: in order with our own output, and isatty()
         # still answers for the terminal.
         swapped = sys.stderr
-        sys.stderr = io.TextIOWrapper(io.FileIO(os.dup(real), "w"), encoding=swapped.encoding,
-                                      errors=swapped.errors, line_buffering=True)
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(os.dup(real), "w"), encoding=swapped.encoding, errors=swapped.errors, line_buffering=True
+        )
     try:
         yield
     finally:

@@ -55,10 +55,21 @@ TFLITE_MAX_OPERATORS = 32
 #: Relu, Softmax; int8 (static QDQ): QuantizeLinear, DequantizeLinear, Gemm, Softmax; dynamic:
 #: DynamicQuantizeLinear, MatMulInteger, Cast, Mul, Add, Relu, Softmax. No control flow (Loop, If, Scan),
 #: no shape-growing operators (Tile, Expand, Resize, ConstantOfShape, Range...).
-ONNX_OPS = frozenset({
-    "Add", "Cast", "DequantizeLinear", "DynamicQuantizeLinear", "Gemm", "MatMul", "MatMulInteger", "Mul",
-    "QuantizeLinear", "Relu", "Softmax",
-})
+ONNX_OPS = frozenset(
+    {
+        "Add",
+        "Cast",
+        "DequantizeLinear",
+        "DynamicQuantizeLinear",
+        "Gemm",
+        "MatMul",
+        "MatMulInteger",
+        "Mul",
+        "QuantizeLinear",
+        "Relu",
+        "Softmax",
+    }
+)
 #: Node domains: the default ONNX domain only ("" and its alias "ai.onnx"); no contrib or custom operators.
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 #: TensorProto.DataType codes the exports use: FLOAT, UINT8, INT8, INT32.

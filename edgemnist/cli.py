@@ -45,7 +45,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="edgemnist", description="Train, export, verify and benchmark the MNIST MLP for edge devices.")
+    parser = _Parser(
+        prog="edgemnist", description="Train, export, verify and benchmark the MNIST MLP for edge devices."
+    )
     parser.add_argument("--version", action="version", version=f"edgemnist {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -67,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
     # Native runtimes print a few known, harmless lines on fd 2; drop them so an error stays one line
     # (--debug shows everything).
     quiet = contextlib.nullcontext() if args.debug else filtered_stderr()

@@ -36,12 +36,22 @@ class EvalReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "path": self.path, "format": self.format, "quantization": self.quantization, "runtime": self.runtime,
-            "n": self.n, "accuracy": self.accuracy, "per_class": list(self.per_class),
-            "confusion": self.confusion.tolist(), "threshold": self.threshold, "tolerance_pp": self.tolerance_pp,
-            "reference_accuracy": spec.REFERENCE_ACCURACY, "passed": self.passed,
-            "manifest_accuracy": self.manifest_accuracy, "seconds": round(self.seconds, 4),
-            "load_seconds": round(self.load_seconds, 4), "threads": self.threads,
+            "path": self.path,
+            "format": self.format,
+            "quantization": self.quantization,
+            "runtime": self.runtime,
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "per_class": list(self.per_class),
+            "confusion": self.confusion.tolist(),
+            "threshold": self.threshold,
+            "tolerance_pp": self.tolerance_pp,
+            "reference_accuracy": spec.REFERENCE_ACCURACY,
+            "passed": self.passed,
+            "manifest_accuracy": self.manifest_accuracy,
+            "seconds": round(self.seconds, 4),
+            "load_seconds": round(self.load_seconds, 4),
+            "threads": self.threads,
         }
 
 
@@ -49,10 +59,18 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int = spec.NU
     return np.bincount(labels.astype(np.int64) * k + predicted.astype(np.int64), minlength=k * k).reshape(k, k)
 
 
-def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: float = spec.DEFAULT_TOLERANCE_PP,
-             threads: int = 1, *, allow_unverified: bool = False, test_data: tuple[np.ndarray, np.ndarray] | None = None,
-             public_key=None, manifest: Any = FROM_FILE,
-             batch_size: int = BATCH_SIZE) -> EvalReport:
+def evaluate(
+    path: str | Path,
+    data_dir: str | Path | None = None,
+    tolerance: float = spec.DEFAULT_TOLERANCE_PP,
+    threads: int = 1,
+    *,
+    allow_unverified: bool = False,
+    test_data: tuple[np.ndarray, np.ndarray] | None = None,
+    public_key=None,
+    manifest: Any = FROM_FILE,
+    batch_size: int = BATCH_SIZE,
+) -> EvalReport:
     """Run ``path`` on the MNIST test set (or ``test_data=(images, labels)``) and gate it.
 
     The artifact's sha256 is checked against its manifest (ArtifactChangedError); an artifact whose manifest
@@ -70,13 +88,15 @@ def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: fl
         test_data = load_test(data_dir)
     images, labels = test_data
     start = time.perf_counter()
-    predictor = Predictor.load(path, threads=threads, allow_unverified=allow_unverified, public_key=public_key,
-                               manifest=manifest)
+    predictor = Predictor.load(
+        path, threads=threads, allow_unverified=allow_unverified, public_key=public_key, manifest=manifest
+    )
     load_seconds = time.perf_counter() - start
     try:
         start = time.perf_counter()
-        predicted = np.concatenate([predictor.predict(images[i:i + batch_size]).labels
-                                    for i in range(0, len(images), batch_size)])
+        predicted = np.concatenate(
+            [predictor.predict(images[i : i + batch_size]).labels for i in range(0, len(images), batch_size)]
+        )
         seconds = time.perf_counter() - start
     finally:
         predictor.close()
@@ -86,11 +106,21 @@ def evaluate(path: str | Path, data_dir: str | Path | None = None, tolerance: fl
     ver = (predictor.manifest or {}).get("verification") or {}
     manifest_acc = ver.get("accuracy")
     return EvalReport(
-        path=str(path), format=predictor.format or "?", quantization=predictor.quantization,
-        runtime=predictor.backend.runtime, n=int(len(labels)), accuracy=accuracy, per_class=per_class,
-        confusion=confusion, threshold=threshold, tolerance_pp=float(tolerance), passed=spec.passes(accuracy, threshold),
+        path=str(path),
+        format=predictor.format or "?",
+        quantization=predictor.quantization,
+        runtime=predictor.backend.runtime,
+        n=int(len(labels)),
+        accuracy=accuracy,
+        per_class=per_class,
+        confusion=confusion,
+        threshold=threshold,
+        tolerance_pp=float(tolerance),
+        passed=spec.passes(accuracy, threshold),
         manifest_accuracy=float(manifest_acc) if isinstance(manifest_acc, (int, float)) else None,
-        seconds=seconds, load_seconds=load_seconds, threads=threads,
+        seconds=seconds,
+        load_seconds=load_seconds,
+        threads=threads,
     )
 
 
@@ -99,13 +129,17 @@ def format_report(r: EvalReport) -> str:
     lines = [f"{r.path}  [{r.format} {r.quantization}, {r.runtime}, {r.threads} thread{'s' if r.threads > 1 else ''}]"]
     recorded = "" if r.manifest_accuracy is None else f"  (manifest: {r.manifest_accuracy:.2%})"
     lines.append(f"  accuracy {r.accuracy:.2%} on {r.n} test images{recorded}")
-    lines.append(f"  {r.seconds:.2f} s ({r.n / max(r.seconds, 1e-9):,.0f} images/s), load {r.load_seconds * 1e3:.0f} ms")
+    lines.append(
+        f"  {r.seconds:.2f} s ({r.n / max(r.seconds, 1e-9):,.0f} images/s), load {r.load_seconds * 1e3:.0f} ms"
+    )
     lines.append("  per class, %: " + " ".join(f"{c}:{100 * a:.2f}" for c, a in enumerate(r.per_class)))
     lines.append("  confusion (rows true, columns predicted):")
     lines.append("       " + "".join(f"{c:>6}" for c in range(spec.NUM_CLASSES)))
     for c, row in enumerate(r.confusion):
         lines.append(f"    {c:>2} " + "".join(f"{v:>6}" for v in row))
     verdict = "PASS" if r.passed else "FAIL"
-    lines.append(f"  {verdict}: {r.accuracy:.2%} {'>=' if r.passed else '<'} {r.threshold:.2%} "
-                 f"(= {spec.REFERENCE_ACCURACY:.2%} - {r.tolerance_pp:g} pp)")
+    lines.append(
+        f"  {verdict}: {r.accuracy:.2%} {'>=' if r.passed else '<'} {r.threshold:.2%} "
+        f"(= {spec.REFERENCE_ACCURACY:.2%} - {r.tolerance_pp:g} pp)"
+    )
     return "\n".join(lines)

@@ -82,8 +82,10 @@ class _Reader:
         self.data, self.n, self.origin = data, len(data), origin
 
     def fail(self, what: str) -> ArtifactError:
-        return ArtifactError(f"{self.origin}: not a loadable TFLite model: the flatbuffer is malformed ({what}); "
-                             f"the file is corrupt or truncated")
+        return ArtifactError(
+            f"{self.origin}: not a loadable TFLite model: the flatbuffer is malformed ({what}); "
+            f"the file is corrupt or truncated"
+        )
 
     def scalar(self, fmt: str, pos: int, what: str) -> int:
         size = struct.calcsize(fmt)
@@ -105,8 +107,9 @@ class _Reader:
             raise self.fail(f"{what} has a field outside its {table_size}-byte table")
         return pos, fields
 
-    def field(self, table: tuple[int, tuple[int, ...]], index: int, fmt: str, default: int | None = None,
-              what: str = "field") -> int | None:
+    def field(
+        self, table: tuple[int, tuple[int, ...]], index: int, fmt: str, default: int | None = None, what: str = "field"
+    ) -> int | None:
         pos, fields = table
         if index >= len(fields) or fields[index] == 0:
             return default
@@ -154,11 +157,14 @@ def check_tflite(data: bytes, origin: str) -> None:
     if n < 16:
         raise ArtifactError(f"{origin}: not a loadable TFLite model: {n} bytes is too short{_what(data)}")
     if data[4:8] != TFLITE_IDENTIFIER:
-        raise ArtifactError(f"{origin}: not a loadable TFLite model: no 'TFL3' flatbuffer identifier at byte 4"
-                            f"{_what(data)}")
+        raise ArtifactError(
+            f"{origin}: not a loadable TFLite model: no 'TFL3' flatbuffer identifier at byte 4{_what(data)}"
+        )
     if n > allowlist.MAX_MODEL_BYTES:
-        raise ArtifactError(f"{origin}: {n} bytes, larger than any TFLite model of this network "
-                            f"({allowlist.MAX_MODEL_BYTES} bytes at most)")
+        raise ArtifactError(
+            f"{origin}: {n} bytes, larger than any TFLite model of this network "
+            f"({allowlist.MAX_MODEL_BYTES} bytes at most)"
+        )
     r = _Reader(data, origin)
     try:
         _check_model(r, n)
@@ -182,8 +188,11 @@ def _check_model(r: _Reader, n: int) -> None:
         builtin = r.field(code, _OPCODE_BUILTIN, "<i", 0, "operator_code.builtin_code")
         op = max(deprecated, builtin)  # the schema's rule: the larger of the two fields is the operator
         if op not in allowlist.TFLITE_OPS or r.ref(code, _OPCODE_CUSTOM, "operator_code.custom_code") is not None:
-            raise _refuse(origin, f"operator code {op} is not one this toolkit's exports use "
-                                  f"(allowed: {', '.join(sorted(v[0] for v in allowlist.TFLITE_OPS.values()))})")
+            raise _refuse(
+                origin,
+                f"operator code {op} is not one this toolkit's exports use "
+                f"(allowed: {', '.join(sorted(v[0] for v in allowlist.TFLITE_OPS.values()))})",
+            )
         opcodes.append(op)
     buffer_bytes = []  # bytes of constant data each buffer holds (0: none)
     for buf in r.tables(model, _MODEL_BUFFERS, "buffers", required=True):
@@ -213,11 +222,14 @@ def _check_model(r: _Reader, n: int) -> None:
         if not 0 <= kind <= MAX_TENSOR_TYPE:
             raise r.fail(f"tensor type {kind} is unknown")
         if kind not in allowlist.TFLITE_TENSOR_TYPES:
-            raise _refuse(origin, f"tensor {i} has type {kind}; expected one of "
-                                  f"{', '.join(t for t, _ in allowlist.TFLITE_TENSOR_TYPES.values())}")
-        why = (allowlist.dims_problem(shape, dynamic_ok=False)
-               or allowlist.dims_problem(r.ints(tensor, _TENSOR_SHAPE_SIGNATURE, "tensor.shape_signature"),
-                                         dynamic_ok=True))
+            raise _refuse(
+                origin,
+                f"tensor {i} has type {kind}; expected one of "
+                f"{', '.join(t for t, _ in allowlist.TFLITE_TENSOR_TYPES.values())}",
+            )
+        why = allowlist.dims_problem(shape, dynamic_ok=False) or allowlist.dims_problem(
+            r.ints(tensor, _TENSOR_SHAPE_SIGNATURE, "tensor.shape_signature"), dynamic_ok=True
+        )
         if why:
             raise _refuse(origin, f"tensor {i} has {why}")
         index = r.field(tensor, _TENSOR_BUFFER, "<I", 0, "tensor.buffer")
@@ -230,8 +242,7 @@ def _check_model(r: _Reader, n: int) -> None:
                 elements *= d
             expected = elements * allowlist.TFLITE_TENSOR_TYPES[kind][1]
             if held != expected:
-                raise _refuse(origin, f"constant tensor {i} holds {held} bytes but its shape {shape} needs "
-                                      f"{expected}")
+                raise _refuse(origin, f"constant tensor {i} holds {held} bytes but its shape {shape} needs {expected}")
         constant.append(bool(held))
         shapes.append(tuple(shape))
         kinds.append(kind)
@@ -262,23 +273,38 @@ def _check_model(r: _Reader, n: int) -> None:
         if any(not -1 <= i < tensors for i in ins + outs):
             raise r.fail("an operator refers to a tensor that does not exist")
         name, required, optional, n_out = allowlist.TFLITE_OPS[opcodes[code_index]]
-        if not (required <= len(ins) <= required + optional and all(i >= 0 for i in ins[:required])
-                and len(outs) == n_out):
-            raise _refuse(origin, f"operator {operators - 1} ({name}) has inputs {ins} and outputs {outs}; "
-                                  f"expected {required} present input(s), {optional} optional, {n_out} output(s)")
+        if not (
+            required <= len(ins) <= required + optional and all(i >= 0 for i in ins[:required]) and len(outs) == n_out
+        ):
+            raise _refuse(
+                origin,
+                f"operator {operators - 1} ({name}) has inputs {ins} and outputs {outs}; "
+                f"expected {required} present input(s), {optional} optional, {n_out} output(s)",
+            )
         if r.ints(op, _OP_INTERMEDIATES, "operator intermediates"):
             raise _refuse(origin, "an operator has intermediate tensors")
         if any(i >= 0 and not constant[i] and i not in written for i in ins):
-            raise _refuse(origin, "an operator reads a tensor that is neither a constant, a graph input nor "
-                                  "the output of an earlier operator")
-        why = _operands_problem(name, [shapes[i] if i >= 0 else None for i in ins], [shapes[i] for i in outs],
-                                [kinds[i] if i >= 0 else None for i in ins], [kinds[i] for i in outs])
+            raise _refuse(
+                origin,
+                "an operator reads a tensor that is neither a constant, a graph input nor "
+                "the output of an earlier operator",
+            )
+        why = _operands_problem(
+            name,
+            [shapes[i] if i >= 0 else None for i in ins],
+            [shapes[i] for i in outs],
+            [kinds[i] if i >= 0 else None for i in ins],
+            [kinds[i] for i in outs],
+        )
         if why:
             raise _refuse(origin, f"operator {operators - 1} ({name}): {why}")
         for i in outs:
             if i < 0 or constant[i]:
-                raise _refuse(origin, f"operator {operators - 1} writes into tensor {i}, which holds constant "
-                                      f"data (an activation or output tensor must have an empty buffer)")
+                raise _refuse(
+                    origin,
+                    f"operator {operators - 1} writes into tensor {i}, which holds constant "
+                    f"data (an activation or output tensor must have an empty buffer)",
+                )
             written.add(i)
     if any(i not in written for i in outputs):
         raise _refuse(origin, "a graph output is not written by any operator")
@@ -303,13 +329,20 @@ def _operands_problem(op: str, ins: list, outs: list, in_kinds: list, out_kinds:
         if x_kind == _INT8:
             ok = w_kind == _INT8 and out_kind == _INT8 and bias_kind in (None, _INT32)
         else:
-            ok = x_kind == _FLOAT32 and w_kind in (_FLOAT32, _INT8) and out_kind == _FLOAT32 and bias_kind in (
-                None, _FLOAT32)
+            ok = (
+                x_kind == _FLOAT32
+                and w_kind in (_FLOAT32, _INT8)
+                and out_kind == _FLOAT32
+                and bias_kind in (None, _FLOAT32)
+            )
         return None if ok else f"tensor types {in_kinds} -> {out_kinds} are not an int8 or a float32 layer"
     if ins[0] != outs[0]:
         return f"input shape {list(ins[0])} but output shape {list(outs[0])}; expected the same"
-    expected = {"SOFTMAX": ((_FLOAT32, _FLOAT32), (_INT8, _INT8)), "QUANTIZE": ((_FLOAT32, _INT8),),
-                "DEQUANTIZE": ((_INT8, _FLOAT32), (_FLOAT16, _FLOAT32))}[op]
+    expected = {
+        "SOFTMAX": ((_FLOAT32, _FLOAT32), (_INT8, _INT8)),
+        "QUANTIZE": ((_FLOAT32, _INT8),),
+        "DEQUANTIZE": ((_INT8, _FLOAT32), (_FLOAT16, _FLOAT32)),
+    }[op]
     if (in_kinds[0], out_kinds[0]) not in expected:
         return f"tensor types {in_kinds[0]} -> {out_kinds[0]}; expected one of {list(expected)}"
     return None

@@ -68,8 +68,17 @@ class Format(Record):
     __slots__ = ("name", "suffix", "modes", "exporter", "backend", "extra", "runtime", "filename")
     __match_args__ = __slots__
 
-    def __init__(self, name: str, suffix: str, modes: tuple[Mode, ...], exporter: str | None, backend: str,
-                 extra: str, runtime: str, filename: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        suffix: str,
+        modes: tuple[Mode, ...],
+        exporter: str | None,
+        backend: str,
+        extra: str,
+        runtime: str,
+        filename: str | None = None,
+    ) -> None:
         # exporter: "module:EXPORTER", an edgemnist.export.base.Exporter instance; None for a source format.
         # backend: "module:Class", an edgemnist.predictor.base.Backend subclass. extra: the pip extra that
         # installs the runtime; runtime: its human name. filename: a fixed artifact name (micro: model_data.cc)
@@ -97,9 +106,7 @@ class Format(Record):
         m = self.mode(mode)
         io = io or m.io[0]
         if io not in m.io:
-            raise ConfigError(
-                f"io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}"
-            )
+            raise ConfigError(f"io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}")
         return io
 
     def artifact_name(self, mode: str, io: str | None = None) -> str:
@@ -134,8 +141,9 @@ FORMATS: dict[str, Format] = {
             name="tflite",
             suffix=".tflite",
             modes=(
-                Mode("int8", "full-integer int8, integer-only ops, calibrated on training images",
-                     io=("int8", "float")),
+                Mode(
+                    "int8", "full-integer int8, integer-only ops, calibrated on training images", io=("int8", "float")
+                ),
                 Mode("dynamic", "dynamic-range: int8 weights, float activations and I/O"),
                 Mode("float16", "float16 weights, float32 compute and I/O"),
                 Mode("float32", "no quantization"),
@@ -171,8 +179,13 @@ FORMATS: dict[str, Format] = {
         Format(
             name="c",
             suffix=".c",
-            modes=(Mode("int8", "interpreter-free C99 kernel generated from the int8 .tflite, byte-identical to "
-                                "TFLite Micro", io=("int8",)),),
+            modes=(
+                Mode(
+                    "int8",
+                    "interpreter-free C99 kernel generated from the int8 .tflite, byte-identical to TFLite Micro",
+                    io=("int8",),
+                ),
+            ),
             exporter="edgemnist.export.c:EXPORTER",
             backend="edgemnist.predictor.c:CBackend",
             extra="micro",
@@ -182,8 +195,14 @@ FORMATS: dict[str, Format] = {
         Format(
             name="web",
             suffix=".wasm",
-            modes=(Mode("int8", "the C kernel as WebAssembly (SIMD + scalar) with a page and a JS API, byte-identical "
-                                "to TFLite Micro", io=("int8",)),),
+            modes=(
+                Mode(
+                    "int8",
+                    "the C kernel as WebAssembly (SIMD + scalar) with a page and a JS API, byte-identical "
+                    "to TFLite Micro",
+                    io=("int8",),
+                ),
+            ),
             exporter="edgemnist.export.web:EXPORTER",
             backend="edgemnist.predictor.web:WebBackend",
             extra="web",

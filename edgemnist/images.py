@@ -158,16 +158,18 @@ def normalize_digit(gray: np.ndarray, *, invert: bool | None = None) -> np.ndarr
                 what = "a light digit on a dark background, and inversion was forced (invert=True)"
             else:
                 what = "a dark digit on a light background, and inversion was forbidden (invert=False)"
-            raise InputError(f"no digit found: the image shows {what}; leave the choice to the image "
-                             f"(invert=None, the default)")
+            raise InputError(
+                f"no digit found: the image shows {what}; leave the choice to the image (invert=None, the default)"
+            )
         if NOISE_SIGMAS * noise > BLANK_LEVELS:
-            raise InputError(f"no digit found: nothing stands out from the background's noise "
-                             f"(sigma {noise:.1f} grey levels)")
+            raise InputError(
+                f"no digit found: nothing stands out from the background's noise (sigma {noise:.1f} grey levels)"
+            )
         raise InputError("no digit found: the image is blank (uniform brightness)")
     a *= 255.0 / peak
     rows = np.flatnonzero((a > INK_FRACTION * 255.0).any(axis=1))
     cols = np.flatnonzero((a > INK_FRACTION * 255.0).any(axis=0))
-    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    a = a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     box = _fit(a, BOX)
     return _place_by_mass(box, spec.IMAGE_SHAPE[0])
 
@@ -218,8 +220,17 @@ def _residual(a: np.ndarray) -> tuple[np.ndarray, float]:
         if int(keep.sum()) >= 3:
             uk, vk, zk = u[keep], v[keep], z[keep]
             su, sv = _osum(uk), _osum(vk)
-            solved = _solve3(float(uk.size), su, sv, _osum(uk * uk), _osum(uk * vk), _osum(vk * vk),
-                             _osum(zk), _osum(uk * zk), _osum(vk * zk))
+            solved = _solve3(
+                float(uk.size),
+                su,
+                sv,
+                _osum(uk * uk),
+                _osum(uk * vk),
+                _osum(vk * vk),
+                _osum(zk),
+                _osum(uk * zk),
+                _osum(vk * zk),
+            )
             if solved is not None:
                 c0, c1, c2 = solved
         res = z - ((c0 + c1 * u) + c2 * v)
@@ -239,15 +250,18 @@ def _osum(x: np.ndarray) -> float:
 def _solve3(n, su, sv, suu, suv, svv, sz, suz, svz):
     """(c0, c1, c2) solving the normal equations of z ~ c0 + c1 u + c2 v by Cramer's rule (Python floats, a
     fixed order of operations), or None when they are singular (all kept pixels on one line)."""
+
     def det(a1, a2, a3, b1, b2, b3, d1, d2, d3):  # columns (a, b, d) of a symmetric 3x3 system
         return a1 * (b2 * d3 - b3 * d2) - b1 * (a2 * d3 - a3 * d2) + d1 * (a2 * b3 - a3 * b2)
 
     d = det(n, su, sv, su, suu, suv, sv, suv, svv)
     if not abs(d) > 1e-12 * max(1.0, n) ** 3:
         return None
-    return (det(sz, suz, svz, su, suu, suv, sv, suv, svv) / d,
-            det(n, su, sv, sz, suz, svz, sv, suv, svv) / d,
-            det(n, su, sv, su, suu, suv, sz, suz, svz) / d)
+    return (
+        det(sz, suz, svz, su, suu, suv, sv, suv, svv) / d,
+        det(n, su, sv, sz, suz, svz, sv, suv, svv) / d,
+        det(n, su, sv, su, suu, suv, sz, suz, svz) / d,
+    )
 
 
 def _is_mnist_like(a: np.ndarray) -> bool:
@@ -341,5 +355,5 @@ def _place_by_mass(box: np.ndarray, side: int) -> np.ndarray:
     top = min(max(_round_half_even(centre - cy), 0), side - h)
     left = min(max(_round_half_even(centre - cx), 0), side - w)
     out = np.zeros((side, side), dtype=np.float64)
-    out[top:top + h, left:left + w] = box
+    out[top : top + h, left : left + w] = box
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -20,8 +20,18 @@ SCHEMA = "edgemnist.manifest/1"
 MAX_MANIFEST_BYTES = 1 << 20
 TENSOR_DTYPES = ("float32", "int8", "uint8")
 
-TOOLS = ("edgemnist", "numpy", "keras", "tensorflow", "tensorflow-cpu", "tf2onnx", "onnx", "onnxruntime",
-         "ai-edge-litert", "tflite-micro")
+TOOLS = (
+    "edgemnist",
+    "numpy",
+    "keras",
+    "tensorflow",
+    "tensorflow-cpu",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "ai-edge-litert",
+    "tflite-micro",
+)
 
 
 def manifest_path(artifact: str | Path) -> Path:
@@ -82,8 +92,10 @@ def read_manifest(artifact: str | Path, *, required: bool = False) -> dict[str, 
             raise ManifestError(f"{path}: no manifest beside {Path(artifact).name}")
         return None
     if not path.is_file():  # a folder, FIFO, device or dangling link where the manifest belongs: never opened
-        raise ManifestError(f"{path}: not a regular file; a manifest path that exists must be a JSON file "
-                            f"(remove it to load the artifact without a manifest)")
+        raise ManifestError(
+            f"{path}: not a regular file; a manifest path that exists must be a JSON file "
+            f"(remove it to load the artifact without a manifest)"
+        )
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_MANIFEST_BYTES + 1)
@@ -157,8 +169,9 @@ def validate(data: Any, *, origin: str) -> None:
     if data.get("io") is not None and not isinstance(data["io"], str):
         _fail(origin, "io must be a string")
     src = data.get("source")
-    if src is not None and not (isinstance(src, dict) and all(
-            isinstance(src.get(k), str) for k in ("file", "sha256") if src.get(k) is not None)):
+    if src is not None and not (
+        isinstance(src, dict) and all(isinstance(src.get(k), str) for k in ("file", "sha256") if src.get(k) is not None)
+    ):
         _fail(origin, "source must be null or an object with string 'file' and 'sha256'")
     if src is not None and src.get("sha256") is not None and not is_sha256(src["sha256"]):
         _fail(origin, "source.sha256 must be 64 lowercase hex digits")
@@ -194,8 +207,18 @@ def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | N
     return digest
 
 
-def build_export_manifest(*, config, artifact_name: str, artifact_sha256: str, artifact_bytes: int,
-                          source, facts: dict[str, Any], calibration, seconds: float, report) -> dict[str, Any]:
+def build_export_manifest(
+    *,
+    config,
+    artifact_name: str,
+    artifact_sha256: str,
+    artifact_bytes: int,
+    source,
+    facts: dict[str, Any],
+    calibration,
+    seconds: float,
+    report,
+) -> dict[str, Any]:
     """The manifest of one exported artifact.
 
     ``config`` is the ExportConfig, ``source`` the Source it was exported from, ``facts`` what the exporter's

@@ -91,8 +91,9 @@ def train(config: TrainConfig, data, *, verbose: int = 2) -> TrainResult:
     x_train, y_train = preprocess(data.train_images), one_hot(data.train_labels)
     x_test, y_test = preprocess(data.test_images), one_hot(data.test_labels)
     start = time.perf_counter()
-    hist = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                     shuffle=True, verbose=verbose)
+    hist = model.fit(
+        x_train, y_train, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, verbose=verbose
+    )
     seconds = time.perf_counter() - start
     test_loss, test_acc = model.evaluate(x_test, y_test, batch_size=1000, verbose=0)
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
@@ -130,8 +131,10 @@ def check_keras_archive(path: str | Path) -> None:
         raise ArtifactError(f"{path}: not a readable Keras archive ({exc})") from None
     inflated = sum(m.file_size for m in members)
     if len(members) > MAX_KERAS_MEMBERS or inflated > MAX_KERAS_UNCOMPRESSED:
-        raise ArtifactError(f"{path}: {len(members)} members inflating to {inflated} bytes; not a Keras archive "
-                            f"of this network (at most {MAX_KERAS_MEMBERS} members, {MAX_KERAS_UNCOMPRESSED} bytes)")
+        raise ArtifactError(
+            f"{path}: {len(members)} members inflating to {inflated} bytes; not a Keras archive "
+            f"of this network (at most {MAX_KERAS_MEMBERS} members, {MAX_KERAS_UNCOMPRESSED} bytes)"
+        )
     if "config.json" not in {m.filename for m in members}:
         raise ArtifactError(f"{path}: a zip without config.json; not a Keras archive")
 
@@ -153,7 +156,8 @@ def load_model(path: str | Path):
     shape_out = tuple(model.output_shape)
     if shape_in != (None, spec.INPUT_SIZE) or shape_out != (None, spec.NUM_CLASSES):
         raise ArtifactError(
-            f"{path}: model maps {shape_in} -> {shape_out}; expected (None, {spec.INPUT_SIZE}) -> (None, {spec.NUM_CLASSES})"
+            f"{path}: model maps {shape_in} -> {shape_out}; "
+            f"expected (None, {spec.INPUT_SIZE}) -> (None, {spec.NUM_CLASSES})"
         )
     return model
 
@@ -203,8 +207,9 @@ class Trained:
     floor: float
 
 
-def train_and_save(config: TrainConfig, data, out_dir: str | Path, *, tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
-                   verbose: int = 0) -> Trained:
+def train_and_save(
+    config: TrainConfig, data, out_dir: str | Path, *, tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP, verbose: int = 0
+) -> Trained:
     """Train, gate (``spec.passes``), save and record: the one implementation the CLI, the benchmarks and the
     tests use. A model that fails the gate never replaces a good ``model.keras``: it lands as
     ``model.rejected.keras`` beside it, for inspection. The manifest is written beside the model."""

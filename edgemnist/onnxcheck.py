@@ -34,8 +34,20 @@ _G_NODE, _G_INITIALIZER, _G_INPUT, _G_OUTPUT, _G_VALUE_INFO, _G_SPARSE = 1, 5, 1
 _N_OP_TYPE, _N_ATTRIBUTE, _N_DOMAIN = 4, 5, 7
 # AttributeProto fields: name, f, i, and those that hold tensors or graphs (never in this network).
 _A_NAME, _A_F, _A_I, _A_REF = 1, 2, 3, 21
-_A_NESTED = {5: "a tensor", 6: "a graph", 10: "tensors", 11: "graphs", 22: "a sparse tensor",
-             23: "sparse tensors", 14: "a type", 15: "types", 4: "a string", 7: "floats", 8: "ints", 9: "strings"}
+_A_NESTED = {
+    5: "a tensor",
+    6: "a graph",
+    10: "tensors",
+    11: "graphs",
+    22: "a sparse tensor",
+    23: "sparse tensors",
+    14: "a type",
+    15: "types",
+    4: "a string",
+    7: "floats",
+    8: "ints",
+    9: "strings",
+}
 # TensorProto fields.
 _T_DIMS, _T_TYPE, _T_SEGMENT, _T_FLOAT, _T_INT32, _T_STRING, _T_INT64 = 1, 2, 3, 4, 5, 6, 7
 _T_RAW, _T_DOUBLE, _T_UINT64, _T_EXTERNAL, _T_LOCATION = 9, 10, 11, 13, 14
@@ -122,7 +134,7 @@ def _str(data: bytes, field: list | None, what: str) -> str:
     if wire != _LEN:
         raise _Malformed(f"{what} is not a string")
     try:
-        return data[span[0]:span[1]].decode("utf-8")
+        return data[span[0] : span[1]].decode("utf-8")
     except UnicodeDecodeError:
         raise _Malformed(f"{what} is not UTF-8") from None
 
@@ -187,8 +199,10 @@ def _check_tensor(data: bytes, span, what: str) -> None:
         raise _Refused(f"{what} keeps its data in an external file; this network's exports never do")
     kind = _int(t.get(_T_TYPE), f"{what} data_type")
     if kind not in allowlist.ONNX_TENSOR_TYPES:
-        raise _Refused(f"{what} has data type {kind}; expected one of "
-                       f"{', '.join(n for n, _ in allowlist.ONNX_TENSOR_TYPES.values())}")
+        raise _Refused(
+            f"{what} has data type {kind}; expected one of "
+            f"{', '.join(n for n, _ in allowlist.ONNX_TENSOR_TYPES.values())}"
+        )
     dims = _ints(data, t.get(_T_DIMS), f"{what} dims")
     _check_dims(dims, what, dynamic_ok=False)
     elements = 1
@@ -242,8 +256,9 @@ def _check_node(data: bytes, span, index: int) -> str:
     if op in ("Loop", "If", "Scan", "SequenceMap"):
         raise _Refused(f"{what} is control flow; this network has none")
     if op not in allowlist.ONNX_OPS:
-        raise _Refused(f"{what} is not an operator this toolkit's exports use "
-                       f"(allowed: {', '.join(sorted(allowlist.ONNX_OPS))})")
+        raise _Refused(
+            f"{what} is not an operator this toolkit's exports use (allowed: {', '.join(sorted(allowlist.ONNX_OPS))})"
+        )
     for wire, a_span in node.get(_N_ATTRIBUTE, ()):
         if wire != _LEN:
             raise _Malformed(f"{what} has a malformed attribute")
@@ -298,8 +313,10 @@ def check_onnx(data: bytes, origin: str) -> frozenset[str]:
     return the graph's operator types (what the backend decides per-image mode from)."""
     n = len(data)
     if n > allowlist.MAX_MODEL_BYTES:
-        raise ArtifactError(f"{origin}: {n} bytes, larger than any ONNX model of this network "
-                            f"({allowlist.MAX_MODEL_BYTES} bytes at most)")
+        raise ArtifactError(
+            f"{origin}: {n} bytes, larger than any ONNX model of this network "
+            f"({allowlist.MAX_MODEL_BYTES} bytes at most)"
+        )
     try:
         model = _message(data, (0, n), singular={1, _M_GRAPH}, what="the model")
         if _M_FUNCTIONS in model:

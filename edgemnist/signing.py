@@ -103,8 +103,10 @@ def load_public_key(key: Any):
         try:
             public = serialization.load_pem_public_key(data)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{key if not isinstance(key, bytes) else 'the public key'}: not a PEM public key "
-                              f"({type(exc).__name__})") from None
+            raise ConfigError(
+                f"{key if not isinstance(key, bytes) else 'the public key'}: not a PEM public key "
+                f"({type(exc).__name__})"
+            ) from None
     if not isinstance(public, ec.EllipticCurvePublicKey) or public.curve.name not in _CURVE_HASH:
         raise ConfigError("the public key is not an ECDSA P-256, P-384 or P-521 key")
     return public
@@ -156,8 +158,9 @@ def sign(artifact: str | Path, private_key: str | Path, *, password: str | None 
         try:
             config = ms_signing.Config().use_elliptic_key_signer(private_key=key, password=password)
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{key}: not a usable ECDSA P-256/P-384/P-521 PEM private key "
-                              f"({type(exc).__name__}: {str(exc)[:200]})") from None
+            raise ConfigError(
+                f"{key}: not a usable ECDSA P-256/P-384/P-521 PEM private key ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
         out = Path(tmp) / "bundle.sig"
         config.set_hashing_config(hashing).sign(unit, out)
         # The copies are what was signed: make sure they are still the files beside the artifact.
@@ -218,8 +221,9 @@ def read_statement(sig: Path, public) -> dict[str, Any]:
     hashes, _, ec = _crypto()
     origin = str(sig)
     if not sig.exists() and not sig.is_symlink():
-        raise SignatureError(f"{sig}: no signature beside the artifact; a public key was given, so only a signed "
-                             f"artifact is accepted")
+        raise SignatureError(
+            f"{sig}: no signature beside the artifact; a public key was given, so only a signed artifact is accepted"
+        )
     if not sig.is_file():
         raise SignatureError(f"{sig}: not a regular file; expected a signature bundle")
     if sig.stat().st_size > MAX_BUNDLE_BYTES:
@@ -236,8 +240,10 @@ def read_statement(sig: Path, public) -> dict[str, Any]:
         raise SignatureError(f"{sig}: verificationMaterial.publicKey is malformed")
     hint = key_id.get("hint")
     if hint is not None and hint != key_hint(public):
-        raise SignatureError(f"{sig}: signed with another key (key hint {str(hint)[:16]}…, the given public "
-                             f"key's is {key_hint(public)[:16]}…)")
+        raise SignatureError(
+            f"{sig}: signed with another key (key hint {str(hint)[:16]}…, the given public "
+            f"key's is {key_hint(public)[:16]}…)"
+        )
     env = bundle.get("dsseEnvelope")
     if not isinstance(env, dict) or env.get("payloadType") != PAYLOAD_TYPE:
         raise SignatureError(f"{sig}: no DSSE envelope of an in-toto statement")
@@ -250,8 +256,10 @@ def read_statement(sig: Path, public) -> dict[str, Any]:
     try:
         public.verify(raw, pae(payload), ec.ECDSA(algorithm))
     except (InvalidSignature, ValueError):
-        raise SignatureError(f"{sig}: the signature does not verify with the given public key; the files or the "
-                             f"signature were changed, or another key signed them") from None
+        raise SignatureError(
+            f"{sig}: the signature does not verify with the given public key; the files or the "
+            f"signature were changed, or another key signed them"
+        ) from None
     try:
         statement = json.loads(payload.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -276,8 +284,13 @@ def _signed_files(statement: dict[str, Any], sig: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     root = hashlib.sha256()
     for r in resources:
-        if not (isinstance(r, dict) and isinstance(r.get("name"), str) and r.get("algorithm") == "sha256"
-                and isinstance(r.get("digest"), str) and len(r["digest"]) == 64):
+        if not (
+            isinstance(r, dict)
+            and isinstance(r.get("name"), str)
+            and r.get("algorithm") == "sha256"
+            and isinstance(r.get("digest"), str)
+            and len(r["digest"]) == 64
+        ):
             raise SignatureError(f"{sig}: a signed file entry is malformed")
         try:
             root.update(bytes.fromhex(r["digest"]))
@@ -287,9 +300,13 @@ def _signed_files(statement: dict[str, Any], sig: Path) -> dict[str, str]:
             raise SignatureError(f"{sig}: a file is listed twice")
         files[r["name"]] = r["digest"].lower()
     subjects = statement.get("subject")
-    if not (isinstance(subjects, list) and len(subjects) == 1 and isinstance(subjects[0], dict)
-            and isinstance(subjects[0].get("digest"), dict)
-            and subjects[0]["digest"].get("sha256") == root.hexdigest()):
+    if not (
+        isinstance(subjects, list)
+        and len(subjects) == 1
+        and isinstance(subjects[0], dict)
+        and isinstance(subjects[0].get("digest"), dict)
+        and subjects[0]["digest"].get("sha256") == root.hexdigest()
+    ):
         raise SignatureError(f"{sig}: the statement's subject digest does not match its files")
     return files
 
@@ -307,12 +324,15 @@ def verify(artifact: str | Path, public_key: Any) -> Verified:
     folder = artifact.parent
     extra = sorted(set(files) - set(required) - set(optional))
     if extra:
-        raise SignatureError(f"{sig}: signs files that are not {artifact.name} and its manifest: "
-                             f"{safe(', '.join(extra), 200)} (made for other files, or the files were renamed)")
+        raise SignatureError(
+            f"{sig}: signs files that are not {artifact.name} and its manifest: "
+            f"{safe(', '.join(extra), 200)} (made for other files, or the files were renamed)"
+        )
     missing = [n for n in required if n not in files]
     if missing:
-        raise SignatureError(f"{sig}: does not sign {', '.join(missing)} (made for other files, or the files "
-                             f"were renamed)")
+        raise SignatureError(
+            f"{sig}: does not sign {', '.join(missing)} (made for other files, or the files were renamed)"
+        )
     unsigned = [n for n in optional if n not in files and (folder / n).exists()]
     if unsigned:
         raise SignatureError(f"{sig}: {', '.join(unsigned)} lies beside the artifact but is not signed")

@@ -43,7 +43,8 @@ PIXEL_MAX = 255.0
 
 
 def to_unit_floats(images):
-    """uint8 pixels (N, 28, 28) or (N, 784) -> float32 (N, 784) (each image flattened) in [0, 1]: exactly ``float32(p) / 255``, the
+    """uint8 pixels (N, 28, 28) or (N, 784) -> float32 (N, 784) (each image flattened) in [0, 1]: exactly
+    ``float32(p) / 255``, the
     essay's preprocessing. Everything that feeds a model float pixels uses this (the Predictor's in-place
     variant writes the same bits)."""
     import numpy as np

@@ -47,8 +47,7 @@ class Report:
         return d
 
     def summary(self) -> str:
-        return (f"accuracy {self.accuracy:.2%}  agreement {self.agreement:.2%}  "
-                f"max|dp| {self.max_abs_diff:.2g}")
+        return f"accuracy {self.accuracy:.2%}  agreement {self.agreement:.2%}  max|dp| {self.max_abs_diff:.2g}"
 
 
 def _check_inputs(reference_probs, images, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,9 +64,16 @@ def _check_inputs(reference_probs, images, labels) -> tuple[np.ndarray, np.ndarr
     return reference, images, labels.astype(np.int64)
 
 
-def verify(artifact_path: str | Path, reference_probs, images, labels,
-           tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP, *, max_abs_diff: float | None = None,
-           threads: int = 1) -> Report:
+def verify(
+    artifact_path: str | Path,
+    reference_probs,
+    images,
+    labels,
+    tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
+    *,
+    max_abs_diff: float | None = None,
+    threads: int = 1,
+) -> Report:
     """Load ``artifact_path`` and ``verify_predictor`` it.
 
     The artifact is loaded with ``check_hash=False, allow_unverified=True``: verification is what decides.
@@ -75,16 +81,32 @@ def verify(artifact_path: str | Path, reference_probs, images, labels,
     from edgemnist.predictor import Predictor
 
     start = time.perf_counter()
-    with Predictor.load(artifact_path, threads=threads, check_hash=False, allow_unverified=True,
-                        self_test=False) as predictor:  # non-finite or non-summing output is a reason below
+    with Predictor.load(
+        artifact_path, threads=threads, check_hash=False, allow_unverified=True, self_test=False
+    ) as predictor:  # non-finite or non-summing output is a reason below
         load_seconds = time.perf_counter() - start
-        report = verify_predictor(predictor, reference_probs, images, labels, tolerance_pp,
-                                  max_abs_diff=max_abs_diff, artifact=str(artifact_path))
+        report = verify_predictor(
+            predictor,
+            reference_probs,
+            images,
+            labels,
+            tolerance_pp,
+            max_abs_diff=max_abs_diff,
+            artifact=str(artifact_path),
+        )
     return replace(report, seconds=report.seconds + load_seconds)
 
 
-def verify_predictor(predictor, reference_probs, images, labels, tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
-                     *, max_abs_diff: float | None = None, artifact: str | None = None) -> Report:
+def verify_predictor(
+    predictor,
+    reference_probs,
+    images,
+    labels,
+    tolerance_pp: float = spec.DEFAULT_TOLERANCE_PP,
+    *,
+    max_abs_diff: float | None = None,
+    artifact: str | None = None,
+) -> Report:
     """Run ``predictor`` on ``images`` and compare with ``labels`` and ``reference_probs``.
 
     Fails (``Report.passed`` False, with reasons) when accuracy is below ``accuracy_floor(tolerance_pp)``,
@@ -102,8 +124,21 @@ def verify_predictor(predictor, reference_probs, images, labels, tolerance_pp: f
     if probs.shape != reference.shape:
         reasons.append(f"output shape {probs.shape}, expected {reference.shape}")
         nan = float("nan")
-        return Report(artifact, False, n, nan, nan, nan, nan, floor, tolerance_pp,
-                      float(np.mean(reference.argmax(1) == labels)), max_abs_diff, tuple(reasons), seconds)
+        return Report(
+            artifact,
+            False,
+            n,
+            nan,
+            nan,
+            nan,
+            nan,
+            floor,
+            tolerance_pp,
+            float(np.mean(reference.argmax(1) == labels)),
+            max_abs_diff,
+            tuple(reasons),
+            seconds,
+        )
     if not np.isfinite(probs).all():
         reasons.append(f"{int((~np.isfinite(probs)).sum())} non-finite output values")
     sums = probs.sum(axis=1)
@@ -117,13 +152,23 @@ def verify_predictor(predictor, reference_probs, images, labels, tolerance_pp: f
     max_diff = float(np.nanmax(diff)) if np.isfinite(diff).any() else math.inf
     mean_diff = float(np.nanmean(diff)) if np.isfinite(diff).any() else math.inf
     if not spec.passes(accuracy, floor):
-        reasons.append(f"accuracy {accuracy:.2%} < gate {floor:.2%} "
-                       f"({spec.REFERENCE_ACCURACY:.2%} - {tolerance_pp:g} pp)")
+        reasons.append(
+            f"accuracy {accuracy:.2%} < gate {floor:.2%} ({spec.REFERENCE_ACCURACY:.2%} - {tolerance_pp:g} pp)"
+        )
     if max_abs_diff is not None and not max_diff <= max_abs_diff:
         reasons.append(f"max |p - p_keras| {max_diff:.3g} > {max_abs_diff:g} (a float32 artifact must match Keras)")
     return Report(
-        artifact=artifact, passed=not reasons, n=n, accuracy=accuracy, agreement=agreement,
-        max_abs_diff=max_diff, mean_abs_diff=mean_diff, threshold=floor, tolerance_pp=float(tolerance_pp),
+        artifact=artifact,
+        passed=not reasons,
+        n=n,
+        accuracy=accuracy,
+        agreement=agreement,
+        max_abs_diff=max_diff,
+        mean_abs_diff=mean_diff,
+        threshold=floor,
+        tolerance_pp=float(tolerance_pp),
         reference_accuracy=float(np.mean(reference.argmax(axis=1) == labels)),
-        max_abs_diff_limit=max_abs_diff, reasons=tuple(reasons), seconds=seconds,
+        max_abs_diff_limit=max_abs_diff,
+        reasons=tuple(reasons),
+        seconds=seconds,
     )

@@ -89,6 +89,7 @@ def export_artifact(model_path, mnist, workdir):
 @pytest.fixture(scope="session")
 def artifact_path(export_artifact, model_path):
     """Factory: artifact_path(fmt, mode, io) -> the session's artifact (the .keras itself for "keras")."""
+
     def get(fmt, mode, io):
         if fmt == "keras":
             return model_path

@@ -26,8 +26,10 @@ from edgemnist.manifest import FROM_FILE
 
 #: Images the predictor and the raw loop must agree on (top-1) before their timings are compared.
 AGREEMENT_IMAGES = 64
-LOAD_RSS_METHOD = ("psutil RSS growth across Predictor.load + first inference of a second instance, the runtime "
-                   "already imported and the first instance still open: what one more loaded model costs")
+LOAD_RSS_METHOD = (
+    "psutil RSS growth across Predictor.load + first inference of a second instance, the runtime "
+    "already imported and the first instance still open: what one more loaded model costs"
+)
 
 Progress = Callable[[str], None]
 
@@ -55,24 +57,34 @@ def to_model_input(pixels: np.ndarray, tensor) -> np.ndarray:
 
 def as_pixels(images: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
     images, labels = np.asarray(images), np.asarray(labels)
-    if images.dtype != np.uint8 or images.ndim not in (2, 3) or images.shape[1:] not in (
-            spec.IMAGE_SHAPE, (spec.INPUT_SIZE,)) or len(images) == 0:
-        raise InputError(f"bench images must be uint8 MNIST pixels shaped (N, 28, 28) or (N, 784); "
-                         f"got {images.dtype} {images.shape}")
+    if (
+        images.dtype != np.uint8
+        or images.ndim not in (2, 3)
+        or images.shape[1:] not in (spec.IMAGE_SHAPE, (spec.INPUT_SIZE,))
+        or len(images) == 0
+    ):
+        raise InputError(
+            f"bench images must be uint8 MNIST pixels shaped (N, 28, 28) or (N, 784); got {images.dtype} {images.shape}"
+        )
     if labels.shape != (len(images),):
         raise InputError(f"bench labels must have shape ({len(images)},), got {labels.shape}")
     return np.ascontiguousarray(images.reshape(len(images), spec.INPUT_SIZE)), labels.astype(np.int64)
 
 
-def accuracy_for(path: Path, manifest: dict | None, config: BenchConfig, pixels: np.ndarray, labels: np.ndarray,
-              notes: list[str]) -> tuple[float | None, str | None, int | None]:
+def accuracy_for(
+    path: Path, manifest: dict | None, config: BenchConfig, pixels: np.ndarray, labels: np.ndarray, notes: list[str]
+) -> tuple[float | None, str | None, int | None]:
     """(accuracy, source, n): measured by ``edgemnist.evaluate``, or the verified manifest's."""
     if config.accuracy:
         from edgemnist.evaluate import evaluate
 
         # The record handed along; without one, evaluate looks for itself (and refuses a bad one, as a load does).
-        report = evaluate(path, test_data=(pixels, labels), threads=config.threads,
-                          manifest=FROM_FILE if manifest is None else manifest)
+        report = evaluate(
+            path,
+            test_data=(pixels, labels),
+            threads=config.threads,
+            manifest=FROM_FILE if manifest is None else manifest,
+        )
         return _r(report.accuracy), "measured", report.n
     ver = (manifest or {}).get("verification") or {}
     if ver.get("passed") and isinstance(ver.get("accuracy"), (int, float)):
@@ -88,17 +100,26 @@ def _check_raw(call, raw_x: np.ndarray, predictor, pixels: np.ndarray, notes: li
     call(raw_x[:1])
     first_ms = ms_since(t0)
     k = min(AGREEMENT_IMAGES, len(pixels))
-    raw_top = np.array([np.asarray(call(raw_x[i:i + 1])).reshape(-1).argmax() for i in range(k)])
+    raw_top = np.array([np.asarray(call(raw_x[i : i + 1])).reshape(-1).argmax() for i in range(k)])
     agreement = float(np.mean(raw_top == predictor.predict(pixels[:k]).labels))
     if agreement < 0.95:
-        notes.append(f"the raw loop and the predictor agree on only {agreement:.0%} of {k} images: "
-                     f"they may not see the same data")
+        notes.append(
+            f"the raw loop and the predictor agree on only {agreement:.0%} of {k} images: "
+            f"they may not see the same data"
+        )
     return first_ms, agreement
 
 
-def bench_artifact(path: str | Path, config: BenchConfig, images: Any, labels: Any, *,
-                   progress: Progress | None = None, name: str | None = None,
-                   manifest: Any = FROM_FILE) -> ArtifactResult:
+def bench_artifact(
+    path: str | Path,
+    config: BenchConfig,
+    images: Any,
+    labels: Any,
+    *,
+    progress: Progress | None = None,
+    name: str | None = None,
+    manifest: Any = FROM_FILE,
+) -> ArtifactResult:
     """Benchmark one artifact (see the module doc). ``images``: uint8 test images; ``labels``: their digits.
     ``manifest``: the record already read beside ``path`` (None: there is none); by default it is read here,
     once, and handed to every load (the timed ``Predictor.load`` included: it still checks the sha256, the format
@@ -161,21 +182,41 @@ def bench_artifact(path: str | Path, config: BenchConfig, images: Any, labels: A
             notes.append(f"batch {batch} skipped: only {len(pixels)} images")
             continue
         say(f"{'latency' if batch == 1 else 'throughput'}, batch {batch}")
-        loops = [Loop("predictor", "Predictor.predict_proba(uint8 pixels)", predictor.predict_proba,
-                       batches(pixels, batch))]
+        loops = [
+            Loop("predictor", "Predictor.predict_proba(uint8 pixels)", predictor.predict_proba, batches(pixels, batch))
+        ]
         if raw is not None:
             loops.append(Loop("raw", raw.method, raw.prepare(batch), batches(raw_x, batch)))
-        measurements += measure(loops, batch=batch, warmup=warmup_calls(config.warmup, batch),
-                                min_time=config.min_time, min_runs=max(3, -(-config.min_runs // batch)))
+        measurements += measure(
+            loops,
+            batch=batch,
+            warmup=warmup_calls(config.warmup, batch),
+            min_time=config.min_time,
+            min_runs=max(3, -(-config.min_runs // batch)),
+        )
     predictor.close()
     return ArtifactResult(
-        path=str(path), name=name or path.name, format=fmt.name, quantization=predictor.quantization, io=io,
-        runtime=predictor.backend.runtime, threads=threads, size_bytes=size, deploy_bytes=deploy,
-        accuracy=accuracy, accuracy_source=acc_source, accuracy_n=acc_n, manifest_accuracy=_r(m_acc),
-        verified=ver.get("passed") if manifest else None, load_ms=load_ms, first_inference_ms=first_ms,
-        raw_method=None if raw is None else raw.method, raw_load_ms=raw_load_ms,
-        raw_first_inference_ms=raw_first_ms, raw_agreement=_r(raw_agreement, 4), measurements=tuple(measurements),
+        path=str(path),
+        name=name or path.name,
+        format=fmt.name,
+        quantization=predictor.quantization,
+        io=io,
+        runtime=predictor.backend.runtime,
+        threads=threads,
+        size_bytes=size,
+        deploy_bytes=deploy,
+        accuracy=accuracy,
+        accuracy_source=acc_source,
+        accuracy_n=acc_n,
+        manifest_accuracy=_r(m_acc),
+        verified=ver.get("passed") if manifest else None,
+        load_ms=load_ms,
+        first_inference_ms=first_ms,
+        raw_method=None if raw is None else raw.method,
+        raw_load_ms=raw_load_ms,
+        raw_first_inference_ms=raw_first_ms,
+        raw_agreement=_r(raw_agreement, 4),
+        measurements=tuple(measurements),
         memory={"load_rss_increase_bytes": None if rss0 is None else rss1 - rss0, "method": LOAD_RSS_METHOD},
-        notes=tuple(notes))
-
-
+        notes=tuple(notes),
+    )

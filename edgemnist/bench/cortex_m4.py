@@ -1,7 +1,8 @@
 """The Cortex-M4 benchmark: both compute paths under QEMU, figures in one JSON dict, Markdown rendered from it.
 
 ``cortex_m4_report(c_path, pixels)`` builds the firmware for the DSP and the portable path, runs the images under
-QEMU mps2-an386 (see :mod:`edgemnist.ckernel.m4` for how instructions, stack, flash and RAM are measured), checks the outputs
+QEMU mps2-an386 (see :mod:`edgemnist.ckernel.m4` for how instructions, stack, flash and RAM are measured),
+checks the outputs
 against the host build of the same C (0 differing bytes required: a mismatch raises GateError), and returns the
 report. ``render_markdown(report)`` renders only from that dict. The figures are this kernel's own, measured
 here; the package holds no other runtime's figures and no targets (``benchmarks/cortex_m4.py``, which writes
@@ -26,8 +27,9 @@ from edgemnist.errors import GateError
 SCHEMA = "edgemnist.cortex_m4/2"
 
 
-def cortex_m4_report(c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str, ...] = ("dsp", "portable"),
-                     opt: str = m4.OPT) -> dict[str, Any]:
+def cortex_m4_report(
+    c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str, ...] = ("dsp", "portable"), opt: str = m4.OPT
+) -> dict[str, Any]:
     """This kernel's own figures per path (see the module doc); the MAC count and the model's source are the
     ones the kernel's header states (derived from the .tflite's layer shapes when it was generated)."""
     c_path = Path(c_path)
@@ -43,9 +45,13 @@ def cortex_m4_report(c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str
         "edgemnist": __version__,
         "toolchain": {**m4.toolchain(opt), "opt": opt, "host_cc": host.compiler_version()},
         "board": f"QEMU {m4.MACHINE} (Cortex-M4), -icount shift=0, SysTick at 25 MHz = "
-                 f"{m4.INSTRUCTIONS_PER_TICK} instructions per tick",
-        "c": {"artifact": c_path.name, "sha256": hashlib.sha256(c_path.read_bytes()).hexdigest(),
-              "source": facts["EDGEMNIST_SOURCE_NAME"], "source_sha256": facts["EDGEMNIST_SOURCE_SHA256"]},
+        f"{m4.INSTRUCTIONS_PER_TICK} instructions per tick",
+        "c": {
+            "artifact": c_path.name,
+            "sha256": hashlib.sha256(c_path.read_bytes()).hexdigest(),
+            "source": facts["EDGEMNIST_SOURCE_NAME"],
+            "source_sha256": facts["EDGEMNIST_SOURCE_SHA256"],
+        },
         "images": int(len(x)),
         "macs": macs,
         "paths": {},
@@ -54,8 +60,10 @@ def cortex_m4_report(c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str
         run = m4.run(c_path, x, path, opt=opt)
         differing = int((run.scores != ref_scores).sum())
         if differing or not np.array_equal(run.digits, ref_digits):
-            raise GateError(f"the {run.path} path under QEMU differs from the host build in {differing} output bytes "
-                            f"over {len(x)} images")
+            raise GateError(
+                f"the {run.path} path under QEMU differs from the host build in {differing} output bytes "
+                f"over {len(x)} images"
+            )
         fig = run.figures()
         fig.pop("toolchain")
         fig["instructions_per_mac"] = round(run.instructions_per_inference / macs, 3)

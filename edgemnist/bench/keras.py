@@ -45,8 +45,9 @@ def find_keras(paths: Sequence[str | Path], manifests: Mapping[Path, dict | None
     return None
 
 
-def bench_keras(path: str | Path, config: BenchConfig, images: Any, labels: Any, *,
-                progress: Progress | None = None) -> dict[str, Any]:
+def bench_keras(
+    path: str | Path, config: BenchConfig, images: Any, labels: Any, *, progress: Progress | None = None
+) -> dict[str, Any]:
     """The source model as Keras users run it: ``model(x)`` and ``model.predict(x)``, interleaved, at batch 1
     and the largest batch size; plus its accuracy and load time. Returns the report's ``keras`` entry."""
     from edgemnist._deps import tensorflow
@@ -66,8 +67,10 @@ def bench_keras(path: str | Path, config: BenchConfig, images: Any, labels: Any,
         pass
     intra = tf.config.threading.get_intra_op_parallelism_threads()
     if intra != config.threads:
-        notes.append(f"TensorFlow was already running, so its intra-op threads stay at {intra} "
-                     f"(0 = all cores), not {config.threads}")
+        notes.append(
+            f"TensorFlow was already running, so its intra-op threads stay at {intra} "
+            f"(0 = all cores), not {config.threads}"
+        )
     load_model(path)  # warm: imports and traces nothing timed
     t0 = time.perf_counter_ns()
     model = load_model(path)
@@ -83,15 +86,31 @@ def bench_keras(path: str | Path, config: BenchConfig, images: Any, labels: Any,
     measurements: list[Measurement] = []
     for batch in sorted({1, max(config.batch_sizes)} & set(range(1, len(x) + 1))):
         say(f"model(x) and model.predict, batch {batch}")
-        loops = [Loop("keras.call", "model(x, training=False).numpy()", lambda xb: model(xb, training=False).numpy(),
-                       batches(x, batch)),
-                 Loop("keras.predict", f"model.predict(x, batch_size={batch}, verbose=0)",
-                       lambda xb, b=batch: model.predict(xb, batch_size=b, verbose=0), batches(x, batch))]
+        loops = [
+            Loop(
+                "keras.call",
+                "model(x, training=False).numpy()",
+                lambda xb: model(xb, training=False).numpy(),
+                batches(x, batch),
+            ),
+            Loop(
+                "keras.predict",
+                f"model.predict(x, batch_size={batch}, verbose=0)",
+                lambda xb, b=batch: model.predict(xb, batch_size=b, verbose=0),
+                batches(x, batch),
+            ),
+        ]
         warm = max(2, min(warmup_calls(config.warmup, batch), KERAS_WARMUP))  # enough to trace and settle
-        measurements += measure(loops, batch=batch, warmup=warm, min_time=config.min_time,
-                                min_runs=config.keras_min_runs)
-    return {"path": str(path), "threads": config.threads, "intra_op_threads": intra, "accuracy": accuracy,
-            "accuracy_source": source, "load_ms": load_ms, "measurements": [m.to_dict() for m in measurements],
-            "notes": notes}
-
-
+        measurements += measure(
+            loops, batch=batch, warmup=warm, min_time=config.min_time, min_runs=config.keras_min_runs
+        )
+    return {
+        "path": str(path),
+        "threads": config.threads,
+        "intra_op_threads": intra,
+        "accuracy": accuracy,
+        "accuracy_source": source,
+        "load_ms": load_ms,
+        "measurements": [m.to_dict() for m in measurements],
+        "notes": notes,
+    }

@@ -9,8 +9,16 @@ from typing import Any
 
 import numpy as np
 
-THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_CORETYPE",
-              "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "KMP_AFFINITY", "ORT_NUM_THREADS")
+THREAD_ENV = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+    "KMP_AFFINITY",
+    "ORT_NUM_THREADS",
+)
 RUNTIME_DISTS = ("ai-edge-litert", "onnxruntime", "tflite-micro", "tensorflow", "tensorflow-cpu", "keras")
 
 
@@ -129,11 +137,14 @@ class ForeignLoad:
         own_self = resource.getrusage(resource.RUSAGE_SELF)
         noted = own_self.ru_utime + own_self.ru_stime - self._own_self0 + sum(self._descendants.values())
         own = max(_own_cpu_seconds() - self._own0, noted)
-        return {"wall_seconds": round(wall, 1), "machine_cpu_seconds": round(machine, 1),
-                "own_cpu_seconds": round(own, 1),
-                "foreign_cores": round(max(0.0, machine - own) / wall, 3) if wall > 0 else None,
-                "method": "/proc/stat busy time minus getrusage(self + waited children) and the noted descendants' "
-                          "CPU, over wall time"}
+        return {
+            "wall_seconds": round(wall, 1),
+            "machine_cpu_seconds": round(machine, 1),
+            "own_cpu_seconds": round(own, 1),
+            "foreign_cores": round(max(0.0, machine - own) / wall, 3) if wall > 0 else None,
+            "method": "/proc/stat busy time minus getrusage(self + waited children) and the noted descendants' "
+            "CPU, over wall time",
+        }
 
 
 def machine_info() -> dict[str, Any]:
@@ -157,12 +168,18 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         governor = None
     return {
-        "cpu": cpu_model(), "logical_cores": os.cpu_count(), "physical_cores": physical, "usable_cores": usable,
-        "memory_bytes": total_memory, "cpu_governor": governor, "os": platform.platform(),
+        "cpu": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": physical,
+        "usable_cores": usable,
+        "memory_bytes": total_memory,
+        "cpu_governor": governor,
+        "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "versions": {"edgemnist": __version__, "numpy": np.__version__, **tool_versions(RUNTIME_DISTS)},
         "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
-        "load_average": load_average(), "date": now_iso(),
+        "load_average": load_average(),
+        "date": now_iso(),
     }
 
 

@@ -59,7 +59,7 @@ def _place_labels(ax, points: list[tuple[float, float, str, float]], fontsize: f
     placed = []
     for x, y, _text, area in points:  # markers are obstacles too
         px, py = (v * to_pt for v in ax.transData.transform((x, y)))
-        r = area ** 0.5 / 2
+        r = area**0.5 / 2
         placed.append((px, py, r, (px - r, py - r, px + r, py + r)))
     boxes = [p[3] for p in placed]
 
@@ -70,20 +70,36 @@ def _place_labels(ax, points: list[tuple[float, float, str, float]], fontsize: f
         inside = box[0] >= x0 + 2 and box[2] <= x1 - 2 and box[1] >= y0 + 2 and box[3] <= y1 - 2
         return inside and all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in boxes)
 
-    for (x, y, text, _area), (px, py, r, _box) in sorted(zip(points, placed, strict=True), key=lambda p: (p[0][0], -p[0][1])):
+    for (x, y, text, _area), (px, py, r, _box) in sorted(
+        zip(points, placed, strict=True), key=lambda p: (p[0][0], -p[0][1])
+    ):
         w = 0.56 * fontsize * len(text)
         candidates = []
         for step in range(10):
             lift = step * h
-            candidates += [(r + 2, -h / 2 + lift), (r + 2, -h / 2 - lift), (-r - 2 - w, -h / 2 + lift),
-                           (-r - 2 - w, -h / 2 - lift), (-w / 2, r + 2 + lift), (-w / 2, -r - 2 - h - lift)]
-        dx, dy = next(((dx, dy) for dx, dy in candidates
-                       if free((px + dx, py + dy, px + dx + w, py + dy + h))), candidates[0])
+            candidates += [
+                (r + 2, -h / 2 + lift),
+                (r + 2, -h / 2 - lift),
+                (-r - 2 - w, -h / 2 + lift),
+                (-r - 2 - w, -h / 2 - lift),
+                (-w / 2, r + 2 + lift),
+                (-w / 2, -r - 2 - h - lift),
+            ]
+        dx, dy = next(
+            ((dx, dy) for dx, dy in candidates if free((px + dx, py + dy, px + dx + w, py + dy + h))), candidates[0]
+        )
         boxes.append((px + dx, py + dy, px + dx + w, py + dy + h))
         far = abs(dy + h / 2) > r + h
-        ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
-                    va="bottom", ha="left",
-                    arrowprops=dict(arrowstyle="-", lw=0.5, color="gray", shrinkA=0, shrinkB=r) if far else None)
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            fontsize=fontsize,
+            va="bottom",
+            ha="left",
+            arrowprops=dict(arrowstyle="-", lw=0.5, color="gray", shrinkA=0, shrinkB=r) if far else None,
+        )
 
 
 def _tradeoff_axes(ax, reports: Sequence[dict], colors: dict) -> None:
@@ -100,9 +116,16 @@ def _tradeoff_axes(ax, reports: Sequence[dict], colors: dict) -> None:
                 continue
             color = colors[a["name"]]
             area = max(25.0, a["deploy_bytes"] * scale)
-            ax.scatter(p50, 100 * a["accuracy"], s=area, marker=_marker(a["format"]),
-                       facecolors=color if k == 0 else "none", edgecolors=color if k else "black",
-                       linewidths=0.6 if k == 0 else 1.4, alpha=0.6 if k == 0 else 0.9)
+            ax.scatter(
+                p50,
+                100 * a["accuracy"],
+                s=area,
+                marker=_marker(a["format"]),
+                facecolors=color if k == 0 else "none",
+                edgecolors=color if k else "black",
+                linewidths=0.6 if k == 0 else 1.4,
+                alpha=0.6 if k == 0 else 0.9,
+            )
             labels.append((p50, 100 * a["accuracy"], short_name(a["name"]) + suffix, area))
         keras = r.get("keras")
         x = latency(keras, "keras.call") if keras else None
@@ -111,8 +134,15 @@ def _tradeoff_axes(ax, reports: Sequence[dict], colors: dict) -> None:
             labels.append((x, 100 * keras["accuracy"], "Keras model(x)" + suffix, 70.0))
     ax.set_xscale("log")
     ax.axhline(100 * spec.REFERENCE_ACCURACY, color="gray", lw=0.8, ls=":")
-    ax.text(0.01, 100 * spec.REFERENCE_ACCURACY, f" reference {spec.REFERENCE_ACCURACY:.2%}", fontsize=7,
-            color="gray", va="bottom", transform=ax.get_yaxis_transform())
+    ax.text(
+        0.01,
+        100 * spec.REFERENCE_ACCURACY,
+        f" reference {spec.REFERENCE_ACCURACY:.2%}",
+        fontsize=7,
+        color="gray",
+        va="bottom",
+        transform=ax.get_yaxis_transform(),
+    )
     ax.margins(x=0.15, y=0.12)
     _place_labels(ax, labels)
     ax.set_xlabel("batch-1 p50 latency per image (ms, log scale)")
@@ -131,8 +161,7 @@ def _cdf_axes(ax, report: dict, colors: dict, *, title: str) -> None:
             m = measurement(a, subject, 1)
             if m is None or not m.get("cdf"):
                 continue
-            ax.step(m["cdf"]["ms"], m["cdf"]["q"], where="post", ls=style, lw=lw,
-                    color=color, label=label)
+            ax.step(m["cdf"]["ms"], m["cdf"]["q"], where="post", ls=style, lw=lw, color=color, label=label)
     ax.set_xscale("log")
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("batch-1 latency per call (ms, log scale)")
@@ -143,8 +172,11 @@ def _cdf_axes(ax, report: dict, colors: dict, *, title: str) -> None:
 
 
 def _stamp(fig, report: dict) -> None:
-    fig.suptitle(f"edgemnist bench {report['created']}: {report['machine']['cpu']}, "
-                 f"{report['machine']['usable_cores']} usable cores", fontsize=8)
+    fig.suptitle(
+        f"edgemnist bench {report['created']}: {report['machine']['cpu']}, "
+        f"{report['machine']['usable_cores']} usable cores",
+        fontsize=8,
+    )
 
 
 def plot_tradeoff(reports: Sequence[dict], path: str | Path) -> Path:
@@ -162,8 +194,12 @@ def plot_cdf(reports: Sequence[dict], path: str | Path) -> Path:
     colors = _colors(reports)
     fig = _figure((7.0 * len(reports), 5.0))
     for ax, r in zip(fig.subplots(1, len(reports), squeeze=False)[0], reports, strict=True):
-        _cdf_axes(ax, r, colors, title=f"batch-1 latency CDF, threads={r['config']['threads']} "
-                                       f"(solid: Predictor, dotted: raw runtime)")
+        _cdf_axes(
+            ax,
+            r,
+            colors,
+            title=f"batch-1 latency CDF, threads={r['config']['threads']} (solid: Predictor, dotted: raw runtime)",
+        )
     _stamp(fig, reports[0])
     return _save(fig, path)
 
@@ -174,8 +210,12 @@ def plot(report: dict, path: str | Path) -> Path:
     fig = _figure((15.0, 5.6))
     left, right = fig.subplots(1, 2)
     _tradeoff_axes(left, [report], colors)
-    _cdf_axes(right, report, colors, title=f"batch-1 latency CDF, threads={report['config']['threads']} "
-                                           f"(solid: Predictor, dotted: raw runtime)")
+    _cdf_axes(
+        right,
+        report,
+        colors,
+        title=f"batch-1 latency CDF, threads={report['config']['threads']} (solid: Predictor, dotted: raw runtime)",
+    )
     _stamp(fig, report)
     return _save(fig, path)
 

@@ -66,13 +66,14 @@ def overhead_target(report: dict) -> float | str:
 def overhead_line(report: dict) -> str:
     """Every artifact's predictor overhead against the target, on one line."""
     parts = [f"{short_name(a['name'])} {fmt_overhead(a)}" for a in report["artifacts"] if a.get("overhead")]
-    return (f"predictor overhead (batch-1 p50 / raw runtime p50, target ≤ {overhead_target(report)}): "
-            + (", ".join(parts) if parts else "not measured (no raw loop)"))
+    return f"predictor overhead (batch-1 p50 / raw runtime p50, target ≤ {overhead_target(report)}): " + (
+        ", ".join(parts) if parts else "not measured (no raw loop)"
+    )
 
 
 def short_name(name: str) -> str:
     """``model.int8.tflite`` -> ``int8.tflite`` (plot labels)."""
-    return name[len("model."):] if name.startswith("model.") else name
+    return name[len("model.") :] if name.startswith("model.") else name
 
 
 # ============================================================================== tables
@@ -83,19 +84,46 @@ def summary_table(report: dict, *, threads_column: bool = False) -> tuple[list[s
     batches = list(report["config"]["batch_sizes"])
     keras = report.get("keras")
     keras_p50 = latency(keras, "keras.call") if keras else None
-    header = ["artifact", *(["threads"] if threads_column else []), "model size", "accuracy", "load ms", "1st ms",
-              "p50 ms", "p90 ms", "p99 ms", "max ms", "raw p50", "×raw", *(f"img/s b{b}" for b in batches),
-              *(["×Keras"] if keras_p50 else []), "load RSS"]
+    header = [
+        "artifact",
+        *(["threads"] if threads_column else []),
+        "model size",
+        "accuracy",
+        "load ms",
+        "1st ms",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "raw p50",
+        "×raw",
+        *(f"img/s b{b}" for b in batches),
+        *(["×Keras"] if keras_p50 else []),
+        "load RSS",
+    ]
     rows = []
     for a in report["artifacts"]:
-        acc = "-" if a["accuracy"] is None else f"{a['accuracy']:.2%}" + (
-            "" if a["accuracy_source"] == "measured" else "*")
+        acc = (
+            "-"
+            if a["accuracy"] is None
+            else f"{a['accuracy']:.2%}" + ("" if a["accuracy_source"] == "measured" else "*")
+        )
         size = fmt_size(a["deploy_bytes"])
         p50 = latency(a, "predictor")
-        row = [a["name"], *([str(a["threads"])] if threads_column else []), size, acc, fmt_ms(a["load_ms"]),
-               fmt_ms(a["first_inference_ms"]), fmt_ms(p50), fmt_ms(latency(a, "predictor", "p90")),
-               fmt_ms(latency(a, "predictor", "p99")), fmt_ms(latency(a, "predictor", "max")),
-               fmt_ms(latency(a, "raw")), fmt_overhead(a)]
+        row = [
+            a["name"],
+            *([str(a["threads"])] if threads_column else []),
+            size,
+            acc,
+            fmt_ms(a["load_ms"]),
+            fmt_ms(a["first_inference_ms"]),
+            fmt_ms(p50),
+            fmt_ms(latency(a, "predictor", "p90")),
+            fmt_ms(latency(a, "predictor", "p99")),
+            fmt_ms(latency(a, "predictor", "max")),
+            fmt_ms(latency(a, "raw")),
+            fmt_overhead(a),
+        ]
         for b in batches:
             m = measurement(a, "predictor", b)
             row.append(fmt_ips(m["images_per_s"]) if m else "-")
@@ -114,8 +142,18 @@ def keras_table(report: dict) -> tuple[list[str], list[list[str]]] | None:
     rows = []
     for m in k["measurements"]:
         lat = m["latency_ms"]
-        rows.append([m["method"], str(m["batch"]), str(m["runs"]), fmt_ms(lat["p50"]), fmt_ms(lat["p90"]),
-                     fmt_ms(lat["p99"]), fmt_ms(lat["max"]), fmt_ips(m["images_per_s"])])
+        rows.append(
+            [
+                m["method"],
+                str(m["batch"]),
+                str(m["runs"]),
+                fmt_ms(lat["p50"]),
+                fmt_ms(lat["p90"]),
+                fmt_ms(lat["p99"]),
+                fmt_ms(lat["max"]),
+                fmt_ips(m["images_per_s"]),
+            ]
+        )
     return header, rows
 
 
@@ -126,40 +164,53 @@ def machine_line(report: dict) -> str:
     env = ", ".join(f"{k}={val}" for k, val in m.get("thread_env", {}).items()) or "no thread env vars set"
     load, end = m.get("load_average"), m.get("load_average_end")
     foreign = (m.get("foreign_load") or {}).get("foreign_cores")
-    return (f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
-            f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start"
-            + (f", {end[0]} at end (the run's own threads included)" if end else "")
-            + (f"; other processes used {foreign:.2f} cores meanwhile" if foreign is not None else ""))
+    return (
+        f"{m['cpu']}, {m['logical_cores']} logical cores ({m.get('usable_cores')} usable), {m['os']}, "
+        f"{m['python']}; {runtimes}; {env}; load average {load[0] if load else '?'} at start"
+        + (f", {end[0]} at end (the run's own threads included)" if end else "")
+        + (f"; other processes used {foreign:.2f} cores meanwhile" if foreign is not None else "")
+    )
 
 
 def settings_line(report: dict) -> str:
     c = report["config"]
     peak = (report.get("memory") or {}).get("peak_rss_bytes")
-    return (f"threads {c['threads']}, warm-up {c['warmup']} calls, at least {c['min_time']:g} s and "
-            f"{c['min_runs']} images per measurement, batch sizes {', '.join(map(str, c['batch_sizes']))}; "
-            f"wall time {report['wall_seconds']:.1f} s; peak RSS of the whole bench process {fmt_bytes(peak)}")
+    return (
+        f"threads {c['threads']}, warm-up {c['warmup']} calls, at least {c['min_time']:g} s and "
+        f"{c['min_runs']} images per measurement, batch sizes {', '.join(map(str, c['batch_sizes']))}; "
+        f"wall time {report['wall_seconds']:.1f} s; peak RSS of the whole bench process {fmt_bytes(peak)}"
+    )
 
 
 def legend(report: dict) -> str:
     """What the columns mean, with the report's own overhead target."""
-    return ("p50/p90/p99/max: batch-1 `Predictor.predict_proba` latency per call after warm-up; raw p50: the "
-            "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✓ within the "
-            f"{overhead_target(report)} target, ✗ above); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = "
-            "from the verified manifest; model size: the bytes a device stores (the flatbuffer; for model_data.cc the "
-            "C array's bytes, not the .cc text), kB = 1000 B; img/s bN: throughput "
-            "at batch N; load RSS: RSS growth from loading one more instance (runtime already imported).")
+    return (
+        "p50/p90/p99/max: batch-1 `Predictor.predict_proba` latency per call after warm-up; raw p50: the "
+        "runtime driven directly on the same images; ×raw: predictor p50 / raw p50 (✓ within the "
+        f"{overhead_target(report)} target, ✗ above); ×Keras: Keras `model(x)` p50 / artifact p50; accuracy * = "
+        "from the verified manifest; model size: the bytes a device stores (the flatbuffer; for model_data.cc the "
+        "C array's bytes, not the .cc text), kB = 1000 B; img/s bN: throughput "
+        "at batch N; load RSS: RSS growth from loading one more instance (runtime already imported)."
+    )
 
 
 def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     align = ["---" if i == 0 else "---:" for i in range(len(header))]
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |",
-            *("| " + " | ".join(r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(align) + " |",
+        *("| " + " | ".join(r) + " |" for r in rows),
+    ]
 
 
 def plain_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-                     .rstrip() for row in [header, *rows])
+    return "\n".join(
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *rows]
+    )
 
 
 def notes(report: dict) -> list[str]:
@@ -184,8 +235,14 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
         lines += ["", overhead_line(r) + "."]
         kt = keras_table(r)
         if kt:
-            lines += ["", "Keras baseline:", "", *md_table(*kt), "",
-                      f"Keras intra-op threads: {r['keras']['intra_op_threads']} (0 = TensorFlow's default, all cores)."]
+            lines += [
+                "",
+                "Keras baseline:",
+                "",
+                *md_table(*kt),
+                "",
+                f"Keras intra-op threads: {r['keras']['intra_op_threads']} (0 = TensorFlow's default, all cores).",
+            ]
         extra = notes(r)
         if extra:
             lines += ["", *(f"- {n}" for n in extra)]
@@ -214,16 +271,24 @@ def _sum(*values):
 #: (row label, the figure of one path) of the Cortex-M4 table, read from the report's ``paths`` only.
 _M4_ROWS = (
     ("instructions per inference", lambda f: _count(f.get("instructions_per_inference"))),
-    ("instructions per MAC", lambda f: _count(f.get("instructions_per_mac")) if f.get("instructions_per_mac") is None
-        else f"{f['instructions_per_mac']:.2f}"),
+    (
+        "instructions per MAC",
+        lambda f: (
+            _count(f.get("instructions_per_mac"))
+            if f.get("instructions_per_mac") is None
+            else f"{f['instructions_per_mac']:.2f}"
+        ),
+    ),
     ("firmware text (code + constants), B", lambda f: _count(_get(f, "sizes", "text_bytes"))),
     ("  of which model constants, B", lambda f: _count(_get(f, "sizes", "model_constants_bytes"))),
     ("  of which kernel code, B", lambda f: _count(_get(f, "sizes", "kernel_code_bytes"))),
     ("  of which test harness, B", lambda f: _count(_get(f, "sizes", "harness_code_bytes"))),
     ("RAM: data + bss, B", lambda f: _count(_sum(_get(f, "sizes", "data_bytes"), _get(f, "sizes", "bss_bytes")))),
     ("  of which activation buffer, B", lambda f: _count(_get(f, "sizes", "kernel_bss_bytes"))),
-    ("peak stack (firmware / predict), B",
-     lambda f: f"{_count(f.get('stack_peak_bytes'))} / {_count(f.get('kernel_stack_bytes'))}"),
+    (
+        "peak stack (firmware / predict), B",
+        lambda f: f"{_count(f.get('stack_peak_bytes'))} / {_count(f.get('kernel_stack_bytes'))}",
+    ),
     ("RAM total (data + bss + stack), B", lambda f: _count(_get(f, "sizes", "ram_bytes"))),
 )
 
@@ -247,12 +312,18 @@ def cortex_m4_footer(report: dict) -> list[str]:
     tool = report.get("toolchain") or {}
     differing = [fig.get("differing_bytes_vs_host") for fig in (report.get("paths") or {}).values()]
     same = all(d == 0 for d in differing) and differing
-    return [f"board: {report.get('board', '?')}",
-            f"toolchain: {tool.get('gcc', '?')}; {tool.get('flags', '?')}",
-            "outputs: " + ("byte-identical to the host build of the same C on every image" if same
-                           else f"differing bytes vs the host build: {differing}"),
-            "per MAC: instructions per multiply-accumulate of the two dense layers; stack: the measured peak; "
-            "RAM total includes the test harness's image buffer"]
+    return [
+        f"board: {report.get('board', '?')}",
+        f"toolchain: {tool.get('gcc', '?')}; {tool.get('flags', '?')}",
+        "outputs: "
+        + (
+            "byte-identical to the host build of the same C on every image"
+            if same
+            else f"differing bytes vs the host build: {differing}"
+        ),
+        "per MAC: instructions per multiply-accumulate of the two dense layers; stack: the measured peak; "
+        "RAM total includes the test harness's image buffer",
+    ]
 
 
 def cortex_m4_markdown(reports: Sequence[dict]) -> str:
@@ -260,13 +331,41 @@ def cortex_m4_markdown(reports: Sequence[dict]) -> str:
     measured on (figures from the reports only)."""
     lines = []
     for r in reports:
-        lines += [f"## Cortex-M4: {cortex_m4_title(r)}", "", f"Measured {r.get('date', '?')}.", "",
-                  *md_table(*cortex_m4_table(r)), "", *(f"- {line}" for line in cortex_m4_footer(r)), ""]
+        lines += [
+            f"## Cortex-M4: {cortex_m4_title(r)}",
+            "",
+            f"Measured {r.get('date', '?')}.",
+            "",
+            *md_table(*cortex_m4_table(r)),
+            "",
+            *(f"- {line}" for line in cortex_m4_footer(r)),
+            "",
+        ]
     return "\n".join(lines)
 
 
 __all__ = [
-    "cortex_m4_footer", "cortex_m4_markdown", "cortex_m4_table", "cortex_m4_title", "fmt_bytes", "fmt_ips", "fmt_size", "fmt_ms", "fmt_overhead", "keras_table", "latency", "legend", "machine_line",
-    "markdown", "md_table", "measurement", "notes", "overhead_line", "overhead_target", "plain_table",
-    "settings_line", "short_name", "summary_table",
+    "cortex_m4_footer",
+    "cortex_m4_markdown",
+    "cortex_m4_table",
+    "cortex_m4_title",
+    "fmt_bytes",
+    "fmt_ips",
+    "fmt_size",
+    "fmt_ms",
+    "fmt_overhead",
+    "keras_table",
+    "latency",
+    "legend",
+    "machine_line",
+    "markdown",
+    "md_table",
+    "measurement",
+    "notes",
+    "overhead_line",
+    "overhead_target",
+    "plain_table",
+    "settings_line",
+    "short_name",
+    "summary_table",
 ]

@@ -53,8 +53,12 @@ class ArtifactResult:
         if p is None or r is None:
             return None
         ratio = p.latency.p50 / r.latency.p50
-        return {"p50_ratio": _r(ratio, 4), "mean_ratio": _r(p.latency.mean / r.latency.mean, 4),
-                "target_p50_ratio": OVERHEAD_TARGET, "within_target": bool(ratio <= OVERHEAD_TARGET)}
+        return {
+            "p50_ratio": _r(ratio, 4),
+            "mean_ratio": _r(p.latency.mean / r.latency.mean, 4),
+            "target_p50_ratio": OVERHEAD_TARGET,
+            "within_target": bool(ratio <= OVERHEAD_TARGET),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -79,8 +83,11 @@ class BenchReport:
     def to_dict(self) -> dict[str, Any]:
         """Plain data with stable keys (``schema`` names the version); what ``to_json`` writes."""
         return {
-            "schema": self.schema, "created": self.created, "wall_seconds": self.wall_seconds,
-            "config": self.config.to_dict(), "machine": self.machine,
+            "schema": self.schema,
+            "created": self.created,
+            "wall_seconds": self.wall_seconds,
+            "config": self.config.to_dict(),
+            "machine": self.machine,
             "timing": {
                 "clock": "time.perf_counter_ns per call",
                 "warmup": "discarded calls before timing, per measurement",
@@ -90,7 +97,7 @@ class BenchReport:
                 "gc": "enabled",
                 "load_ms": "Predictor.load with the runtime imported and the file cached (second load)",
                 "inputs": "real MNIST test images, rotated through; the raw loop gets them pre-converted "
-                          "to the model's input dtype",
+                "to the model's input dtype",
             },
             "artifacts": [a.to_dict() for a in self.artifacts],
             "keras": self.keras,

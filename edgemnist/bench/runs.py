@@ -26,8 +26,10 @@ from edgemnist.bench.machine import ForeignLoad, load_average, machine_info, pea
 from edgemnist.bench.report import ArtifactResult, BenchReport
 from edgemnist.errors import ArtifactError, ConfigError, require_file
 
-PEAK_RSS_METHOD = ("getrusage(RUSAGE_SELF).ru_maxrss of this whole bench process: every runtime imported, the "
-                   "test set and Keras; benchmarks/cold_start.py measures one artifact per fresh process")
+PEAK_RSS_METHOD = (
+    "getrusage(RUSAGE_SELF).ru_maxrss of this whole bench process: every runtime imported, the "
+    "test set and Keras; benchmarks/cold_start.py measures one artifact per fresh process"
+)
 
 Progress = Callable[[str], None]
 
@@ -51,7 +53,9 @@ def check_paths(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def _keras_path(paths: list[Path], keras: str | Path | None, notes: list[str], manifests: dict[Path, dict | None]) -> Path | None:
+def _keras_path(
+    paths: list[Path], keras: str | Path | None, notes: list[str], manifests: dict[Path, dict | None]
+) -> Path | None:
     """Which .keras model the baseline runs ("auto": found beside the artifacts; None: skipped)."""
     import importlib.util
 
@@ -76,9 +80,16 @@ def _keras_path(paths: list[Path], keras: str | Path | None, notes: list[str], m
     return path
 
 
-def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *, images: Any = None,
-              labels: Any = None, data_dir: str | Path | None = None, keras: str | Path | None = "auto",
-              progress: Callable[[str, int, int], None] | None = None) -> BenchReport:
+def run_bench(
+    paths: Sequence[str | Path],
+    config: BenchConfig | None = None,
+    *,
+    images: Any = None,
+    labels: Any = None,
+    data_dir: str | Path | None = None,
+    keras: str | Path | None = "auto",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BenchReport:
     """Benchmark every artifact in ``paths``, then the Keras baseline, and describe the machine.
 
     ``images``/``labels`` default to the MNIST test set (``data_dir``). ``keras``: "auto" finds the source
@@ -101,20 +112,27 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
     images, labels = as_pixels(images, labels)
     machine = machine_info()
     foreign = ForeignLoad().start()
-    names = {p: p.name if [q.name for q in paths].count(p.name) == 1 else f"{p.parent.name}/{p.name}"
-             for p in paths}
+    names = {p: p.name if [q.name for q in paths].count(p.name) == 1 else f"{p.parent.name}/{p.name}" for p in paths}
     jobs: list[tuple[str, Callable[[Progress], Any]]] = [
-        (names[p], lambda say, p=p: bench_artifact(p, config, images, labels, progress=say, name=names[p],
-                                                   manifest=manifests[p]))
-        for p in paths]
+        (
+            names[p],
+            lambda say, p=p: bench_artifact(
+                p, config, images, labels, progress=say, name=names[p], manifest=manifests[p]
+            ),
+        )
+        for p in paths
+    ]
     if keras_path is not None:
-        jobs.append((f"Keras {keras_path.name}",
-                     lambda say: bench_keras(keras_path, config, images, labels, progress=say)))
+        jobs.append(
+            (f"Keras {keras_path.name}", lambda say: bench_keras(keras_path, config, images, labels, progress=say))
+        )
     results = []
     for done, (label, job) in enumerate(jobs):
+
         def say(msg: str, label=label, done=done) -> None:
             if progress is not None:
                 progress(f"{label}: {msg}", done, len(jobs))
+
         results.append(job(say))
     if progress is not None:
         progress("done", len(jobs), len(jobs))
@@ -127,11 +145,25 @@ def run_bench(paths: Sequence[str | Path], config: BenchConfig | None = None, *,
                 notes.append(f"{p.name} was not exported from {keras_path} (source sha256 differs)")
     machine["load_average_end"] = load_average()
     machine["foreign_load"] = foreign.result()
-    return BenchReport(now_iso(), round(time.perf_counter() - start, 3), config, machine, tuple(results),
-                       baseline, {"peak_rss_bytes": peak_rss(), "method": PEAK_RSS_METHOD}, tuple(notes))
+    return BenchReport(
+        now_iso(),
+        round(time.perf_counter() - start, 3),
+        config,
+        machine,
+        tuple(results),
+        baseline,
+        {"peak_rss_bytes": peak_rss(), "method": PEAK_RSS_METHOD},
+        tuple(notes),
+    )
 
 
 __all__ = [
-    "ArtifactResult", "BenchConfig", "BenchReport", "bench_artifact", "bench_keras", "check_paths", "find_keras",
+    "ArtifactResult",
+    "BenchConfig",
+    "BenchReport",
+    "bench_artifact",
+    "bench_keras",
+    "check_paths",
+    "find_keras",
     "run_bench",
 ]

@@ -20,8 +20,14 @@ class ProgressBar:
         console = Console(stderr=True)
         if not console.is_terminal:
             return
-        self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=console, transient=True)
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self._task = self._progress.add_task("bench", total=None)
 
     def __call__(self, message: str, done: int, total: int) -> None:
@@ -65,16 +71,24 @@ def print_tables(report: dict) -> None:
     kt = render.keras_table(report)
     if kt:
         tables.append(("Keras baseline", *kt))
-    footer = [f"machine: {render.machine_line(report)}", f"settings: {render.settings_line(report)}",
-              render.overhead_line(report), *(f"note: {n}" for n in render.notes(report)), render.legend(report)]
+    footer = [
+        f"machine: {render.machine_line(report)}",
+        f"settings: {render.settings_line(report)}",
+        render.overhead_line(report),
+        *(f"note: {n}" for n in render.notes(report)),
+        render.legend(report),
+    ]
     print_titled(tables, footer)
 
 
 def print_cortex_m4(report: dict) -> None:
     """A ``bench --target cortex-m4`` report as a table (rich when installed) under its title line, with its
     footer lines."""
-    print_titled([(None, *render.cortex_m4_table(report))], render.cortex_m4_footer(report),
-                 heading=render.cortex_m4_title(report))
+    print_titled(
+        [(None, *render.cortex_m4_table(report))],
+        render.cortex_m4_footer(report),
+        heading=render.cortex_m4_title(report),
+    )
 
 
 #: Columns of the output when stdout is not a terminal (a file, a pipe): what every screen of edgemnist fits.
@@ -88,8 +102,9 @@ def wrap(line: str, width: int = COLUMNS) -> list[str]:
     return textwrap.wrap(line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [""]
 
 
-def print_titled(tables: list[tuple[str | None, list[str], list[list[str]]]], footer: list[str], *,
-                 heading: str | None = None) -> None:
+def print_titled(
+    tables: list[tuple[str | None, list[str], list[list[str]]]], footer: list[str], *, heading: str | None = None
+) -> None:
     """A heading line, ``(title, header, rows)`` tables, then footer lines, on stdout: rich tables split to the
     terminal's width (``COLUMNS`` when stdout is not a terminal), plain text without rich; every line wrapped
     to that width."""

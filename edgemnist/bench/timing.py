@@ -70,8 +70,16 @@ class Stats:
         pct = {key: (nearest_rank(ms, q) if n >= need else None) for key, q, need in PERCENTILES}
         q1, q3 = nearest_rank(ms, 25.0), nearest_rank(ms, 75.0)
         outliers = int(np.count_nonzero(ms > q3 + 3 * (q3 - q1)))
-        values = (ms[0], pct["p50"], pct["p90"], pct["p99"], pct["p999"], ms[-1], ms.mean(),
-                  ms.std(ddof=1) if n > 1 else 0.0)
+        values = (
+            ms[0],
+            pct["p50"],
+            pct["p90"],
+            pct["p99"],
+            pct["p999"],
+            ms[-1],
+            ms.mean(),
+            ms.std(ddof=1) if n > 1 else 0.0,
+        )
         return cls(n, *map(rounded, values), outliers)
 
 
@@ -98,14 +106,31 @@ class Measurement:
         if batch == 1:
             ms = np.sort(samples_ns) / 1e6
             cdf = {"q": CDF_QUANTILES, "ms": tuple(rounded(nearest_rank(ms, 100 * q)) for q in CDF_QUANTILES)}
-        return cls(subject, method, batch, warmup, len(samples_ns), rounded(total / 1e9),
-                   rounded(batch * len(samples_ns) * 1e9 / max(total, 1), 2), Stats.of(samples_ns), cdf, samples_ns)
+        return cls(
+            subject,
+            method,
+            batch,
+            warmup,
+            len(samples_ns),
+            rounded(total / 1e9),
+            rounded(batch * len(samples_ns) * 1e9 / max(total, 1), 2),
+            Stats.of(samples_ns),
+            cdf,
+            samples_ns,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "method": self.method, "batch": self.batch, "warmup": self.warmup,
-                "runs": self.runs, "seconds": self.seconds, "images_per_s": self.images_per_s,
-                "latency_ms": dataclasses.asdict(self.latency),
-                "cdf": None if self.cdf is None else {k: list(v) for k, v in self.cdf.items()}}
+        return {
+            "subject": self.subject,
+            "method": self.method,
+            "batch": self.batch,
+            "warmup": self.warmup,
+            "runs": self.runs,
+            "seconds": self.seconds,
+            "images_per_s": self.images_per_s,
+            "latency_ms": dataclasses.asdict(self.latency),
+            "cdf": None if self.cdf is None else {k: list(v) for k, v in self.cdf.items()},
+        }
 
 
 # ============================================================================== timing
@@ -121,8 +146,9 @@ class Loop:
     inputs: Sequence[Any]
 
 
-def measure(loops: Sequence[Loop], *, batch: int, warmup: int, min_time: float, min_runs: int,
-            blocks: int = BLOCKS) -> list[Measurement]:
+def measure(
+    loops: Sequence[Loop], *, batch: int, warmup: int, min_time: float, min_runs: int, blocks: int = BLOCKS
+) -> list[Measurement]:
     """Time every loop's ``fn`` call by call, interleaved in ``blocks`` blocks.
 
     Each loop first runs ``warmup`` untimed calls; then, block after block, each loop runs calls until the
@@ -156,13 +182,15 @@ def measure(loops: Sequence[Loop], *, batch: int, warmup: int, min_time: float, 
                     break
             cursor[j] = i
         order.reverse()  # A B, B A, A B...: neither loop always runs first
-    return [Measurement.of(loop.subject, loop.method, batch, warmup, np.array(s, dtype=np.int64))
-            for loop, s in zip(loops, samples, strict=True)]
+    return [
+        Measurement.of(loop.subject, loop.method, batch, warmup, np.array(s, dtype=np.int64))
+        for loop, s in zip(loops, samples, strict=True)
+    ]
 
 
 def batches(x: np.ndarray, batch: int) -> list[np.ndarray]:
     """Consecutive C-contiguous views of ``batch`` images, covering the set once."""
-    return [x[i:i + batch] for i in range(0, len(x) - batch + 1, batch)]
+    return [x[i : i + batch] for i in range(0, len(x) - batch + 1, batch)]
 
 
 def warmup_calls(warmup: int, batch: int) -> int:

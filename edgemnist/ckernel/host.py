@@ -59,8 +59,10 @@ def compiler() -> str:
     cc = os.environ.get("CC") or "cc"
     found = shutil.which(cc)
     if not found:
-        raise MissingDependencyError(f"the C artifact needs a C compiler to run on this machine; {cc!r} is not on "
-                                     f"PATH (Debian: apt-get install gcc)")
+        raise MissingDependencyError(
+            f"the C artifact needs a C compiler to run on this machine; {cc!r} is not on "
+            f"PATH (Debian: apt-get install gcc)"
+        )
     return found
 
 
@@ -93,8 +95,10 @@ def _read_bounded(path: Path, limit: int, what: str) -> bytes:
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     if len(data) > limit:
-        raise ArtifactError(f"{path}: not an edgemnist-generated C kernel (the {what} is larger than {limit} bytes, "
-                            f"the largest the allow-list permits)")
+        raise ArtifactError(
+            f"{path}: not an edgemnist-generated C kernel (the {what} is larger than {limit} bytes, "
+            f"the largest the allow-list permits)"
+        )
     return data
 
 
@@ -106,14 +110,20 @@ def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple
     h_path = Path(header) if header is not None else header_path(c_path)
     c_text = _read_bounded(c_path, render.MAX_SOURCE_BYTES, "C file")
     if not h_path.exists():
-        raise ArtifactError(f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
-                            f"edgemnist_model.c + {HEADER_NAME}")
+        raise ArtifactError(
+            f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
+            f"edgemnist_model.c + {HEADER_NAME}"
+        )
     h_text = _read_bounded(h_path, render.MAX_HEADER_BYTES, "header")
-    ids = [re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
-           re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text)]
+    ids = [
+        re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
+        re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text),
+    ]
     if all(ids) and ids[0].group(1) != ids[1].group(1):
-        raise ArtifactError(f"{h_path}: this header was generated from another model than {c_path.name} "
-                            f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)")
+        raise ArtifactError(
+            f"{h_path}: this header was generated from another model than {c_path.name} "
+            f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)"
+        )
     values = render.check_pair(c_text, h_text, str(c_path), str(h_path))
     return c_text, h_text, values
 
@@ -125,8 +135,17 @@ def read_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[byt
 
 
 #: Environment variables through which a compiler would read or write files beyond the command line.
-_COMPILER_ENV = ("CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "DEPENDENCIES_OUTPUT",
-                 "SUNPRO_DEPENDENCIES", "GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH")
+_COMPILER_ENV = (
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    "LIBRARY_PATH",
+)
 
 
 def compiler_env() -> dict[str, str]:
@@ -148,8 +167,7 @@ def private_pair(c_path: str | Path, header: str | Path | None = None):
 
 def _run_compiler(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """The one place a compile of the kernel is run (tests patch it to prove a refused pair never reaches it)."""
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, cwd=cwd,
-                          env=compiler_env())
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, cwd=cwd, env=compiler_env())
 
 
 def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_flags: tuple[str, ...] = ()) -> Path:
@@ -158,7 +176,8 @@ def build_shared(c_path: str | Path, header: str | Path | None = None, *, extra_
 
 
 def _build(c_path: str | Path, header: str | Path | None, extra_flags: tuple[str, ...] = ()) -> tuple[Path, bytes]:
-    """(library, the verified header text it was built with). Compile the pair into a cached shared library and return its path (no-op when cached). The pair is first
+    """(library, the verified header text it was built with). Compile the pair into a cached shared library and
+    return its path (no-op when cached). The pair is first
     proven to be edgemnist's (:func:`verified_pair`), then compiled from a private folder under its canonical
     names (:func:`private_pair`), so a staged (temporary) name works too and nothing beside it is read."""
     c_path = Path(c_path)
@@ -178,8 +197,7 @@ def _build(c_path: str | Path, header: str | Path | None, extra_flags: tuple[str
                 raise ArtifactError(f"{c_path}: the C compiler did not finish within {COMPILE_TIMEOUT_S} s") from None
             if proc.returncode != 0:
                 detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
-                raise ArtifactError(f"{c_path}: does not compile as edgemnist's C kernel "
-                                    f"({' | '.join(detail)[:600]})")
+                raise ArtifactError(f"{c_path}: does not compile as edgemnist's C kernel ({' | '.join(detail)[:600]})")
     return lib, h_text
 
 

@@ -78,8 +78,10 @@ class M4Run:
 def require() -> None:
     missing = [t for t in (GCC, SIZE, NM, QEMU) if shutil.which(t) is None]
     if missing:
-        raise MissingDependencyError(f"the Cortex-M4 run needs {', '.join(missing)} (Debian: apt-get install "
-                                     f"gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)")
+        raise MissingDependencyError(
+            f"the Cortex-M4 run needs {', '.join(missing)} (Debian: apt-get install "
+            f"gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)"
+        )
 
 
 def _first_line(cmd: list[str]) -> str:
@@ -91,8 +93,11 @@ def _first_line(cmd: list[str]) -> str:
 
 
 def toolchain(opt: str = OPT) -> dict:
-    return {"gcc": _first_line([GCC, "--version"]), "qemu": _first_line([QEMU, "--version"]),
-            "flags": " ".join(CPU_FLAGS + (opt,)) + " -std=c99, newlib-nano specs, no libc calls"}
+    return {
+        "gcc": _first_line([GCC, "--version"]),
+        "qemu": _first_line([QEMU, "--version"]),
+        "flags": " ".join(CPU_FLAGS + (opt,)) + " -std=c99, newlib-nano specs, no libc calls",
+    }
 
 
 def _check(cmd: list[str], what: str, cwd: Path | None = None, timeout: float = 300) -> str:
@@ -115,19 +120,39 @@ def build(c_path: str | Path, out_dir: str | Path, path: str = "dsp", opt: str =
         fw_dir = Path(fw_dir)
         common = [GCC, *CPU_FLAGS, opt, *WARNINGS, "-ffreestanding", "-I", str(kernel_dir), "-I", str(fw_dir)]
         model_o = out_dir / f"edgemnist_model-{path}.o"
-        _check([*common, *PATHS[path], "-c", str(kernel_dir / SOURCE_NAME), "-o", str(model_o)],
-               f"{GCC} on {c_path.name}", cwd=kernel_dir)
+        _check(
+            [*common, *PATHS[path], "-c", str(kernel_dir / SOURCE_NAME), "-o", str(model_o)],
+            f"{GCC} on {c_path.name}",
+            cwd=kernel_dir,
+        )
         objs = [model_o]
         for name in ("startup.c", "main.c"):
             o = out_dir / f"{name[:-2]}-{path}.o"
             _check([*common, "-c", str(fw_dir / name), "-o", str(o)], f"{GCC} on firmware/{name}")
             objs.append(o)
         elf = out_dir / f"firmware-{path}.elf"
-        _check([GCC, *CPU_FLAGS, opt, "-nostartfiles", "--specs=nano.specs", "-T", str(fw_dir / "mps2_an386.ld"),
-                "-Wl,--gc-sections", "-o", str(elf), *map(str, objs), "-lgcc"], f"linking {elf.name}")
+        _check(
+            [
+                GCC,
+                *CPU_FLAGS,
+                opt,
+                "-nostartfiles",
+                "--specs=nano.specs",
+                "-T",
+                str(fw_dir / "mps2_an386.ld"),
+                "-Wl,--gc-sections",
+                "-o",
+                str(elf),
+                *map(str, objs),
+                "-lgcc",
+            ],
+            f"linking {elf.name}",
+        )
     undefined = _check([NM, "-u", str(model_o)], "nm").split()
     if undefined:
-        raise ArtifactError(f"{c_path.name} calls outside itself on Cortex-M4: {' '.join(undefined[1::2] or undefined)}")
+        raise ArtifactError(
+            f"{c_path.name} calls outside itself on Cortex-M4: {' '.join(undefined[1::2] or undefined)}"
+        )
     return elf
 
 
@@ -157,8 +182,9 @@ def sizes(elf: Path, model_o: Path, stack_peak: int) -> dict:
     obj = _sections(model_o)
     syms = _symbol_sizes(model_o)
     model_consts = sum(syms.get(n, 0) for n in MODEL_SYMBOLS)
-    flash = s.get(".isr_vector", 0) + s.get(".text", 0) + s.get(".rodata", 0) + s.get(".data", 0) \
-        + s.get(".ARM.exidx", 0)
+    flash = (
+        s.get(".isr_vector", 0) + s.get(".text", 0) + s.get(".rodata", 0) + s.get(".data", 0) + s.get(".ARM.exidx", 0)
+    )
     kernel_text = obj.get(".text", 0)
     kernel_rodata = obj.get(".rodata", 0)
     ram_static = s.get(".data", 0) + s.get(".bss", 0)
@@ -178,8 +204,9 @@ def sizes(elf: Path, model_o: Path, stack_peak: int) -> dict:
     }
 
 
-def run(c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str = OPT,
-        timeout_s: float | None = None) -> M4Run:
+def run(
+    c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str = OPT, timeout_s: float | None = None
+) -> M4Run:
     """Build the firmware for ``path`` and run ``pixels`` ((N, 784) uint8; (N, inputs) for another generated
     model) through it under QEMU."""
     x = np.ascontiguousarray(pixels, np.uint8)
@@ -188,17 +215,38 @@ def run(c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str =
         tmp = Path(tmp)
         elf = build(c_path, tmp, path, opt)
         (tmp / "images.bin").write_bytes(x.tobytes())
-        cmd = [QEMU, "-M", MACHINE, "-icount", "shift=0", "-semihosting-config", "enable=on,target=native",
-               "-nographic", "-monitor", "none", "-serial", "none", "-kernel", str(elf)]
+        cmd = [
+            QEMU,
+            "-M",
+            MACHINE,
+            "-icount",
+            "shift=0",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "none",
+            "-kernel",
+            str(elf),
+        ]
         limit = timeout_s or 60 + SECONDS_PER_IMAGE * len(x) * (4 if path == "portable" else 1)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=tmp,
-                                  env={**os.environ, "QEMU_AUDIO_DRV": "none"})
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=limit,
+                cwd=tmp,
+                env={**os.environ, "QEMU_AUDIO_DRV": "none"},
+            )
         except subprocess.TimeoutExpired:
             raise ArtifactError(f"QEMU did not finish {len(x)} images within {limit:.0f} s") from None
         if proc.returncode != 0:
-            raise ArtifactError(f"the firmware failed under QEMU (exit {proc.returncode}: "
-                                f"{(proc.stderr + proc.stdout).strip()[:500]})")
+            raise ArtifactError(
+                f"the firmware failed under QEMU (exit {proc.returncode}: {(proc.stderr + proc.stdout).strip()[:500]})"
+            )
         raw = (tmp / "results.bin").read_bytes()
         summary = (tmp / "summary.bin").read_bytes()
         magic, n, peak, main_depth, overhead, _csr, calibration = struct.unpack("<7I", summary[:28])
@@ -207,18 +255,30 @@ def run(c_path: str | Path, pixels: np.ndarray, path: str = "dsp", *, opt: str =
         # The calibration loop runs 2 x CALIBRATION_LOOPS instructions (+ one timer read) between two reads.
         measured_rate = 2 * CALIBRATION_LOOPS / max(calibration - overhead, 1)
         if abs(measured_rate - INSTRUCTIONS_PER_TICK) > 0.01 * INSTRUCTIONS_PER_TICK:
-            raise ArtifactError(f"SysTick counts {measured_rate:.2f} instructions per tick under QEMU, not "
-                                f"{INSTRUCTIONS_PER_TICK}: instruction counts would be wrong (is -icount shift=0 "
-                                f"honoured by this QEMU?)")
+            raise ArtifactError(
+                f"SysTick counts {measured_rate:.2f} instructions per tick under QEMU, not "
+                f"{INSTRUCTIONS_PER_TICK}: instruction counts would be wrong (is -icount shift=0 "
+                f"honoured by this QEMU?)"
+            )
         rec = np.frombuffer(raw, np.uint8).reshape(n, RECORD)
         scores = rec[:, :10].view(np.int8).copy()
         digits = rec[:, 10].astype(np.int64)
         ticks = rec[:, 12:16].copy().view("<u4").reshape(-1).astype(np.int64) - overhead
         instr = ticks * INSTRUCTIONS_PER_TICK
         model_o = tmp / f"edgemnist_model-{path}.o"
-        return M4Run(path=PATH_NAMES[path], scores=scores, digits=digits, ticks=ticks, images=int(n),
-                     instructions_per_inference=float(instr.mean()) if n else 0.0,
-                     instructions_min=int(instr.min()) if n else 0, instructions_max=int(instr.max()) if n else 0,
-                     stack_peak_bytes=int(peak), kernel_stack_bytes=int(peak - main_depth),
-                     instructions_per_tick_measured=round(measured_rate, 4),
-                     sizes=sizes(elf, model_o, int(peak)), opt=opt, toolchain=toolchain(opt))
+        return M4Run(
+            path=PATH_NAMES[path],
+            scores=scores,
+            digits=digits,
+            ticks=ticks,
+            images=int(n),
+            instructions_per_inference=float(instr.mean()) if n else 0.0,
+            instructions_min=int(instr.min()) if n else 0,
+            instructions_max=int(instr.max()) if n else 0,
+            stack_peak_bytes=int(peak),
+            kernel_stack_bytes=int(peak - main_depth),
+            instructions_per_tick_measured=round(measured_rate, 4),
+            sizes=sizes(elf, model_o, int(peak)),
+            opt=opt,
+            toolchain=toolchain(opt),
+        )

@@ -27,17 +27,19 @@ from edgemnist.flatbuffer import sniff
 from edgemnist.modelfacts import ModelFacts, Operator, Tensor, parse_facts
 
 INPUT_SIZE, OUTPUT_SIZE = spec.INPUT_SIZE, spec.NUM_CLASSES
-EXPECTED = (f"a full-integer int8 .tflite of the edgemnist MLP (int8 input (1, {INPUT_SIZE}), FULLY_CONNECTED with "
-            f"per-channel int8 weights and RELU, FULLY_CONNECTED, SOFTMAX to int8 (1, {OUTPUT_SIZE})), as "
-            "edgemnist's tflite exporter writes in int8 mode")
+EXPECTED = (
+    f"a full-integer int8 .tflite of the edgemnist MLP (int8 input (1, {INPUT_SIZE}), FULLY_CONNECTED with "
+    f"per-channel int8 weights and RELU, FULLY_CONNECTED, SOFTMAX to int8 (1, {OUTPUT_SIZE})), as "
+    "edgemnist's tflite exporter writes in int8 mode"
+)
 
 
 @dataclass(frozen=True)
 class Dense:
     """One FULLY_CONNECTED layer: y = clamp(requant(W @ (x - x_zp) + b) + y_zp)."""
 
-    weights: np.ndarray            # int8 (out, in), row-major as in the file
-    bias: np.ndarray               # int32 (out,)
+    weights: np.ndarray  # int8 (out, in), row-major as in the file
+    bias: np.ndarray  # int32 (out,)
     weight_scales: tuple[float, ...]
     input_scale: float
     input_zero_point: int
@@ -84,32 +86,46 @@ def _activation(origin: str, t: Tensor, what: str, size: int | None = None) -> N
 def _dense(origin: str, tensors: tuple[Tensor, ...], op: Operator, n_in: int | None, what: str) -> Dense:
     code, inputs, outputs = op.code, op.inputs, op.outputs
     if code != modelfacts.FULLY_CONNECTED or len(inputs) != 3 or len(outputs) != 1 or min(inputs) < 0:
-        raise _fail(origin, f"{what} is {op.name} with {len(inputs)} inputs, not a "
-                            f"FULLY_CONNECTED with weights and bias")
+        raise _fail(
+            origin, f"{what} is {op.name} with {len(inputs)} inputs, not a FULLY_CONNECTED with weights and bias"
+        )
     x, w, b, y = tensors[inputs[0]], tensors[inputs[1]], tensors[inputs[2]], tensors[outputs[0]]
     _activation(origin, x, f"input of {what}", n_in)
     _activation(origin, y, f"output of {what}")
     if w.dtype != modelfacts.INT8 or len(w.shape) != 2 or not w.data:
-        raise _fail(origin, f"the weights of {what} are not constant int8 (out, in) "
-                            f"(got {w.type_name} {list(w.shape)})")
+        raise _fail(
+            origin, f"the weights of {what} are not constant int8 (out, in) (got {w.type_name} {list(w.shape)})"
+        )
     out, n = w.shape
     if x.shape[-1] != n or y.shape[-1] != out:
         raise _fail(origin, f"{what}: shapes do not chain ({list(x.shape)} x {list(w.shape)} -> {list(y.shape)})")
     if len(w.data) != out * n:
         raise _fail(origin, f"the weights of {what} hold {len(w.data)} bytes, not {out * n}")
-    if len(w.scales) != out or w.quantized_dimension != 0 or any(z != 0 for z in w.zero_points) \
-            or not all(s > 0 for s in w.scales):
-        raise _fail(origin, f"the weights of {what} are not per-channel int8 ({out} positive scales on dimension 0, "
-                            f"zero point 0)")
+    if (
+        len(w.scales) != out
+        or w.quantized_dimension != 0
+        or any(z != 0 for z in w.zero_points)
+        or not all(s > 0 for s in w.scales)
+    ):
+        raise _fail(
+            origin,
+            f"the weights of {what} are not per-channel int8 ({out} positive scales on dimension 0, zero point 0)",
+        )
     if b.dtype != modelfacts.INT32 or b.shape != (out,) or len(b.data) != 4 * out:
         raise _fail(origin, f"the bias of {what} is not constant int32 ({out},) (got {b.type_name} {list(b.shape)})")
     act = op.activation
     if act not in (modelfacts.ACT_NONE, modelfacts.ACT_RELU):
         raise _fail(origin, f"{what} fuses {modelfacts.ACT_NAMES.get(act, act)}; only RELU or none are supported")
-    return Dense(weights=np.frombuffer(w.data, np.int8).reshape(out, n).copy(),
-                 bias=np.frombuffer(b.data, "<i4").astype(np.int32),
-                 weight_scales=w.scales, input_scale=x.scales[0], input_zero_point=int(x.zero_points[0]),
-                 output_scale=y.scales[0], output_zero_point=int(y.zero_points[0]), relu=act == modelfacts.ACT_RELU)
+    return Dense(
+        weights=np.frombuffer(w.data, np.int8).reshape(out, n).copy(),
+        bias=np.frombuffer(b.data, "<i4").astype(np.int32),
+        weight_scales=w.scales,
+        input_scale=x.scales[0],
+        input_zero_point=int(x.zero_points[0]),
+        output_scale=y.scales[0],
+        output_zero_point=int(y.zero_points[0]),
+        relu=act == modelfacts.ACT_RELU,
+    )
 
 
 def parse_model(data: bytes, origin: str, name: str | None = None) -> Model:
@@ -130,8 +146,12 @@ def model_of(facts: ModelFacts, name: str | None = None) -> Model:
         raise _fail(origin, "its input is float32 (a float or dynamic-range model, or int8 with float I/O)")
     fc1 = _dense(origin, tensors, ops[0], INPUT_SIZE, "the first layer")
     fc2 = _dense(origin, tensors, ops[1], fc1.weights.shape[0], "the second layer")
-    if ops[0].inputs[0] != graph_in[0] or ops[1].inputs[0] != ops[0].outputs[0] \
-            or ops[2].inputs != (ops[1].outputs[0],) or ops[2].outputs != (graph_out[0],):
+    if (
+        ops[0].inputs[0] != graph_in[0]
+        or ops[1].inputs[0] != ops[0].outputs[0]
+        or ops[2].inputs != (ops[1].outputs[0],)
+        or ops[2].outputs != (graph_out[0],)
+    ):
         raise _fail(origin, "its operators are not chained input -> FC -> FC -> SOFTMAX -> output")
     if not fc1.relu or fc2.relu:
         raise _fail(origin, "the first layer must fuse RELU and the second none")
@@ -140,11 +160,22 @@ def model_of(facts: ModelFacts, name: str | None = None) -> Model:
     out = tensors[graph_out[0]]
     _activation(origin, out, "softmax output", OUTPUT_SIZE)
     if out.scales[0] != 1.0 / 256 or out.zero_points[0] != -128:
-        raise _fail(origin, f"the softmax output has scale {out.scales[0]} and zero point {out.zero_points[0]}, "
-                            f"not 1/256 and -128 (what TFLM's int8 softmax requires)")
-    return Model(fc1=fc1, fc2=fc2, softmax_beta=ops[2].beta, softmax_input_scale=fc2.output_scale,
-                 output_scale=out.scales[0], output_zero_point=int(out.zero_points[0]),
-                 source_name=name or origin, source_sha256=facts.sha256, source_bytes=facts.bytes)
+        raise _fail(
+            origin,
+            f"the softmax output has scale {out.scales[0]} and zero point {out.zero_points[0]}, "
+            f"not 1/256 and -128 (what TFLM's int8 softmax requires)",
+        )
+    return Model(
+        fc1=fc1,
+        fc2=fc2,
+        softmax_beta=ops[2].beta,
+        softmax_input_scale=fc2.output_scale,
+        output_scale=out.scales[0],
+        output_zero_point=int(out.zero_points[0]),
+        source_name=name or origin,
+        source_sha256=facts.sha256,
+        source_bytes=facts.bytes,
+    )
 
 
 def read_model(path: str | Path) -> Model:

@@ -56,8 +56,9 @@ SCALED_DIFF_INTEGER_BITS = 5  # Q5.26 input of exp_on_negative_values
 ACCUMULATION_INTEGER_BITS = 12  # Q12.19 sum of exps
 
 
-def preprocess_softmax_scaling(beta: float, input_scale: float,
-                               input_integer_bits: int = SCALED_DIFF_INTEGER_BITS) -> tuple[int, int]:
+def preprocess_softmax_scaling(
+    beta: float, input_scale: float, input_integer_bits: int = SCALED_DIFF_INTEGER_BITS
+) -> tuple[int, int]:
     """``tflite::PreprocessSoftmaxScaling`` (double rounding build): (input_multiplier, input_left_shift)."""
     real = min(beta * input_scale * (1 << (31 - input_integer_bits)), float((1 << 31) - 1))
     if not real > 1.0:
@@ -70,8 +71,12 @@ def preprocess_softmax_scaling(beta: float, input_scale: float,
 
 def calculate_input_radius(input_integer_bits: int, input_left_shift: int, total_signed_bits: int = 31) -> int:
     """``tflite::CalculateInputRadius``: floor(((1 << bits) - 1) * 2^(total - bits) / 2^left_shift) as a double."""
-    value = 1.0 * ((1 << input_integer_bits) - 1) * (1 << (total_signed_bits - input_integer_bits)) \
+    value = (
+        1.0
+        * ((1 << input_integer_bits) - 1)
+        * (1 << (total_signed_bits - input_integer_bits))
         / (1 << input_left_shift)
+    )
     return int(math.floor(value))
 
 

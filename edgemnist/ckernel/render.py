@@ -35,8 +35,8 @@ MAX_TOOLS = 32
 class Layer:
     """One dense layer as the C holds it."""
 
-    packed: np.ndarray        # int8, the grouped layout the C file documents
-    bias: np.ndarray          # int32, padded to a multiple of 4 rows
+    packed: np.ndarray  # int8, the grouped layout the C file documents
+    bias: np.ndarray  # int32, padded to a multiple of 4 rows
     multipliers: list[int]
     shifts: list[int]
     groups: int
@@ -67,8 +67,10 @@ def _layer(d: Dense, origin: str) -> Layer:
     if n % 16:
         raise ArtifactError(f"{origin}: a layer has {n} inputs; the C kernel needs a multiple of 16")
     if d.input_zero_point != -128:
-        raise ArtifactError(f"{origin}: a layer's input zero point is {d.input_zero_point}; the C kernel needs -128 "
-                            f"(inputs x - zero_point in [0, 255])")
+        raise ArtifactError(
+            f"{origin}: a layer's input zero point is {d.input_zero_point}; the C kernel needs -128 "
+            f"(inputs x - zero_point in [0, 255])"
+        )
     mults, shifts = quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)
     if any(not (m == 0 or (1 << 30) <= m < (1 << 31)) for m in mults):  # em_requant relies on it
         raise ArtifactError(f"{origin}: a requantization multiplier is outside [2^30, 2^31)")
@@ -79,13 +81,21 @@ def _layer(d: Dense, origin: str) -> Layer:
     bias[:rows] = d.bias
     # TFLM CalculateActivationRangeQuantized: RELU -> [max(-128, zp + round(0 / s)), 127]; NONE -> [-128, 127].
     act_min = max(-128, d.output_zero_point) if d.relu else -128
-    return Layer(packed=pack_weights(d.weights), bias=bias, multipliers=mults, shifts=shifts, groups=groups,
-                 output_zero_point=d.output_zero_point, act_min=act_min, act_max=127)
+    return Layer(
+        packed=pack_weights(d.weights),
+        bias=bias,
+        multipliers=mults,
+        shifts=shifts,
+        groups=groups,
+        output_zero_point=d.output_zero_point,
+        act_min=act_min,
+        act_max=127,
+    )
 
 
 def _array(values, per_line: int = VALUES_PER_LINE) -> str:
     vals = [str(int(v)) for v in values]
-    return "\n".join("  " + ", ".join(vals[i:i + per_line]) + "," for i in range(0, len(vals), per_line))
+    return "\n".join("  " + ", ".join(vals[i : i + per_line]) + "," for i in range(0, len(vals), per_line))
 
 
 def _safe(text: str) -> str:
@@ -143,24 +153,41 @@ def constants(model: Model, *, general_shifts: bool = False) -> dict:
     s2 = fc2.shifts if left_shifts else [-sh for sh in fc2.shifts]
     n_hidden, n_in = model.fc1.weights.shape
     n_out = model.fc2.weights.shape[0]
-    const_bytes = (fc1.packed.size + fc2.packed.size + 4 * (fc1.bias.size + fc2.bias.size)
-                   + 5 * (n_hidden + n_out) + 28)
+    const_bytes = fc1.packed.size + fc2.packed.size + 4 * (fc1.bias.size + fc2.bias.size) + 5 * (n_hidden + n_out) + 28
     return {
-        "n_in": n_in, "n_hidden": n_hidden, "n_out": n_out,
-        "hidden_groups": fc1.groups, "out_groups": fc2.groups,
-        "w1_len": fc1.packed.size, "w1": _array(fc1.packed), "b1": _array(fc1.bias, 8),
-        "m1": _array(fc1.multipliers, 8), "s1": _array(s1),
-        "w2_len": fc2.packed.size, "w2": _array(fc2.packed), "b2": _array(fc2.bias, 8),
-        "m2": _array(fc2.multipliers, 8), "s2": _array(s2),
-        "left_shifts": int(left_shifts), "shift_type": "int8_t" if left_shifts else "uint8_t",
-        "shift_meaning": "TFLM's shift (left if positive)" if left_shifts else "the right shift, -shift: no channel "
-                         "shifts left",
-        "fc1_out_zp": fc1.output_zero_point, "fc1_act_min": fc1.act_min, "fc1_act_max": fc1.act_max,
+        "n_in": n_in,
+        "n_hidden": n_hidden,
+        "n_out": n_out,
+        "hidden_groups": fc1.groups,
+        "out_groups": fc2.groups,
+        "w1_len": fc1.packed.size,
+        "w1": _array(fc1.packed),
+        "b1": _array(fc1.bias, 8),
+        "m1": _array(fc1.multipliers, 8),
+        "s1": _array(s1),
+        "w2_len": fc2.packed.size,
+        "w2": _array(fc2.packed),
+        "b2": _array(fc2.bias, 8),
+        "m2": _array(fc2.multipliers, 8),
+        "s2": _array(s2),
+        "left_shifts": int(left_shifts),
+        "shift_type": "int8_t" if left_shifts else "uint8_t",
+        "shift_meaning": "TFLM's shift (left if positive)"
+        if left_shifts
+        else "the right shift, -shift: no channel shifts left",
+        "fc1_out_zp": fc1.output_zero_point,
+        "fc1_act_min": fc1.act_min,
+        "fc1_act_max": fc1.act_max,
         "fc2_out_zp": fc2.output_zero_point,
-        "sm_mult": sm_mult, "sm_shift": sm_shift, "sm_diff_min": diff_min,
-        "const_bytes": const_bytes, "macs": model.macs,
-        "in_scale": _c_float(model.fc1.input_scale), "in_zp": model.fc1.input_zero_point,
-        "out_scale": _c_float(model.output_scale), "out_zp": model.output_zero_point,
+        "sm_mult": sm_mult,
+        "sm_shift": sm_shift,
+        "sm_diff_min": diff_min,
+        "const_bytes": const_bytes,
+        "macs": model.macs,
+        "in_scale": _c_float(model.fc1.input_scale),
+        "in_zp": model.fc1.input_zero_point,
+        "out_scale": _c_float(model.output_scale),
+        "out_zp": model.output_zero_point,
     }
 
 
@@ -172,11 +199,16 @@ def render(model: Model, *, source: str | Path | None = None, general_shifts: bo
     """{``edgemnist_model.c``: text, ``edgemnist_model.h``: text} for ``model`` (read from ``source``)."""
     values = constants(model, general_shifts=general_shifts)
     tools = _tools(Path(source) if source is not None else None)
-    values.update(version=_safe(__version__), source_name=_safe(model.source_name),
-                  source_sha256=model.source_sha256,
-                  tools=_wrap([_safe(f"{k} {v}") for k, v in tools.items()]))
-    return {SOURCE_NAME: _template("kernel.c.in").substitute(values),
-            HEADER_NAME: _template("header.h.in").substitute(values)}
+    values.update(
+        version=_safe(__version__),
+        source_name=_safe(model.source_name),
+        source_sha256=model.source_sha256,
+        tools=_wrap([_safe(f"{k} {v}") for k, v in tools.items()]),
+    )
+    return {
+        SOURCE_NAME: _template("kernel.c.in").substitute(values),
+        HEADER_NAME: _template("header.h.in").substitute(values),
+    }
 
 
 def tools(source: str | Path | None = None) -> dict:
@@ -186,11 +218,19 @@ def tools(source: str | Path | None = None) -> dict:
 
 #: The header's #defines read back (name -> parser), the same names the header template writes.
 HEADER_MACROS = {
-    "EDGEMNIST_INPUT_SIZE": int, "EDGEMNIST_HIDDEN_SIZE": int, "EDGEMNIST_OUTPUT_SIZE": int,
-    "EDGEMNIST_ACTIVATION_BYTES": int, "EDGEMNIST_CONST_BYTES": int, "EDGEMNIST_MACS": int,
-    "EDGEMNIST_INPUT_SCALE": float, "EDGEMNIST_INPUT_ZERO_POINT": int,
-    "EDGEMNIST_OUTPUT_SCALE": float, "EDGEMNIST_OUTPUT_ZERO_POINT": int,
-    "EDGEMNIST_SOURCE_NAME": str, "EDGEMNIST_SOURCE_SHA256": str, "EDGEMNIST_GENERATOR": str,
+    "EDGEMNIST_INPUT_SIZE": int,
+    "EDGEMNIST_HIDDEN_SIZE": int,
+    "EDGEMNIST_OUTPUT_SIZE": int,
+    "EDGEMNIST_ACTIVATION_BYTES": int,
+    "EDGEMNIST_CONST_BYTES": int,
+    "EDGEMNIST_MACS": int,
+    "EDGEMNIST_INPUT_SCALE": float,
+    "EDGEMNIST_INPUT_ZERO_POINT": int,
+    "EDGEMNIST_OUTPUT_SCALE": float,
+    "EDGEMNIST_OUTPUT_ZERO_POINT": int,
+    "EDGEMNIST_SOURCE_NAME": str,
+    "EDGEMNIST_SOURCE_SHA256": str,
+    "EDGEMNIST_GENERATOR": str,
 }
 
 
@@ -213,8 +253,7 @@ def read_header(text: str, origin: str = HEADER_NAME) -> dict:
         except ValueError:
             missing.append(name)
     if missing:
-        raise ArtifactError(f"{origin}: not an edgemnist C kernel header (missing or malformed: "
-                            f"{', '.join(missing)})")
+        raise ArtifactError(f"{origin}: not an edgemnist C kernel header (missing or malformed: {', '.join(missing)})")
     return values
 
 
@@ -224,8 +263,12 @@ def read_header(text: str, origin: str = HEADER_NAME) -> dict:
 #: and MAX_TENSOR_ELEMENTS weights (plus at most 3 zero rows of padding), each int8 weight spelled in at most 7
 #: characters ("-128, " and the line breaks), each int32 (bias, multiplier) in at most 14, each shift in at most 6,
 #: plus the template text. Anything larger is refused before it is read.
-MAX_SOURCE_BYTES = (2 * (allowlist.MAX_TENSOR_ELEMENTS + 3 * allowlist.MAX_DIM) * 7
-                    + 4 * (allowlist.MAX_DIM + 3) * 14 + 2 * allowlist.MAX_DIM * 6 + (64 << 10))
+MAX_SOURCE_BYTES = (
+    2 * (allowlist.MAX_TENSOR_ELEMENTS + 3 * allowlist.MAX_DIM) * 7
+    + 4 * (allowlist.MAX_DIM + 3) * 14
+    + 2 * allowlist.MAX_DIM * 6
+    + (64 << 10)
+)
 #: The header holds no arrays: the template, the names and at most MAX_TOOLS tool lines.
 MAX_HEADER_BYTES = 32 << 10
 
@@ -236,17 +279,52 @@ _TEXT = r"[ -~]{0,120}"
 _MEANINGS = ("TFLM's shift (left if positive)", "the right shift, -shift: no channel shifts left")
 #: How each placeholder may be spelled (a superset; the spelling is then checked to be the generator's own).
 _SPELLING = {
-    "version": r"[0-9A-Za-z.+!_-]{1,64}", "source_name": _TEXT, "source_sha256": r"[0-9a-f]{64}",
+    "version": r"[0-9A-Za-z.+!_-]{1,64}",
+    "source_name": _TEXT,
+    "source_sha256": r"[0-9a-f]{64}",
     "tools": r"[ -~]{1,121}(?:\n \*                  [ -~]{1,121}){0,%d}" % MAX_TOOLS,  # noqa: UP031 (a regex full of braces)
-    "in_scale": r"[0-9.e+-]{1,24}f", "out_scale": r"[0-9.e+-]{1,24}f",
-    "shift_type": r"u?int8_t", "shift_meaning": "|".join(re.escape(m) for m in _MEANINGS), "left_shifts": "[01]",
+    "in_scale": r"[0-9.e+-]{1,24}f",
+    "out_scale": r"[0-9.e+-]{1,24}f",
+    "shift_type": r"u?int8_t",
+    "shift_meaning": "|".join(re.escape(m) for m in _MEANINGS),
+    "left_shifts": "[01]",
     **{k: _ARRAY for k in ("w1", "b1", "m1", "s1", "w2", "b2", "m2", "s2")},
-    **{k: _SINT for k in ("fc1_out_zp", "fc1_act_min", "fc1_act_max", "fc2_out_zp", "sm_mult", "sm_shift",
-                          "sm_diff_min", "in_zp", "out_zp")},
+    **{
+        k: _SINT
+        for k in (
+            "fc1_out_zp",
+            "fc1_act_min",
+            "fc1_act_max",
+            "fc2_out_zp",
+            "sm_mult",
+            "sm_shift",
+            "sm_diff_min",
+            "in_zp",
+            "out_zp",
+        )
+    },
 }
-_INTS = ("n_in", "n_hidden", "n_out", "hidden_groups", "out_groups", "w1_len", "w2_len", "const_bytes", "macs",
-         "left_shifts", "fc1_out_zp", "fc1_act_min", "fc1_act_max", "fc2_out_zp", "sm_mult", "sm_shift",
-         "sm_diff_min", "in_zp", "out_zp")
+_INTS = (
+    "n_in",
+    "n_hidden",
+    "n_out",
+    "hidden_groups",
+    "out_groups",
+    "w1_len",
+    "w2_len",
+    "const_bytes",
+    "macs",
+    "left_shifts",
+    "fc1_out_zp",
+    "fc1_act_min",
+    "fc1_act_max",
+    "fc2_out_zp",
+    "sm_mult",
+    "sm_shift",
+    "sm_diff_min",
+    "in_zp",
+    "out_zp",
+)
 _PER_LINE = {"b1": 8, "m1": 8, "b2": 8, "m2": 8}
 
 
@@ -255,7 +333,7 @@ def _pieces(name: str) -> list[tuple[str, str]]:
     text = resources.files("edgemnist.ckernel").joinpath("templates", name).read_text(encoding="utf-8")
     pieces, pos = [], 0
     for m in Template.pattern.finditer(text):
-        pieces.append(("literal", text[pos:m.start()]))
+        pieces.append(("literal", text[pos : m.start()]))
         if m.group("escaped") is not None:
             pieces.append(("literal", "$"))
         else:
@@ -269,11 +347,13 @@ def _not_ours(origin: str, text: str, pos: int, expected: str) -> ArtifactError:
     line = text.count("\n", 0, pos) + 1
     start = text.rfind("\n", 0, pos) + 1
     end = text.find("\n", pos)
-    found = text[start:end if end >= 0 else len(text)][:80]
-    return ArtifactError(f"{origin}: not an edgemnist-generated C kernel (line {line} differs from what edgemnist "
-                         f"{__version__}'s C generator writes: expected {expected[:60]!r}, found "
-                         f"{found.encode('ascii', 'backslashreplace').decode()!r}); re-export it with "
-                         f"edgemnist's C exporter")
+    found = text[start : end if end >= 0 else len(text)][:80]
+    return ArtifactError(
+        f"{origin}: not an edgemnist-generated C kernel (line {line} differs from what edgemnist "
+        f"{__version__}'s C generator writes: expected {expected[:60]!r}, found "
+        f"{found.encode('ascii', 'backslashreplace').decode()!r}); re-export it with "
+        f"edgemnist's C exporter"
+    )
 
 
 def _parse(text: str, template: str, origin: str, known: dict[str, str]) -> dict[str, str]:
@@ -283,7 +363,7 @@ def _parse(text: str, template: str, origin: str, known: dict[str, str]) -> dict
     for kind, piece in _pieces(template):
         if kind == "literal":
             if not text.startswith(piece, pos):
-                same = len(os.path.commonprefix([piece, text[pos:pos + len(piece)]]))
+                same = len(os.path.commonprefix([piece, text[pos : pos + len(piece)]]))
                 at = piece.rfind("\n", 0, same) + 1  # report the whole line the difference is on
                 raise _not_ours(origin, text, pos + at, piece[at:].split("\n")[0] or "an empty line")
             pos += len(piece)
@@ -309,20 +389,26 @@ def _ints(raw: str, name: str, origin: str, count: int, lo: int, hi: int, per_li
     except ValueError:
         vals = None
     if vals is None or _array(vals, per_line) != raw:
-        raise ArtifactError(f"{origin}: not an edgemnist-generated C kernel (array {name} is not spelled as the "
-                            f"generator writes it: {per_line} decimal values a line, no leading zeros or signs)")
+        raise ArtifactError(
+            f"{origin}: not an edgemnist-generated C kernel (array {name} is not spelled as the "
+            f"generator writes it: {per_line} decimal values a line, no leading zeros or signs)"
+        )
     if len(vals) != count:
-        raise ArtifactError(f"{origin}: not an edgemnist-generated C kernel (array {name} holds {len(vals)} values; "
-                            f"its declared size is {count})")
+        raise ArtifactError(
+            f"{origin}: not an edgemnist-generated C kernel (array {name} holds {len(vals)} values; "
+            f"its declared size is {count})"
+        )
     if vals and not (lo <= min(vals) and max(vals) <= hi):
-        raise ArtifactError(f"{origin}: not an edgemnist-generated C kernel (array {name} holds a value outside "
-                            f"[{lo}, {hi}])")
+        raise ArtifactError(
+            f"{origin}: not an edgemnist-generated C kernel (array {name} holds a value outside [{lo}, {hi}])"
+        )
     return vals
 
 
 def _check_values(v: dict[str, str], origin: str) -> dict:
     """The numbers of a parsed pair, checked against every invariant the generator guarantees (sizes that follow
     from each other and fit the allow-list, value ranges the C relies on)."""
+
     def bad(why: str) -> ArtifactError:
         return ArtifactError(f"{origin}: not an edgemnist-generated C kernel ({why})")
 
@@ -348,12 +434,20 @@ def _check_values(v: dict[str, str], origin: str) -> dict:
     if max(n_in * n_hidden, n_hidden * n_out) > allowlist.MAX_TENSOR_ELEMENTS:
         raise bad(f"a weight matrix of more than {allowlist.MAX_TENSOR_ELEMENTS} elements")
     g1, g2 = -(-n_hidden // ROWS_PER_GROUP), -(-n_out // ROWS_PER_GROUP)
-    expect = {"hidden_groups": g1, "out_groups": g2, "w1_len": g1 * 4 * n_in, "w2_len": g2 * 4 * n_hidden,
-              "macs": n_in * n_hidden + n_hidden * n_out, "fc1_act_max": 127,
-              "fc1_act_min": max(-128, n["fc1_out_zp"]), "in_zp": -128,
-              "const_bytes": g1 * 4 * n_in + g2 * 4 * n_hidden + 4 * 4 * (g1 + g2) + 5 * (n_hidden + n_out) + 28,
-              "sm_diff_min": -quant.calculate_input_radius(quant.SCALED_DIFF_INTEGER_BITS, n["sm_shift"])
-              if 0 <= n["sm_shift"] <= 30 else None}
+    expect = {
+        "hidden_groups": g1,
+        "out_groups": g2,
+        "w1_len": g1 * 4 * n_in,
+        "w2_len": g2 * 4 * n_hidden,
+        "macs": n_in * n_hidden + n_hidden * n_out,
+        "fc1_act_max": 127,
+        "fc1_act_min": max(-128, n["fc1_out_zp"]),
+        "in_zp": -128,
+        "const_bytes": g1 * 4 * n_in + g2 * 4 * n_hidden + 4 * 4 * (g1 + g2) + 5 * (n_hidden + n_out) + 28,
+        "sm_diff_min": -quant.calculate_input_radius(quant.SCALED_DIFF_INTEGER_BITS, n["sm_shift"])
+        if 0 <= n["sm_shift"] <= 30
+        else None,
+    }
     for k, want in expect.items():
         if n[k] != want:
             raise bad(f"{k} is {n[k]}; the generator writes {want} for a {n_in} -> {n_hidden} -> {n_out} kernel")
@@ -378,7 +472,7 @@ def _check_values(v: dict[str, str], origin: str) -> dict:
         if any(b[rows:]):
             raise bad(f"layer {layer}'s padding rows are not zero")
         if rows % 4:
-            pad = np.asarray(w, np.int8).reshape(groups, inputs // 4, 4, 4)[-1, :, rows % 4:, :]
+            pad = np.asarray(w, np.int8).reshape(groups, inputs // 4, 4, 4)[-1, :, rows % 4 :, :]
             if pad.any():
                 raise bad(f"layer {layer}'s padding rows are not zero")
         arrays.update({f"w{layer}": w, f"b{layer}": b, f"m{layer}": m, f"s{layer}": s})
@@ -393,13 +487,16 @@ def check_pair(c_text: bytes, h_text: bytes, origin: str = SOURCE_NAME, h_origin
     Nothing here compiles or runs anything."""
     for what, data, limit in ((origin, c_text, MAX_SOURCE_BYTES), (h_origin, h_text, MAX_HEADER_BYTES)):
         if len(data) > limit:
-            raise ArtifactError(f"{what}: not an edgemnist-generated C kernel ({len(data)} bytes; the largest "
-                                f"kernel the allow-list permits is {limit} bytes)")
+            raise ArtifactError(
+                f"{what}: not an edgemnist-generated C kernel ({len(data)} bytes; the largest "
+                f"kernel the allow-list permits is {limit} bytes)"
+            )
     try:
         c, h = c_text.decode("ascii"), h_text.decode("ascii")
     except UnicodeDecodeError:
-        raise ArtifactError(f"{origin}: not an edgemnist-generated C kernel (the generator writes ASCII only)") \
-            from None
+        raise ArtifactError(
+            f"{origin}: not an edgemnist-generated C kernel (the generator writes ASCII only)"
+        ) from None
     header = _parse(h, "header.h.in", h_origin, {})
     shared = {k: header[k] for k in ("version", "source_name", "source_sha256", "n_in", "n_hidden", "n_out")}
     values = _parse(c, "kernel.c.in", origin, shared)
@@ -408,9 +505,15 @@ def check_pair(c_text: bytes, h_text: bytes, origin: str = SOURCE_NAME, h_origin
     # Re-render from the parsed numbers: the generator's own spelling of every value, the generator's templates.
     again = dict(values)
     again.update({k: str(numbers[k]) for k in _INTS})
-    again.update({k: _array(numbers[k], _PER_LINE.get(k, VALUES_PER_LINE))
-                  for k in ("w1", "b1", "m1", "s1", "w2", "b2", "m2", "s2")})
+    again.update(
+        {
+            k: _array(numbers[k], _PER_LINE.get(k, VALUES_PER_LINE))
+            for k in ("w1", "b1", "m1", "s1", "w2", "b2", "m2", "s2")
+        }
+    )
     if _template("kernel.c.in").substitute(again) != c or _template("header.h.in").substitute(again) != h:
-        raise ArtifactError(f"{origin}: not an edgemnist-generated C kernel (re-rendering its values with "
-                            f"edgemnist {__version__}'s templates does not give the same bytes)")
+        raise ArtifactError(
+            f"{origin}: not an edgemnist-generated C kernel (re-rendering its values with "
+            f"edgemnist {__version__}'s templates does not give the same bytes)"
+        )
     return values

@@ -60,13 +60,24 @@ def compare(scores: np.ndarray, reference: np.ndarray) -> dict[str, Any]:
         raise ArtifactError(f"output shapes differ: {scores.shape} vs {reference.shape}")
     diff = scores != reference
     steps = np.abs(scores.astype(np.int16) - reference.astype(np.int16))
-    return {"n": int(len(scores)), "differing_bytes": int(diff.sum()), "differing_images": int(diff.any(1).sum()),
-            "top1_agreement": float(np.mean(scores.argmax(1) == reference.argmax(1))),
-            "max_abs_diff_int8_steps": int(steps.max()) if steps.size else 0}
+    return {
+        "n": int(len(scores)),
+        "differing_bytes": int(diff.sum()),
+        "differing_images": int(diff.any(1).sum()),
+        "top1_agreement": float(np.mean(scores.argmax(1) == reference.argmax(1))),
+        "max_abs_diff_int8_steps": int(steps.max()) if steps.size else 0,
+    }
 
 
-def verify_host(c_path: str | Path, tflite_path: str | Path, images: np.ndarray, labels: np.ndarray, *,
-                compare_litert: bool = True, header: str | Path | None = None) -> dict[str, Any]:
+def verify_host(
+    c_path: str | Path,
+    tflite_path: str | Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    compare_litert: bool = True,
+    header: str | Path | None = None,
+) -> dict[str, Any]:
     """Host build of ``c_path`` vs TFLM (and LiteRT) on ``images`` (uint8 MNIST); see the module doc."""
     model_bytes = Path(tflite_path).read_bytes()
     kernel = HostKernel(c_path, header)

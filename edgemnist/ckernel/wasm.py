@@ -1,6 +1,6 @@
 """The generated C as WebAssembly: ``clang --target=wasm32 -nostdlib -ffreestanding`` (+ ``-msimd128`` for the SIMD
 path), linked with ``wasm-ld`` against a small glue (``firmware/wasm_glue.c``), run in-process with the ``wasmtime``
-package to check its bytes against the host build. The web page (issue 14) builds its own module from the same pair.
+package to check its bytes against the host build. The web page builds its own module from the same pair.
 """
 
 from __future__ import annotations
@@ -18,8 +18,15 @@ from edgemnist.ckernel.host import WARNINGS
 from edgemnist.ckernel.render import SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
-EXPORTS = ("glue_pixels_ptr", "glue_scores_ptr", "glue_digits_ptr", "glue_batch", "glue_run", "edgemnist_path",
-           "edgemnist_predict")
+EXPORTS = (
+    "glue_pixels_ptr",
+    "glue_scores_ptr",
+    "glue_digits_ptr",
+    "glue_batch",
+    "glue_run",
+    "edgemnist_path",
+    "edgemnist_predict",
+)
 
 
 def build(c_path: str | Path, out: str | Path, *, simd: bool = True, opt: str = "-O2") -> Path:
@@ -31,11 +38,24 @@ def build(c_path: str | Path, out: str | Path, *, simd: bool = True, opt: str = 
     glue = resources.files("edgemnist.ckernel").joinpath("firmware", "wasm_glue.c")
     # Proven to be edgemnist's generated kernel, then compiled from a private copy (see host.private_pair).
     with resources.as_file(glue) as glue_path, host.private_pair(c_path) as (kernel_dir, _, _):
-        cmd = [clang, "--target=wasm32", "-nostdlib", "-ffreestanding", *WARNINGS, opt,
-               *(["-msimd128"] if simd else []), "-I", str(kernel_dir), "-Wl,--no-entry",
-               *[f"-Wl,--export={e}" for e in EXPORTS], "-o", str(out.resolve()), SOURCE_NAME, str(glue_path)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=kernel_dir,
-                              env=host.compiler_env())
+        cmd = [
+            clang,
+            "--target=wasm32",
+            "-nostdlib",
+            "-ffreestanding",
+            *WARNINGS,
+            opt,
+            *(["-msimd128"] if simd else []),
+            "-I",
+            str(kernel_dir),
+            "-Wl,--no-entry",
+            *[f"-Wl,--export={e}" for e in EXPORTS],
+            "-o",
+            str(out.resolve()),
+            SOURCE_NAME,
+            str(glue_path),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=kernel_dir, env=host.compiler_env())
     if proc.returncode != 0:
         raise ArtifactError(f"{c_path}: does not build for wasm32 ({proc.stderr.strip()[:600]})")
     return out
@@ -63,12 +83,13 @@ def run(wasm_path: str | Path, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     scores = np.empty((len(x), 10), np.int8)
     digits = np.empty(len(x), np.int64)
     for start in range(0, len(x), batch):
-        chunk = x[start:start + batch]
+        chunk = x[start : start + batch]
         mem.write(store, chunk.tobytes(), p_in)
         ex["glue_run"](store, len(chunk))
-        scores[start:start + len(chunk)] = np.frombuffer(
-            bytes(mem.read(store, p_out, p_out + 10 * len(chunk))), np.int8).reshape(-1, 10)
-        digits[start:start + len(chunk)] = np.frombuffer(bytes(mem.read(store, p_dig, p_dig + len(chunk))), np.uint8)
+        scores[start : start + len(chunk)] = np.frombuffer(
+            bytes(mem.read(store, p_out, p_out + 10 * len(chunk))), np.int8
+        ).reshape(-1, 10)
+        digits[start : start + len(chunk)] = np.frombuffer(bytes(mem.read(store, p_dig, p_dig + len(chunk))), np.uint8)
     return scores, digits, name
 
 

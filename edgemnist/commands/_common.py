@@ -11,8 +11,9 @@ def model_files() -> str:
     """Every model file a command loads, from the format registry: ``.tflite, .onnx, .cc (model_data.cc), ...``."""
     from edgemnist.formats import FORMATS
 
-    return ", ".join(f"{f.suffix} ({f.filename.rsplit('/', 1)[-1]})" if f.filename else f.suffix
-                     for f in FORMATS.values())
+    return ", ".join(
+        f"{f.suffix} ({f.filename.rsplit('/', 1)[-1]})" if f.filename else f.suffix for f in FORMATS.values()
+    )
 
 
 #: Every line a command prints for people fits this many columns (what it prints from files is wrapped).
@@ -45,21 +46,32 @@ def next_steps(steps: list[tuple[str, str]]) -> list[str]:
 
 
 def add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", metavar="DIR",
-                   help="folder with the MNIST IDX files (.gz or raw) or mnist.npz "
-                        "(default: $EDGEMNIST_DATA_DIR, else the user cache, else download)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST IDX files (.gz or raw) or mnist.npz "
+        "(default: $EDGEMNIST_DATA_DIR, else the user cache, else download)",
+    )
 
 
 def add_tolerance(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--tolerance", type=float, default=spec.DEFAULT_TOLERANCE_PP, metavar="PP",
-                   help=f"accuracy gate: fail below {spec.REFERENCE_ACCURACY * 100:.2f}%% minus PP percentage points "
-                        f"(default {spec.DEFAULT_TOLERANCE_PP})")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=spec.DEFAULT_TOLERANCE_PP,
+        metavar="PP",
+        help=f"accuracy gate: fail below {spec.REFERENCE_ACCURACY * 100:.2f}%% minus PP percentage points "
+        f"(default {spec.DEFAULT_TOLERANCE_PP})",
+    )
 
 
 def add_public_key(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--public-key", metavar="PEM",
-                   help="accept only an artifact signed with this ECDSA public key: <artifact>.sig must verify "
-                        "over the artifact, its manifest and companions (see `edgemnist sign`)")
+    p.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="accept only an artifact signed with this ECDSA public key: <artifact>.sig must verify "
+        "over the artifact, its manifest and companions (see `edgemnist sign`)",
+    )
 
 
 def positive_int(text: str) -> int:

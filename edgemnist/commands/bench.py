@@ -15,8 +15,9 @@ def batch_sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(p) for p in parts)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers like 1,32,256, got {text!r}") \
-            from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like 1,32,256, got {text!r}"
+        ) from None
     if not sizes or any(not 1 <= b <= MAX_BATCH for b in sizes):
         raise argparse.ArgumentTypeError(f"expected batch sizes from 1 to {MAX_BATCH}, got {text!r}")
     return sizes
@@ -34,34 +35,76 @@ def positive_seconds(text: str) -> float:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = BenchConfig()
-    p.add_argument("models", nargs="+", metavar="MODEL",
-                   help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with --target cortex-m4: "
-                        "edgemnist_model.c files")
-    p.add_argument("--batch-sizes", type=batch_sizes, default=d.batch_sizes, metavar="B,B,...",
-                   help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
-                        f"batch-1 latency is always measured")
-    p.add_argument("--threads", type=positive_int, default=d.threads, metavar="N",
-                   help=f"intra-op threads set in every runtime (default {d.threads})")
-    p.add_argument("--warmup", type=nonneg_int, default=d.warmup, metavar="N",
-                   help=f"untimed batch-1 calls before each measurement (default {d.warmup})")
-    p.add_argument("--min-time", type=positive_seconds, default=d.min_time, metavar="S",
-                   help=f"seconds per measurement, at least (default {d.min_time:g})")
-    p.add_argument("--min-runs", type=positive_int, default=d.min_runs, metavar="N",
-                   help=f"images per measurement, at least (default {d.min_runs})")
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with --target cortex-m4: "
+        "edgemnist_model.c files",
+    )
+    p.add_argument(
+        "--batch-sizes",
+        type=batch_sizes,
+        default=d.batch_sizes,
+        metavar="B,B,...",
+        help=f"throughput batch sizes (default {','.join(map(str, d.batch_sizes))}); "
+        f"batch-1 latency is always measured",
+    )
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        default=d.threads,
+        metavar="N",
+        help=f"intra-op threads set in every runtime (default {d.threads})",
+    )
+    p.add_argument(
+        "--warmup",
+        type=nonneg_int,
+        default=d.warmup,
+        metavar="N",
+        help=f"untimed batch-1 calls before each measurement (default {d.warmup})",
+    )
+    p.add_argument(
+        "--min-time",
+        type=positive_seconds,
+        default=d.min_time,
+        metavar="S",
+        help=f"seconds per measurement, at least (default {d.min_time:g})",
+    )
+    p.add_argument(
+        "--min-runs",
+        type=positive_int,
+        default=d.min_runs,
+        metavar="N",
+        help=f"images per measurement, at least (default {d.min_runs})",
+    )
     p.add_argument("--json", metavar="PATH", help="write the full report as JSON (stable keys, schema version)")
     p.add_argument("--markdown", metavar="PATH", help="write a Markdown report (machine, date, tables)")
     p.add_argument("--plot", metavar="PATH", help="write a PNG: accuracy vs latency, and latency CDFs")
-    p.add_argument("--no-accuracy", action="store_true",
-                   help="take accuracy from each verified manifest instead of measuring the 10,000 test images")
-    p.add_argument("--target", choices=("host", "cortex-m4"), default="host",
-                   help="host: time the artifacts on this machine (default); cortex-m4: run C artifacts "
-                        "(edgemnist_model.c) on an emulated Cortex-M4 (QEMU mps2-an386): instructions per "
-                        "inference, flash, RAM, stack, for the DSP and the portable path")
-    p.add_argument("--images", type=positive_int, default=1000, metavar="N",
-                   help="with --target cortex-m4: test images per path (default 1000, at most 10000)")
+    p.add_argument(
+        "--no-accuracy",
+        action="store_true",
+        help="take accuracy from each verified manifest instead of measuring the 10,000 test images",
+    )
+    p.add_argument(
+        "--target",
+        choices=("host", "cortex-m4"),
+        default="host",
+        help="host: time the artifacts on this machine (default); cortex-m4: run C artifacts "
+        "(edgemnist_model.c) on an emulated Cortex-M4 (QEMU mps2-an386): instructions per "
+        "inference, flash, RAM, stack, for the DSP and the portable path",
+    )
+    p.add_argument(
+        "--images",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="with --target cortex-m4: test images per path (default 1000, at most 10000)",
+    )
     keras = p.add_mutually_exclusive_group()
-    keras.add_argument("--keras", metavar="PATH",
-                       help="the .keras model for the Keras baseline (default: found beside the artifacts)")
+    keras.add_argument(
+        "--keras", metavar="PATH", help="the .keras model for the Keras baseline (default: found beside the artifacts)"
+    )
     keras.add_argument("--no-keras", action="store_true", help="skip the Keras baseline")
     add_data_dir(p)
 
@@ -95,8 +138,8 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from pathlib import Path
 
     from edgemnist.bench import render
-    from edgemnist.bench.terminal import print_cortex_m4
     from edgemnist.bench.cortex_m4 import cortex_m4_report
+    from edgemnist.bench.terminal import print_cortex_m4
     from edgemnist.data import load_mnist
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text
@@ -108,9 +151,10 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     models = [Path(m) for m in args.models]
     wrong = [str(m) for m in models if m.suffix != ".c"]
     if wrong:
-        raise ConfigError(f"--target cortex-m4 runs C artifacts (edgemnist_model.c from export --format c), "
-                          f"not {', '.join(wrong)}")
-    images = load_mnist(args.data_dir).test_images[:args.images]
+        raise ConfigError(
+            f"--target cortex-m4 runs C artifacts (edgemnist_model.c from export --format c), not {', '.join(wrong)}"
+        )
+    images = load_mnist(args.data_dir).test_images[: args.images]
     reports = []
     for model in models:
         report = cortex_m4_report(model, images)
@@ -134,8 +178,14 @@ def run(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     if args.target == "cortex-m4":
         return _run_cortex_m4(args, outputs)
-    config = BenchConfig(batch_sizes=args.batch_sizes, threads=args.threads, warmup=args.warmup,
-                         min_time=args.min_time, min_runs=args.min_runs, accuracy=not args.no_accuracy)
+    config = BenchConfig(
+        batch_sizes=args.batch_sizes,
+        threads=args.threads,
+        warmup=args.warmup,
+        min_time=args.min_time,
+        min_runs=args.min_runs,
+        accuracy=not args.no_accuracy,
+    )
     keras = None if args.no_keras else (args.keras or "auto")
     with ProgressBar() as bar:
         report = run_bench(args.models, config, data_dir=args.data_dir, keras=keras, progress=bar)

@@ -8,11 +8,13 @@ import argparse
 def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="data_action", metavar="ACTION", parser_class=type(p), required=True)
     imp = actions.add_parser(
-        "import", help="verify the MNIST files in DIR by SHA-256 and copy them into the user cache",
+        "import",
+        help="verify the MNIST files in DIR by SHA-256 and copy them into the user cache",
         description="Verify the four MNIST files in DIR (train/t10k images and labels, .gz or raw IDX) or Keras' "
-                    "mnist.npz by SHA-256 and copy them into the user cache, which every later command reads: "
-                    "no --data-dir or EDGEMNIST_DATA_DIR needed in a new shell. Nothing is written unless every "
-                    "file verifies.")
+        "mnist.npz by SHA-256 and copy them into the user cache, which every later command reads: "
+        "no --data-dir or EDGEMNIST_DATA_DIR needed in a new shell. Nothing is written unless every "
+        "file verifies.",
+    )
     imp.add_argument("folder", metavar="DIR", help="a folder with the MNIST files")
     imp.set_defaults(_parser=imp)
 

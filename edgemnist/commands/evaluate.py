@@ -13,8 +13,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     add_data_dir(p)
     p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="runtime threads (default 1)")
-    p.add_argument("--allow-unverified", action="store_true",
-                   help="evaluate artifacts whose manifest records a failed verification")
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="evaluate artifacts whose manifest records a failed verification",
+    )
     add_public_key(p)
 
 
@@ -42,9 +45,14 @@ def run(args: argparse.Namespace) -> int:
     results, passed = [], True
     for model in args.models:
         try:
-            report = evaluate(model, tolerance=args.tolerance, threads=args.threads,
-                              allow_unverified=args.allow_unverified, test_data=test_data,
-                              public_key=args.public_key)
+            report = evaluate(
+                model,
+                tolerance=args.tolerance,
+                threads=args.threads,
+                allow_unverified=args.allow_unverified,
+                test_data=test_data,
+                public_key=args.public_key,
+            )
         except GateError as exc:  # the artifact changed since export, or failed its verification
             exc = with_flags(exc)
             passed = False
@@ -57,8 +65,18 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(format_report(report))
     if args.json:
-        print(json.dumps({"passed": passed, "threshold": threshold, "tolerance_pp": args.tolerance,
-                          "reference_accuracy": spec.REFERENCE_ACCURACY, "results": results}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "passed": passed,
+                    "threshold": threshold,
+                    "tolerance_pp": args.tolerance,
+                    "reference_accuracy": spec.REFERENCE_ACCURACY,
+                    "results": results,
+                },
+                indent=2,
+            )
+        )
     elif len(args.models) > 1:
         print(f"{sum(r['passed'] for r in results)}/{len(results)} passed")
     return 0 if passed else 1

@@ -25,26 +25,49 @@ def _unique(values) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     ios = _unique(io for f in EXPORT_FORMATS for m in FORMATS[f].modes for io in m.io)
     per_format = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
-    p.add_argument("--format", default="tflite", choices=[*EXPORT_FORMATS, ALL],
-                   help=f"artifact format; '{ALL}' exports every format x mode x I/O (default tflite)")
-    p.add_argument("--quantize", metavar="MODE",  # checked against the chosen format's modes (_configs)
-                   help=f"quantization mode, the format's first by default ({per_format}); "
-                        f"with --format {ALL}, export only this mode")
-    io_modes = "; ".join(f"{f} {m.name}: {', '.join(m.io)}" for f in EXPORT_FORMATS for m in FORMATS[f].modes
-                         if m.io != ("float",))
-    p.add_argument("--io", metavar="{" + ",".join(ios) + "}",
-                   help=f"input/output dtype, the mode's first by default ({io_modes}; every other mode: float)")
+    p.add_argument(
+        "--format",
+        default="tflite",
+        choices=[*EXPORT_FORMATS, ALL],
+        help=f"artifact format; '{ALL}' exports every format x mode x I/O (default tflite)",
+    )
+    p.add_argument(
+        "--quantize",
+        metavar="MODE",  # checked against the chosen format's modes (_configs)
+        help=f"quantization mode, the format's first by default ({per_format}); "
+        f"with --format {ALL}, export only this mode",
+    )
+    io_modes = "; ".join(
+        f"{f} {m.name}: {', '.join(m.io)}" for f in EXPORT_FORMATS for m in FORMATS[f].modes if m.io != ("float",)
+    )
+    p.add_argument(
+        "--io",
+        metavar="{" + ",".join(ios) + "}",
+        help=f"input/output dtype, the mode's first by default ({io_modes}; every other mode: float)",
+    )
     p.add_argument("--model", metavar="PATH", help="the trained Keras model (default: OUT/model.keras)")
     p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
-    p.add_argument("--calibration-samples", type=positive_int, default=DEFAULT_CALIBRATION_SAMPLES, metavar="N",
-                   help=f"training images used to calibrate int8 modes (default {DEFAULT_CALIBRATION_SAMPLES})")
-    p.add_argument("--seed", type=nonneg_int, default=DEFAULT_SEED,
-                   help=f"seed choosing the calibration images (default {DEFAULT_SEED})")
+    p.add_argument(
+        "--calibration-samples",
+        type=positive_int,
+        default=DEFAULT_CALIBRATION_SAMPLES,
+        metavar="N",
+        help=f"training images used to calibrate int8 modes (default {DEFAULT_CALIBRATION_SAMPLES})",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonneg_int,
+        default=DEFAULT_SEED,
+        help=f"seed choosing the calibration images (default {DEFAULT_SEED})",
+    )
     add_tolerance(p)
     add_data_dir(p)
-    p.add_argument("--sign", metavar="KEY.pem",
-                   help="sign each artifact that passes, with its manifest and companions, using this ECDSA "
-                        "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')")
+    p.add_argument(
+        "--sign",
+        metavar="KEY.pem",
+        help="sign each artifact that passes, with its manifest and companions, using this ECDSA "
+        "private key: writes <artifact>.sig (OpenSSF model signing; pip install 'edgemnist[sign]')",
+    )
 
 
 HEADER = ["artifact", "model size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
@@ -55,19 +78,29 @@ def _fields(result, path, *, status: str) -> list[str]:
     from edgemnist.units import model_bytes, size_text
 
     r = result.report
-    return [str(path), size_text(model_bytes(result.manifest)), f"{r.accuracy:.2%}",
-            f"{r.agreement:.2%}", f"{r.max_abs_diff:.2g}", f"{result.seconds + r.seconds:.1f} s", status]
+    return [
+        str(path),
+        size_text(model_bytes(result.manifest)),
+        f"{r.accuracy:.2%}",
+        f"{r.agreement:.2%}",
+        f"{r.max_abs_diff:.2g}",
+        f"{result.seconds + r.seconds:.1f} s",
+        status,
+    ]
 
 
 def _line(row: list[str], widths: list[int]) -> str:
-    return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True)))
+    return "  ".join(
+        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+    )
 
 
 def _wrapped(line: str, indent: str = "    ") -> str:
     import textwrap
 
-    return "\n".join(textwrap.wrap(line, COLUMNS, subsequent_indent=indent, break_long_words=False,
-                                    break_on_hyphens=False))
+    return "\n".join(
+        textwrap.wrap(line, COLUMNS, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    )
 
 
 def _print_summary(result) -> None:
@@ -93,17 +126,27 @@ def next_steps(landed, out, data_dir: str | None = None) -> list[str]:
     paths = [Path(p) for _, p in landed]
     first = next((p for c, p in landed if c.format != "web"), paths[0])
     suffixes = Counter(p.suffix for p in paths)
-    bench = list(dict.fromkeys(f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out)
-                               else q(str(p)) for p in paths))
-    steps = [(f"edgemnist predict {q(str(first))} IMAGE.png", "classify a photo or drawing of a digit"),
-             (f"edgemnist evaluate {q(str(first))}{data}", "accuracy on the 10,000 test images"),
-             (f"edgemnist bench {' '.join(bench)}{data}", "size, latency and throughput side by side")]
+    bench = list(
+        dict.fromkeys(
+            f"{q(str(Path(out)))}/*{p.suffix}" if suffixes[p.suffix] > 1 and p.parent == Path(out) else q(str(p))
+            for p in paths
+        )
+    )
+    steps = [
+        (f"edgemnist predict {q(str(first))} IMAGE.png", "classify a photo or drawing of a digit"),
+        (f"edgemnist evaluate {q(str(first))}{data}", "accuracy on the 10,000 test images"),
+        (f"edgemnist bench {' '.join(bench)}{data}", "size, latency and throughput side by side"),
+    ]
     for config, path in landed:
         if config.format == "web":
             steps.append((f"edgemnist serve {q(str(Path(path).parent))}", "the page in a browser"))
         if config.format == "c":
-            steps.append((f"edgemnist bench {q(str(path))} --target cortex-m4{data}",
-                          "instructions, flash and RAM on an emulated Cortex-M4"))
+            steps.append(
+                (
+                    f"edgemnist bench {q(str(path))} --target cortex-m4{data}",
+                    "instructions, flash and RAM on an emulated Cortex-M4",
+                )
+            )
     return lines(steps)
 
 
@@ -112,8 +155,11 @@ def _configs(args, common: dict):
     from edgemnist.errors import ConfigError
     from edgemnist.export import ExportConfig, all_configs
 
-    if args.format == ALL and args.quantize is not None and not any(
-            args.quantize in FORMATS[f].mode_names for f in EXPORT_FORMATS):
+    if (
+        args.format == ALL
+        and args.quantize is not None
+        and not any(args.quantize in FORMATS[f].mode_names for f in EXPORT_FORMATS)
+    ):
         modes = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
         raise ConfigError(f"--quantize {args.quantize!r} is no exportable format's mode; expected one of ({modes})")
     try:
@@ -124,7 +170,7 @@ def _configs(args, common: dict):
         text = str(exc)
         for word, flag in (("quantization ", "--quantize "), ("io ", "--io ")):  # the registry's word -> the flag
             if text.startswith(word):
-                text = flag + text[len(word):]
+                text = flag + text[len(word) :]
         raise ConfigError(text) from None
 
 

@@ -17,8 +17,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 #: (manifest key, label, format) of the verification facts ``info`` shows.
-_VERIFICATION = (("accuracy", "accuracy", ".2%"), ("agreement", "agreement", ".2%"),
-                 ("max_abs_diff", "max|dp|", ".2g"), ("threshold", "gate", ".2%"))
+_VERIFICATION = (
+    ("accuracy", "accuracy", ".2%"),
+    ("agreement", "agreement", ".2%"),
+    ("max_abs_diff", "max|dp|", ".2g"),
+    ("threshold", "gate", ".2%"),
+)
 
 
 def _tensor(t: dict) -> str:
@@ -41,8 +45,9 @@ def _emit(line: str) -> None:
     if len(line) <= COLUMNS:
         emit(line)
         return
-    for part in textwrap.wrap(line, COLUMNS, subsequent_indent=_INDENT, break_long_words=False,
-                              break_on_hyphens=False, drop_whitespace=True):
+    for part in textwrap.wrap(
+        line, COLUMNS, subsequent_indent=_INDENT, break_long_words=False, break_on_hyphens=False, drop_whitespace=True
+    ):
         emit(part)
 
 
@@ -70,9 +75,20 @@ def run(args: argparse.Namespace) -> int:
     sha_ok = None if manifest is None else digest == manifest["artifact"]["sha256"]
     if args.json:
         # ensure_ascii escapes every control and non-ASCII character (lone surrogates too) except DEL
-        print(json.dumps({"path": args.model, "sha256": digest, "sha256_matches_manifest": sha_ok,
-                          "manifest_path": str(manifest_path(args.model)) if manifest else None,
-                          "runtime": runtime, "manifest": manifest}, indent=2, default=str).replace("\x7f", "\\u007f"))
+        print(
+            json.dumps(
+                {
+                    "path": args.model,
+                    "sha256": digest,
+                    "sha256_matches_manifest": sha_ok,
+                    "manifest_path": str(manifest_path(args.model)) if manifest else None,
+                    "runtime": runtime,
+                    "manifest": manifest,
+                },
+                indent=2,
+                default=str,
+            ).replace("\x7f", "\\u007f")
+        )
         return 0
     emit(f"{args.model}")
     stored = runtime["details"].get("flash_bytes") or runtime["bytes"]  # the C array's bytes, not the .cc text
@@ -98,10 +114,15 @@ def run(args: argparse.Namespace) -> int:
     ver = manifest.get("verification")
     if ver:
         # on screen: percentages with two decimals, as export and evaluate print them (ratios stay in --json)
-        shown = [(label, f"{ver[key]:{fmt}}") for key, label, fmt in _VERIFICATION
-                 if isinstance(ver.get(key), (int, float)) and not isinstance(ver.get(key), bool)]
-        _emit(f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  "
-             + "  ".join(f"{label} {value}" for label, value in shown))
+        shown = [
+            (label, f"{ver[key]:{fmt}}")
+            for key, label, fmt in _VERIFICATION
+            if isinstance(ver.get(key), (int, float)) and not isinstance(ver.get(key), bool)
+        ]
+        _emit(
+            f"  verification  {'PASSED' if ver['passed'] else 'FAILED'}  "
+            + "  ".join(f"{label} {value}" for label, value in shown)
+        )
         for reason in ver.get("reasons") or []:
             _emit(f"                - {safe(reason)}")
     for key in ("io", "source", "calibration", "preprocessing", "tools", "created"):

@@ -11,12 +11,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help=f"artifact: {model_files()}")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...), one digit each")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
-                   help="force (--invert) or forbid (--no-invert) inverting dark-on-light images "
-                        "(default: decide from the background)")
+    p.add_argument(
+        "--invert",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="force (--invert) or forbid (--no-invert) inverting dark-on-light images "
+        "(default: decide from the background)",
+    )
     p.add_argument("--threads", type=positive_int, default=1, metavar="N", help="runtime threads (default 1)")
-    p.add_argument("--allow-unverified", action="store_true",
-                   help="use an artifact whose manifest records a failed verification")
+    p.add_argument(
+        "--allow-unverified", action="store_true", help="use an artifact whose manifest records a failed verification"
+    )
     add_public_key(p)
 
 
@@ -43,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
         from edgemnist.predictor import Predictor
 
         try:
-            predictor = Predictor.load(args.model, threads=args.threads, allow_unverified=args.allow_unverified,
-                                       public_key=args.public_key)
+            predictor = Predictor.load(
+                args.model, threads=args.threads, allow_unverified=args.allow_unverified, public_key=args.public_key
+            )
         except UnverifiedError as exc:
             raise with_flags(exc) from None
         with predictor:
@@ -58,8 +64,14 @@ def run(args: argparse.Namespace) -> int:
                 continue
             row = proba[i]
             label = int(row.argmax())
-            out.append({"image": path, "label": label, "confidence": float(row[label]),
-                        "probabilities": [round(float(v), 6) for v in row]})
+            out.append(
+                {
+                    "image": path,
+                    "label": label,
+                    "confidence": float(row[label]),
+                    "probabilities": [round(float(v), 6) for v in row],
+                }
+            )
         print(json.dumps(out, indent=2))
     else:
         width = max(len(args.images[i]) for i in proba) if proba else 0

@@ -19,8 +19,13 @@ def _port(text: str) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("folder", metavar="DIR", help="an exported web folder (edgemnist export --format web: export/web)")
-    p.add_argument("--port", type=_port, default=DEFAULT_PORT, metavar="N",
-                   help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        metavar="N",
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder)
     if folder.is_dir() and not (folder / "index.html").is_file():
-        raise ConfigError(f"{folder}: no index.html; expected an exported web folder "
-                          "(edgemnist export --format web writes export/web)")
+        raise ConfigError(
+            f"{folder}: no index.html; expected an exported web folder "
+            "(edgemnist export --format web writes export/web)"
+        )
     try:
         server = serve(folder, args.port, log_line=stderr_line)
     except ConfigError as exc:

@@ -7,10 +7,15 @@ import argparse
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="exported artifacts (each with its manifest)")
-    p.add_argument("--key", required=True, metavar="KEY.pem",
-                   help="ECDSA P-256/P-384/P-521 private key (PEM); the device verifies with its public key")
-    p.add_argument("--verify-with", metavar="PUBLIC.pem",
-                   help="verify each signature with this public key right after signing")
+    p.add_argument(
+        "--key",
+        required=True,
+        metavar="KEY.pem",
+        help="ECDSA P-256/P-384/P-521 private key (PEM); the device verifies with its public key",
+    )
+    p.add_argument(
+        "--verify-with", metavar="PUBLIC.pem", help="verify each signature with this public key right after signing"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,12 +11,21 @@ _DEFAULT = TrainConfig()
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=positive_int, default=_DEFAULT.epochs,
-                   help=f"training epochs (default {_DEFAULT.epochs})")
-    p.add_argument("--batch-size", type=positive_int, default=_DEFAULT.batch_size,
-                   help=f"batch size (default {_DEFAULT.batch_size})")
-    p.add_argument("--seed", type=nonneg_int, default=_DEFAULT.seed,
-                   help=f"random seed; same seed, same weights (default {_DEFAULT.seed})")
+    p.add_argument(
+        "--epochs", type=positive_int, default=_DEFAULT.epochs, help=f"training epochs (default {_DEFAULT.epochs})"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=_DEFAULT.batch_size,
+        help=f"batch size (default {_DEFAULT.batch_size})",
+    )
+    p.add_argument(
+        "--seed",
+        type=nonneg_int,
+        default=_DEFAULT.seed,
+        help=f"random seed; same seed, same weights (default {_DEFAULT.seed})",
+    )
     p.add_argument("--out", default="export", metavar="DIR", help="output folder (default export/)")
     add_data_dir(p)
     add_tolerance(p)
@@ -34,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         trained = train_and_save(config, data, args.out, tolerance_pp=args.tolerance, verbose=2)
     result, floor = trained.result, trained.floor
     status = "PASS" if trained.passed else "FAIL"
-    print(f"{trained.path}: test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}), "
-          f"trained in {result.seconds:.1f} s, sha256 {trained.manifest['artifact']['sha256'][:12]}")
+    print(
+        f"{trained.path}: test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}), "
+        f"trained in {result.seconds:.1f} s, sha256 {trained.manifest['artifact']['sha256'][:12]}"
+    )
     print(f"{status}: gate {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance} pp")
     if trained.passed:
         for line in next_steps(args.out, args.data_dir):
@@ -55,5 +66,9 @@ def next_steps(out, data_dir: str | None) -> list[str]:
     where = "" if Path(out) == Path("export") else f" --out {q(str(out))}"
     data = f" --data-dir {q(str(data_dir))}" if data_dir else ""
     first, *others = EXPORT_FORMATS
-    return lines([(f"edgemnist export --format all{where}{data}", "every format, each verified"),
-                  (f"edgemnist export --format {first}{where}{data}", f"one format (or {', '.join(others)})")])
+    return lines(
+        [
+            (f"edgemnist export --format all{where}{data}", "every format, each verified"),
+            (f"edgemnist export --format {first}{where}{data}", f"one format (or {', '.join(others)})"),
+        ]
+    )

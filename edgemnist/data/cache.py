@@ -38,9 +38,11 @@ def offline_hint(*, cli: bool = False) -> str:
     """How to work without a download, in library terms; ``cli=True``: in the command's (the CLI swaps one for
     the other, ``edgemnist.commands._common.with_flags``)."""
     how = "pass it with --data-dir DIR" if cli else "pass it as data_dir"
-    return (f"to work offline, put the four MNIST files ({', '.join(f'{s.name}.gz' for s in FILES.values())}, "
-            f"from {DEFAULT_MIRRORS[0]}) or Keras' {NPZ_NAME} in a folder and import it once with "
-            f"`edgemnist data import DIR`, or {how} or set {ENV_DATA_DIR}")
+    return (
+        f"to work offline, put the four MNIST files ({', '.join(f'{s.name}.gz' for s in FILES.values())}, "
+        f"from {DEFAULT_MIRRORS[0]}) or Keras' {NPZ_NAME} in a folder and import it once with "
+        f"`edgemnist data import DIR`, or {how} or set {ENV_DATA_DIR}"
+    )
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,10 @@ def import_dir(source: str | os.PathLike[str]) -> Imported:
     """
     source = Path(source)
     if not source.is_dir():
-        raise DataError(f"{source}: not a folder; expected a folder with the four MNIST files "
-                        f"({', '.join(s.name for s in FILES.values())}, .gz or raw) or {NPZ_NAME}")
+        raise DataError(
+            f"{source}: not a folder; expected a folder with the four MNIST files "
+            f"({', '.join(s.name for s in FILES.values())}, .gz or raw) or {NPZ_NAME}"
+        )
     found = {key: find(source, spec) for key, spec in FILES.items()}
     payloads: dict[str, bytes] = {}
     if all(found.values()):

@@ -60,10 +60,15 @@ def _download_one(pooch, target: Path, spec: IdxFile, urls, progress: bool) -> N
         with tempfile.TemporaryDirectory(dir=target, prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-") as tmp:
             try:
                 log.info("downloading %s", url)
-                got = Path(pooch.retrieve(
-                    url, known_hash=None, fname=fname, path=tmp,
-                    downloader=pooch.HTTPDownloader(progressbar=progress, timeout=60),
-                ))
+                got = Path(
+                    pooch.retrieve(
+                        url,
+                        known_hash=None,
+                        fname=fname,
+                        path=tmp,
+                        downloader=pooch.HTTPDownloader(progressbar=progress, timeout=60),
+                    )
+                )
                 read_idx_file(got, spec)  # verifies the payload digest
             except Exception as exc:  # a bad file, or network errors of any kind: try the next mirror
                 errors.append(f"{url} ({_reason(exc)})")

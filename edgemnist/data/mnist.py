@@ -19,25 +19,28 @@ from edgemnist.errors import DataError
 
 FILES = {
     "train_images": IdxFile(
-        "train-images-idx3-ubyte", (60000, 28, 28),
+        "train-images-idx3-ubyte",
+        (60000, 28, 28),
         "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     ),
     "train_labels": IdxFile(
-        "train-labels-idx1-ubyte", (60000,),
+        "train-labels-idx1-ubyte",
+        (60000,),
         "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
     ),
     "test_images": IdxFile(
-        "t10k-images-idx3-ubyte", (10000, 28, 28),
+        "t10k-images-idx3-ubyte",
+        (10000, 28, 28),
         "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     ),
     "test_labels": IdxFile(
-        "t10k-labels-idx1-ubyte", (10000,),
+        "t10k-labels-idx1-ubyte",
+        (10000,),
         "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
     ),
 }
 NPZ_NAME = "mnist.npz"
-NPZ_KEYS = {"train_images": "x_train", "train_labels": "y_train",
-            "test_images": "x_test", "test_labels": "y_test"}
+NPZ_KEYS = {"train_images": "x_train", "train_labels": "y_train", "test_images": "x_test", "test_labels": "y_test"}
 
 #: Maintained mirrors of the published ``.gz`` files, tried in order.
 DEFAULT_MIRRORS = (

@@ -17,12 +17,22 @@ from typing import Any
 #: Public name -> the module that defines it. Imported on first use (PEP 562), so that reading
 #: ``edgemnist.export.config``'s defaults (``edgemnist --help``) does not import the whole pipeline.
 _EXPORTS = {
-    "DEFAULT_CALIBRATION_SAMPLES": "config", "DEFAULT_SEED": "config", "FLOAT32_ATOL": "config",
-    "Calibration": "config", "ExportConfig": "config", "calibration_set": "config",
-    "REJECTED_SUFFIX": "landing", "rejected_path": "landing",
-    "ExportResult": "pipeline", "RejectedError": "pipeline", "all_configs": "pipeline", "export_model": "pipeline",
-    "export_prepared": "pipeline", "unavailable": "pipeline",
-    "Source": "source", "prepare": "source",
+    "DEFAULT_CALIBRATION_SAMPLES": "config",
+    "DEFAULT_SEED": "config",
+    "FLOAT32_ATOL": "config",
+    "Calibration": "config",
+    "ExportConfig": "config",
+    "calibration_set": "config",
+    "REJECTED_SUFFIX": "landing",
+    "rejected_path": "landing",
+    "ExportResult": "pipeline",
+    "RejectedError": "pipeline",
+    "all_configs": "pipeline",
+    "export_model": "pipeline",
+    "export_prepared": "pipeline",
+    "unavailable": "pipeline",
+    "Source": "source",
+    "prepare": "source",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -57,14 +57,24 @@ def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, 
     _, h_text = host.read_pair(c_path, h_path)
     h = read_header(h_text.decode("utf-8", "replace"), str(h_path))
     return {
-        "input": tensor_info(spec.INPUT_NAME, (-1, h["EDGEMNIST_INPUT_SIZE"]), "int8", h["EDGEMNIST_INPUT_SCALE"],
-                             h["EDGEMNIST_INPUT_ZERO_POINT"]),
-        "output": tensor_info(spec.OUTPUT_NAME, (-1, h["EDGEMNIST_OUTPUT_SIZE"]), "int8",
-                              h["EDGEMNIST_OUTPUT_SCALE"], h["EDGEMNIST_OUTPUT_ZERO_POINT"]),
+        "input": tensor_info(
+            spec.INPUT_NAME,
+            (-1, h["EDGEMNIST_INPUT_SIZE"]),
+            "int8",
+            h["EDGEMNIST_INPUT_SCALE"],
+            h["EDGEMNIST_INPUT_ZERO_POINT"],
+        ),
+        "output": tensor_info(
+            spec.OUTPUT_NAME,
+            (-1, h["EDGEMNIST_OUTPUT_SIZE"]),
+            "int8",
+            h["EDGEMNIST_OUTPUT_SCALE"],
+            h["EDGEMNIST_OUTPUT_ZERO_POINT"],
+        ),
         "graph": {"ops": ["FULLY_CONNECTED", "SOFTMAX"], "weights": ["int8"], "activations": ["int8"]},
         "c": {
             "api": f"int edgemnist_predict(const uint8_t pixels[{h['EDGEMNIST_INPUT_SIZE']}], "
-                   f"int8_t scores[{h['EDGEMNIST_OUTPUT_SIZE']}])",
+            f"int8_t scores[{h['EDGEMNIST_OUTPUT_SIZE']}])",
             "header": {"file": HEADER_NAME, "sha256": sha256_file(h_path)},
             "source": {"file": h["EDGEMNIST_SOURCE_NAME"], "sha256": h["EDGEMNIST_SOURCE_SHA256"]},
             "generator": h["EDGEMNIST_GENERATOR"],
@@ -83,8 +93,9 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems + io_problems(facts, "int8")
 
 
-def measure(c_path: Path, header: Path, tflite_path: Path, images: np.ndarray, labels: np.ndarray
-            ) -> tuple[dict[str, Any], list[str]]:
+def measure(
+    c_path: Path, header: Path, tflite_path: Path, images: np.ndarray, labels: np.ndarray
+) -> tuple[dict[str, Any], list[str]]:
     """The gate's C-specific part (see the module doc): (manifest section, problems)."""
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="edgemnist-c-") as tmp:
@@ -94,8 +105,10 @@ def measure(c_path: Path, header: Path, tflite_path: Path, images: np.ndarray, l
         section: dict[str, Any] = {"host": verify.verify_host(c, tflite_path, images, labels)}
         hv = section["host"]
         if hv["tflm"]["differing_bytes"]:
-            problems.append(f"the C differs from TFLite Micro in {hv['tflm']['differing_bytes']} output bytes over "
-                            f"{hv['tflm']['differing_images']} of {hv['n']} images")
+            problems.append(
+                f"the C differs from TFLite Micro in {hv['tflm']['differing_bytes']} output bytes over "
+                f"{hv['tflm']['differing_images']} of {hv['n']} images"
+            )
         if hv["litert"]["top1_agreement"] < MIN_LITERT_AGREEMENT:
             problems.append(f"the C and LiteRT agree on only {hv['litert']['top1_agreement']:.2%} of top-1 answers")
         pixels = np.asarray(images, np.uint8).reshape(len(images), -1)
@@ -119,8 +132,10 @@ def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[st
         run = m4.run(c, pixels[:n], path)
         differing = int((run.scores != ref[0][:n]).sum())
         if differing or not np.array_equal(run.digits, ref[1][:n]):
-            problems.append(f"the {run.path} path on the Cortex-M4 differs from the host build in {differing} "
-                            f"output bytes over {n} images")
+            problems.append(
+                f"the {run.path} path on the Cortex-M4 differs from the host build in {differing} "
+                f"output bytes over {n} images"
+            )
         fig = run.figures()
         fig.pop("toolchain")
         fig["differing_bytes_vs_host"] = differing
@@ -148,13 +163,17 @@ def summary(manifest: dict[str, Any]) -> str | None:
     if not c or "host" not in c:
         return None
     hv = c["host"]
-    line = (f"  C kernel: {c['constants_bytes']} B constants, {c['activation_bytes']} B static buffer; "
-            f"{hv['tflm']['differing_bytes']} differing bytes vs TFLM on {hv['n']} images")
+    line = (
+        f"  C kernel: {c['constants_bytes']} B constants, {c['activation_bytes']} B static buffer; "
+        f"{hv['tflm']['differing_bytes']} differing bytes vs TFLM on {hv['n']} images"
+    )
     m = c.get("cortex_m4", {})
     if "dsp" in m:
         d = m["dsp"]
-        line += (f"; Cortex-M4 DSP {d['instructions_per_inference']:,.0f} instructions/inference, "
-                 f"flash {d['sizes']['flash_bytes']} B, RAM {d['sizes']['ram_bytes']} B")
+        line += (
+            f"; Cortex-M4 DSP {d['instructions_per_inference']:,.0f} instructions/inference, "
+            f"flash {d['sizes']['flash_bytes']} B, RAM {d['sizes']['ram_bytes']} B"
+        )
     elif "skipped" in m:
         line += f"; Cortex-M4 check skipped ({m['skipped']})"
     return line
@@ -186,8 +205,7 @@ class CExporter(Exporter):
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         files, data = job.files, job.source.data
         try:
-            return measure(files.path, files.companion(HEADER_NAME), _tflite(job), data.test_images,
-                           data.test_labels)
+            return measure(files.path, files.companion(HEADER_NAME), _tflite(job), data.test_images, data.test_labels)
         except EdgemnistError as exc:  # a compiler or emulator failure fails the gate, with its reason
             return {}, [f"the C kernel could not be checked: {str(exc).splitlines()[0]}"]
 

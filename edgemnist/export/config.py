@@ -44,8 +44,9 @@ class ExportConfig:
     def __post_init__(self) -> None:
         fmt = get_format(self.format)
         if fmt.exporter is None:
-            raise ConfigError(f"{self.format} is a source format, not an export target; "
-                              f"expected one of: {', '.join(EXPORT_FORMATS)}")
+            raise ConfigError(
+                f"{self.format} is a source format, not an export target; expected one of: {', '.join(EXPORT_FORMATS)}"
+            )
         mode = fmt.mode(self.mode).name
         object.__setattr__(self, "mode", mode)
         object.__setattr__(self, "io", fmt.resolve_io(mode, self.io))
@@ -54,8 +55,11 @@ class ExportConfig:
             raise ConfigError(f"calibration samples must be an integer from 1 to 60000, got {n!r}")
         if not (_is_int(self.seed) and 0 <= self.seed < 2**32):
             raise ConfigError(f"seed must be an integer from 0 to 2**32-1, got {self.seed!r}")
-        if not (isinstance(self.tolerance, (int, float)) and not isinstance(self.tolerance, bool)
-                and math.isfinite(self.tolerance)):
+        if not (
+            isinstance(self.tolerance, (int, float))
+            and not isinstance(self.tolerance, bool)
+            and math.isfinite(self.tolerance)
+        ):
             raise ConfigError(f"tolerance must be a number of percentage points, got {self.tolerance!r}")
         spec.accuracy_floor(self.tolerance)  # range check
 
@@ -90,8 +94,9 @@ class Calibration:
     recipe: dict[str, Any]
 
 
-def calibration_set(train_images: np.ndarray, samples: int = DEFAULT_CALIBRATION_SAMPLES,
-                    seed: int = DEFAULT_SEED) -> Calibration:
+def calibration_set(
+    train_images: np.ndarray, samples: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = DEFAULT_SEED
+) -> Calibration:
     """``samples`` distinct training images chosen by ``numpy.random.default_rng(seed)``, in index order."""
     import numpy as np  # not at module level: the CLI reads this module's defaults for --help
 

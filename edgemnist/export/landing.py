@@ -73,8 +73,17 @@ class Staging:
         """Stage ``target`` and its companions; every temporary left at the end (a failure) is deleted."""
         target = Path(target)
         finals = tuple(target.with_name(n) for n in companion_names)
-        names = [p.name for p in (target, manifest_path(target), rejected_path(target),
-                                  manifest_path(rejected_path(target)), *finals, *map(rejected_path, finals))]
+        names = [
+            p.name
+            for p in (
+                target,
+                manifest_path(target),
+                rejected_path(target),
+                manifest_path(rejected_path(target)),
+                *finals,
+                *map(rejected_path, finals),
+            )
+        ]
         if target.parent.is_dir():
             remove_stale_temps(target.parent, names)
         temps: list[Path] = []

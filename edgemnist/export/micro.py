@@ -50,8 +50,14 @@ def _litert_outputs(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return it.get_tensor(out["index"])
 
 
-def verify_micro(cc_path: str | Path, images: np.ndarray, labels: np.ndarray, *,
-                 compare_litert: bool = True, header: str | Path | None = None) -> dict[str, Any]:
+def verify_micro(
+    cc_path: str | Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    compare_litert: bool = True,
+    header: str | Path | None = None,
+) -> dict[str, Any]:
     """Run the array in TFLM at its stated arena on ``images`` (uint8 MNIST) and measure what it gets.
 
     Returns accuracy, ms per image (one invoke per image, reference kernels), and, with ``compare_litert``,
@@ -86,7 +92,6 @@ def verify_micro(cc_path: str | Path, images: np.ndarray, labels: np.ndarray, *,
     return result
 
 
-
 def describe(cc_path: str | Path, header: str | Path | None = None) -> dict[str, Any]:
     """Manifest facts of a micro artifact: I/O tensors and the ``micro`` section (arena, flash, header...)."""
     from edgemnist.manifest import tensor_info
@@ -94,8 +99,9 @@ def describe(cc_path: str | Path, header: str | Path | None = None) -> dict[str,
     micro = read_micro(cc_path, header)
     return {
         "input": tensor_info(spec.INPUT_NAME, (1, spec.INPUT_SIZE), "int8", micro.input.scale, micro.input.zero_point),
-        "output": tensor_info(spec.OUTPUT_NAME, (1, spec.NUM_CLASSES), "int8",
-                              micro.output.scale, micro.output.zero_point),
+        "output": tensor_info(
+            spec.OUTPUT_NAME, (1, spec.NUM_CLASSES), "int8", micro.output.scale, micro.output.zero_point
+        ),
         "micro": {
             "arena_bytes": micro.arena_bytes,
             "arena_min_bytes": micro.arena_min_bytes,
@@ -123,15 +129,18 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems
 
 
-def measure(cc_path: str | Path, images: np.ndarray, labels: np.ndarray, header: str | Path | None = None
-            ) -> tuple[dict[str, Any], list[str]]:
+def measure(
+    cc_path: str | Path, images: np.ndarray, labels: np.ndarray, header: str | Path | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The export gate's micro-specific part: ``verify_micro`` on the test set, and its failures."""
     result = verify_micro(cc_path, images, labels, header=header)
     problems = []
     agreement = result["litert"]["agreement"]
     if agreement < MIN_LITERT_AGREEMENT:
-        problems.append(f"TFLM and LiteRT agree on only {agreement:.2%} of top-1 answers "
-                        f"(< {MIN_LITERT_AGREEMENT:.1%}) on the same int8 model")
+        problems.append(
+            f"TFLM and LiteRT agree on only {agreement:.2%} of top-1 answers "
+            f"(< {MIN_LITERT_AGREEMENT:.1%}) on the same int8 model"
+        )
     return {"tflm": result}, problems
 
 
@@ -142,18 +151,29 @@ def summary(manifest: dict[str, Any]) -> str | None:
         return None
     from edgemnist.units import bytes_text, size_text
 
-    line = (f"  TFLite Micro: arena {bytes_text(facts['arena_bytes'])} (smallest that ran in the tflite-micro Python "
-            f"interpreter: {bytes_text(facts['arena_min_bytes'])}, rounded up to {facts['arena_alignment']}); "
-            f"model {size_text(facts['flash_bytes'])} in flash (the model only, not TFLM's code)")
+    line = (
+        f"  TFLite Micro: arena {bytes_text(facts['arena_bytes'])} (smallest that ran in the tflite-micro Python "
+        f"interpreter: {bytes_text(facts['arena_min_bytes'])}, rounded up to {facts['arena_alignment']}); "
+        f"model {size_text(facts['flash_bytes'])} in flash (the model only, not TFLM's code)"
+    )
     tflm = facts.get("tflm")
     if tflm:
-        line += (f"; TFLM accuracy {tflm['accuracy']:.2%} on {tflm['n']} images, "
-                 f"top-1 agreement with LiteRT {tflm['litert']['agreement']:.2%}, {tflm['ms_per_image']:.2f} ms/image")
+        line += (
+            f"; TFLM accuracy {tflm['accuracy']:.2%} on {tflm['n']} images, "
+            f"top-1 agreement with LiteRT {tflm['litert']['agreement']:.2%}, {tflm['ms_per_image']:.2f} ms/image"
+        )
     return line
 
 
-def export_micro(model, out_path: str | Path, config, calibration=None, *, header: str | Path | None = None,
-                 source: tuple[str, str] | None = None) -> Path:
+def export_micro(
+    model,
+    out_path: str | Path,
+    config,
+    calibration=None,
+    *,
+    header: str | Path | None = None,
+    source: tuple[str, str] | None = None,
+) -> Path:
     """Write ``out_path`` (model_data.cc) and its header (``header``, default ``<stem>.h`` beside it); return the
     .cc path.
 
@@ -178,8 +198,15 @@ def export_micro(model, out_path: str | Path, config, calibration=None, *, heade
     ensure_runs(model_bytes, arena)  # in a child: TFLM allocates and runs the model in that arena
     facts = parse_facts(model_bytes, str(out_path))  # the header states the file's quantization, read from it
     name, sha = source if source is not None else (None, None)
-    text = render_header(model_bytes=model_bytes, arena_bytes=arena, arena_min_bytes=arena_min,
-                         input=_quant(facts.input), output=_quant(facts.output), source=name, source_sha256=sha)
+    text = render_header(
+        model_bytes=model_bytes,
+        arena_bytes=arena,
+        arena_min_bytes=arena_min,
+        input=_quant(facts.input),
+        output=_quant(facts.output),
+        source=name,
+        source_sha256=sha,
+    )
     # During an export both paths are hidden temporaries; the pipeline lands the header only together with a
     # .cc that passed verification.
     atomic_write_text(Path(header) if header is not None else out_path.with_suffix(".h"), text)
@@ -199,8 +226,14 @@ class MicroExporter(Exporter):
 
     def export(self, job: ExportJob) -> None:
         files = job.files
-        export_micro(job.model, files.path, job.config, job.calibration, header=files.companion(HEADER_NAME),
-                     source=(job.source.path.name, job.source.sha256))
+        export_micro(
+            job.model,
+            files.path,
+            job.config,
+            job.calibration,
+            header=files.companion(HEADER_NAME),
+            source=(job.source.path.name, job.source.sha256),
+        )
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
         return describe(job.files.path, job.files.companion(HEADER_NAME))

@@ -64,8 +64,15 @@ STATIC = StaticRecipe()
 _ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64"}
 
 
-def export_onnx(model, out_path: str | Path, config, calibration=None, *, source: dict[str, str] | None = None,
-                recipe: StaticRecipe = STATIC) -> Path:
+def export_onnx(
+    model,
+    out_path: str | Path,
+    config,
+    calibration=None,
+    *,
+    source: dict[str, str] | None = None,
+    recipe: StaticRecipe = STATIC,
+) -> Path:
     """Convert ``model`` to ``out_path`` (a .onnx) as ``config.mode`` says; int8 needs ``calibration`` and is
     quantized with ``recipe``.
 
@@ -133,14 +140,15 @@ def _quantize(proto, mode: str, calibration, recipe: StaticRecipe):
 
                 def get_next(self):
                     start = next(self._batches, None)
-                    return None if start is None else {spec.INPUT_NAME: images[start:start + CALIBRATION_BATCH]}
+                    return None if start is None else {spec.INPUT_NAME: images[start : start + CALIBRATION_BATCH]}
 
             quantization.quantize_static(prepared, quantized, Reader(), **recipe.apply_kwargs(quantization))
         return onnx.load(quantized)
 
 
-def metadata(config, calibration=None, source: dict[str, str] | None = None,
-             recipe: StaticRecipe = STATIC) -> dict[str, str]:
+def metadata(
+    config, calibration=None, source: dict[str, str] | None = None, recipe: StaticRecipe = STATIC
+) -> dict[str, str]:
     """The manifest's essentials, as ONNX ``metadata_props`` (string values; JSON where structured)."""
     io = tensor_info(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "float32")
     out = tensor_info(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "float32")

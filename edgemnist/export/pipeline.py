@@ -76,8 +76,9 @@ def _input(source: Source, config: ExportConfig, required: ExportConfig | None) 
     into the Source's private workspace (RejectedError if it fails its own gate)."""
     if required is None:
         return None
-    required = dataclasses.replace(required, calibration_samples=config.calibration_samples, seed=config.seed,
-                                   tolerance=config.tolerance)
+    required = dataclasses.replace(
+        required, calibration_samples=config.calibration_samples, seed=config.seed, tolerance=config.tolerance
+    )
     if required not in source.results:
         export_prepared(source, required, source.workspace())
     return source.results[required]
@@ -113,16 +114,23 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
         start = time.perf_counter()
         exporter.export(job)
         seconds = time.perf_counter() - start
-        with Predictor.load(files.path, threads=1, check_hash=False, allow_unverified=True,
-                            self_test=False) as predictor:
+        with Predictor.load(
+            files.path, threads=1, check_hash=False, allow_unverified=True, self_test=False
+        ) as predictor:
             facts, problems = _read_back(exporter, job, predictor)
             section, more = exporter.measure(job)
             if section:
                 facts = {**facts, fmt.name: {**facts.get(fmt.name, {}), **section}}
             problems += list(more)
-            report = verify_predictor(predictor, source.reference, source.data.test_images,
-                                      source.data.test_labels, config.tolerance, max_abs_diff=config.max_abs_diff,
-                                      artifact=str(target))
+            report = verify_predictor(
+                predictor,
+                source.reference,
+                source.data.test_images,
+                source.data.test_labels,
+                config.tolerance,
+                max_abs_diff=config.max_abs_diff,
+                artifact=str(target),
+            )
         if problems:
             report = dataclasses.replace(report, passed=False, reasons=report.reasons + tuple(problems))
         passed = report.passed
@@ -130,14 +138,24 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
             report = dataclasses.replace(report, artifact=str(rejected_path(target)))
         landed = target if passed else rejected_path(target)
         manifest = build_export_manifest(
-            config=config, artifact_name=landed.name, artifact_sha256=sha256_file(files.path),
-            artifact_bytes=files.path.stat().st_size, source=source, facts=facts, calibration=calibration,
-            seconds=seconds, report=report)
+            config=config,
+            artifact_name=landed.name,
+            artifact_sha256=sha256_file(files.path),
+            artifact_bytes=files.path.stat().st_size,
+            source=source,
+            facts=facts,
+            calibration=calibration,
+            seconds=seconds,
+            report=report,
+        )
         if not passed:
             staged.reject(manifest)
             result = ExportResult(landed, manifest_path(landed), manifest, report, config, seconds)
-            raise RejectedError(f"{target}: {config.label} failed verification: {'; '.join(report.reasons)}; "
-                                f"kept as {landed} for inspection", result)
+            raise RejectedError(
+                f"{target}: {config.label} failed verification: {'; '.join(report.reasons)}; "
+                f"kept as {landed} for inspection",
+                result,
+            )
         staged.land(manifest)
     result = ExportResult(target, manifest_path(target), manifest, report, config, seconds)
     source.results[config] = result

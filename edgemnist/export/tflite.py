@@ -73,7 +73,7 @@ def convert(model, mode: str, io: str, calibration=None) -> bytes:
 
             def representative():
                 for i in range(len(images)):
-                    yield {spec.INPUT_NAME: images[i:i + 1]}
+                    yield {spec.INPUT_NAME: images[i : i + 1]}
 
             converter.representative_dataset = representative
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -62,13 +62,20 @@ class WebExporter(Exporter):
         for name, staged in (("simd", files.path), ("scalar", files.companion(SCALAR))):
             module = build.inspect_module(staged.read_bytes())
             missing = [e for e in ("memory", *build.EXPORTS) if e not in module.exports]
-            wasm[name] = {"file": build.WASM_FILES[name], "bytes": staged.stat().st_size,
-                          "sha256": sha256_file(staged), "imports": [".".join(i) for i in module.imports],
-                          **({"missing_exports": missing} if missing else {})}
-        return {"input": dict(kernel.manifest["input"]), "output": dict(kernel.manifest["output"]),
-                "tools": {"clang": _clang_version()},
-                # The page reads this manifest: kept short (it counts in the page weight).
-                "web": {"wasm": wasm, "kernel": {"file": kernel.path.name, "sha256": sha256_file(kernel.path)}}}
+            wasm[name] = {
+                "file": build.WASM_FILES[name],
+                "bytes": staged.stat().st_size,
+                "sha256": sha256_file(staged),
+                "imports": [".".join(i) for i in module.imports],
+                **({"missing_exports": missing} if missing else {}),
+            }
+        return {
+            "input": dict(kernel.manifest["input"]),
+            "output": dict(kernel.manifest["output"]),
+            "tools": {"clang": _clang_version()},
+            # The page reads this manifest: kept short (it counts in the page weight).
+            "web": {"wasm": wasm, "kernel": {"file": kernel.path.name, "sha256": sha256_file(kernel.path)}},
+        }
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
         mode, io = job.config.mode, job.config.io
@@ -123,15 +130,18 @@ class WebExporter(Exporter):
         wasm = web.get("wasm") or {}
         if not wasm:
             return None
-        line = (f"  web: SIMD {wasm['simd']['bytes']:,} B + scalar {wasm['scalar']['bytes']:,} B wasm, no imports "
-                "(open the folder with: edgemnist serve FOLDER)")
+        line = (
+            f"  web: SIMD {wasm['simd']['bytes']:,} B + scalar {wasm['scalar']['bytes']:,} B wasm, no imports "
+            "(open the folder with: edgemnist serve FOLDER)"
+        )
         parts = [f"{k.split('_')[1]} {v['differing_bytes']}" for k, v in web.items() if k.startswith("wasmtime_")]
         if parts:
             line += f"; differing bytes vs host C over {web.get('n')} images: wasmtime " + ", ".join(parts)
         chromium = web.get("chromium") or {}
         if chromium.get("ran"):
-            line += ", Chromium " + ", ".join(f"{k} {chromium[k]['differing_bytes']}" for k in ("simd", "scalar")
-                                               if k in chromium)
+            line += ", Chromium " + ", ".join(
+                f"{k} {chromium[k]['differing_bytes']}" for k in ("simd", "scalar") if k in chromium
+            )
         elif chromium:
             line += f" (Chromium not run: {chromium.get('why')})"
         return line

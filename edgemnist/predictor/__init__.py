@@ -23,5 +23,13 @@ from edgemnist.predictor.convert import is_pixel_scale
 from edgemnist.predictor.inputs import as_batch
 from edgemnist.predictor.predictor import MAX_ARTIFACT_BYTES, Prediction, Predictor
 
-__all__ = ["MAX_ARTIFACT_BYTES", "Backend", "Prediction", "Predictor", "RawLoop", "TensorSpec", "as_batch",
-           "is_pixel_scale"]
+__all__ = [
+    "MAX_ARTIFACT_BYTES",
+    "Backend",
+    "Prediction",
+    "Predictor",
+    "RawLoop",
+    "TensorSpec",
+    "as_batch",
+    "is_pixel_scale",
+]

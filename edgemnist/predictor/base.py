@@ -47,8 +47,9 @@ class TensorSpec(Record):
     __slots__ = ("name", "shape", "dtype", "scale", "zero_point")
     __match_args__ = __slots__
 
-    def __init__(self, name: str, shape: tuple[int, ...], dtype: str, scale: float | None = None,
-                 zero_point: int | None = None) -> None:
+    def __init__(
+        self, name: str, shape: tuple[int, ...], dtype: str, scale: float | None = None, zero_point: int | None = None
+    ) -> None:
         self._init(name, shape, dtype, scale, zero_point)
 
     @property
@@ -61,15 +62,23 @@ class TensorSpec(Record):
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest's ``tensor_info`` form."""
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
-                "scale": None if self.scale is None else float(self.scale),
-                "zero_point": None if self.zero_point is None else int(self.zero_point)}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "scale": None if self.scale is None else float(self.scale),
+            "zero_point": None if self.zero_point is None else int(self.zero_point),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TensorSpec:
-        return cls(str(d["name"]), tuple(int(v) for v in d["shape"]), str(d["dtype"]),
-                   None if d.get("scale") is None else float(d["scale"]),
-                   None if d.get("zero_point") is None else int(d["zero_point"]))
+        return cls(
+            str(d["name"]),
+            tuple(int(v) for v in d["shape"]),
+            str(d["dtype"]),
+            None if d.get("scale") is None else float(d["scale"]),
+            None if d.get("zero_point") is None else int(d["zero_point"]),
+        )
 
     def mismatch(self, other: TensorSpec) -> list[str]:
         """What differs between two descriptions of the same tensor (names are not compared).
@@ -149,8 +158,12 @@ class Backend(ABC):
     def run(self, x: np.ndarray) -> np.ndarray:
         """(N, 784) of input.dtype -> new (N, 10) array of output.dtype. Thread-safe."""
 
-    def bind(self, write: Callable[[np.ndarray, np.ndarray], Any], read: Callable[[np.ndarray], np.ndarray],
-             as_dtype: Any = None) -> Callable[[np.ndarray], np.ndarray] | None:
+    def bind(
+        self,
+        write: Callable[[np.ndarray, np.ndarray], Any],
+        read: Callable[[np.ndarray], np.ndarray],
+        as_dtype: Any = None,
+    ) -> Callable[[np.ndarray], np.ndarray] | None:
         """Optional fast path; the default (None) means the Predictor uses ``run``.
 
         Return a thread-safe function ``f(x)`` that, under the runtime's lock, sizes the input for

@@ -37,13 +37,25 @@ class CBackend(Backend):
         self._kernel = host.HostKernel(self.path, self.header)
         facts = read_header(self._kernel.header_text.decode("ascii"), str(self.header))
         if (facts["EDGEMNIST_INPUT_SIZE"], facts["EDGEMNIST_OUTPUT_SIZE"]) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
-            raise ArtifactError(f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> "
-                                f"{facts['EDGEMNIST_OUTPUT_SIZE']}; expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}")
+            raise ArtifactError(
+                f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> "
+                f"{facts['EDGEMNIST_OUTPUT_SIZE']}; expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}"
+            )
         self._facts = facts
-        self.input = TensorSpec(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "int8", facts["EDGEMNIST_INPUT_SCALE"],
-                                facts["EDGEMNIST_INPUT_ZERO_POINT"])
-        self.output = TensorSpec(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "int8", facts["EDGEMNIST_OUTPUT_SCALE"],
-                                 facts["EDGEMNIST_OUTPUT_ZERO_POINT"])
+        self.input = TensorSpec(
+            spec.INPUT_NAME,
+            (-1, spec.INPUT_SIZE),
+            "int8",
+            facts["EDGEMNIST_INPUT_SCALE"],
+            facts["EDGEMNIST_INPUT_ZERO_POINT"],
+        )
+        self.output = TensorSpec(
+            spec.OUTPUT_NAME,
+            (-1, spec.NUM_CLASSES),
+            "int8",
+            facts["EDGEMNIST_OUTPUT_SCALE"],
+            facts["EDGEMNIST_OUTPUT_ZERO_POINT"],
+        )
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self._kernel.run(_pixels(x))[0]

@@ -84,6 +84,7 @@ def _converters(t: TensorSpec):
     pixels and for floats in [0, 1]: ``convert(x)`` returns a new array; ``write(x, buf)`` fills a runtime
     buffer viewed as ``write_dtype``."""
     if not t.quantized:  # float32 model input: the essay's x / 255
+
         def write_pixels(x, buf):
             np.divide(x, _F255_ROW, buf)  # float32(p) / 255, the same bits as _pixels_to_float
 
@@ -134,4 +135,3 @@ def pipelines(t_in: TensorSpec, t_out: TensorSpec, backend: Backend):
         else:
             out.append(lambda x, convert=convert, post=post: post(run(convert(x))))
     return tuple(out)
-

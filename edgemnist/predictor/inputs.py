@@ -38,8 +38,10 @@ def as_batch(images: Any) -> np.ndarray:
         try:
             images = np.asarray(images)
         except Exception as exc:  # ragged nested lists and arbitrary objects
-            raise InputError(f"expected a numpy array of images shaped {SHAPES}; got {type(images).__name__} "
-                             f"that does not convert to an array ({exc})") from None
+            raise InputError(
+                f"expected a numpy array of images shaped {SHAPES}; got {type(images).__name__} "
+                f"that does not convert to an array ({exc})"
+            ) from None
     dtype = images.dtype
     if dtype != _U8 and not (dtype.kind == "f" and dtype.itemsize in (4, 8)):
         raise _bad_dtype(dtype)
@@ -66,7 +68,8 @@ def as_batch(images: Any) -> np.ndarray:
         if not (lo >= 0.0 and hi <= 1.0):  # NaN fails both comparisons
             if not np.isfinite(x).all():
                 raise InputError("expected finite pixel values in [0, 1]; got NaN or infinity")
-            raise InputError(f"expected float pixel values in [0, 1] (pixels / 255); got values from "
-                             f"{float(lo):g} to {float(hi):g}; pass uint8 pixels, or divide by 255")
+            raise InputError(
+                f"expected float pixel values in [0, 1] (pixels / 255); got values from "
+                f"{float(lo):g} to {float(hi):g}; pass uint8 pixels, or divide by 255"
+            )
     return x
-

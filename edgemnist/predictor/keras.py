@@ -51,11 +51,15 @@ class KerasBackend(Backend):
         from edgemnist.model import load_model
 
         model = load_model(path)
-        return RawLoop("keras model(x, training=False).numpy()",
-                       lambda batch: lambda x: model(x, training=False).numpy())
+        return RawLoop(
+            "keras model(x, training=False).numpy()", lambda batch: lambda x: model(x, training=False).numpy()
+        )
 
     def details(self) -> dict[str, Any]:
         import keras
 
-        return {"keras": keras.__version__, "backend": keras.backend.backend(),
-                "parameters": int(self._model.count_params())}
+        return {
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+            "parameters": int(self._model.count_params()),
+        }

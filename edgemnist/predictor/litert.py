@@ -5,7 +5,8 @@ package is absent does it fall back to ``tf.lite.Interpreter`` from a full Tenso
 An interpreter is not thread-safe, so every call holds a lock; the input is resized (and the tensors
 re-allocated) only when the batch size changes.
 
-Speed: a batch-1 int8 invoke takes ~15 us (measured on a 2-core CI box), so Python-level overhead matters. The Python ``Interpreter``
+Speed: a batch-1 int8 invoke takes ~15 us (measured on a 2-core CI box), so Python-level overhead matters. The
+Python ``Interpreter``
 class is a thin wrapper over a C++ object (``_interpreter``); when that object has the expected methods
 we call them directly, and ``bind`` writes the converted pixels straight into the interpreter's input
 buffer and converts straight out of its output buffer (no set_tensor/get_tensor copies). The wrapper's
@@ -84,8 +85,9 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
             _QUIET[0] = True
         ins, outs = ip.get_input_details(), ip.get_output_details()
     except Exception as exc:  # ValueError/RuntimeError from the runtime, or whatever its wrapper raises
-        raise ArtifactError(f"{path}: not a loadable TFLite model ({first_line(exc, default=type(exc).__name__)})"
-                            ) from None
+        raise ArtifactError(
+            f"{path}: not a loadable TFLite model ({first_line(exc, default=type(exc).__name__)})"
+        ) from None
     if len(ins) != 1 or len(outs) != 1:
         raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
     for what, d in (("input", ins[0]), ("output", outs[0])):
@@ -195,6 +197,7 @@ class LiteRTBackend(Backend):
                 set_tensor(index, x)
                 invoke()
                 return get_tensor(o)
+
             return call
 
         return RawLoop(f"{package} Interpreter: set_tensor, invoke, get_tensor", prepare)
@@ -225,9 +228,13 @@ class LiteRTBackend(Backend):
             version = "?"
         with self._lock:
             tensors, signatures = self._ip.get_tensor_details(), self._ip.get_signature_list()
-        return {"interpreter": f"{self._package} {version}", "num_threads": self.threads,
-                "tensors": len(tensors), "signatures": sorted(signatures),
-                "zero_copy": self._cc is not None}
+        return {
+            "interpreter": f"{self._package} {version}",
+            "num_threads": self.threads,
+            "tensors": len(tensors),
+            "signatures": sorted(signatures),
+            "zero_copy": self._cc is not None,
+        }
 
     def close(self) -> None:
         with self._lock:

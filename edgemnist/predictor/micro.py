@@ -1,4 +1,5 @@
-"""TensorFlow Lite Micro backend for ``model_data.cc`` artifacts (the ``micro`` extra, ``edgemnist._deps.install_hint``).
+"""TensorFlow Lite Micro backend for ``model_data.cc`` artifacts (the ``micro`` extra,
+``edgemnist._deps.install_hint``).
 
 The bytes are parsed back out of the C array and run in the real TFLM interpreter (PyPI ``tflite-micro``,
 reference kernels) with the tensor arena ``model_data.h`` states; when there is no header for this very
@@ -97,7 +98,7 @@ class MicroBackend(Backend):
         def call(x):
             out = []
             for k in range(len(x)):  # the TFLM model has batch 1, as on a device
-                set_input(x[k:k + 1], 0)
+                set_input(x[k : k + 1], 0)
                 invoke()
                 out.append(get_output(0))
             return out

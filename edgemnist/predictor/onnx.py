@@ -52,12 +52,12 @@ def _open(path: str | Path, threads: int = 1) -> tuple[Any, frozenset[str]]:
         # The bytes that were checked are the bytes ORT parses (never the path again).
         # enable_fallback=0: with the CPU provider only, ORT's "fallback" retries the same failed load after
         # printing an "EP Error" banner on stdout; a corrupt model should fail once, quietly.
-        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"],
-                                    enable_fallback=0)
+        sess = ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"], enable_fallback=0)
         sess.get_inputs(), sess.get_outputs()
     except Exception as exc:  # ORT raises its own pybind exception types (InvalidProtobuf, Fail, ...)
-        raise ArtifactError(f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)})"
-                            f"{_looks_like(path)}") from None
+        raise ArtifactError(
+            f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)}){_looks_like(path)}"
+        ) from None
     return sess, ops
 
 
@@ -95,7 +95,7 @@ def _read_bounded(path: str | Path) -> bytes:
 
 
 def _looks_like(path: str | Path) -> str:
-    """"; it looks like a PNG image" when the file is recognizably something else, else ""."""
+    """ "; it looks like a PNG image" when the file is recognizably something else, else ""."""
     from edgemnist.flatbuffer import sniff
 
     try:
@@ -151,14 +151,16 @@ class OnnxBackend(Backend):
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
         sess = open_session(path, threads)
         run, name, outs = sess.run, sess.get_inputs()[0].name, [sess.get_outputs()[0].name]
-        return RawLoop("onnxruntime InferenceSession.run(outputs, {input: x})",
-                       lambda batch: lambda x: run(outs, {name: x})[0])
+        return RawLoop(
+            "onnxruntime InferenceSession.run(outputs, {input: x})", lambda batch: lambda x: run(outs, {name: x})[0]
+        )
 
     def run(self, x: np.ndarray) -> np.ndarray:
         if not self._per_row or x.shape[0] == 1:
             return self._run(self._outs, {self._in: x}, self._run_options)[0]  # (output names, feed, run options)
-        return np.concatenate([self._run(self._outs, {self._in: x[i:i + 1]}, self._run_options)[0]
-                               for i in range(x.shape[0])])
+        return np.concatenate(
+            [self._run(self._outs, {self._in: x[i : i + 1]}, self._run_options)[0] for i in range(x.shape[0])]
+        )
 
     def _meta(self, field: str, default: Any) -> Any:
         """A field of the model's metadata; ``default`` when ORT cannot decode it (its strings are decoded
@@ -180,7 +182,8 @@ class OnnxBackend(Backend):
             "intra_op_num_threads": self.threads,
             "inter_op_num_threads": 1,
             # ORT's metadata has the producer's name but not its version ("version" is the model version,
-            # INT64_MAX when unset: "onnx.quantize 9223372036854775807" was nonsense); tool versions are in the manifest.
+            # INT64_MAX when unset: "onnx.quantize 9223372036854775807" was nonsense); tool versions are in the
+            # manifest.
             "producer": self._meta("producer_name", "?") or "?",
             "metadata": dict(self._meta("custom_metadata_map", {})),
         }

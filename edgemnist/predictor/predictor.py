@@ -54,8 +54,16 @@ def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
 class Predictor:
     """Run an artifact on images. Build it with ``Predictor.load(path)``; it is safe to share across threads."""
 
-    def __init__(self, backend: Backend, *, path: str | Path | None = None, format: str | None = None,
-                 manifest: dict[str, Any] | None = None, quantization: str | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        path: str | Path | None = None,
+        format: str | None = None,
+        manifest: dict[str, Any] | None = None,
+        quantization: str | None = None,
+        threads: int = 1,
+    ) -> None:
         self.backend = backend
         self.path = None if path is None else Path(path)
         self.format = format
@@ -64,8 +72,9 @@ class Predictor:
         origin = str(self.path) if self.path is not None else type(backend).__name__
         m_origin = f"{origin}.json" if self.path is not None else "manifest"
         self.input = _reconcile(backend.input, manifest and manifest.get("input"), "input", _W, origin, m_origin)
-        self.output = _reconcile(backend.output, manifest and manifest.get("output"), "output",
-                                 spec.NUM_CLASSES, origin, m_origin)
+        self.output = _reconcile(
+            backend.output, manifest and manifest.get("output"), "output", spec.NUM_CLASSES, origin, m_origin
+        )
         if manifest is not None:
             quantization = manifest["quantization"]
         self.quantization = quantization or backend.quantization() or "unknown"
@@ -78,9 +87,17 @@ class Predictor:
     # ----------------------------------------------------------------- loading
 
     @classmethod
-    def load(cls, path: str | Path, threads: int = 1, *, check_hash: bool = True,
-             allow_unverified: bool = False, self_test: bool | None = None,
-             public_key: Any = None, manifest: Any = FROM_FILE) -> Predictor:
+    def load(
+        cls,
+        path: str | Path,
+        threads: int = 1,
+        *,
+        check_hash: bool = True,
+        allow_unverified: bool = False,
+        self_test: bool | None = None,
+        public_key: Any = None,
+        manifest: Any = FROM_FILE,
+    ) -> Predictor:
         """Load ``path`` with the runtime its suffix names.
 
         Raises ArtifactError (missing, empty, oversized, malformed or unreadable file, unknown suffix),
@@ -108,8 +125,10 @@ class Predictor:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ConfigError(f"threads must be a positive integer, got {threads!r}")
         if public_key is not None and manifest is not FROM_FILE:
-            raise ConfigError("manifest= hands along a manifest already read; with public_key= it is read here, after "
-                              "its signature is checked")
+            raise ConfigError(
+                "manifest= hands along a manifest already read; with public_key= it is read here, after "
+                "its signature is checked"
+            )
         path = Path(path)
         fmt = format_for_path(path)
         require_file(path)
@@ -117,8 +136,10 @@ class Predictor:
             raise ArtifactError(f"{path}: not a file; expected a {fmt.suffix} model")
         size = path.stat().st_size
         if size > MAX_ARTIFACT_BYTES:
-            raise ArtifactError(f"{path}: {size} bytes, larger than any {fmt.name} model of this network "
-                                f"({MAX_ARTIFACT_BYTES} bytes at most); refusing to load it")
+            raise ArtifactError(
+                f"{path}: {size} bytes, larger than any {fmt.name} model of this network "
+                f"({MAX_ARTIFACT_BYTES} bytes at most); refusing to load it"
+            )
         if public_key is not None:
             from edgemnist.signing import verify
 
@@ -127,15 +148,18 @@ class Predictor:
             manifest = read_manifest(path, required=public_key is not None)
         if manifest is not None:
             if manifest["format"] != fmt.name:
-                raise ManifestError(f"{manifest_path(path)}: says format {manifest['format']!r} but "
-                                    f"{path.name} is a {fmt.name} file")
+                raise ManifestError(
+                    f"{manifest_path(path)}: says format {manifest['format']!r} but {path.name} is a {fmt.name} file"
+                )
             if check_hash:
                 check_sha256(path, manifest)
             ver = manifest.get("verification")
             if ver is not None and not ver["passed"] and not allow_unverified:
                 reasons = safe("; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded")
-                raise UnverifiedError(f"{path}: failed verification at export ({reasons}); refusing to load it "
-                                f"(load it with allow_unverified=True to use it anyway)")
+                raise UnverifiedError(
+                    f"{path}: failed verification at export ({reasons}); refusing to load it "
+                    f"(load it with allow_unverified=True to use it anyway)"
+                )
         else:
             import logging  # only here: the device path with a manifest never imports logging
 
@@ -148,12 +172,12 @@ class Predictor:
         except (EdgemnistError, MemoryError):
             raise
         except Exception as exc:  # whatever a runtime's wrapper raises on a malformed file
-            raise ArtifactError(f"{path}: {fmt.runtime} cannot load it ({type(exc).__name__}: {first_line(exc)})"
-                                ) from None
+            raise ArtifactError(
+                f"{path}: {fmt.runtime} cannot load it ({type(exc).__name__}: {first_line(exc)})"
+            ) from None
         try:
             quant = None if manifest else (backend.quantization() or _mode_from_name(path, fmt.mode_names))
-            predictor = cls(backend, path=path, format=fmt.name, manifest=manifest, quantization=quant,
-                            threads=threads)
+            predictor = cls(backend, path=path, format=fmt.name, manifest=manifest, quantization=quant, threads=threads)
             vouched = manifest is not None and check_hash  # a manifest's sha256 vouched for these bytes
             if self_test is None:
                 self_test = not vouched
@@ -170,11 +194,17 @@ class Predictor:
         probe[1] = 255
         proba = self.predict_proba(probe)
         sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, spec.NUM_CLASSES) else None
-        if sums is None or not (np.isfinite(proba).all() and proba.min() >= 0.0 and proba.max() <= 1.0 + 1e-6
-                                and np.abs(sums - 1.0).max() <= spec.PROB_SUM_ATOL):
-            raise ArtifactError(f"{self.path}: the model does not answer a blank and a white test image with "
-                                f"probabilities (got {np.array2string(proba, precision=3, threshold=20)}); "
-                                f"the file is corrupt or not an MNIST classifier")
+        if sums is None or not (
+            np.isfinite(proba).all()
+            and proba.min() >= 0.0
+            and proba.max() <= 1.0 + 1e-6
+            and np.abs(sums - 1.0).max() <= spec.PROB_SUM_ATOL
+        ):
+            raise ArtifactError(
+                f"{self.path}: the model does not answer a blank and a white test image with "
+                f"probabilities (got {np.array2string(proba, precision=3, threshold=20)}); "
+                f"the file is corrupt or not an MNIST classifier"
+            )
 
     # ----------------------------------------------------------------- inference
 
@@ -197,8 +227,10 @@ class Predictor:
         except (EdgemnistError, MemoryError):
             raise
         except Exception as exc:  # the native runtime failed (free: try costs nothing until it raises)
-            raise ArtifactError(f"{self.path or self.backend.runtime}: the {self.backend.runtime} runtime failed "
-                                f"({type(exc).__name__}: {first_line(exc)})") from None
+            raise ArtifactError(
+                f"{self.path or self.backend.runtime}: the {self.backend.runtime} runtime failed "
+                f"({type(exc).__name__}: {first_line(exc)})"
+            ) from None
 
     def predict(self, images: Any) -> Prediction:
         """Most probable label and its probability for each image."""
@@ -235,12 +267,15 @@ class Predictor:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Predictor({str(self.path)!r}, format={self.format!r}, quantization={self.quantization!r}, "
-                f"runtime={self.backend.runtime!r}, input={self.input.dtype}, output={self.output.dtype})")
+        return (
+            f"Predictor({str(self.path)!r}, format={self.format!r}, quantization={self.quantization!r}, "
+            f"runtime={self.backend.runtime!r}, input={self.input.dtype}, output={self.output.dtype})"
+        )
 
 
-def _reconcile(model: TensorSpec, declared: dict | None, which: str, width: int, origin: str,
-               m_origin: str) -> TensorSpec:
+def _reconcile(
+    model: TensorSpec, declared: dict | None, which: str, width: int, origin: str, m_origin: str
+) -> TensorSpec:
     """The tensor's facts: the model's own, checked against the manifest's when there is one."""
     if declared is not None:
         m = TensorSpec.from_dict(declared)
@@ -249,16 +284,21 @@ def _reconcile(model: TensorSpec, declared: dict | None, which: str, width: int,
             model = TensorSpec(model.name, model.shape, model.dtype, m.scale, m.zero_point)
         diffs = m.mismatch(model)
         if diffs:
-            raise ManifestError(f"{m_origin}: the manifest's {which} tensor contradicts the model "
-                                f"(manifest vs model: {'; '.join(diffs)})")
+            raise ManifestError(
+                f"{m_origin}: the manifest's {which} tensor contradicts the model "
+                f"(manifest vs model: {'; '.join(diffs)})"
+            )
     if len(model.shape) != 2 or model.shape[1] != width:
         raise ArtifactError(f"{origin}: {which} tensor has shape {list(model.shape)}; expected [N, {width}]")
     if model.quantized:
         lo, hi = QRANGE[model.dtype]
         if model.scale is None or model.zero_point is None:
-            raise ArtifactError(f"{origin}: {which} tensor is {model.dtype} but its scale and zero point are unknown "
-                                f"(the runtime does not report them and there is no manifest)")
+            raise ArtifactError(
+                f"{origin}: {which} tensor is {model.dtype} but its scale and zero point are unknown "
+                f"(the runtime does not report them and there is no manifest)"
+            )
         if not (math.isfinite(model.scale) and model.scale > 0 and lo <= model.zero_point <= hi):
-            raise ArtifactError(f"{origin}: {which} tensor has invalid quantization scale={model.scale} "
-                                f"zero_point={model.zero_point}")
+            raise ArtifactError(
+                f"{origin}: {which} tensor has invalid quantization scale={model.scale} zero_point={model.zero_point}"
+            )
     return model

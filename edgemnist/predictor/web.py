@@ -1,4 +1,5 @@
-"""The browser artifact (``edgemnist_model.wasm``) run outside a browser, in wasmtime (``pip install 'edgemnist[web]'``).
+"""The browser artifact (``edgemnist_model.wasm``) run outside a browser, in wasmtime (``pip install
+'edgemnist[web]'``).
 
 The module is the interpreter-free C kernel compiled to WebAssembly with the glue of ``edgemnist/web/glue.c``:
 uint8 pixels in (the static buffer ``em_input()``), int8 scores out (``em_scores()``), one image per
@@ -43,15 +44,20 @@ class WebBackend(Backend):
         def prepare(batch: int):
             return kernel.run_int8
 
-        return RawLoop(f"wasmtime: {kernel.input_size} bytes into em_input, em_predict(), em_scores out, per image",
-                       prepare)
+        return RawLoop(
+            f"wasmtime: {kernel.input_size} bytes into em_input, em_predict(), em_scores out, per image", prepare
+        )
 
     def quantization(self) -> str | None:
         return "int8"
 
     def details(self) -> dict[str, Any]:
-        return {"wasmtime": self._kernel.version, "kernel_path": self._kernel.kernel_path,
-                "wasm_bytes": self.path.stat().st_size, "batch": "one em_predict() per image"}
+        return {
+            "wasmtime": self._kernel.version,
+            "kernel_path": self._kernel.kernel_path,
+            "wasm_bytes": self.path.stat().st_size,
+            "batch": "one em_predict() per image",
+        }
 
     def close(self) -> None:
         self._kernel = None

@@ -59,7 +59,6 @@ def tflm_runtime():
     return require("tflite_micro", "micro", what="tflite-micro").runtime
 
 
-
 def round_up(n: int, alignment: int = ARENA_ALIGNMENT) -> int:
     return -(-int(n) // alignment) * alignment
 
@@ -69,8 +68,9 @@ def _probe(model_bytes: bytes, arena_size: int, *, report: bool = False) -> subp
     try:
         return subprocess.run(argv, input=model_bytes, capture_output=True, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise ArtifactError(f"TFLM did not finish one inference within {PROBE_TIMEOUT_S} s "
-                            f"(arena {arena_size} bytes)") from None
+        raise ArtifactError(
+            f"TFLM did not finish one inference within {PROBE_TIMEOUT_S} s (arena {arena_size} bytes)"
+        ) from None
 
 
 def _why(proc: subprocess.CompletedProcess, default: str) -> str:
@@ -143,9 +143,13 @@ class _Prober:
         import select
 
         if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen([sys.executable, "-I", "-c", _WORKER, str(self._model)],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=subprocess.DEVNULL, text=True)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _WORKER, str(self._model)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
         try:
             self._proc.stdin.write(f"{int(arena_size)}\n")
             self._proc.stdin.flush()
@@ -154,8 +158,9 @@ class _Prober:
         ready, _, _ = select.select([self._proc.stdout], [], [], PROBE_TIMEOUT_S)
         if not ready:
             self._proc.kill()
-            raise ArtifactError(f"TFLM did not finish one inference within {PROBE_TIMEOUT_S} s "
-                                f"(arena {arena_size} bytes)")
+            raise ArtifactError(
+                f"TFLM did not finish one inference within {PROBE_TIMEOUT_S} s (arena {arena_size} bytes)"
+            )
         answer = self._proc.stdout.readline().strip()
         return answer == "1" if answer else self._died()
 
@@ -198,8 +203,9 @@ def min_arena_bytes(model_bytes: bytes) -> int:
         if not prober.fits(hi) and not prober.fits(MAX_ARENA_BYTES):  # a broken model: no doubling
             proc = _probe(model_bytes, MAX_ARENA_BYTES)
             why = _why(proc, "no message")
-            raise ArtifactError(f"the model does not run in TFLite Micro even with a {MAX_ARENA_BYTES}-byte arena"
-                                f" ({why})")
+            raise ArtifactError(
+                f"the model does not run in TFLite Micro even with a {MAX_ARENA_BYTES}-byte arena ({why})"
+            )
         while not prober.fits(hi):
             hi *= 2
         n = _bisect(prober.fits, hi)
@@ -238,5 +244,3 @@ def ensure_runs(model_bytes: bytes, arena_size: int) -> None:
         raise ArtifactError(f"TFLite Micro cannot run the model with a {arena_size}-byte arena ({why})")
     with _PROVEN_LOCK:
         _PROVEN.add(key)
-
-

@@ -18,7 +18,6 @@ class Quant:
     zero_point: int
 
 
-
 class MicroRunner:
     """The TFLM interpreter on one model and a verified arena; ``run`` loops over images, thread-safe."""
 
@@ -29,8 +28,10 @@ class MicroRunner:
             self.input_details = self._ip.get_input_details(0)
             self.output_details = self._ip.get_output_details(0)
         except Exception as exc:  # the wrapper parses the flatbuffer in Python: struct.error, TypeError, ...
-            raise ArtifactError(f"TFLite Micro cannot load the model with a {arena_bytes}-byte arena "
-                                f"({type(exc).__name__}: {first_line(exc)})") from None
+            raise ArtifactError(
+                f"TFLite Micro cannot load the model with a {arena_bytes}-byte arena "
+                f"({type(exc).__name__}: {first_line(exc)})"
+            ) from None
         self.arena_bytes = int(arena_bytes)
         self._lock = threading.Lock()
 
@@ -45,7 +46,7 @@ class MicroRunner:
         with self._lock:
             set_input, invoke, get_output = self._ip.set_input, self._ip.invoke, self._ip.get_output
             for i in range(len(x)):
-                set_input(x[i:i + 1], 0)
+                set_input(x[i : i + 1], 0)
                 invoke()
                 out[i] = get_output(0)[0]
         return out
@@ -54,5 +55,3 @@ class MicroRunner:
 def quantize_pixels(images: np.ndarray) -> np.ndarray:
     """uint8 MNIST images (N, 28, 28) -> the model's int8 input (N, 784): q = p - 128 (scale 1/255, zp -128)."""
     return (images.reshape(len(images), spec.INPUT_SIZE).astype(np.int16) - 128).astype(np.int8)
-
-

@@ -20,8 +20,16 @@ import numpy as np
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
 #: Flags for a quiet, offline, reproducible headless Chromium.
-CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 #: The variable that names the Chromium executable to use (an override of the PATH lookup).
 CHROMIUM_ENV = "EDGEMNIST_CHROMIUM"
 #: Executable names looked up on PATH, in order, when the variable is not set.
@@ -61,8 +69,10 @@ def available() -> str | None:
             from edgemnist.safetext import safe
 
             return f"{CHROMIUM_ENV}={safe(override, 200)} is not an executable file"
-        return (f"Chromium not found (none of {', '.join(CHROMIUM_NAMES)} on PATH; Debian: apt-get install "
-                f"chromium; or set {CHROMIUM_ENV} to its path)")
+        return (
+            f"Chromium not found (none of {', '.join(CHROMIUM_NAMES)} on PATH; Debian: apt-get install "
+            f"chromium; or set {CHROMIUM_ENV} to its path)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -106,10 +116,14 @@ def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd
     errors: list[str] = []
     offsite: list[str] = []
     out: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="edgemnist-chromium-") as profile, serve(folder) as server, \
-            sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory(prefix="edgemnist-chromium-") as profile,
+        serve(folder) as server,
+        sync_playwright() as pw,
+    ):
         context = launch(pw, profile)
         try:
+
             def route(r):
                 if r.request.url.startswith(server.url):
                     r.continue_()
@@ -125,12 +139,16 @@ def run_images(folder: str | os.PathLike[str], images: np.ndarray, builds=("simd
             page.wait_for_selector("body[data-ready]", timeout=60_000)
             for build in builds:
                 got = page.evaluate(RUN_IMAGES, [b64, build == "simd"])
-                out[got["build"]] = {"scores": _decode(got["scores"], np.int8, (len(x), -1)),
-                                     "labels": _decode(got["labels"], np.uint8, (len(x),)).astype(np.int64),
-                                     "kernel_path": got["kernelPath"], "isolated": got["isolated"]}
+                out[got["build"]] = {
+                    "scores": _decode(got["scores"], np.int8, (len(x), -1)),
+                    "labels": _decode(got["labels"], np.uint8, (len(x),)).astype(np.int64),
+                    "kernel_path": got["kernelPath"],
+                    "isolated": got["isolated"],
+                }
         finally:
             context.close()
     if errors or offsite:
-        raise ArtifactError(f"{folder}: in Chromium the page logged errors {errors[:3]} / asked for "
-                            f"{offsite[:3]} off 127.0.0.1")
+        raise ArtifactError(
+            f"{folder}: in Chromium the page logged errors {errors[:3]} / asked for {offsite[:3]} off 127.0.0.1"
+        )
     return out

@@ -8,7 +8,9 @@ checked on every build (a kernel that needs ``memcpy`` or libm fails here, not i
 Builds are deterministic: the sources are copied under fixed names into a fresh folder and compiled there, so
 the same C gives the same bytes (the tests build twice and compare).
 
-    python -m edgemnist.web.build KERNEL.c OUT_DIR     # writes OUT_DIR/edgemnist_model.wasm (SIMD) + edgemnist_model.scalar.wasm
+    python -m edgemnist.web.build KERNEL.c OUT_DIR
+
+writes OUT_DIR/edgemnist_model.wasm (SIMD) and OUT_DIR/edgemnist_model.scalar.wasm.
 """
 
 from __future__ import annotations
@@ -38,8 +40,17 @@ WASM_FILES = {"simd": "edgemnist_model.wasm", "scalar": "edgemnist_model.scalar.
 #: the manifest beside the artifact (edgemnist.manifest.manifest_path), which the page reads
 MANIFEST = "edgemnist_model.wasm.json"
 
-COMPILE_FLAGS = ("--target=wasm32", "-std=c99", "-O3", "-nostdlib", "-ffreestanding",
-                 "-Wall", "-Wextra", "-pedantic", "-Werror")
+COMPILE_FLAGS = (
+    "--target=wasm32",
+    "-std=c99",
+    "-O3",
+    "-nostdlib",
+    "-ffreestanding",
+    "-Wall",
+    "-Wextra",
+    "-pedantic",
+    "-Werror",
+)
 LINK_FLAGS = ("-Wl,--no-entry", "-Wl,--strip-all", *(f"-Wl,--export={name}" for name in EXPORTS))
 
 
@@ -75,16 +86,28 @@ def build_wasm(kernel_c: Path, out: Path, *, simd: bool, clang: str | None = Non
         (work / "edgemnist_model.c").write_bytes(c_text)
         (work / "edgemnist_model.h").write_bytes(h_text)
         shutil.copyfile(GLUE, work / "glue.c")
-        cmd = [clang, *COMPILE_FLAGS, *(["-msimd128"] if simd else []), *LINK_FLAGS,
-               "-o", "module.wasm", "edgemnist_model.c", "glue.c"]
+        cmd = [
+            clang,
+            *COMPILE_FLAGS,
+            *(["-msimd128"] if simd else []),
+            *LINK_FLAGS,
+            "-o",
+            "module.wasm",
+            "edgemnist_model.c",
+            "glue.c",
+        ]
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, env=compiler_env())
         if proc.returncode != 0:
-            raise BuildError(f"clang failed to build the {'SIMD' if simd else 'scalar'} wasm module "
-                             f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+            raise BuildError(
+                f"clang failed to build the {'SIMD' if simd else 'scalar'} wasm module "
+                f"(exit {proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
         module = inspect_module((work / "module.wasm").read_bytes())
         if module.imports:
-            raise BuildError(f"the wasm module imports {', '.join('.'.join(i) for i in module.imports)}; "
-                             "the kernel must not need libc or any other import")
+            raise BuildError(
+                f"the wasm module imports {', '.join('.'.join(i) for i in module.imports)}; "
+                "the kernel must not need libc or any other import"
+            )
         missing = [e for e in ("memory", *EXPORTS) if e not in module.exports]
         if missing:
             raise BuildError(f"the wasm module does not export {', '.join(missing)}")
@@ -98,8 +121,10 @@ def build_wasm(kernel_c: Path, out: Path, *, simd: bool, clang: str | None = Non
 def build_modules(kernel_c: Path, out_dir: Path, *, clang: str | None = None) -> dict[str, Path]:
     """Both builds into ``out_dir``: {"simd": path, "scalar": path}."""
     clang = clang or find_clang()
-    return {name: build_wasm(kernel_c, Path(out_dir) / file, simd=name == "simd", clang=clang)
-            for name, file in WASM_FILES.items()}
+    return {
+        name: build_wasm(kernel_c, Path(out_dir) / file, simd=name == "simd", clang=clang)
+        for name, file in WASM_FILES.items()
+    }
 
 
 def copy_page(out_dir: Path) -> list[Path]:
@@ -119,7 +144,8 @@ def wasm_entries(out_dir: Path) -> dict[str, dict]:
 
 
 def build_site(kernel_c: Path, out_dir: Path, manifest: dict, *, clang: str | None = None) -> Path:
-    """The whole static folder: both wasm builds, the page, the JS module, and the manifest ``edgemnist_model.wasm.json`` (``manifest``
+    """The whole static folder: both wasm builds, the page, the JS module, and the manifest
+    ``edgemnist_model.wasm.json`` (``manifest``
     plus the ``web`` table the JS module reads: which wasm file is which build, its size and sha256)."""
     from edgemnist.fileio import atomic_write_json
 
@@ -133,6 +159,7 @@ def build_site(kernel_c: Path, out_dir: Path, manifest: dict, *, clang: str | No
 
 
 # ---- a minimal reader of the wasm binary format: just the import and export sections ---------------------------
+
 
 def _leb(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
@@ -149,7 +176,7 @@ def _leb(data: bytes, pos: int) -> tuple[int, int]:
 
 def _name(data: bytes, pos: int) -> tuple[str, int]:
     n, pos = _leb(data, pos)
-    return data[pos:pos + n].decode("utf-8", "replace"), pos + n
+    return data[pos : pos + n].decode("utf-8", "replace"), pos + n
 
 
 def _limits(data: bytes, pos: int) -> int:

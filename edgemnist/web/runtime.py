@@ -20,8 +20,19 @@ from edgemnist._deps import require
 from edgemnist.errors import ArtifactError
 
 #: What the module must export: the buffers and the call the page uses, and the facts it states about its model.
-REQUIRED_EXPORTS = ("memory", "em_input", "em_scores", "em_predict", "em_path", "em_input_size", "em_output_size",
-                    "em_input_scale", "em_input_zero_point", "em_output_scale", "em_output_zero_point")
+REQUIRED_EXPORTS = (
+    "memory",
+    "em_input",
+    "em_scores",
+    "em_predict",
+    "em_path",
+    "em_input_size",
+    "em_output_size",
+    "em_input_scale",
+    "em_input_zero_point",
+    "em_output_scale",
+    "em_output_zero_point",
+)
 
 
 class WasmKernel:
@@ -43,13 +54,16 @@ class WasmKernel:
         except BuildError as exc:
             raise ArtifactError(f"{path}: {exc}") from None
         if module_info.imports:
-            raise ArtifactError(f"{path}: the wasm module imports "
-                                f"{', '.join('.'.join(i) for i in module_info.imports)}; an edgemnist web module "
-                                "imports nothing")
+            raise ArtifactError(
+                f"{path}: the wasm module imports "
+                f"{', '.join('.'.join(i) for i in module_info.imports)}; an edgemnist web module "
+                "imports nothing"
+            )
         missing = [e for e in REQUIRED_EXPORTS if e not in module_info.exports]
         if missing:
-            raise ArtifactError(f"{path}: the wasm module does not export {', '.join(missing)}; "
-                                "expected an edgemnist web export")
+            raise ArtifactError(
+                f"{path}: the wasm module does not export {', '.join(missing)}; expected an edgemnist web export"
+            )
         try:
             engine = wasmtime.Engine()
             module = wasmtime.Module(engine, data)
@@ -62,21 +76,31 @@ class WasmKernel:
         # The Predictor's contract (MNIST pixels in, one score per digit out): a module built for another shape
         # is refused here, not misread.
         if (self.input_size, self.output_size) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
-            raise ArtifactError(f"{path}: the wasm module's model is {self.input_size} -> {self.output_size}; "
-                                f"expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}")
+            raise ArtifactError(
+                f"{path}: the wasm module's model is {self.input_size} -> {self.output_size}; "
+                f"expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}"
+            )
         self.tensors = {
-            "input": _tensor(spec.INPUT_NAME, self.input_size, ex["em_input_scale"](self._store),
-                             ex["em_input_zero_point"](self._store)),
-            "output": _tensor(spec.OUTPUT_NAME, self.output_size, ex["em_output_scale"](self._store),
-                              ex["em_output_zero_point"](self._store)),
+            "input": _tensor(
+                spec.INPUT_NAME,
+                self.input_size,
+                ex["em_input_scale"](self._store),
+                ex["em_input_zero_point"](self._store),
+            ),
+            "output": _tensor(
+                spec.OUTPUT_NAME,
+                self.output_size,
+                ex["em_output_scale"](self._store),
+                ex["em_output_zero_point"](self._store),
+            ),
         }
         memory = ex["memory"]
         mem = np.ctypeslib.as_array(memory.data_ptr(self._store), shape=(memory.data_len(self._store),))
         start_in, start_out = ex["em_input"](self._store), ex["em_scores"](self._store)
-        self.input = mem[start_in:start_in + self.input_size]
-        self.scores = mem[start_out:start_out + self.output_size].view(np.int8)
+        self.input = mem[start_in : start_in + self.input_size]
+        self.scores = mem[start_out : start_out + self.output_size].view(np.int8)
         name_at = ex["em_path"](self._store)
-        end = name_at + int(np.argmax(mem[name_at:name_at + 64] == 0))
+        end = name_at + int(np.argmax(mem[name_at : name_at + 64] == 0))
         self.kernel_path = bytes(mem[name_at:end]).decode("ascii", "replace")
         self._memory, self._predict_fn = mem, ex["em_predict"]
         self.version = _version()

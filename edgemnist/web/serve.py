@@ -77,8 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             gone = True
         if self._status is not None or (gone and self.raw_requestline):
-            self.server.request_log(self.command, self.path or self.raw_requestline.decode("latin-1").strip(),
-                                    self._status, self._sent, gone)
+            self.server.request_log(
+                self.command,
+                self.path or self.raw_requestline.decode("latin-1").strip(),
+                self._status,
+                self._sent,
+                gone,
+            )
 
     def send_response(self, code, message=None):
         self._status = int(code)
@@ -126,8 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self._error(HTTPStatus.NOT_FOUND, "not found")
             return
-        self._reply(HTTPStatus.OK, MIME_TYPES.get(target.suffix.lower(), "application/octet-stream"), data,
-                    head_only)
+        self._reply(HTTPStatus.OK, MIME_TYPES.get(target.suffix.lower(), "application/octet-stream"), data, head_only)
 
     def _error(self, status: HTTPStatus, text: str) -> None:
         body = f"{status.value} {text}\n".encode()
@@ -168,8 +172,9 @@ class RequestLog:
     def __call__(self, method, path, status, sent: int, gone: bool) -> None:
         from edgemnist.safetext import safe
 
-        line = (f"{safe(method or '-', 16)} {safe(path or '-', 200)} {status or '-'} {sent} B"
-                + (" (client went away)" if gone else ""))
+        line = f"{safe(method or '-', 16)} {safe(path or '-', 200)} {status or '-'} {sent} B" + (
+            " (client went away)" if gone else ""
+        )
         with self._lock:
             self._write(line)
 
@@ -265,8 +270,7 @@ def tunnel_hint(port: int) -> str:
     except (KeyError, OSError):
         user = "USER"
     host = socket.gethostname() or "HOST"
-    return (f"from another machine: ssh -N -L {port}:{HOST}:{port} {user}@{host}, "
-            f"then open http://{HOST}:{port}/ there")
+    return f"from another machine: ssh -N -L {port}:{HOST}:{port} {user}@{host}, then open http://{HOST}:{port}/ there"
 
 
 def main(argv: list[str] | None = None) -> int:

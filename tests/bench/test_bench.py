@@ -66,8 +66,13 @@ def progress_calls():
 @pytest.fixture(scope="module")
 def report(artifacts, test_set, progress_calls):
     images, labels = test_set
-    return run_bench([artifacts["tflite"], artifacts["onnx"]], TINY, images=images, labels=labels,
-                     progress=lambda *call: progress_calls.append(call))
+    return run_bench(
+        [artifacts["tflite"], artifacts["onnx"]],
+        TINY,
+        images=images,
+        labels=labels,
+        progress=lambda *call: progress_calls.append(call),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- pure parts
@@ -129,8 +134,18 @@ def test_raw_keras_loop_runs_model_x(artifacts, test_set):
 def test_report_json_round_trips_with_stable_keys(report, artifacts):
     d = report.to_dict()
     assert json.loads(report.to_json()) == d
-    assert list(d) == ["schema", "created", "wall_seconds", "config", "machine", "timing", "artifacts", "keras",
-                       "memory", "notes"]
+    assert list(d) == [
+        "schema",
+        "created",
+        "wall_seconds",
+        "config",
+        "machine",
+        "timing",
+        "artifacts",
+        "keras",
+        "memory",
+        "notes",
+    ]
     assert d["memory"]["peak_rss_bytes"] > 0 and "whole bench process" in d["memory"]["method"]
     assert d["schema"] == SCHEMA and d["config"]["batch_sizes"] == [1, 8] and d["wall_seconds"] > 0
     machine = d["machine"]
@@ -147,7 +162,8 @@ def test_report_json_round_trips_with_stable_keys(report, artifacts):
     k = d["keras"]
     assert Path(k["path"]).name == "model.keras" and 0.9 < k["accuracy"] <= 1.0
     assert {(m["subject"], m["batch"]) for m in k["measurements"]} == {
-        (s, b) for s in ("keras.call", "keras.predict") for b in (1, 8)}
+        (s, b) for s in ("keras.call", "keras.predict") for b in (1, 8)
+    }
     assert all(m["runs"] >= TINY.keras_min_runs and m["images_per_s"] > 0 for m in k["measurements"])
 
 
@@ -181,9 +197,11 @@ def test_markdown_and_plots(report, tmp_path):
     for a in d["artifacts"]:
         assert f"| {a['name']} |" in md
     assert "Keras baseline" in md and "×raw" in md and "predictor overhead" in md and "peak RSS" in md
-    for draw, name in ((lambda p: bench_plot.plot(d, p), "both.png"),
-                       (lambda p: bench_plot.plot_tradeoff([d, d], p), "tradeoff.png"),
-                       (lambda p: bench_plot.plot_cdf([d], p), "cdf.png")):
+    for draw, name in (
+        (lambda p: bench_plot.plot(d, p), "both.png"),
+        (lambda p: bench_plot.plot_tradeoff([d, d], p), "tradeoff.png"),
+        (lambda p: bench_plot.plot_cdf([d], p), "cdf.png"),
+    ):
         path = draw(tmp_path / name)
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
@@ -198,8 +216,12 @@ def test_bench_reads_each_manifest_once_and_hands_the_record_along(artifacts, te
     run, the source check), and the Keras model's once."""
     images, labels = test_set
     tflite, onnx = artifacts["tflite"], artifacts["onnx"]
-    report = run_bench([tflite, onnx], BenchConfig(batch_sizes=(1,), warmup=1, min_time=0.01, min_runs=5,
-                                                   keras_min_runs=1), images=images[:100], labels=labels[:100])
+    report = run_bench(
+        [tflite, onnx],
+        BenchConfig(batch_sizes=(1,), warmup=1, min_time=0.01, min_runs=5, keras_min_runs=1),
+        images=images[:100],
+        labels=labels[:100],
+    )
     assert report.keras is not None and report.keras["accuracy_source"] == "measured"  # found through a manifest
     assert all(a.accuracy_source == "measured" and a.verified for a in report.artifacts)
     assert dict(manifest_reads) == {tflite.name: 1, onnx.name: 1, artifacts["keras"].name: 1}
@@ -225,9 +247,29 @@ def test_bad_images_and_unknown_artifacts(artifacts, test_set, tmp_path):
 def test_cli_writes_json_markdown_and_png(artifacts, data_dir, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()  # an output's folder must exist: a missing one is an error, not a folder to create
-    rc = main(["bench", str(artifacts["tflite"]), "--batch-sizes", "1,4", "--warmup", "2", "--min-time", "0.02",
-               "--min-runs", "10", "--no-keras", "--data-dir", str(data_dir), "--json", str(out / "b.json"),
-               "--markdown", str(out / "b.md"), "--plot", str(out / "b.png")])
+    rc = main(
+        [
+            "bench",
+            str(artifacts["tflite"]),
+            "--batch-sizes",
+            "1,4",
+            "--warmup",
+            "2",
+            "--min-time",
+            "0.02",
+            "--min-runs",
+            "10",
+            "--no-keras",
+            "--data-dir",
+            str(data_dir),
+            "--json",
+            str(out / "b.json"),
+            "--markdown",
+            str(out / "b.md"),
+            "--plot",
+            str(out / "b.png"),
+        ]
+    )
     assert rc == 0
     printed = capsys.readouterr().out
     assert artifacts["tflite"].name in printed and "×raw" in printed and "machine:" in printed
@@ -242,19 +284,47 @@ def test_cli_writes_json_markdown_and_png(artifacts, data_dir, tmp_path, capsys)
 
 
 def test_cli_no_accuracy_takes_the_manifest(artifacts, data_dir, tmp_path):
-    rc = main(["bench", str(artifacts["onnx"]), "--batch-sizes", "1", "--warmup", "0", "--min-time", "0.01",
-               "--min-runs", "5", "--no-keras", "--no-accuracy", "--data-dir", str(data_dir),
-               "--json", str(tmp_path / "o.json")])
+    rc = main(
+        [
+            "bench",
+            str(artifacts["onnx"]),
+            "--batch-sizes",
+            "1",
+            "--warmup",
+            "0",
+            "--min-time",
+            "0.01",
+            "--min-runs",
+            "5",
+            "--no-keras",
+            "--no-accuracy",
+            "--data-dir",
+            str(data_dir),
+            "--json",
+            str(tmp_path / "o.json"),
+        ]
+    )
     assert rc == 0
     a = json.loads((tmp_path / "o.json").read_text())["artifacts"][0]
     assert a["accuracy_source"] == "manifest" and a["accuracy"] == pytest.approx(a["manifest_accuracy"])
 
 
-@pytest.mark.parametrize("flags", [
-    [], ["--threads", "0"], ["--batch-sizes", "0"], ["--batch-sizes", "1,x"], ["--batch-sizes", ""],
-    ["--min-time", "-1"], ["--min-time", "nan"], ["--min-runs", "0"], ["--warmup", "-1"],
-    ["--keras", "m.keras", "--no-keras"], ["--bogus"],
-])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["--threads", "0"],
+        ["--batch-sizes", "0"],
+        ["--batch-sizes", "1,x"],
+        ["--batch-sizes", ""],
+        ["--min-time", "-1"],
+        ["--min-time", "nan"],
+        ["--min-runs", "0"],
+        ["--warmup", "-1"],
+        ["--keras", "m.keras", "--no-keras"],
+        ["--bogus"],
+    ],
+)
 def test_bad_flags_exit_2(flags, artifacts, capsys):
     argv = ["bench", *([] if flags == [] else [str(artifacts["tflite"])]), *flags]
     with pytest.raises(SystemExit) as info:
@@ -282,8 +352,24 @@ def test_bad_artifacts_and_outputs_exit_2_with_one_line(case, artifacts, data_di
         extra = ["--plot", str(tmp_path / "plot.jpg")]
     else:
         extra = ["--keras", str(tmp_path / "absent.keras")]
-    rc = main(["bench", target, "--min-time", "0.01", "--min-runs", "3", "--warmup", "0", "--batch-sizes", "1",
-               "--no-accuracy", "--data-dir", str(data_dir), *extra])
+    rc = main(
+        [
+            "bench",
+            target,
+            "--min-time",
+            "0.01",
+            "--min-runs",
+            "3",
+            "--warmup",
+            "0",
+            "--batch-sizes",
+            "1",
+            "--no-accuracy",
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
@@ -309,10 +395,17 @@ def test_update_readme_rewrites_only_the_marked_section(report, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
     d = report.to_dict()
-    (results / "sweep.json").write_text(json.dumps({"schema": "edgemnist.sweep/1", "quick": True,
-                                                    "command": "python benchmarks/sweep.py --quick",
-                                                    "bench_commands": ["python -m edgemnist bench ..."],
-                                                    "reports": [d, d]}))
+    (results / "sweep.json").write_text(
+        json.dumps(
+            {
+                "schema": "edgemnist.sweep/1",
+                "quick": True,
+                "command": "python benchmarks/sweep.py --quick",
+                "bench_commands": ["python -m edgemnist bench ..."],
+                "reports": [d, d],
+            }
+        )
+    )
     readme = tmp_path / "README.md"
     before, after = "# edgemnist\n\nintro\n\n", "\n\n## License\n"
     readme.write_text(f"{before}{update.START}\nstale numbers\n{update.END}{after}")
@@ -333,8 +426,9 @@ def test_update_readme_rewrites_only_the_marked_section(report, tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")
 def test_cold_start_measures_the_childs_own_peak_rss(tmp_path):
     cold = _script("cold_start")
-    row = cold.run_child({"name": "bare", "kind": "baseline", "code": cold.BARE, "artifact": None},
-                         tmp_path / "unused.npy", 1)
+    row = cold.run_child(
+        {"name": "bare", "kind": "baseline", "code": cold.BARE, "artifact": None}, tmp_path / "unused.npy", 1
+    )
     # This pytest process holds TensorFlow (hundreds of MB); a bare interpreter must not inherit that figure.
     assert 0 < row["peak_rss_bytes"] < 100 * 2**20 and row["wall_ms"] > 0
     assert "VmHWM" in row["peak_rss_method"]
@@ -365,8 +459,9 @@ def test_terminal_tables_fit_100_columns_and_title_keras_once(report, capsys):
     assert not too_long, too_long
 
 
-def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export_artifact, data_dir, tmp_path,
-                                                                          toolchain):
+def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(
+    export_artifact, data_dir, tmp_path, toolchain
+):
     """``bench --target cortex-m4`` in a terminal-like run: a table, no Markdown, no HTML comment, no verdicts;
     --markdown and --json write the same figures."""
     import subprocess
@@ -374,8 +469,19 @@ def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export
     toolchain("arm-none-eabi-gcc", "qemu-system-arm", "cc")
     c_path = export_artifact("c").path
     md, js = tmp_path / "m4.md", tmp_path / "m4.json"
-    argv = [sys.executable, "-m", "edgemnist", "bench", str(c_path), "--target", "cortex-m4", "--images", "5",
-            "--data-dir", str(data_dir)]
+    argv = [
+        sys.executable,
+        "-m",
+        "edgemnist",
+        "bench",
+        str(c_path),
+        "--target",
+        "cortex-m4",
+        "--images",
+        "5",
+        "--data-dir",
+        str(data_dir),
+    ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
@@ -383,8 +489,9 @@ def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export
     assert "<!--" not in out and "| ---" not in out and "|---" not in out and "Targets" not in out
     assert all(len(line) <= 100 for line in out.splitlines()), out
     assert "wrote" not in out and not md.exists()
-    proc = subprocess.run([*argv, "--markdown", str(md), "--json", str(js)], capture_output=True, text=True,
-                          timeout=900, cwd=REPO)
+    proc = subprocess.run(
+        [*argv, "--markdown", str(md), "--json", str(js)], capture_output=True, text=True, timeout=900, cwd=REPO
+    )
     assert proc.returncode == 0, proc.stderr
     text = md.read_text()
     report = json.loads(js.read_text())

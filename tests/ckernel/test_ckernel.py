@@ -81,8 +81,10 @@ def test_host_build_is_byte_identical_to_tflm_on_all_test_images(pair, int8_tfli
     assert r["digits_are_argmax"]
     # LiteRT (XNNPACK) rounds differently in a few bytes; recorded, and top-1 must agree almost everywhere.
     lit = r["litert"]
-    print(f"LiteRT vs C: {lit['differing_bytes']} bytes differ over {lit['differing_images']} images, "
-          f"top-1 agreement {lit['top1_agreement']:.4f}")
+    print(
+        f"LiteRT vs C: {lit['differing_bytes']} bytes differ over {lit['differing_images']} images, "
+        f"top-1 agreement {lit['top1_agreement']:.4f}"
+    )
     assert lit["top1_agreement"] >= 0.995 and lit["differing_images"] <= 100
 
 
@@ -154,15 +156,20 @@ def test_cortex_m4_under_qemu_equals_the_host_build(pair, pixels, host_scores, t
     assert s["flash_bytes"] == s["model_constants_bytes"] + s["code_bytes"]
     assert s["ram_bytes"] == s["data_bytes"] + s["bss_bytes"] + run.stack_peak_bytes
     assert s["kernel_bss_bytes"] == 512 and 0 < run.kernel_stack_bytes < run.stack_peak_bytes < 4096
-    print(f"{run.path}: {run.instructions_per_inference:,.0f} instructions/inference, flash {s['flash_bytes']} B, "
-          f"RAM {s['ram_bytes']} B (stack {run.stack_peak_bytes} B)")
+    print(
+        f"{run.path}: {run.instructions_per_inference:,.0f} instructions/inference, flash {s['flash_bytes']} B, "
+        f"RAM {s['ram_bytes']} B (stack {run.stack_peak_bytes} B)"
+    )
 
 
-@pytest.mark.parametrize(("fmt", "mode", "says"), [
-    ("tflite", "float32", "input is float32"),
-    ("tflite", "dynamic", "input is float32"),
-    ("tflite", "float16", "operators are"),
-])
+@pytest.mark.parametrize(
+    ("fmt", "mode", "says"),
+    [
+        ("tflite", "float32", "input is float32"),
+        ("tflite", "dynamic", "input is float32"),
+        ("tflite", "float16", "operators are"),
+    ],
+)
 def test_models_the_kernel_does_not_implement_are_refused(export_artifact, fmt, mode, says):
     path = export_artifact(fmt, mode).path
     with pytest.raises(ArtifactError, match=says) as info:

@@ -36,16 +36,37 @@ def random_model(seed: int) -> Model:
     w1_scales = tuple(f32(h_scale / in_scale * 10 ** rng.uniform(-4, top)) for _ in range(hidden))
     logit_scale = f32(10 ** rng.uniform(-2, 0.3))
     w2_scales = tuple(f32(logit_scale / h_scale * 10 ** rng.uniform(-3, top)) for _ in range(10))
-    fc1 = Dense(weights=rng.integers(-127, 128, (hidden, n_in), dtype=np.int8),
-                bias=rng.integers(-(1 << 18), 1 << 18, hidden).astype(np.int32), weight_scales=w1_scales,
-                input_scale=in_scale, input_zero_point=-128, output_scale=h_scale, output_zero_point=-128, relu=True)
-    fc2 = Dense(weights=rng.integers(-127, 128, (10, hidden), dtype=np.int8),
-                bias=rng.integers(-(1 << 16), 1 << 16, 10).astype(np.int32), weight_scales=w2_scales,
-                input_scale=h_scale, input_zero_point=-128, output_scale=logit_scale,
-                output_zero_point=int(rng.integers(-128, 128)), relu=False)
-    return Model(fc1=fc1, fc2=fc2, softmax_beta=f32(rng.choice([1.0, rng.uniform(0.2, 3.0)])),
-                 softmax_input_scale=logit_scale, output_scale=1 / 256, output_zero_point=-128,
-                 source_name=f"random-{seed}.tflite", source_sha256=f"{seed:064x}", source_bytes=0)
+    fc1 = Dense(
+        weights=rng.integers(-127, 128, (hidden, n_in), dtype=np.int8),
+        bias=rng.integers(-(1 << 18), 1 << 18, hidden).astype(np.int32),
+        weight_scales=w1_scales,
+        input_scale=in_scale,
+        input_zero_point=-128,
+        output_scale=h_scale,
+        output_zero_point=-128,
+        relu=True,
+    )
+    fc2 = Dense(
+        weights=rng.integers(-127, 128, (10, hidden), dtype=np.int8),
+        bias=rng.integers(-(1 << 16), 1 << 16, 10).astype(np.int32),
+        weight_scales=w2_scales,
+        input_scale=h_scale,
+        input_zero_point=-128,
+        output_scale=logit_scale,
+        output_zero_point=int(rng.integers(-128, 128)),
+        relu=False,
+    )
+    return Model(
+        fc1=fc1,
+        fc2=fc2,
+        softmax_beta=f32(rng.choice([1.0, rng.uniform(0.2, 3.0)])),
+        softmax_input_scale=logit_scale,
+        output_scale=1 / 256,
+        output_zero_point=-128,
+        source_name=f"random-{seed}.tflite",
+        source_sha256=f"{seed:064x}",
+        source_bytes=0,
+    )
 
 
 def reference_scores(model: Model, pixels: np.ndarray) -> np.ndarray:
@@ -70,8 +91,14 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, to
         (tmp_path / name).write_text(text)
     n_in = model.fc1.weights.shape[1]
     rng = np.random.default_rng(1000 + seed)
-    pixels = np.concatenate([rng.integers(0, 256, (40, n_in)), np.zeros((1, n_in)), np.full((1, n_in), 255),
-                             (rng.random((6, n_in)) < 0.2) * 255]).astype(np.uint8)
+    pixels = np.concatenate(
+        [
+            rng.integers(0, 256, (40, n_in)),
+            np.zeros((1, n_in)),
+            np.full((1, n_in), 255),
+            (rng.random((6, n_in)) < 0.2) * 255,
+        ]
+    ).astype(np.uint8)
     scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run_raw(pixels, n_in)
     expected = reference_scores(model, pixels)
     assert np.array_equal(scores, expected), f"seed {seed}: {int((scores != expected).sum())} bytes differ"
@@ -109,10 +136,19 @@ def test_the_random_models_give_graded_scores_not_only_saturated_ones(tmp_path, 
 
 
 def test_the_random_models_reach_the_branches_they_are_for():
-    shifts = [s for seed in SEEDS for d in (random_model(seed).fc1, random_model(seed).fc2)
-              for s in quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)[1]]
+    shifts = [
+        s
+        for seed in SEEDS
+        for d in (random_model(seed).fc1, random_model(seed).fc2)
+        for s in quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)[1]
+    ]
     assert max(shifts) > 0 and min(shifts) < -5  # left shifts and right shifts both occur
-    left = sum(any(s > 0 for d in (random_model(seed).fc1, random_model(seed).fc2)
-                   for s in quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)[1])
-               for seed in SEEDS)
+    left = sum(
+        any(
+            s > 0
+            for d in (random_model(seed).fc1, random_model(seed).fc2)
+            for s in quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)[1]
+        )
+        for seed in SEEDS
+    )
     assert 0 < left < len(SEEDS)  # both the general and the right-shift-only requantization get generated

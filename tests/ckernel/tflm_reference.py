@@ -71,8 +71,15 @@ def exp_on_negative_values(a: int, integer_bits: int = 5) -> int:
     a_mod = wrap32((a & mask) - one_quarter)
     result = exp_quarter(rescale(a_mod, integer_bits, 0))
     remainder = wrap32(a_mod - a)
-    for exponent, multiplier in ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308),
-                                 (2, 39332535), (3, 720401), (4, 242)):
+    for exponent, multiplier in (
+        (-2, 1672461947),
+        (-1, 1302514674),
+        (0, 790015084),
+        (1, 290630308),
+        (2, 39332535),
+        (3, 720401),
+        (4, 242),
+    ):
         if integer_bits > exponent and remainder & (1 << (frac + exponent)):
             result = srdhm(result, multiplier)
     if integer_bits > 5 and a < -(1 << (36 - integer_bits)):  # not reached for Q5.26

@@ -15,10 +15,12 @@ def run(*args, **kw):
 
 
 def test_help_lists_every_command_and_imports_no_heavy_library():
-    code = ("import sys; from edgemnist.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
-            "heavy = [m for m in ('tensorflow', 'keras', 'onnxruntime', 'ai_edge_litert', 'matplotlib', 'rich') "
-            "if m in sys.modules]\nprint('HEAVY', heavy)")
+    code = (
+        "import sys; from edgemnist.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    assert e.code == 0\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'onnxruntime', 'ai_edge_litert', 'matplotlib', 'rich') "
+        "if m in sys.modules]\nprint('HEAVY', heavy)"
+    )
     proc = run("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
@@ -39,8 +41,9 @@ def test_python_dash_m_and_version():
     assert proc.returncode == 0 and proc.stdout.startswith("edgemnist ")
 
 
-@pytest.mark.parametrize("argv", [[], ["nope"], ["train", "--epochs", "0"], ["train", "--seed", "x"],
-                                  ["train", "--bogus"]])
+@pytest.mark.parametrize(
+    "argv", [[], ["nope"], ["train", "--epochs", "0"], ["train", "--seed", "x"], ["train", "--bogus"]]
+)
 def test_bad_usage_exits_2(argv, capsys):
     with pytest.raises(SystemExit) as info:
         rc = main(argv)
@@ -55,11 +58,14 @@ def test_user_error_is_one_line_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("argv", [
-    ["train", "--out", "{file}"],
-    ["export", "--model", "{model}", "--out", "{file}"],
-    ["bench", "{model}", "--json", "{file}/r.json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--out", "{file}"],
+        ["export", "--model", "{model}", "--out", "{file}"],
+        ["bench", "{model}", "--json", "{file}/r.json"],
+    ],
+)
 def test_unwritable_output_is_exit_2_before_any_work(argv, tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

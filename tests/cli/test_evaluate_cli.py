@@ -122,11 +122,15 @@ def test_cli_evaluate_unverified_and_usage(int8, data_dir, tmp_path, capsys):
     # A bad path anywhere in the list fails before anything is evaluated or printed, in both output modes.
     folder = tmp_path / "folder.onnx"
     folder.mkdir()
-    for bad, message in ((tmp_path / "nope.onnx", "no such model file"), (folder, "not a file"),
-                         (manifest_path(path), "unknown model file type")):
+    for bad, message in (
+        (tmp_path / "nope.onnx", "no such model file"),
+        (folder, "not a file"),
+        (manifest_path(path), "unknown model file type"),
+    ):
         for extra in ([], ["--json"]):
-            assert main(["evaluate", str(path), str(bad), "--data-dir", str(data_dir),
-                         "--allow-unverified", *extra]) == 2
+            assert (
+                main(["evaluate", str(path), str(bad), "--data-dir", str(data_dir), "--allow-unverified", *extra]) == 2
+            )
             out, err = capsys.readouterr()
             assert out == "" and err.startswith("error: ") and message in err, (bad, extra, err)
     assert main(["evaluate", str(path), "--tolerance", "-3", "--data-dir", str(data_dir)]) == 2
@@ -182,8 +186,16 @@ def test_cli_info(int8, onnx, tmp_path, capsys):
     assert main(["info", str(int8.path)]) == 0
     out = capsys.readouterr().out
     m = int8.manifest
-    for text in ("LiteRT", "int8", "scale", "zero point", str(m["input"]["zero_point"]), "matches the manifest",
-                 "PASSED", "q = p - 128"):
+    for text in (
+        "LiteRT",
+        "int8",
+        "scale",
+        "zero point",
+        str(m["input"]["zero_point"]),
+        "matches the manifest",
+        "PASSED",
+        "q = p - 128",
+    ):
         assert text in out, text
     assert main(["info", str(onnx.path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)

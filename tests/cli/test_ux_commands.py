@@ -71,12 +71,20 @@ def test_predict_many_files_reports_each_and_exits_2(int8, files, capsys):
 def test_closed_pipe_exits_quietly(command, int8, data_dir):
     """``edgemnist info M | head -1`` and friends, with a real pipe, many times: never a message, and the
     status is 0 (all written before the reader left) or 141 (SIGPIPE's, as ls and git get)."""
-    argv = {"info": ["info", str(int8.path)], "help": ["--help"],
-            "evaluate": ["evaluate", str(int8.path), "--data-dir", str(data_dir)]}[command]
+    argv = {
+        "info": ["info", str(int8.path)],
+        "help": ["--help"],
+        "evaluate": ["evaluate", str(int8.path), "--data-dir", str(data_dir)],
+    }[command]
     statuses = set()
     for i in range(12 if command != "evaluate" else 4):
-        proc = subprocess.Popen([sys.executable, "-m", "edgemnist", *argv], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=ENV, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgemnist", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            cwd=REPO,
+        )
         if i % 2:
             proc.stdout.close()  # the reader is gone before anything is written: EPIPE for sure
         else:
@@ -92,7 +100,7 @@ def test_closed_pipe_exits_quietly(command, int8, data_dir):
 
 
 def test_console_script_closed_pipe_with_a_shell(int8):
-    script = f"{sys.executable} -m edgemnist info {int8.path} | head -1; echo \"status=${{PIPESTATUS[0]}}\""
+    script = f'{sys.executable} -m edgemnist info {int8.path} | head -1; echo "status=${{PIPESTATUS[0]}}"'
     for _ in range(5):
         proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=ENV, timeout=120)
         assert proc.stderr == "" and proc.stdout.splitlines()[0] == str(int8.path)
@@ -100,10 +108,12 @@ def test_console_script_closed_pipe_with_a_shell(int8):
 
 
 def test_library_users_never_see_litert_delegate_line(int8):
-    code = ("import numpy as np\nfrom edgemnist.predictor import Predictor\n"
-            f"p = Predictor.load({str(int8.path)!r})\np.predict(np.zeros((28, 28), np.uint8))\n"
-            "import os; os.write(2, b'own line\\n')\n"
-            f"Predictor.load({str(int8.path)!r}).predict(np.zeros((2, 784), np.uint8))\n")
+    code = (
+        "import numpy as np\nfrom edgemnist.predictor import Predictor\n"
+        f"p = Predictor.load({str(int8.path)!r})\np.predict(np.zeros((28, 28), np.uint8))\n"
+        "import os; os.write(2, b'own line\\n')\n"
+        f"Predictor.load({str(int8.path)!r}).predict(np.zeros((2, 784), np.uint8))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "own line\n"  # the process's own writes to fd 2 still arrive
@@ -132,8 +142,24 @@ def test_failed_train_and_export_leave_no_empty_out_folder(tmp_path, model_path,
 
 def test_export_with_several_artifacts_prints_one_table(model_path, data_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["export", "--format", "all", "--quantize", "float32", "--model", str(model_path),
-                 "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--format",
+                "all",
+                "--quantize",
+                "float32",
+                "--model",
+                str(model_path),
+                "--data-dir",
+                str(data_dir),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert printed.count("model size") == 1  # the header, once
     table = printed.split("\nnext:\n")[0]  # the next-step commands after the table name artifacts again

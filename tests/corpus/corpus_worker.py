@@ -44,23 +44,30 @@ def captured(fn):
 def load(case, images):
     from edgemnist.errors import EdgemnistError
     from edgemnist.predictor import Predictor
+
     try:
         p = Predictor.load(case["path"])
         proba = p.predict_proba(images)
         labels = p.predict(images[:3]).labels
         finite = bool(np.isfinite(proba).all())
-        return {"outcome": "loaded", "shape": list(proba.shape), "dtype": str(proba.dtype), "finite": finite,
-                "sum_err": float(np.abs(proba.sum(1, dtype=np.float64) - 1).max()) if finite else None,
-                "labels": labels.tolist(), "argmax": proba.argmax(1).tolist()}
+        return {
+            "outcome": "loaded",
+            "shape": list(proba.shape),
+            "dtype": str(proba.dtype),
+            "finite": finite,
+            "sum_err": float(np.abs(proba.sum(1, dtype=np.float64) - 1).max()) if finite else None,
+            "labels": labels.tolist(),
+            "argmax": proba.argmax(1).tolist(),
+        }
     except EdgemnistError as exc:
-        return {"outcome": "error", "type": type(exc).__name__, "exit_code": exc.exit_code,
-                "message": str(exc)[:500]}
+        return {"outcome": "error", "type": type(exc).__name__, "exit_code": exc.exit_code, "message": str(exc)[:500]}
     except BaseException as exc:
         return {"outcome": "raised", "type": type(exc).__name__, "message": traceback.format_exc()[-3000:]}
 
 
 def cli(case):
     from edgemnist.cli import main
+
     try:
         rc = main(case["argv"])
     except SystemExit as exc:
@@ -78,8 +85,9 @@ def main(images_npy: str) -> None:
         case = json.loads(line)
         proto.write(json.dumps({"start": case["id"]}) + "\n")
         start = time.perf_counter()
-        result = captured(functools.partial(load, case, images) if case["kind"] == "load" else
-                          functools.partial(cli, case))
+        result = captured(
+            functools.partial(load, case, images) if case["kind"] == "load" else functools.partial(cli, case)
+        )
         result["id"], result["seconds"] = case["id"], round(time.perf_counter() - start, 3)
         proto.write(json.dumps(result) + "\n")
 

@@ -54,8 +54,15 @@ WORKER = Path(__file__).resolve().with_name("corpus_worker.py")
 
 def _run_batch(cases: list[dict], images: Path, env: dict) -> tuple[dict, str | None, str]:
     """Run ``cases`` in one child: (results by id, id of the case it died or hung on, its stderr tail)."""
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(images)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, str(WORKER), str(images)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     died = None
     try:
         out, err = proc.communicate("".join(json.dumps(c) + "\n" for c in cases), timeout=CASE_TIMEOUT_S)
@@ -93,10 +100,14 @@ def run_cases(cases: list[dict], images: Path, env: dict) -> dict:
             assert not missing, f"the worker exited without answering {missing[:5]}: {why}"
             break
         alone, again, why_alone = _run_batch([c for c in remaining if c["id"] == culprit], images, env)
-        results[culprit] = {"id": culprit, "outcome": "crash", "batch": why,
-                            "alone": why_alone if again else f"passed alone: {alone.get(culprit)}"}
+        results[culprit] = {
+            "id": culprit,
+            "outcome": "crash",
+            "batch": why,
+            "alone": why_alone if again else f"passed alone: {alone.get(culprit)}",
+        }
         index = next(i for i, c in enumerate(remaining) if c["id"] == culprit)
-        remaining = remaining[index + 1:]
+        remaining = remaining[index + 1 :]
     return results
 
 
@@ -146,8 +157,13 @@ def hostile_images(folder: Path, digit: np.ndarray) -> dict[str, Path]:
         "text.png": b"this is not an image\n" * 20,
         "bomb-500Mpx.png": _png(25_000, 20_000),  # > 2x Pillow's limit: refused at open
         "bomb-100Mpx.png": _png(10_000, 10_000),  # between 1x and 2x: Pillow only warns; refused too
-        "ztxt-bomb.png": _png(28, 28, extra=b"".join([
-            struct.pack(">I", 11 + len(text_bomb)), b"zTXt", b"Comment\x00\x00", text_bomb, b"\x00\x00\x00\x00"])),
+        "ztxt-bomb.png": _png(
+            28,
+            28,
+            extra=b"".join(
+                [struct.pack(">I", 11 + len(text_bomb)), b"zTXt", b"Comment\x00\x00", text_bomb, b"\x00\x00\x00\x00"]
+            ),
+        ),
         "bad-idat.png": _png(28, 28, idat=b"\x78\x9cnot deflate data"),
         "blank.png": None,
         "flipped.png": _flip(data, len(data) // 2, 0xFF),
@@ -216,8 +232,12 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         for name, content in binary_mutations(data, head, body).items():
             for with_m in (True, False):
                 path = place(kind, name, content, src, with_m)
-                add(f"load/{kind}/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
-                    _expect={"kind": kind, "with_manifest": with_m, "mutation": name})
+                add(
+                    f"load/{kind}/{'m' if with_m else 'n'}/{name}",
+                    "load",
+                    path=str(path),
+                    _expect={"kind": kind, "with_manifest": with_m, "mutation": name},
+                )
 
     # ---- micro: the C text, and the flatbuffer inside it
     src = sources["micro"]
@@ -227,13 +247,18 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
     text_cases = {"empty": b"", **{f"text-trunc{o}": text[:o] for o in (10, 400, n // 2, n - 30)}}
     for pos in (5, 300, 600, n // 2, n - 40):
         text_cases[f"text-flip{pos}"] = _flip(text, pos, 0x01)
-    text_cases["text-foreign-array"] = carray.render_source(sources["tflite-float32"].read_bytes(),
-                                                          source_sha256=None).encode()
+    text_cases["text-foreign-array"] = carray.render_source(
+        sources["tflite-float32"].read_bytes(), source_sha256=None
+    ).encode()
     for name, content in text_cases.items():
         for with_m in (True, False):
             path = place("micro", name, content, src, with_m, header=header)
-            add(f"load/micro/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
-                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name})
+            add(
+                f"load/micro/{'m' if with_m else 'n'}/{name}",
+                "load",
+                path=str(path),
+                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name},
+            )
     byte_cases = {f"bytes-trunc{o}": model[:o] for o in (8, 200, len(model) // 2)}
     # len - 462: a flip fuzzing found that passes every structural check and makes TFLM itself crash
     # (SIGSEGV) on this network's int8 model: only the child-process probe keeps it out of this process.
@@ -243,8 +268,12 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         cc = carray.render_source(content, source_sha256=None).encode()
         for with_m in (True, False):
             path = place("micro", name, cc, src, with_m, header=header)
-            add(f"load/micro/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
-                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name})
+            add(
+                f"load/micro/{'m' if with_m else 'n'}/{name}",
+                "load",
+                path=str(path),
+                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name},
+            )
     # The array intact, its header damaged: a digit of the arena, another model's sha, a 1 MB header.
     arena = str(json.loads(manifest_path(src).read_text())["micro"]["arena_bytes"])
     lied = re.sub(rb"(// arena: +)\d+ bytes = \d+", rb"\g<1>1008 bytes = 1000", header)  # too small, but
@@ -259,24 +288,43 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
     for name, h in bad_headers.items():
         for with_m in (True, False):
             path = place("micro", name, text, src, with_m, header=h)
-            add(f"load/micro/{'m' if with_m else 'n'}/{name}", "load", path=str(path),
-                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name, "intact": True})
+            add(
+                f"load/micro/{'m' if with_m else 'n'}/{name}",
+                "load",
+                path=str(path),
+                _expect={"kind": "micro", "with_manifest": with_m, "mutation": name, "intact": True},
+            )
 
     # ---- wrong files under the right suffix (no manifest: nothing vouches for them)
-    png = (root / "digit.png")
+    png = root / "digit.png"
     from PIL import Image
 
     Image.fromarray(mnist.test_images[0]).save(png)
     wrong = {
-        ".tflite": {"png": png.read_bytes(), "onnx": sources["onnx-int8"].read_bytes(),
-                    "keras": sources["keras"].read_bytes(), "json": manifest_path(sources["tflite-int8"]).read_bytes(),
-                    "idx": (data_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()},
-        ".onnx": {"png": png.read_bytes(), "tflite": sources["tflite-int8"].read_bytes(),
-                  "keras": sources["keras"].read_bytes(), "json": b'{"format": "onnx"}'},
-        ".keras": {"png": png.read_bytes(), "tflite": sources["tflite-int8"].read_bytes(),
-                   "onnx": sources["onnx-int8"].read_bytes(), "zip-of-json": _zip({"config.json": b"{}"})},
-        ".cc": {"png": png.read_bytes(), "c-source": b"int main() { return 0; }\n",
-                "tflite-bytes": sources["tflite-int8"].read_bytes()},
+        ".tflite": {
+            "png": png.read_bytes(),
+            "onnx": sources["onnx-int8"].read_bytes(),
+            "keras": sources["keras"].read_bytes(),
+            "json": manifest_path(sources["tflite-int8"]).read_bytes(),
+            "idx": (data_dir / "t10k-labels-idx1-ubyte.gz").read_bytes(),
+        },
+        ".onnx": {
+            "png": png.read_bytes(),
+            "tflite": sources["tflite-int8"].read_bytes(),
+            "keras": sources["keras"].read_bytes(),
+            "json": b'{"format": "onnx"}',
+        },
+        ".keras": {
+            "png": png.read_bytes(),
+            "tflite": sources["tflite-int8"].read_bytes(),
+            "onnx": sources["onnx-int8"].read_bytes(),
+            "zip-of-json": _zip({"config.json": b"{}"}),
+        },
+        ".cc": {
+            "png": png.read_bytes(),
+            "c-source": b"int main() { return 0; }\n",
+            "tflite-bytes": sources["tflite-int8"].read_bytes(),
+        },
     }
     for suffix, contents in wrong.items():
         for what, content in contents.items():
@@ -284,8 +332,12 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
             folder.mkdir(parents=True)
             path = folder / ("model_data.cc" if suffix == ".cc" else f"model{suffix}")
             path.write_bytes(content)
-            add(f"load/wrong/{what}-as{suffix}", "load", path=str(path),
-                _expect={"kind": "wrong", "with_manifest": False, "mutation": what})
+            add(
+                f"load/wrong/{what}-as{suffix}",
+                "load",
+                path=str(path),
+                _expect={"kind": "wrong", "with_manifest": False, "mutation": what},
+            )
 
     # ---- manifests that lie, beside intact artifacts
     def lie(case: str, src: Path, edit=None, raw: bytes | None = None):
@@ -300,8 +352,12 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
             edit(m)
             raw = json.dumps(m).encode()
         manifest_path(path).write_bytes(raw)
-        add(f"load/lies/{case}", "load", path=str(path), _expect={"kind": "lie", "with_manifest": True,
-                                                                   "mutation": case})
+        add(
+            f"load/lies/{case}",
+            "load",
+            path=str(path),
+            _expect={"kind": "lie", "with_manifest": True, "mutation": case},
+        )
         return path
 
     t8, o8, mc = sources["tflite-int8"], sources["onnx-int8"], sources["micro"]
@@ -357,10 +413,15 @@ def _zip(members: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="module")
 def child_env(data_dir, tmp_path_factory):
     env = dict(os.environ)
-    env.update(EDGEMNIST_DATA_DIR=str(data_dir), XDG_CACHE_HOME=str(tmp_path_factory.mktemp("cache")),
-               EDGEMNIST_MIRRORS="http://127.0.0.1:9/", TF_CPP_MIN_LOG_LEVEL="3", PYTHONFAULTHANDLER="",
-               # A script's sys.path starts at its own folder, not the cwd: the checkout's edgemnist comes first.
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    env.update(
+        EDGEMNIST_DATA_DIR=str(data_dir),
+        XDG_CACHE_HOME=str(tmp_path_factory.mktemp("cache")),
+        EDGEMNIST_MIRRORS="http://127.0.0.1:9/",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONFAULTHANDLER="",
+        # A script's sys.path starts at its own folder, not the cwd: the checkout's edgemnist comes first.
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    )
     env.pop("PYTHONFAULTHANDLER")
     return env
 
@@ -402,16 +463,37 @@ def cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_fac
             path = loads[cid]["path"]
             with_m = expect[cid]["with_manifest"]
             tag = cid.removeprefix("load/")
-            facts = dict(with_manifest=with_m, mutation=expect[cid]["mutation"], kind=expect[cid]["kind"],
-                         intact=expect[cid].get("intact", False))
+            facts = dict(
+                with_manifest=with_m,
+                mutation=expect[cid]["mutation"],
+                kind=expect[cid]["kind"],
+                intact=expect[cid].get("intact", False),
+            )
             add(f"evaluate/{tag}", ["evaluate", path, *d], command="evaluate", **facts)
             add(f"info/{tag}", ["info", path], command="info", **facts)
             if group != "wrong" or "tflite" in path:
                 add(f"predict/{tag}", ["predict", path, str(good_png)], command="predict", **facts)
             if with_m and expect[cid]["kind"] in ("tflite-int8", "onnx-float32", "micro", "lie"):
-                add(f"bench/{tag}", ["bench", path, "--no-keras", "--no-accuracy", "--min-time", "0.01",
-                                     "--min-runs", "3", "--warmup", "1", "--batch-sizes", "1", *d],
-                    command="bench", **facts)
+                add(
+                    f"bench/{tag}",
+                    [
+                        "bench",
+                        path,
+                        "--no-keras",
+                        "--no-accuracy",
+                        "--min-time",
+                        "0.01",
+                        "--min-runs",
+                        "3",
+                        "--warmup",
+                        "1",
+                        "--batch-sizes",
+                        "1",
+                        *d,
+                    ],
+                    command="bench",
+                    **facts,
+                )
 
     # predict: hostile images with a good model
     good = str(export_artifact("tflite", "int8").path)
@@ -428,19 +510,43 @@ def cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_fac
         if e["kind"] == "keras" or e["kind"] == "wrong" and case["path"].endswith(".keras"):
             if e["kind"] == "keras" and not e["with_manifest"] and e["mutation"] not in ("empty", "trunc64"):
                 continue  # without the training manifest, a byte the zip ignores would export a good model
-            add(f"export/{cid.removeprefix('load/')}", ["export", "--model", case["path"], "--out", str(out),
-                                                        "--format", "tflite", "--quantize", "float32", *d],
-                command="export", mutation=e["mutation"], with_manifest=e["with_manifest"])
+            add(
+                f"export/{cid.removeprefix('load/')}",
+                [
+                    "export",
+                    "--model",
+                    case["path"],
+                    "--out",
+                    str(out),
+                    "--format",
+                    "tflite",
+                    "--quantize",
+                    "float32",
+                    *d,
+                ],
+                command="export",
+                mutation=e["mutation"],
+                with_manifest=e["with_manifest"],
+            )
 
     # train --data-dir: damaged MNIST files (raw IDX, so every byte is covered by the payload's sha256)
     import gzip
 
     for key, fname in (("train_labels", "train-labels-idx1-ubyte"), ("test_labels", "t10k-labels-idx1-ubyte")):
         payload = gzip.decompress((data_dir / f"{fname}.gz").read_bytes())
-        muts = {"empty": b"", "trunc3": payload[:3], "trunc8": payload[:8], "trunc-half": payload[: len(payload) // 2],
-                "trailing": payload + b"\0", "flip-magic": _flip(payload, 2), "flip-dims": _flip(payload, 6),
-                "flip-body": _flip(payload, len(payload) // 2, 0x01), "flip-last": _flip(payload, len(payload) - 1, 1),
-                "gz-truncated": None, "images-as-labels": None}
+        muts = {
+            "empty": b"",
+            "trunc3": payload[:3],
+            "trunc8": payload[:8],
+            "trunc-half": payload[: len(payload) // 2],
+            "trailing": payload + b"\0",
+            "flip-magic": _flip(payload, 2),
+            "flip-dims": _flip(payload, 6),
+            "flip-body": _flip(payload, len(payload) // 2, 0x01),
+            "flip-last": _flip(payload, len(payload) - 1, 1),
+            "gz-truncated": None,
+            "images-as-labels": None,
+        }
         for name, content in muts.items():
             folder = root / "data" / f"{key}-{name}"
             folder.mkdir(parents=True)
@@ -454,8 +560,12 @@ def cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_fac
                 (folder / f"{fname}.gz").symlink_to(data_dir / "t10k-images-idx3-ubyte.gz")
             else:
                 (folder / fname).write_bytes(content)
-            add(f"train/{key}/{name}", ["train", "--epochs", "1", "--data-dir", str(folder), "--out",
-                                        str(root / "train-out")], command="train", mutation=name)
+            add(
+                f"train/{key}/{name}",
+                ["train", "--epochs", "1", "--data-dir", str(folder), "--out", str(root / "train-out")],
+                command="train",
+                mutation=name,
+            )
     return cases
 
 
@@ -463,30 +573,40 @@ def _one_error_line(stderr: str) -> bool:
     return stderr.startswith("error: ") and stderr.count("\n") == 1 and stderr.endswith("\n")
 
 
-def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_factory, images_file,
-                           child_env, record_property):
+def test_corruption_corpus(
+    corpus, export_artifact, model_path, data_dir, mnist, tmp_path_factory, images_file, child_env, record_property
+):
     load_cases = list(corpus["cases"].values())
     clis = cli_cases(corpus, export_artifact, model_path, data_dir, mnist, tmp_path_factory)
     cli_list = [{k: v for k, v in c.items() if k != "_expect"} for c in clis.values()]
     # Two children at a time (the machine's two cores): the load cases and the CLI cases.
     half = len(cli_list) // 2
     with ThreadPoolExecutor(3) as pool:
-        futures = [pool.submit(run_cases, load_cases, images_file, child_env),
-                   pool.submit(run_cases, cli_list[:half], images_file, child_env),
-                   pool.submit(run_cases, cli_list[half:], images_file, child_env)]
+        futures = [
+            pool.submit(run_cases, load_cases, images_file, child_env),
+            pool.submit(run_cases, cli_list[:half], images_file, child_env),
+            pool.submit(run_cases, cli_list[half:], images_file, child_env),
+        ]
         results = {}
         for f in futures:
             results.update(f.result())
 
     from edgemnist.predictor import Predictor
 
-    pristine = {kind: Predictor.load(src).predict(mnist.test_images[:N_IMAGES]).labels.tolist()
-                for kind, src in corpus["sources"].items()}
+    pristine = {
+        kind: Predictor.load(src).predict(mnist.test_images[:N_IMAGES]).labels.tolist()
+        for kind, src in corpus["sources"].items()
+    }
     problems, counts = [], collections.Counter()
     for cid in corpus["cases"]:
         r, e = results[cid], corpus["expect"][cid]
-        group = "lies" if e["kind"] == "lie" else "wrong" if e["kind"] == "wrong" else \
-            f"{e['kind']} ({'with' if e['with_manifest'] else 'no'} manifest)"
+        group = (
+            "lies"
+            if e["kind"] == "lie"
+            else "wrong"
+            if e["kind"] == "wrong"
+            else f"{e['kind']} ({'with' if e['with_manifest'] else 'no'} manifest)"
+        )
         if r["outcome"] == "crash":
             problems.append(f"{cid}: CRASH {r}")
             counts[(group, "crash")] += 1
@@ -502,20 +622,32 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
             counts[(group, outcome)] += 1
             if e["with_manifest"] and e["kind"] != "lie" and not e.get("intact"):
                 if r["type"] != "ArtifactChangedError":
-                    problems.append(f"{cid}: with a manifest, a changed artifact must be refused by sha256, "
-                                    f"got {r['type']}: {r['message']}")
+                    problems.append(
+                        f"{cid}: with a manifest, a changed artifact must be refused by sha256, "
+                        f"got {r['type']}: {r['message']}"
+                    )
             continue
         # loaded
         same = r["argmax"] == pristine.get(e["kind"])
-        counts[(group, ("loaded, answers unchanged" if same else "loaded, answers changed") if r["finite"]
-                else "loaded, non-finite output")] += 1
+        counts[
+            (
+                group,
+                ("loaded, answers unchanged" if same else "loaded, answers changed")
+                if r["finite"]
+                else "loaded, non-finite output",
+            )
+        ] += 1
         if e["kind"] == "lie" or e["with_manifest"] and not e.get("intact"):
             problems.append(f"{cid}: loaded although {'its manifest lies' if e['kind'] == 'lie' else 'it changed'}")
         if r["shape"] != [N_IMAGES, 10] or r["dtype"] != "float32" or not r["finite"] or r["sum_err"] > 0.05:
-            problems.append(f"{cid}: loaded but answered {r['shape']} {r['dtype']} finite={r['finite']} "
-                            f"sum_err={r['sum_err']}")
-        if e.get("intact") and r["argmax"][:10] != mnist.test_labels[:10].tolist() and \
-                np.mean(np.array(r["argmax"]) == mnist.test_labels[:N_IMAGES]) < 0.9:
+            problems.append(
+                f"{cid}: loaded but answered {r['shape']} {r['dtype']} finite={r['finite']} sum_err={r['sum_err']}"
+            )
+        if (
+            e.get("intact")
+            and r["argmax"][:10] != mnist.test_labels[:10].tolist()
+            and np.mean(np.array(r["argmax"]) == mnist.test_labels[:N_IMAGES]) < 0.9
+        ):
             problems.append(f"{cid}: an intact array with a damaged header answers wrongly: {r['argmax'][:10]}")
 
     for cid, case in clis.items():
@@ -536,9 +668,16 @@ def test_corruption_corpus(corpus, export_artifact, model_path, data_dir, mnist,
             problems.append(f"{cid}: exit {rc} without saying why: stdout={r['stdout'][-300:]!r}")
         if rc == 0 and err:
             problems.append(f"{cid}: exit 0 with an error: {err!r}")
-        if e.get("with_manifest") and e["command"] in ("evaluate", "predict", "bench") and rc != 1 and \
-                e.get("kind") != "lie" and not e.get("intact"):
-            problems.append(f"{cid}: with a manifest, a changed artifact must fail the gate (exit 1), got {rc}: {err!r}")
+        if (
+            e.get("with_manifest")
+            and e["command"] in ("evaluate", "predict", "bench")
+            and rc != 1
+            and e.get("kind") != "lie"
+            and not e.get("intact")
+        ):
+            problems.append(
+                f"{cid}: with a manifest, a changed artifact must fail the gate (exit 1), got {rc}: {err!r}"
+            )
         if e["command"] == "export" and e.get("with_manifest") and rc != 1:  # the training manifest's sha256
             problems.append(f"{cid}: export from a changed model.keras must be refused (exit 1), got {rc}: {err!r}")
         if e["command"] in ("predict-image", "train") or e["command"] == "export" and not e.get("with_manifest"):

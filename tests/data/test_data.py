@@ -41,15 +41,25 @@ def test_raw_and_gzip_idx_and_npz_read_identically(tmp_path, data_dir, mnist):
 
     npz = tmp_path / "npz"
     npz.mkdir()
-    np.savez_compressed(npz / "mnist.npz", x_train=mnist.train_images, y_train=mnist.train_labels,
-                        x_test=mnist.test_images, y_test=mnist.test_labels)
+    np.savez_compressed(
+        npz / "mnist.npz",
+        x_train=mnist.train_images,
+        y_train=mnist.train_labels,
+        x_test=mnist.test_images,
+        y_test=mnist.test_labels,
+    )
     got = data.load_mnist(npz, download=False)
     assert all(np.array_equal(a, b) for a, b in zip(got, mnist, strict=True))
 
 
 def test_npz_with_pickled_object_array_is_refused(tmp_path):
-    np.savez(tmp_path / "mnist.npz", x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1),
-             x_test=np.zeros(1), y_test=np.zeros(1))
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=np.array([{"a": 1}], dtype=object),
+        y_train=np.zeros(1),
+        x_test=np.zeros(1),
+        y_test=np.zeros(1),
+    )
     with pytest.raises(DataError, match="mnist.npz"):
         data.load_mnist(tmp_path, download=False)
 
@@ -57,8 +67,13 @@ def test_npz_with_pickled_object_array_is_refused(tmp_path):
 def test_npz_with_altered_pixels_is_refused(tmp_path, mnist):
     x_test = mnist.test_images.copy()
     x_test[0, 14, 14] ^= 1
-    np.savez(tmp_path / "mnist.npz", x_train=mnist.train_images, y_train=mnist.train_labels,
-             x_test=x_test, y_test=mnist.test_labels)
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=mnist.train_images,
+        y_train=mnist.train_labels,
+        x_test=x_test,
+        y_test=mnist.test_labels,
+    )
     with pytest.raises(DataError, match=r"x_test.*SHA-256"):
         data.load_mnist(tmp_path, download=False)
 

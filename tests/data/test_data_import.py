@@ -30,8 +30,11 @@ def _tree(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (hidden ones too) with its SHA-256."""
     if not folder.exists():
         return {}
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_import_then_every_load_reads_the_cache(cache, data_dir, mnist, capsys):
@@ -60,8 +63,13 @@ def test_import_of_raw_files_and_of_mnist_npz(cache, tmp_path, data_dir, mnist):
 
     npz = tmp_path / "npz"
     npz.mkdir()
-    np.savez_compressed(npz / "mnist.npz", x_train=mnist.train_images, y_train=mnist.train_labels,
-                        x_test=mnist.test_images, y_test=mnist.test_labels)
+    np.savez_compressed(
+        npz / "mnist.npz",
+        x_train=mnist.train_images,
+        y_train=mnist.train_labels,
+        x_test=mnist.test_images,
+        y_test=mnist.test_labels,
+    )
     shutil.rmtree(cache)
     assert [p.name for p in data.import_dir(npz).files] == ["mnist.npz"]
     assert np.array_equal(data.load_test(download=False)[0], mnist.test_images)
@@ -88,12 +96,15 @@ def _truncated(folder: Path, data_dir: Path) -> None:
     gz.write_bytes(gz.read_bytes()[:5000])
 
 
-@pytest.mark.parametrize("case,expect", [
-    ("missing", "missing train-labels-idx1-ubyte[.gz] (or mnist.npz)"),
-    ("wrong", "a well-formed IDX file, but not MNIST's train-images-idx3-ubyte"),
-    ("truncated", "t10k-images-idx3-ubyte.gz: truncated gzip"),
-    ("not_a_folder", "not a folder; expected a folder with the four MNIST files"),
-])
+@pytest.mark.parametrize(
+    "case,expect",
+    [
+        ("missing", "missing train-labels-idx1-ubyte[.gz] (or mnist.npz)"),
+        ("wrong", "a well-formed IDX file, but not MNIST's train-images-idx3-ubyte"),
+        ("truncated", "t10k-images-idx3-ubyte.gz: truncated gzip"),
+        ("not_a_folder", "not a folder; expected a folder with the four MNIST files"),
+    ],
+)
 def test_a_bad_folder_is_one_line_and_the_cache_stays_as_it_was(case, expect, cache, tmp_path, data_dir, capsys):
     source = tmp_path / "source"
     if case == "not_a_folder":

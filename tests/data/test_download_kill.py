@@ -31,13 +31,15 @@ def test_download_killed_midway_leaves_nothing_in_the_cache(data_dir, tmp_path):
     env.pop("EDGEMNIST_DATA_DIR", None)
     with serve(www, delay=0.05) as url:  # ~1.6 MB at ~300 KB/s: several seconds
         env["EDGEMNIST_MIRRORS"] = url + "/"
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         folder = cache / "edgemnist"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until part of the file has arrived
-            partial = [p for p in folder.rglob("*") if p.is_file() and p.stat().st_size > 100_000] \
-                if folder.is_dir() else []
+            partial = (
+                [p for p in folder.rglob("*") if p.is_file() and p.stat().st_size > 100_000] if folder.is_dir() else []
+            )
             if partial:
                 break
             time.sleep(0.02)
@@ -49,7 +51,8 @@ def test_download_killed_midway_leaves_nothing_in_the_cache(data_dir, tmp_path):
     assert all(re.match(r"^\.download-\d+-", n) for n in _hidden(folder))
     with serve(www) as url:
         env["EDGEMNIST_MIRRORS"] = url + "/"
-        done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
+        )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]

@@ -46,9 +46,13 @@ def test_export_runs_the_cortex_m4_and_wasm_checks_when_the_toolchains_exist(c_e
     for path in ("dsp", "portable"):
         run = c["cortex_m4"][path]
         assert run["differing_bytes_vs_host"] == 0 and run["images"] == c["cortex_m4"]["images"] >= 1000
-        assert run["sizes"]["ram_bytes"] == run["sizes"]["data_bytes"] + run["sizes"]["bss_bytes"] \
-            + run["stack_peak_bytes"]
-    assert c["cortex_m4"]["dsp"]["instructions_per_inference"] < c["cortex_m4"]["portable"]["instructions_per_inference"]
+        assert (
+            run["sizes"]["ram_bytes"]
+            == run["sizes"]["data_bytes"] + run["sizes"]["bss_bytes"] + run["stack_peak_bytes"]
+        )
+    assert (
+        c["cortex_m4"]["dsp"]["instructions_per_inference"] < c["cortex_m4"]["portable"]["instructions_per_inference"]
+    )
     assert c["wasm"] == {"path": "wasm-simd128", "images": 10000, "differing_bytes_vs_host": 0}
 
 
@@ -89,13 +93,45 @@ def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
 
 
 def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, toolchain, capsys):
-    assert main(["bench", str(c_export.path), "--no-keras", "--min-time", "0.05", "--min-runs", "20",
-                 "--batch-sizes", "1", "--no-accuracy", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                str(c_export.path),
+                "--no-keras",
+                "--min-time",
+                "0.05",
+                "--min-runs",
+                "20",
+                "--batch-sizes",
+                "1",
+                "--no-accuracy",
+                "--data-dir",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     assert "edgemnist_model.c" in capsys.readouterr().out
     toolchain("arm-none-eabi-gcc", "qemu-system-arm")
     out = tmp_path / "m4.json"
-    assert main(["bench", "--target", "cortex-m4", str(c_export.path), "--images", "100", "--json", str(out),
-                 "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--target",
+                "cortex-m4",
+                str(c_export.path),
+                "--images",
+                "100",
+                "--json",
+                str(out),
+                "--data-dir",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert report["images"] == 100 and set(report["paths"]) == {"dsp", "portable"}
     assert all(p["differing_bytes_vs_host"] == 0 for p in report["paths"].values())
@@ -127,12 +163,14 @@ def test_the_c_backend_imports_no_interpreter(c_export):
     import subprocess
     import sys
 
-    code = ("import sys, numpy as np\n"
-            "from edgemnist.predictor import Predictor\n"
-            f"p = Predictor.load({str(c_export.path)!r})\n"
-            "p.predict(np.zeros((2, 28, 28), np.uint8))\n"
-            "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'ai_edge_litert', "
-            "'tflite_micro'})\n"
-            "print(bad)\n")
+    code = (
+        "import sys, numpy as np\n"
+        "from edgemnist.predictor import Predictor\n"
+        f"p = Predictor.load({str(c_export.path)!r})\n"
+        "p.predict(np.zeros((2, 28, 28), np.uint8))\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'ai_edge_litert', "
+        "'tflite_micro'})\n"
+        "print(bad)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -59,8 +59,10 @@ def test_all_configs_cover_the_registry():
     got = {(c.format, c.mode, c.io) for c in configs}
     assert set(CASES) <= got and ("tflite", "int8", "float") in got
     expected = {(f, m.name, io) for f in EXPORT_FORMATS for m in FORMATS[f].modes for io in m.io}
-    assert got | {(s.split(":")[0], m.name, io) for s in skipped for m in FORMATS[s.split(":")[0]].modes
-                  for io in m.io} == expected
+    assert (
+        got | {(s.split(":")[0], m.name, io) for s in skipped for m in FORMATS[s.split(":")[0]].modes for io in m.io}
+        == expected
+    )
     float32, _ = all_configs(mode="float32")
     assert [(c.format, c.mode) for c in float32] == [("tflite", "float32"), ("onnx", "float32")]
     with pytest.raises(ConfigError, match="no exportable format"):
@@ -79,8 +81,11 @@ def test_artifact_verified_against_keras(fmt, mode, io, export_artifact, model_p
     m = read_manifest(result.path, required=True)  # validated
     assert m == json.loads(json.dumps(result.manifest))
     assert (m["format"], m["quantization"], m["io"]) == (fmt, mode, io)
-    assert m["artifact"] == {"file": result.path.name, "sha256": sha256_file(result.path),
-                             "bytes": result.path.stat().st_size}
+    assert m["artifact"] == {
+        "file": result.path.name,
+        "sha256": sha256_file(result.path),
+        "bytes": result.path.stat().st_size,
+    }
     assert m["source"]["sha256"] == sha256_file(model_path)
     assert m["preprocessing"] == spec.PREPROCESSING and m["labels"] == list(range(10))
     dtype = "int8" if io == "int8" else "float32"
@@ -264,17 +269,29 @@ def test_calibration_comes_from_training_images_seeded(mnist):
     assert np.array_equal(a.images * 255, mnist.train_images[indices].reshape(50, 784).astype(np.float32))
 
 
-@pytest.mark.parametrize("argv,expect", [
-    (["--format", "onnx", "--quantize", "float16"], "expected one of: int8, dynamic, float32"),
-    (["--quantize", "float16", "--io", "int8"], "allowed: float"),
-    (["--format", "onnx", "--io", "int8"], "allowed: float"),
-    (["--format", "keras"], "choose from"),
-    (["--quantize", "int4"], "choose from"),
-    (["--calibration-samples", "0"], "positive integer"),
-    (["--calibration-samples", "70000"], "1 to 60000"),
-    (["--tolerance", "-1"], "between 0 and 100"),
-], ids=["onnx-float16", "float16-int8io", "onnx-int8io", "keras", "int4", "zero-samples", "too-many-samples",
-        "tolerance"])
+@pytest.mark.parametrize(
+    "argv,expect",
+    [
+        (["--format", "onnx", "--quantize", "float16"], "expected one of: int8, dynamic, float32"),
+        (["--quantize", "float16", "--io", "int8"], "allowed: float"),
+        (["--format", "onnx", "--io", "int8"], "allowed: float"),
+        (["--format", "keras"], "choose from"),
+        (["--quantize", "int4"], "choose from"),
+        (["--calibration-samples", "0"], "positive integer"),
+        (["--calibration-samples", "70000"], "1 to 60000"),
+        (["--tolerance", "-1"], "between 0 and 100"),
+    ],
+    ids=[
+        "onnx-float16",
+        "float16-int8io",
+        "onnx-int8io",
+        "keras",
+        "int4",
+        "zero-samples",
+        "too-many-samples",
+        "tolerance",
+    ],
+)
 def test_bad_flags_exit_2_listing_what_is_allowed(argv, expect, tmp_path, capsys):
     rc, out, err = _cli(["export", "--out", str(tmp_path), *argv], capsys)
     assert rc == 2 and expect in err, err
@@ -290,17 +307,35 @@ def test_missing_model_says_how_to_train(tmp_path, capsys):
 
 
 def test_cli_format_all_float32_prints_a_table(model_path, data_dir, tmp_path, capsys):
-    rc, out, err = _cli(["export", "--format", "all", "--quantize", "float32", "--model", str(model_path),
-                         "--out", str(tmp_path), "--data-dir", str(data_dir)], capsys)
+    rc, out, err = _cli(
+        [
+            "export",
+            "--format",
+            "all",
+            "--quantize",
+            "float32",
+            "--model",
+            str(model_path),
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capsys,
+    )
     assert rc == 0, err
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["model.float32.onnx", "model.float32.onnx.json", "model.float32.tflite",
-                     "model.float32.tflite.json"]
+    assert names == [
+        "model.float32.onnx",
+        "model.float32.onnx.json",
+        "model.float32.tflite",
+        "model.float32.tflite.json",
+    ]
     lines = out.splitlines()
     assert lines[-1].startswith("2 exported") and "0 rejected" in lines[-1]
     headers = [i for i, line in enumerate(lines) if line.startswith("artifact ")]
     assert len(headers) == 1  # one table, printed row by row (never printed twice)
-    table = lines[headers[0]:-1]
+    table = lines[headers[0] : -1]
     assert table[0].split() == ["artifact", "model", "size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
     assert len(table) == 3 and all(row.rstrip().endswith("ok") and " kB " in row for row in table[1:])
 
@@ -318,13 +353,26 @@ def broken_model(model_path, tmp_path_factory):
     return save_model(model, tmp_path_factory.mktemp("broken") / "model.keras")
 
 
-def test_failing_gate_exits_1_and_leaves_nothing_valid_looking(broken_model, export_artifact, data_dir, tmp_path,
-                                                               capsys):
+def test_failing_gate_exits_1_and_leaves_nothing_valid_looking(
+    broken_model, export_artifact, data_dir, tmp_path, capsys
+):
     good = export_artifact("tflite", "float32").path
     shutil.copy(good, tmp_path / good.name)  # a stale valid artifact of the same name
     shutil.copy(manifest_path(good), manifest_path(tmp_path / good.name))
-    rc, out, err = _cli(["export", "--quantize", "float32", "--model", str(broken_model), "--out", str(tmp_path),
-                         "--data-dir", str(data_dir)], capsys)
+    rc, out, err = _cli(
+        [
+            "export",
+            "--quantize",
+            "float32",
+            "--model",
+            str(broken_model),
+            "--out",
+            str(tmp_path),
+            "--data-dir",
+            str(data_dir),
+        ],
+        capsys,
+    )
     assert rc == 1, err
     assert err.startswith("error: ") and "accuracy" in err and ".rejected" in err
     assert "REJECTED" in out
@@ -397,8 +445,7 @@ def test_interrupted_verification_leaves_the_old_artifact(source, populated, tmp
     _unchanged(tmp_path, populated)
 
 
-def test_killed_between_manifest_and_artifact_is_refused_not_trusted(source, export_artifact, tmp_path,
-                                                                     monkeypatch):
+def test_killed_between_manifest_and_artifact_is_refused_not_trusted(source, export_artifact, tmp_path, monkeypatch):
     """The manifest lands first, the artifact last: dying in between leaves an old artifact beside a new
     manifest, which the predictor refuses by sha256 instead of trusting it."""
     import os

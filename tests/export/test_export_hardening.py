@@ -76,5 +76,8 @@ def test_out_with_dotdot_lands_in_the_folder_it_names(export_artifact, mnist, tm
     result = export_prepared(source, ExportConfig("tflite", "float32"), tmp_path / "a" / ".." / "b")
     assert result.path.resolve() == (tmp_path / "b" / "model.float32.tflite").resolve()
     new = {p.resolve() for p in tmp_path.rglob("*")} - {p.resolve() for p in before}
-    assert new == {(tmp_path / "b").resolve(), (tmp_path / "b" / "model.float32.tflite").resolve(),
-                   (tmp_path / "b" / "model.float32.tflite.json").resolve()}
+    assert new == {
+        (tmp_path / "b").resolve(),
+        (tmp_path / "b" / "model.float32.tflite").resolve(),
+        (tmp_path / "b" / "model.float32.tflite.json").resolve(),
+    }

@@ -16,8 +16,9 @@ from edgemnist.manifest import manifest_path, read_manifest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_sigkill_during_export_never_leaves_a_half_artifact(export_artifact, model_path, data_dir, tmp_path,
-                                                           record_property):
+def test_sigkill_during_export_never_leaves_a_half_artifact(
+    export_artifact, model_path, data_dir, tmp_path, record_property
+):
     out = tmp_path / "out"
     out.mkdir()
     # An older, different artifact under the same name, so a torn landing would be visible.
@@ -25,8 +26,20 @@ def test_sigkill_during_export_never_leaves_a_half_artifact(export_artifact, mod
     shutil.copy(older, out / "model.int8.tflite")
     shutil.copy(manifest_path(older), out / "model.int8.tflite.json")
     assert _assert_consistent(out, "model.int8.tflite") == "consistent"
-    argv = [sys.executable, "-m", "edgemnist", "export", "--format", "tflite", "--model", str(model_path),
-            "--out", str(out), "--data-dir", str(data_dir)]
+    argv = [
+        sys.executable,
+        "-m",
+        "edgemnist",
+        "export",
+        "--format",
+        "tflite",
+        "--model",
+        str(model_path),
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+    ]
     env = _cli_env(data_dir, tmp_path / "cache")
     rng = random.Random(20240607)
     targets = ["model.int8.tflite", "model.int8.tflite.json"]

@@ -38,8 +38,9 @@ def monkeypatch_module():
     mp.undo()
 
 
-def test_one_int8_tflite_export_builds_two_interpreters_and_hashes_the_model_once(counted_source, tmp_path,
-                                                                                   monkeypatch):
+def test_one_int8_tflite_export_builds_two_interpreters_and_hashes_the_model_once(
+    counted_source, tmp_path, monkeypatch
+):
     from ai_edge_litert import interpreter as litert
 
     source, hashes = counted_source
@@ -80,11 +81,13 @@ def test_onnx_int8_records_the_recipe_it_applied_in_manifest_and_metadata(counte
     (kwargs,) = applied
     assert kwargs == STATIC.apply_kwargs(quantization)
     assert {k: str(v).rsplit(".", 1)[-1] if not isinstance(v, bool) else v for k, v in kwargs.items()} == {
-        k: in_manifest[k] for k in STATIC.to_dict()}
+        k: in_manifest[k] for k in STATIC.to_dict()
+    }
 
 
-def test_an_exporter_gets_a_verified_input_and_lands_several_fixed_name_companions(counted_source, tmp_path,
-                                                                                   monkeypatch):
+def test_an_exporter_gets_a_verified_input_and_lands_several_fixed_name_companions(
+    counted_source, tmp_path, monkeypatch
+):
     """What the C kernel and web formats rely on: ``requires`` hands over another verified artifact
     (``job.input``), and companions with fixed names (index.html, several .wasm) are staged and land together."""
     import shutil
@@ -130,16 +133,30 @@ def test_an_exporter_gets_a_verified_input_and_lands_several_fixed_name_companio
     module = types.ModuleType("edgemnist_test_copy_exporter")
     module.EXPORTER = CopyExporter()
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(FORMATS, "copy", Format(
-        name="copy", suffix=".tflcopy", modes=(Mode("int8", "a verified int8 .tflite, copied", io=("int8",)),),
-        exporter=f"{module.__name__}:EXPORTER", backend="edgemnist.predictor.litert:LiteRTBackend",
-        extra="litert", runtime="LiteRT"))
+    monkeypatch.setitem(
+        FORMATS,
+        "copy",
+        Format(
+            name="copy",
+            suffix=".tflcopy",
+            modes=(Mode("int8", "a verified int8 .tflite, copied", io=("int8",)),),
+            exporter=f"{module.__name__}:EXPORTER",
+            backend="edgemnist.predictor.litert:LiteRTBackend",
+            extra="litert",
+            runtime="LiteRT",
+        ),
+    )
     result = export_prepared(source, ExportConfig("copy"), tmp_path)
     assert seen["input"].report.passed and seen["input"].config == ExportConfig("tflite", "int8", "int8")
     assert len(seen["jobs"]) == 3 and all(j is seen["jobs"][0] for j in seen["jobs"])  # one job, every step
     assert all(p.name.startswith(".") and p.parent == tmp_path for p in seen["staged"])  # hidden temporaries
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "kernel.wasm", "model.int8.tflcopy",
-                                                          "model.int8.tflcopy.json", "simd.wasm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "index.html",
+        "kernel.wasm",
+        "model.int8.tflcopy",
+        "model.int8.tflcopy.json",
+        "simd.wasm",
+    ]
     assert result.manifest["artifact"]["sha256"] == seen["input"].manifest["artifact"]["sha256"]
     assert (tmp_path / "kernel.wasm").read_text().startswith("kernel.wasm of ")
     with Predictor.load(result.path) as p:

@@ -30,8 +30,14 @@ def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, e
     folder = web_export.path.parent
     assert web_export.path.name == "edgemnist_model.wasm" and folder.name == "web"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["edgemnist_model.wasm", "edgemnist_model.scalar.wasm", "edgemnist_model.wasm.json", "index.html",
-         "edgemnist.js"])
+        [
+            "edgemnist_model.wasm",
+            "edgemnist_model.scalar.wasm",
+            "edgemnist_model.wasm.json",
+            "index.html",
+            "edgemnist.js",
+        ]
+    )
     m = web_export.manifest
     assert m["format"] == "web" and m["quantization"] == "int8" and m["verification"]["passed"]
     web = m["web"]
@@ -82,8 +88,25 @@ def test_evaluate_predict_info_bench_on_the_wasm(web_export, data_dir, tmp_path,
     assert main(["info", path]) == 0
     info = capsys.readouterr().out
     assert "wasmtime" in info and "wasm-simd128" in info
-    assert main(["bench", path, "--no-keras", "--min-time", "0.05", "--min-runs", "20", "--batch-sizes", "1",
-                 "--no-accuracy", "--data-dir", str(data_dir)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                path,
+                "--no-keras",
+                "--min-time",
+                "0.05",
+                "--min-runs",
+                "20",
+                "--batch-sizes",
+                "1",
+                "--no-accuracy",
+                "--data-dir",
+                str(data_dir),
+            ]
+        )
+        == 0
+    )
     assert "edgemnist_model.wasm" in capsys.readouterr().out
 
 
@@ -104,17 +127,27 @@ def test_a_changed_wasm_is_refused(web_export, tmp_path):
 
 
 def test_serve_command_serves_the_folder_until_interrupted(web_export):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(web_build.HERE.parents[1]),
-                                                                     os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-m", "edgemnist", "serve", str(web_export.path.parent), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(web_build.HERE.parents[1]), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgemnist", "serve", str(web_export.path.parent), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("serving ") and " at http://127.0.0.1:" in line, line
         port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        for path, mime in [("/", "text/html; charset=utf-8"), ("/edgemnist_model.wasm", "application/wasm"),
-                           ("/edgemnist.js", "text/javascript; charset=utf-8")]:
+        for path, mime in [
+            ("/", "text/html; charset=utf-8"),
+            ("/edgemnist_model.wasm", "application/wasm"),
+            ("/edgemnist.js", "text/javascript; charset=utf-8"),
+        ]:
             conn.request("GET", path)
             resp = conn.getresponse()
             body = resp.read()
@@ -144,11 +177,13 @@ def test_a_kernel_that_needs_libc_is_refused(tmp_path, toolchain):
     toolchain("clang", "wasm-ld")
     (tmp_path / "edgemnist_model.h").write_text(
         "#include <stdint.h>\n#define EDGEMNIST_INPUT_SIZE 784\n#define EDGEMNIST_OUTPUT_SIZE 10\n"
-        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]);\nconst char *edgemnist_path(void);\n")
+        "int edgemnist_predict(const uint8_t p[784], int8_t s[10]);\nconst char *edgemnist_path(void);\n"
+    )
     (tmp_path / "edgemnist_model.c").write_text(
         '#include "edgemnist_model.h"\nvoid *memcpy(void *d, const void *s, unsigned long n);\n'
         "int edgemnist_predict(const uint8_t p[784], int8_t s[10]) { memcpy(s, p, 10); return 0; }\n"
-        'const char *edgemnist_path(void) { return "portable"; }\n')
+        'const char *edgemnist_path(void) { return "portable"; }\n'
+    )
     # A hand-written kernel is refused before clang runs (ckernel.host.verified_pair); the module's import check
     # behind it stays as a second line.
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):

@@ -32,8 +32,9 @@ def _pack(model) -> bytes:
     return bytes(builder.Output())
 
 
-def tflite_written_tensor_with_data(src: Path, folder: Path, *, which: str = "activation",
-                                    where: str = "offset") -> Path:
+def tflite_written_tensor_with_data(
+    src: Path, folder: Path, *, which: str = "activation", where: str = "offset"
+) -> Path:
     """A tensor the runtime writes (the hidden activation, or the graph output) given a buffer with data:
     ``where="offset"`` (offset=4096, size=4096, data inside the file) or ``"inline"`` (its own bytes)."""
     schema, model = _tflite_model(src)
@@ -124,13 +125,22 @@ def onnx_loop(src: Path, folder: Path, trips: int = 1 << 40) -> Path:
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]), helper.make_node("Identity", ["v_in"], ["v_out"])],
         "body",
-        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None)],
-        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None)])
-    g.initializer.extend([helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
-                          helper.make_tensor("keep_going", TensorProto.BOOL, [], [True])])
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, None),
+        ],
+    )
+    g.initializer.extend(
+        [
+            helper.make_tensor("trips", TensorProto.INT64, [], [trips]),
+            helper.make_tensor("keep_going", TensorProto.BOOL, [], [True]),
+        ]
+    )
     g.node.append(helper.make_node("Loop", ["trips", "keep_going", inner], [out.name], body=body))
     return _save_onnx(model, src, folder)
 
@@ -146,8 +156,12 @@ def onnx_tile(src: Path, folder: Path, repeats: int = 65536) -> Path:
     fed = x + "_after_tile"
     for node in g.node:
         node.input[:] = [fed if i == x else i for i in node.input]
-    g.initializer.extend([helper.make_tensor("reps", TensorProto.INT64, [2], [repeats, 1]),
-                          helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
+    g.initializer.extend(
+        [
+            helper.make_tensor("reps", TensorProto.INT64, [2], [repeats, 1]),
+            helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        ]
+    )
     nodes = [
         helper.make_node("Tile", [x, "reps"], ["tiled"]),
         helper.make_node("ReduceMax", ["tiled"], ["reduced"], axes=[0], keepdims=1),
@@ -242,8 +256,16 @@ def odd_manifest(src: Path, folder: Path, kind: str) -> Path:
     return out
 
 
-LENGTH_SPELLINGS = {"minus-one": "-1", "empty": "", "hex": "0x67518", "suffix-u": "423192u", "missing": None,
-                    "plus": "+423192", "leading-zero": "0423192", "spaces": " 423192 "}
+LENGTH_SPELLINGS = {
+    "minus-one": "-1",
+    "empty": "",
+    "hex": "0x67518",
+    "suffix-u": "423192u",
+    "missing": None,
+    "plus": "+423192",
+    "leading-zero": "0423192",
+    "spaces": " 423192 ",
+}
 
 
 def micro_length(src: Path, folder: Path, spelling: str | None) -> Path:
@@ -290,8 +312,9 @@ def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
     for model in ("tflite-float32", "tflite-int8"):
         for which in ("activation", "output"):
             for where in ("offset", "inline"):
-                p = tflite_written_tensor_with_data(src[model], root / f"1-{model}-{which}-{where}", which=which,
-                                                    where=where)
+                p = tflite_written_tensor_with_data(
+                    src[model], root / f"1-{model}-{which}-{where}", which=which, where=where
+                )
                 out.append((f"1-{model}-{which}-{where}", {"kind": "load", "path": str(p)}))
     for model in ("tflite-float32", "tflite-int8"):
         p = tflite_operator_without_weights(src[model], root / f"fuzz-1596-{model}")
@@ -303,8 +326,12 @@ def findings(src: dict[str, Path], root: Path) -> list[tuple[str, dict]]:
     p = as_micro_pair(p.read_bytes(), src["micro"], root / "fuzz-1631-micro")
     out.append(("fuzz-1631-micro", {"kind": "load", "path": str(p), "timeout": 300}))
     for trips in (1 << 40, 1 << 62):
-        out.append((f"2-loop-{trips}", {"kind": "load", "path": str(onnx_loop(src["onnx-float32"], root / f"2-{trips}",
-                                                                             trips))}))
+        out.append(
+            (
+                f"2-loop-{trips}",
+                {"kind": "load", "path": str(onnx_loop(src["onnx-float32"], root / f"2-{trips}", trips))},
+            )
+        )
     tile = onnx_tile(src["onnx-float32"], root / "3-tile")
     out.append(("3-tile", {"kind": "load", "path": str(tile)}))
     for edit in (surrogate_fields, surrogate_created, forged_reason, ansi_fields, bad_sha):

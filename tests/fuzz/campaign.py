@@ -29,8 +29,18 @@ from fuzz import harness  # noqa: E402
 from fuzz.mutators import Mutator  # noqa: E402
 
 
-def run_campaign(sources: dict[str, Path], images, n: int, *, seed: int, jobs: int = 1, workdir: Path,
-                 keep: Path | None = None, info_every: int = 5, log=print) -> dict:
+def run_campaign(
+    sources: dict[str, Path],
+    images,
+    n: int,
+    *,
+    seed: int,
+    jobs: int = 1,
+    workdir: Path,
+    keep: Path | None = None,
+    info_every: int = 5,
+    log=print,
+) -> dict:
     import numpy as np
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -57,13 +67,32 @@ def run_campaign(sources: dict[str, Path], images, n: int, *, seed: int, jobs: i
             case.update(id=f"{i}.{j}", workdir=str(folder / f"run{j}"), timeout=harness.TIMEOUT_S)
             r = server.run(case)
             bad = harness.problems(r)
-            rows.append({"i": i, "kind": m.kind, "case": case["kind"], "outcome": r["outcome"],
-                         "rc": r.get("rc"), "signal": r["signal"], "hung": r["hung"],
-                         "traceback": "Traceback (most recent call last)" in r["stderr"],
-                         "maxrss": r["maxrss"], "seconds": r["seconds"], "problems": bad})
+            rows.append(
+                {
+                    "i": i,
+                    "kind": m.kind,
+                    "case": case["kind"],
+                    "outcome": r["outcome"],
+                    "rc": r.get("rc"),
+                    "signal": r["signal"],
+                    "hung": r["hung"],
+                    "traceback": "Traceback (most recent call last)" in r["stderr"],
+                    "maxrss": r["maxrss"],
+                    "seconds": r["seconds"],
+                    "problems": bad,
+                }
+            )
             if bad:
-                failures.append({"i": i, "kind": m.kind, "what": m.description, "case": case["kind"],
-                                 "problems": bad, "stderr": r["stderr"][-1500:]})
+                failures.append(
+                    {
+                        "i": i,
+                        "kind": m.kind,
+                        "what": m.description,
+                        "case": case["kind"],
+                        "problems": bad,
+                        "stderr": r["stderr"][-1500:],
+                    }
+                )
                 log(f"FAIL mutant {i} {m.kind} ({m.description}) {case['kind']}: {'; '.join(bad)}")
                 if keep is not None:
                     shutil.copytree(folder, keep / folder.name, dirs_exist_ok=True)
@@ -79,7 +108,10 @@ def run_campaign(sources: dict[str, Path], images, n: int, *, seed: int, jobs: i
     for r in rows:
         by_kind[r["kind"].split(":")[0] + ":" + r["case"]][r["outcome"] if r["case"] == "load" else f"rc{r['rc']}"] += 1
     return {
-        "mutants": n, "children": len(rows), "seed": seed, "jobs": jobs,
+        "mutants": n,
+        "children": len(rows),
+        "seed": seed,
+        "jobs": jobs,
         "seconds": round(time.monotonic() - start, 1),
         "signals": sum(r["signal"] is not None for r in rows),
         "hangs": sum(r["hung"] for r in rows),
@@ -115,8 +147,9 @@ def main(argv=None) -> int:
     if keep:
         keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edgemnist-fuzz-") as tmp:
-        summary = run_campaign(sources, images, args.mutants, seed=args.seed, jobs=args.jobs, workdir=Path(tmp),
-                               keep=keep)
+        summary = run_campaign(
+            sources, images, args.mutants, seed=args.seed, jobs=args.jobs, workdir=Path(tmp), keep=keep
+        )
     text = json.dumps(summary, indent=2)
     if args.report:
         Path(args.report).write_text(text)

@@ -128,14 +128,20 @@ for line in sys.stdin:
 class ForkServer:
     """One server process; ``run(case)`` forks a child for the case and returns its result (thread-safe)."""
 
-    def __init__(self, images_npy: Path, *, memory: int = MEMORY_LIMIT, timeout: float = TIMEOUT_S,
-                 env: dict | None = None) -> None:
+    def __init__(
+        self, images_npy: Path, *, memory: int = MEMORY_LIMIT, timeout: float = TIMEOUT_S, env: dict | None = None
+    ) -> None:
         # EDGEMNIST_UNDER_TEST: another checkout to run the cases against (e.g. main, to see a regression fail).
         lib = os.environ.get("EDGEMNIST_UNDER_TEST") or str(REPO)
         environ = {**os.environ, "PYTHONPATH": lib, "OPENBLAS_NUM_THREADS": "1", **(env or {})}
-        self._proc = subprocess.Popen([sys.executable, "-c", SERVER, str(images_npy), str(memory), str(timeout)],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=environ,
-                                      cwd=lib)  # cwd leads sys.path under -c
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(images_npy), str(memory), str(timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=environ,
+            cwd=lib,
+        )  # cwd leads sys.path under -c
         self._lock = threading.Lock()
         self.memory = memory
 

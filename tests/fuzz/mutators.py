@@ -14,8 +14,34 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-INTERESTING_INTS = [0, 1, -1, 2, 3, 7, 10, 127, 128, 255, 256, 511, 512, 784, 785, 4096, 65535, 65536, 1 << 20,
-                    1 << 24, (1 << 31) - 1, -(1 << 31), 1 << 32, (1 << 40), (1 << 62), -7]
+INTERESTING_INTS = [
+    0,
+    1,
+    -1,
+    2,
+    3,
+    7,
+    10,
+    127,
+    128,
+    255,
+    256,
+    511,
+    512,
+    784,
+    785,
+    4096,
+    65535,
+    65536,
+    1 << 20,
+    1 << 24,
+    (1 << 31) - 1,
+    -(1 << 31),
+    1 << 32,
+    (1 << 40),
+    (1 << 62),
+    -7,
+]
 INTERESTING_BYTES = [0x00, 0xFF, 0x7F, 0x80, 0x01, 0xFE]
 
 
@@ -42,16 +68,16 @@ def byte_mutation(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     if op == "overwrite":
         p, k = rng.randrange(n), rng.randint(1, 16)
         value = rng.choice(INTERESTING_BYTES + [None])
-        b[p:p + k] = bytes(rng.randrange(256) if value is None else value for _ in range(min(k, n - p)))
+        b[p : p + k] = bytes(rng.randrange(256) if value is None else value for _ in range(min(k, n - p)))
         return f"overwrite {k} bytes at {p}", bytes(b)
     if op == "truncate":
         k = rng.choice([rng.randrange(n), rng.randrange(min(n, 256)), n - rng.randint(1, 64)])
-        return f"truncate to {k}", bytes(b[:max(k, 0)])
+        return f"truncate to {k}", bytes(b[: max(k, 0)])
     if op == "insert":
         p, k = rng.randrange(n), rng.choice([1, 4, 8, 64, 1024])
         return f"insert {k} bytes at {p}", bytes(b[:p] + bytes(rng.randrange(256) for _ in range(k)) + b[p:])
     p, k = rng.randrange(n), rng.choice([1, 4, 16, 256])
-    return f"delete {k} bytes at {p}", bytes(b[:p] + b[p + k:])
+    return f"delete {k} bytes at {p}", bytes(b[:p] + b[p + k :])
 
 
 # --------------------------------------------------------------------------- TFLite structure
@@ -78,9 +104,28 @@ def tflite_mutation(model0, rng: random.Random) -> tuple[str, bytes]:
     tensors, ops = sub.tensors, sub.operators
     t = rng.randrange(len(tensors))
     tensor = tensors[t]
-    field = rng.choice(["shape", "shape_signature", "type", "buffer", "buffer-data", "quantization", "op-inputs",
-                        "op-outputs", "opcode-index", "builtin-code", "options", "graph-io", "drop-op",
-                        "duplicate-op", "extra-subgraph", "version", "variable", "intermediates"])
+    field = rng.choice(
+        [
+            "shape",
+            "shape_signature",
+            "type",
+            "buffer",
+            "buffer-data",
+            "quantization",
+            "op-inputs",
+            "op-outputs",
+            "opcode-index",
+            "builtin-code",
+            "options",
+            "graph-io",
+            "drop-op",
+            "duplicate-op",
+            "extra-subgraph",
+            "version",
+            "variable",
+            "intermediates",
+        ]
+    )
     what = field
     if field == "shape":
         shape = list(tensor.shape) if tensor.shape is not None else []
@@ -181,14 +226,52 @@ def onnx_mutation(model0, rng: random.Random) -> tuple[str, bytes]:
     model = onnx.ModelProto()
     model.CopyFrom(model0)
     g = model.graph
-    field = rng.choice(["op_type", "attribute", "add-attribute", "init-dims", "init-data", "init-type", "input-dims",
-                        "rename-input", "drop-node", "duplicate-node", "loop", "tile", "domain", "opset",
-                        "external", "subgraph-attr", "value-info", "many-nodes"])
+    field = rng.choice(
+        [
+            "op_type",
+            "attribute",
+            "add-attribute",
+            "init-dims",
+            "init-data",
+            "init-type",
+            "input-dims",
+            "rename-input",
+            "drop-node",
+            "duplicate-node",
+            "loop",
+            "tile",
+            "domain",
+            "opset",
+            "external",
+            "subgraph-attr",
+            "value-info",
+            "many-nodes",
+        ]
+    )
     what = field
     node = g.node[rng.randrange(len(g.node))]
     if field == "op_type":
-        node.op_type = rng.choice(["Tile", "Expand", "Reshape", "Identity", "Loop", "If", "Scan", "ConstantOfShape",
-                                   "Gemm", "MatMul", "Softmax", "Resize", "Range", "NonZero", "Pad", "Relu", ""])
+        node.op_type = rng.choice(
+            [
+                "Tile",
+                "Expand",
+                "Reshape",
+                "Identity",
+                "Loop",
+                "If",
+                "Scan",
+                "ConstantOfShape",
+                "Gemm",
+                "MatMul",
+                "Softmax",
+                "Resize",
+                "Range",
+                "NonZero",
+                "Pad",
+                "Relu",
+                "",
+            ]
+        )
         what = f"op_type {node.op_type}"
     elif field == "attribute" and len(node.attribute):
         a = node.attribute[rng.randrange(len(node.attribute))]
@@ -198,8 +281,11 @@ def onnx_mutation(model0, rng: random.Random) -> tuple[str, bytes]:
             a.f = rng.choice([0.0, -1.0, float("nan"), float("inf"), 1e30])
         what = f"attribute {a.name}"
     elif field == "add-attribute":
-        node.attribute.append(helper.make_attribute(rng.choice(["axis", "repeats", "perm", "to", "epsilon"]),
-                                                    rng.choice([1, 5, -9, [1, 2], 0.5])))
+        node.attribute.append(
+            helper.make_attribute(
+                rng.choice(["axis", "repeats", "perm", "to", "epsilon"]), rng.choice([1, 5, -9, [1, 2], 0.5])
+            )
+        )
         what = "attribute added"
     elif field.startswith("init") and len(g.initializer):
         t = g.initializer[rng.randrange(len(g.initializer))]
@@ -234,10 +320,15 @@ def onnx_mutation(model0, rng: random.Random) -> tuple[str, bytes]:
         g.node.append(copy.deepcopy(node))
         what = "node duplicated"
     elif field == "loop":
-        body = helper.make_graph([helper.make_node("Identity", ["c"], ["c2"])], "b",
-                                 [helper.make_tensor_value_info("i", TensorProto.INT64, []),
-                                  helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
-                                 [helper.make_tensor_value_info("c2", TensorProto.BOOL, [])])
+        body = helper.make_graph(
+            [helper.make_node("Identity", ["c"], ["c2"])],
+            "b",
+            [
+                helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+            ],
+            [helper.make_tensor_value_info("c2", TensorProto.BOOL, [])],
+        )
         g.initializer.append(helper.make_tensor("trip", TensorProto.INT64, [], [rng.choice([1 << 40, 1 << 62])]))
         g.node.append(helper.make_node("Loop", ["trip", ""], [], body=body))
         what = "a Loop"
@@ -277,8 +368,23 @@ def micro_text_mutation(cc: str, header: str, rng: random.Random) -> tuple[str, 
     """(what, new .cc, new .h): edits of the C spelling, the constants and the lines."""
     lines = cc.split("\n")
     hlines = header.split("\n")
-    choice = rng.choice(["token", "token", "drop-line", "dup-line", "length", "junk", "cc-trunc", "h-constant",
-                         "h-comment", "h-drop", "static-assert", "crlf", "unicode"])
+    choice = rng.choice(
+        [
+            "token",
+            "token",
+            "drop-line",
+            "dup-line",
+            "length",
+            "junk",
+            "cc-trunc",
+            "h-constant",
+            "h-comment",
+            "h-drop",
+            "static-assert",
+            "crlf",
+            "unicode",
+        ]
+    )
     if choice == "token":
         i = rng.randrange(9, len(lines) - 3)
         repl = rng.choice(["0x1C", "0xzz", "0x123", "1c", "0x1", "-0x01", "0x00,0x00", "0x0g", "'\\x00'", ""])
@@ -304,12 +410,32 @@ def micro_text_mutation(cc: str, header: str, rng: random.Random) -> tuple[str, 
         return f"truncated at {cut}", cc[:cut], header
     elif choice == "h-constant":
         i = rng.choice([k for k, line in enumerate(hlines) if line.startswith("constexpr")])
-        value = rng.choice(["0", "-1", "9920", "16", "0x10", "1e9", "0.1f", "nan", "inf", "-128", "128", "00016",
-                            "0.00392156886", "3.92156886e-03f", "99999999999", "0xdeadbeefULL"])
+        value = rng.choice(
+            [
+                "0",
+                "-1",
+                "9920",
+                "16",
+                "0x10",
+                "1e9",
+                "0.1f",
+                "nan",
+                "inf",
+                "-128",
+                "128",
+                "00016",
+                "0.00392156886",
+                "3.92156886e-03f",
+                "99999999999",
+                "0xdeadbeefULL",
+            ]
+        )
         hlines[i] = re.sub(r"= [^;]*;", lambda m: f"= {value};", hlines[i])
         what = f"header constant {hlines[i][:60]!r}"
     elif choice == "h-comment":
-        i = rng.choice([k for k, line in enumerate(hlines) if line.startswith("// arena") or line.startswith("// model")])
+        i = rng.choice(
+            [k for k, line in enumerate(hlines) if line.startswith("// arena") or line.startswith("// model")]
+        )
         hlines[i] = re.sub(r"\d+", lambda m: str(int(m.group()) - rng.choice([8, 16, 1])), hlines[i], count=2)
         what = "header comment numbers"
     elif choice == "h-drop":
@@ -372,8 +498,11 @@ class Mutator:
             cc = self.raw["micro"].decode()
             if how == "text":
                 what, cc2, h2 = micro_text_mutation(cc, self.micro_header, rng)
-                return Mutant("micro:text", what, {"model_data.cc": cc2.encode("utf-8", "surrogatepass"),
-                                                    HEADER_NAME: h2.encode()})
+                return Mutant(
+                    "micro:text",
+                    what,
+                    {"model_data.cc": cc2.encode("utf-8", "surrogatepass"), HEADER_NAME: h2.encode()},
+                )
             if how == "ccbytes":
                 what, data = byte_mutation(self.raw["micro"], rng)
                 return Mutant("micro:ccbytes", what, {"model_data.cc": data, HEADER_NAME: self.micro_header.encode()})

@@ -33,11 +33,18 @@ def src(request):
 
 
 def test_fresh_mutants_never_crash_hang_trace_or_blow_memory(src, request, tmp_path, record_property):
-    summary = run_campaign({n: src[n] for n in FUZZED}, sources.mnist_images(request), MUTANTS, seed=SEED,
-                           jobs=JOBS, workdir=tmp_path, log=lambda line: None)
+    summary = run_campaign(
+        {n: src[n] for n in FUZZED},
+        sources.mnist_images(request),
+        MUTANTS,
+        seed=SEED,
+        jobs=JOBS,
+        workdir=tmp_path,
+        log=lambda line: None,
+    )
     record_property("fuzz", json.dumps({k: v for k, v in summary.items() if k != "failed"}))
     print(json.dumps({k: v for k, v in summary.items() if k not in ("failed", "outcomes")}))
-    assert summary["failures"] == 0, (f"seed {SEED}: " + json.dumps(summary["failed"][:5], indent=1))
+    assert summary["failures"] == 0, f"seed {SEED}: " + json.dumps(summary["failed"][:5], indent=1)
     loaded = sum(v.get("loaded", 0) for k, v in summary["outcomes"].items() if k.endswith(":load"))
     refused = sum(v.get("error", 0) for k, v in summary["outcomes"].items() if k.endswith(":load"))
     assert loaded and refused, summary["outcomes"]  # the mutants reach both paths, not just the first check
@@ -68,7 +75,7 @@ def _damage(data: bytes, draw) -> bytes:
         elif op == "set" and b:
             b[pos] = draw(st.sampled_from([0, 0xFF, 0x7F, 0x80]))
         elif op == "cut":
-            del b[pos:pos + draw(st.integers(1, 64))]
+            del b[pos : pos + draw(st.integers(1, 64))]
         else:
             b[pos:pos] = draw(st.binary(min_size=1, max_size=16))
     return bytes(b)
@@ -88,7 +95,7 @@ def test_checkers_raise_only_artifact_errors(name, data, src):
     if name == "micro":  # damage the text near the array's start, its end and the length constant
         text = raw.decode()
         cut = data.draw(st.sampled_from([0, 900, len(text) - 200]))
-        damaged = text[:cut] + _damage(text[cut:cut + 400].encode(), data.draw).decode("latin-1") + text[cut + 400:]
+        damaged = text[:cut] + _damage(text[cut : cut + 400].encode(), data.draw).decode("latin-1") + text[cut + 400 :]
         check = lambda: parse_text(damaged)  # noqa: E731
     else:
         damaged = _damage(raw, data.draw)

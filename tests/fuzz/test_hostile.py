@@ -138,7 +138,9 @@ def test_finding4_info_prints_lone_surrogates_without_a_traceback(encoding, src,
     path = builders.copy_with_manifest(src["tflite-int8"], tmp_path / "m", builders.surrogate_fields)
     r = _cli(server, tmp_path, ["info", path], encoding=encoding)
     assert r["rc"] == 0, r
-    assert r["stdout"].count("\ufffd" if encoding == "utf-8" else "\\ufffd") == 2, r["stdout"]  # reasons and io; tools prints as JSON (\\udcff)
+    assert r["stdout"].count("\ufffd" if encoding == "utf-8" else "\\ufffd") == 2, r[
+        "stdout"
+    ]  # reasons and io; tools prints as JSON (\\udcff)
     r = _cli(server, tmp_path, ["info", "--json", path], encoding=encoding)
     assert r["rc"] == 0 and "\\ud800" in r["stdout"], r
 
@@ -219,10 +221,14 @@ def keys(tmp_path_factory):
     out = {}
     for name in ("vendor", "attacker"):
         key = ec.generate_private_key(ec.SECP256R1())
-        (folder / f"{name}.pem").write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        (folder / f"{name}.pub.pem").write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        (folder / f"{name}.pem").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        (folder / f"{name}.pub.pem").write_bytes(
+            key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
         out[name] = (folder / f"{name}.pem", folder / f"{name}.pub.pem")
     return out
 
@@ -258,7 +264,7 @@ def test_signed_artifacts_load_and_a_rehashed_tampered_pair_is_refused(model, sr
     if model == "micro":
         text = path.read_text()
         i = text.index("0x", len(text) // 2)
-        data = bytearray((text[:i] + ("0x01" if text[i:i + 4] != "0x01" else "0x02") + text[i + 4:]).encode())
+        data = bytearray((text[:i] + ("0x01" if text[i : i + 4] != "0x01" else "0x02") + text[i + 4 :]).encode())
     path.write_bytes(bytes(data))
     _rehash(path)
     r = _load(server, tmp_path, path, kwargs={"public_key": vendor_pub})
@@ -332,10 +338,28 @@ def test_export_sign_writes_a_signature_the_device_accepts(request, keys, tmp_pa
     out.mkdir()
     shutil.copyfile(model, out / "model.keras")
     shutil.copyfile(str(model) + ".json", out / "model.keras.json")
-    proc = subprocess.run([sys.executable, "-m", "edgemnist", "export", "--format", "tflite", "--quantize", "float32",
-                           "--out", str(out), "--sign", str(keys["vendor"][0]), *data_arg],
-                          capture_output=True, text=True, timeout=900, cwd=harness.REPO,
-                          env={**os.environ, "PYTHONPATH": str(harness.REPO)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgemnist",
+            "export",
+            "--format",
+            "tflite",
+            "--quantize",
+            "float32",
+            "--out",
+            str(out),
+            "--sign",
+            str(keys["vendor"][0]),
+            *data_arg,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=harness.REPO,
+        env={**os.environ, "PYTHONPATH": str(harness.REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     artifact = out / "model.float32.tflite"
     assert f"signed: {artifact}.sig" in proc.stdout

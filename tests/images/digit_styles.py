@@ -52,16 +52,41 @@ STROKES = {
     0: [_ellipse(0.5, 0.5, 0.3, 0.45)],
     1: [[(0.58, 0.05), (0.42, 0.95)]],
     2: [[(0.18, 0.25), (0.32, 0.08), (0.58, 0.04), (0.78, 0.18), (0.74, 0.42), (0.18, 0.94), (0.86, 0.92)]],
-    3: [[(0.2, 0.12), (0.5, 0.03), (0.76, 0.15), (0.72, 0.36), (0.42, 0.48), (0.76, 0.6), (0.8, 0.8),
-         (0.52, 0.96), (0.18, 0.86)]],
+    3: [
+        [
+            (0.2, 0.12),
+            (0.5, 0.03),
+            (0.76, 0.15),
+            (0.72, 0.36),
+            (0.42, 0.48),
+            (0.76, 0.6),
+            (0.8, 0.8),
+            (0.52, 0.96),
+            (0.18, 0.86),
+        ]
+    ],
     4: [[(0.28, 0.05), (0.2, 0.58), (0.84, 0.56)], [(0.7, 0.05), (0.66, 0.96)]],
-    5: [[(0.8, 0.06), (0.32, 0.06), (0.26, 0.45), (0.56, 0.38), (0.78, 0.55), (0.76, 0.8), (0.5, 0.95),
-         (0.2, 0.86)]],
-    6: [[(0.72, 0.04), (0.4, 0.3), (0.24, 0.66), (0.34, 0.92), (0.64, 0.92), (0.76, 0.72), (0.62, 0.54),
-         (0.34, 0.58), (0.26, 0.7)]],
+    5: [[(0.8, 0.06), (0.32, 0.06), (0.26, 0.45), (0.56, 0.38), (0.78, 0.55), (0.76, 0.8), (0.5, 0.95), (0.2, 0.86)]],
+    6: [
+        [
+            (0.72, 0.04),
+            (0.4, 0.3),
+            (0.24, 0.66),
+            (0.34, 0.92),
+            (0.64, 0.92),
+            (0.76, 0.72),
+            (0.62, 0.54),
+            (0.34, 0.58),
+            (0.26, 0.7),
+        ]
+    ],
     7: [[(0.14, 0.08), (0.86, 0.08), (0.42, 0.96)]],
-    8: [[(0.5 + 0.26 * math.sin(2 * t) * (1.1 if t > math.pi else 0.9), 0.5 - 0.46 * math.cos(t))
-         for t in np.linspace(0, 2 * math.pi, 40)]],
+    8: [
+        [
+            (0.5 + 0.26 * math.sin(2 * t) * (1.1 if t > math.pi else 0.9), 0.5 - 0.46 * math.cos(t))
+            for t in np.linspace(0, 2 * math.pi, 40)
+        ]
+    ],
     9: [_ellipse(0.48, 0.3, 0.25, 0.24, 0.0, 2 * math.pi)[::-1] + [(0.73, 0.3), (0.66, 0.96)]],
 }
 
@@ -72,9 +97,12 @@ def glyph_font(digit: int, rng: np.random.Generator, size: int = 96) -> np.ndarr
     canvas = Image.new("L", (size * 2, size * 2), 0)
     ImageDraw.Draw(canvas).text((size // 2, size // 3), str(digit), fill=255, font=font)
     if rng.random() < 0.5:  # a slight slant, as handwriting and italics have
-        canvas = canvas.transform(canvas.size, Image.Transform.AFFINE, (1, float(rng.uniform(0.1, 0.25)),
-                                                                        -size * 0.15, 0, 1, 0),
-                                  resample=Image.Resampling.BILINEAR)
+        canvas = canvas.transform(
+            canvas.size,
+            Image.Transform.AFFINE,
+            (1, float(rng.uniform(0.1, 0.25)), -size * 0.15, 0, 1, 0),
+            resample=Image.Resampling.BILINEAR,
+        )
     return np.asarray(canvas, dtype=np.float32) / 255.0
 
 
@@ -98,7 +126,7 @@ def glyph_pen(digit: int, rng: np.random.Generator, size: int = 160) -> np.ndarr
 def _place(glyph: np.ndarray, rng: np.random.Generator, canvas=(240, 320)) -> np.ndarray:
     """Crop the glyph to its ink and put it somewhere on a larger canvas (a photo is not centred)."""
     rows, cols = np.flatnonzero(glyph.max(1) > 0.05), np.flatnonzero(glyph.max(0) > 0.05)
-    g = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    g = glyph[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     target = int(rng.integers(canvas[0] // 3, int(canvas[0] * 0.7)))
     scale = target / g.shape[0]
     size = (max(1, round(g.shape[1] * scale)), target)
@@ -106,7 +134,7 @@ def _place(glyph: np.ndarray, rng: np.random.Generator, canvas=(240, 320)) -> np
     out = np.zeros(canvas, np.float32)
     r = int(rng.integers(0, canvas[0] - g.shape[0] + 1))
     c = int(rng.integers(0, canvas[1] - g.shape[1] + 1))
-    out[r:r + g.shape[0], c:c + g.shape[1]] = np.clip(g, 0, 1)
+    out[r : r + g.shape[0], c : c + g.shape[1]] = np.clip(g, 0, 1)
     return out
 
 
@@ -136,8 +164,9 @@ def font_light_on_dark(d, rng):
 
 
 def pen_on_white(d, rng):
-    return Image.fromarray(_compose(_place(glyph_pen(d, rng), rng), float(rng.uniform(225, 255)),
-                                    float(rng.uniform(0, 50))))
+    return Image.fromarray(
+        _compose(_place(glyph_pen(d, rng), rng), float(rng.uniform(225, 255)), float(rng.uniform(0, 50)))
+    )
 
 
 def pen_chalk_on_board(d, rng):
@@ -212,9 +241,23 @@ def rgba_on_opaque_paper(d, rng):
     return Image.fromarray(rgba, "RGBA")
 
 
-STYLES = {f.__name__: f for f in (font_on_white, font_light_on_dark, pen_on_white, pen_chalk_on_board, grey_paper,
-                                    flat_grey_127, gradient_paper, noisy, jpeg, rgba_white_on_transparent,
-                                    rgba_dark_on_transparent, rgba_on_opaque_paper)}
+STYLES = {
+    f.__name__: f
+    for f in (
+        font_on_white,
+        font_light_on_dark,
+        pen_on_white,
+        pen_chalk_on_board,
+        grey_paper,
+        flat_grey_127,
+        gradient_paper,
+        noisy,
+        jpeg,
+        rgba_white_on_transparent,
+        rgba_dark_on_transparent,
+        rgba_on_opaque_paper,
+    )
+}
 
 
 def make_set(folder: Path, per_digit: int = 3, seed: int = 0, styles=None) -> dict[str, tuple[list[Path], np.ndarray]]:
@@ -263,8 +306,10 @@ def main(argv=None) -> int:
                     except InputError:
                         refused += 1
                         digits.append(np.zeros((28, 28), np.uint8))
-                accs = "  ".join(f"{Path(m).name} {np.mean(pr.predict(np.stack(digits)).labels == labels):.2f}"
-                                 for m, pr in predictors.items())
+                accs = "  ".join(
+                    f"{Path(m).name} {np.mean(pr.predict(np.stack(digits)).labels == labels):.2f}"
+                    for m, pr in predictors.items()
+                )
                 print(f"seed {seed}  {style:27s} n={len(paths)}  refused={refused}  {accs}")
     return 0
 

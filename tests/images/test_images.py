@@ -15,8 +15,15 @@ Image = pytest.importorskip("PIL.Image")
 N = 60
 
 
-def render(digit: np.ndarray, *, dark_on_light: bool, size: int = 140, canvas=(300, 200), at=(20, 30),
-           background: int | None = None) -> np.ndarray:
+def render(
+    digit: np.ndarray,
+    *,
+    dark_on_light: bool,
+    size: int = 140,
+    canvas=(300, 200),
+    at=(20, 30),
+    background: int | None = None,
+) -> np.ndarray:
     """An MNIST digit enlarged to ``size`` px and drawn at ``at`` on a non-square canvas, like a photo or a
     canvas drawing: dark ink on light paper, or light on dark."""
     big = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
@@ -24,12 +31,12 @@ def render(digit: np.ndarray, *, dark_on_light: bool, size: int = 140, canvas=(3
         bg = 235 if background is None else background
         out = np.full(canvas, bg, np.uint8)
         r, c = at
-        out[r:r + size, c:c + size] = np.minimum(out[r:r + size, c:c + size], 255 - big)
+        out[r : r + size, c : c + size] = np.minimum(out[r : r + size, c : c + size], 255 - big)
     else:
         bg = 10 if background is None else background
         out = np.full(canvas, bg, np.uint8)
         r, c = at
-        out[r:r + size, c:c + size] = np.maximum(out[r:r + size, c:c + size], big)
+        out[r : r + size, c : c + size] = np.maximum(out[r : r + size, c : c + size], big)
     return out
 
 
@@ -105,8 +112,11 @@ def test_invert_can_be_forced_or_forbidden(digits, tmp_path):
     Image.fromarray(render(d, dark_on_light=True)).save(path)
     auto = load_digit(path)
     assert np.array_equal(load_digit(path, invert=True), auto)
-    with pytest.raises(InputError, match=r"ink\.png: no digit found: the image shows a dark digit on a light "
-                                          r"background, and inversion was forbidden"):
+    with pytest.raises(
+        InputError,
+        match=r"ink\.png: no digit found: the image shows a dark digit on a light "
+        r"background, and inversion was forbidden",
+    ):
         load_digit(path, invert=False)
     dark = tmp_path / "chalk.png"
     Image.fromarray(render(d, dark_on_light=False)).save(dark)
@@ -135,8 +145,16 @@ def test_sixteen_bit_and_palette_images(digits, predictor, tmp_path):
         assert predictor.predict(load_digit(tmp_path / name)).labels[0] == label, name
 
 
-@pytest.mark.parametrize("content", [b"", b"hello, this is text\n" * 10, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
-                                     b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4], ids=["empty", "text", "png-header", "jpeg-junk"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"hello, this is text\n" * 10,
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+        b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4,
+    ],
+    ids=["empty", "text", "png-header", "jpeg-junk"],
+)
 def test_bad_files_name_the_file(content, tmp_path):
     path = tmp_path / "digit.png"
     path.write_bytes(content)
@@ -181,5 +199,7 @@ def test_normalize_digit_rejects_bad_arrays():
 
 def test_missing_pillow_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "PIL.Image", None)
-    with pytest.raises(MissingDependencyError, match=r"install the 'images' extra: pip install 'edgemnist-[^']+\.whl\[images\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"install the 'images' extra: pip install 'edgemnist-[^']+\.whl\[images\]'"
+    ):
         load_digit(tmp_path / "x.png")

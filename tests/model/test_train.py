@@ -15,9 +15,13 @@ from edgemnist.manifest import read_manifest
 
 
 def subset(mnist, n_train=2000, n_test=500):
-    return dataclasses.replace(mnist, train_images=mnist.train_images[:n_train],
-                               train_labels=mnist.train_labels[:n_train],
-                               test_images=mnist.test_images[:n_test], test_labels=mnist.test_labels[:n_test])
+    return dataclasses.replace(
+        mnist,
+        train_images=mnist.train_images[:n_train],
+        train_labels=mnist.train_labels[:n_train],
+        test_images=mnist.test_images[:n_test],
+        test_labels=mnist.test_labels[:n_test],
+    )
 
 
 def test_architecture_is_the_essays():
@@ -89,8 +93,21 @@ def test_cli_train_gate_fails_with_exit_1(tmp_path, data_dir, capsys):
     from edgemnist.cli import main
 
     # one epoch cannot reach 97.88 % with zero tolerance: the gate must fail, the report must say so
-    rc = main(["train", "--epochs", "1", "--batch-size", "512", "--tolerance", "0",
-               "--data-dir", str(data_dir), "--out", str(tmp_path)])
+    rc = main(
+        [
+            "train",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "512",
+            "--tolerance",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 1 and "FAIL" in out
     # a failed model never takes the name model.keras (it would replace a good one)

@@ -15,8 +15,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_sigkill_during_training_never_leaves_a_half_model(data_dir, tmp_path, record_property):
     out = tmp_path / "out"
-    argv = [sys.executable, "-m", "edgemnist", "train", "--epochs", "1", "--batch-size", "1024", "--out", str(out),
-            "--data-dir", str(data_dir), "--tolerance", "100"]
+    argv = [
+        sys.executable,
+        "-m",
+        "edgemnist",
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "1024",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        "--tolerance",
+        "100",
+    ]
     env = _cli_env(data_dir, tmp_path / "cache")
     rng = random.Random(99)
     targets = ["model.keras", "model.keras.json"]

@@ -39,7 +39,7 @@ N = 300  # = N_REFERENCE of tests/conftest.py (the reference fixture)
 
 
 def _batches(p, images, size):
-    return np.concatenate([p.predict_proba(images[i:i + size]) for i in range(0, len(images), size)])
+    return np.concatenate([p.predict_proba(images[i : i + size]) for i in range(0, len(images), size)])
 
 
 @pytest.mark.parametrize("fmt,mode,io", CASES, ids=IDS)
@@ -90,8 +90,11 @@ def test_manifest_and_runtime_agree(fmt, mode, io, artifact_path):
     assert json.dumps(info)  # plain data
 
 
-@pytest.mark.parametrize("fmt,mode,io", [c for c in CASES if c[0] in ("tflite", "onnx")],
-                         ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("tflite", "onnx")])
+@pytest.mark.parametrize(
+    "fmt,mode,io",
+    [c for c in CASES if c[0] in ("tflite", "onnx")],
+    ids=[i for c, i in zip(CASES, IDS, strict=True) if c[0] in ("tflite", "onnx")],
+)
 def test_facts_come_from_the_model_when_there_is_no_manifest(fmt, mode, io, artifact_path, tmp_path, mnist):
     src = artifact_path(fmt, mode, io)
     lone = tmp_path / f"copy{src.suffix}"  # a name that says nothing about the mode
@@ -146,7 +149,7 @@ def test_zero_copy_path_equals_set_tensor_path(fmt, mode, io, artifact_path, mni
     assert p.backend.details()["zero_copy"] is True
     slow = Predictor(Recording(p.backend), manifest=p.manifest)
     for n in (1, 7, 300, 1, 2, 300):  # every change of batch size re-allocates and re-takes the views
-        images = mnist.test_images[n:2 * n]
+        images = mnist.test_images[n : 2 * n]
         assert np.array_equal(p.predict_proba(images), slow.predict_proba(images))
         assert np.array_equal(p.predict_proba(images / 255.0), slow.predict_proba(images / 255.0))
 
@@ -202,7 +205,7 @@ def test_private_api_fallbacks_equal_the_fast_paths(artifact_path, mnist, monkey
     assert fast.backend.details()["zero_copy"] is True and slow.backend.details()["zero_copy"] is False
     assert slow.backend.bind(lambda x, b: None, np.array) is None
     for n in (1, 7, 300, 1, 2):  # batch changes re-allocate through the public resize too
-        images = mnist.test_images[n:2 * n]
+        images = mnist.test_images[n : 2 * n]
         assert np.array_equal(slow.predict_proba(images), fast.predict_proba(images))
         assert np.array_equal(slow.predict_proba(images / 255.0), fast.predict_proba(images / 255.0))
 
@@ -220,7 +223,7 @@ def test_private_api_fallbacks_equal_the_fast_paths(artifact_path, mnist, monkey
     monkeypatch.setattr(onnx_backend, "_open", open_session)
     slow = Predictor.load(f32)
     for n in (1, 7, 300):
-        images = mnist.test_images[n:2 * n]
+        images = mnist.test_images[n : 2 * n]
         assert np.array_equal(slow.predict_proba(images), fast.predict_proba(images))
     assert wrappers[0].public_runs == 0 and wrappers[1].public_runs > 0  # fast: C++ session; slow: public run
 
@@ -315,14 +318,17 @@ def test_changed_artifact_is_refused(int8_path, tmp_path):
     Predictor.load(path, check_hash=False)  # opt-out: still a valid flatbuffer
 
 
-@pytest.mark.parametrize("lie,edit", [
-    ("input shape", lambda m: m["input"].update(shape=[-1, 100])),
-    ("output shape", lambda m: m["output"].update(shape=[-1, 12])),
-    ("input scale", lambda m: m["input"].update(scale=m["input"]["scale"] * 2)),
-    ("output zero point", lambda m: m["output"].update(zero_point=0)),
-    ("input dtype", lambda m: m["input"].update(dtype="float32", scale=None, zero_point=None)),
-    ("format", lambda m: m.update(format="onnx", quantization="int8")),
-])
+@pytest.mark.parametrize(
+    "lie,edit",
+    [
+        ("input shape", lambda m: m["input"].update(shape=[-1, 100])),
+        ("output shape", lambda m: m["output"].update(shape=[-1, 12])),
+        ("input scale", lambda m: m["input"].update(scale=m["input"]["scale"] * 2)),
+        ("output zero point", lambda m: m["output"].update(zero_point=0)),
+        ("input dtype", lambda m: m["input"].update(dtype="float32", scale=None, zero_point=None)),
+        ("format", lambda m: m.update(format="onnx", quantization="int8")),
+    ],
+)
 def test_a_manifest_that_lies_is_refused(lie, edit, int8_path, tmp_path):
     path = _copy(int8_path, tmp_path)
     _edit_manifest(path, edit)
@@ -372,7 +378,11 @@ def test_load_errors(tmp_path, int8_path):
 
 
 def test_device_path_imports_no_heavy_library(int8_path, artifact_path):
-    paths = [str(int8_path), str(artifact_path("onnx", "float32", "float")), str(artifact_path("onnx", "int8", "float"))]
+    paths = [
+        str(int8_path),
+        str(artifact_path("onnx", "float32", "float")),
+        str(artifact_path("onnx", "int8", "float")),
+    ]
     code = f"""
 import sys, numpy as np
 from edgemnist.predictor import Predictor
@@ -380,7 +390,8 @@ for path in {paths!r}:
     p = Predictor.load(path, threads=1)
     p.predict_proba(np.zeros((3, 28, 28), np.uint8)); p.predict(np.zeros((28, 28)))
     p.describe()
-heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {{'tensorflow', 'keras', 'matplotlib', 'rich', 'PIL', 'jax', 'torch'}})
+roots = {{m.split('.')[0] for m in sys.modules}}
+heavy = sorted(roots & {{'tensorflow', 'keras', 'matplotlib', 'rich', 'PIL', 'jax', 'torch'}})
 print('HEAVY', heavy)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -415,13 +426,17 @@ def test_litert_falls_back_to_tf_lite_only_without_ai_edge_litert(int8_path, mon
     p = Predictor.load(int8_path)
     assert np.array_equal(p.predict_proba(mnist.test_images[:10]), want)
     monkeypatch.setitem(sys.modules, "tensorflow", None)
-    with pytest.raises(MissingDependencyError, match=r"install the 'litert' extra: pip install 'edgemnist-[^']+\.whl\[litert\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"install the 'litert' extra: pip install 'edgemnist-[^']+\.whl\[litert\]'"
+    ):
         Predictor.load(int8_path)
 
 
 def test_missing_onnxruntime_names_the_extra(artifact_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
-    with pytest.raises(MissingDependencyError, match=r"install the 'onnx' extra: pip install 'edgemnist-[^']+\.whl\[onnx\]'"):
+    with pytest.raises(
+        MissingDependencyError, match=r"install the 'onnx' extra: pip install 'edgemnist-[^']+\.whl\[onnx\]'"
+    ):
         Predictor.load(artifact_path("onnx", "float32", "float"))
 
 

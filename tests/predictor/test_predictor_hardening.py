@@ -25,8 +25,13 @@ def tflite_bytes(export_artifact):
 
 
 def test_check_tflite_accepts_every_exported_flatbuffer(export_artifact, micro_pair):
-    for mode, io in (("int8", "int8"), ("int8", "float"), ("dynamic", "float"), ("float16", "float"),
-                     ("float32", "float")):
+    for mode, io in (
+        ("int8", "int8"),
+        ("int8", "float"),
+        ("dynamic", "float"),
+        ("float16", "float"),
+        ("float32", "float"),
+    ):
         path = export_artifact("tflite", mode, io).path
         check_tflite(path.read_bytes(), str(path))
     check_tflite(carray.read_micro(micro_pair.path).model_bytes, "micro")
@@ -92,7 +97,7 @@ def test_self_test_refuses_a_model_that_answers_nan(export_artifact, tmp_path):
     data = bytearray(src.read_bytes())
     # The 512x784 float32 kernel is most of the file; overwrite a stretch in its middle with NaNs.
     mid = len(data) // 2 // 16 * 16
-    data[mid:mid + 4096] = np.full(1024, np.nan, np.float32).tobytes()
+    data[mid : mid + 4096] = np.full(1024, np.nan, np.float32).tobytes()
     path = tmp_path / "nan.tflite"
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="does not answer a blank and a white test image"):

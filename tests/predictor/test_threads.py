@@ -36,8 +36,11 @@ def _eight_threads(work) -> tuple[list, list[int]]:
     return failures, done
 
 
-@pytest.mark.parametrize("case", [("tflite", "int8", "int8"), ("tflite", "float32", "float"),
-                                  ("onnx", "int8", "float")], ids=lambda c: "-".join(c))
+@pytest.mark.parametrize(
+    "case",
+    [("tflite", "int8", "int8"), ("tflite", "float32", "float"), ("onnx", "int8", "float")],
+    ids=lambda c: "-".join(c),
+)
 def test_eight_threads_equal_sequential(case, artifact_path, mnist):
     p = Predictor.load(artifact_path(*case), threads=1)
     images = mnist.test_images[:300]
@@ -56,8 +59,14 @@ def test_eight_threads_equal_sequential(case, artifact_path, mnist):
 
 # test_eight_threads_equal_sequential mixes batch sizes on three backends (60 calls per thread); this one covers
 # every backend, both input paths (uint8 pixels and floats), at scale.
-THREAD_CASES = [("tflite", "int8", "int8", 500), ("tflite", "float32", "float", 500), ("onnx", "int8", "float", 500),
-                ("onnx", "float32", "float", 500), ("micro", "int8", "int8", 60), ("keras", "float32", "float", 60)]
+THREAD_CASES = [
+    ("tflite", "int8", "int8", 500),
+    ("tflite", "float32", "float", 500),
+    ("onnx", "int8", "float", 500),
+    ("onnx", "float32", "float", 500),
+    ("micro", "int8", "int8", 60),
+    ("keras", "float32", "float", 60),
+]
 
 
 @pytest.mark.parametrize("fmt,mode,io,calls", THREAD_CASES, ids=[f"{c[0]}-{c[1]}" for c in THREAD_CASES])
@@ -66,7 +75,7 @@ def test_eight_threads_share_one_predictor_bit_for_bit(fmt, mode, io, calls, exp
     p = Predictor.load(path)
     images = mnist.test_images[:64]
     # Each call: one of 64 single images or a small batch, as uint8 pixels or as floats in [0, 1].
-    inputs = [images[i % 64] for i in range(64)] + [images[i:i + 3] for i in range(0, 60, 7)]
+    inputs = [images[i % 64] for i in range(64)] + [images[i : i + 3] for i in range(0, 60, 7)]
     inputs += [x / 255.0 for x in inputs[::5]]
     expected = [p.predict_proba(x) for x in inputs]  # sequential reference
 

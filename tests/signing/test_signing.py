@@ -32,18 +32,23 @@ REPO = Path(__file__).resolve().parents[2]  # tests/signing/ -> the repository
 def _keypair(folder: Path, name: str, curve=None) -> tuple[Path, Path]:
     key = ec.generate_private_key(curve or ec.SECP256R1())
     priv, pub = folder / f"{name}.pem", folder / f"{name}.pub.pem"
-    priv.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    priv.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    pub.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return priv, pub
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
-    return {"good": _keypair(folder, "good"), "other": _keypair(folder, "other"),
-            "p384": _keypair(folder, "p384", ec.SECP384R1())}
+    return {
+        "good": _keypair(folder, "good"),
+        "other": _keypair(folder, "other"),
+        "p384": _keypair(folder, "p384", ec.SECP384R1()),
+    }
 
 
 def _unit(folder: Path, kind: str) -> Path:
@@ -65,23 +70,34 @@ def _unit(folder: Path, kind: str) -> Path:
 def mini_sign(artifact: Path, names: list[str], private_pem: Path) -> Path:
     """The bundle format from its spec, with cryptography alone (no model-signing, no edgemnist.signing)."""
     key = serialization.load_pem_private_key(private_pem.read_bytes(), None)
-    resources = [{"name": n, "algorithm": "sha256",
-                  "digest": hashlib.sha256((artifact.parent / n).read_bytes()).hexdigest()} for n in sorted(names)]
+    resources = [
+        {"name": n, "algorithm": "sha256", "digest": hashlib.sha256((artifact.parent / n).read_bytes()).hexdigest()}
+        for n in sorted(names)
+    ]
     root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
-    statement = {"_type": "https://in-toto.io/Statement/v1",
-                 "subject": [{"name": artifact.name, "digest": {"sha256": root}}],
-                 "predicateType": "https://model_signing/signature/v1.0",
-                 "predicate": {"resources": resources,
-                               "serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False}}}
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": artifact.name, "digest": {"sha256": root}}],
+        "predicateType": "https://model_signing/signature/v1.0",
+        "predicate": {
+            "resources": resources,
+            "serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False},
+        },
+    }
     payload = json.dumps(statement, indent=2).encode()
     ptype = "application/vnd.in-toto+json"
     pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
     der = key.sign(pae, ec.ECDSA(hashes.SHA256()))
     spki = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    bundle = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-              "verificationMaterial": {"publicKey": {"hint": hashlib.sha256(spki).hexdigest()}, "tlogEntries": []},
-              "dsseEnvelope": {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
-                               "signatures": [{"sig": base64.b64encode(der).decode(), "keyid": ""}]}}
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"publicKey": {"hint": hashlib.sha256(spki).hexdigest()}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": base64.b64encode(payload).decode(),
+            "payloadType": ptype,
+            "signatures": [{"sig": base64.b64encode(der).decode(), "keyid": ""}],
+        },
+    }
     out = signing.signature_path(artifact)
     out.write_text(json.dumps(bundle))
     return out
@@ -115,17 +131,23 @@ def theirs(artifact: Path, public_pem: Path) -> str | None:
     """model-signing's verifier on the folder holding the artifact (its .sig ignored), in a child process so
     this test process never imports the 65 MB library's import side effects."""
     pytest.importorskip("model_signing")
-    code = ("import sys\nfrom model_signing import verifying, hashing\n"
-            "h = hashing.Config().set_ignored_paths(paths=[sys.argv[3]], ignore_git_paths=False)\n"
-            "try:\n"
-            "    verifying.Config().use_elliptic_key_verifier(public_key=sys.argv[2]).set_hashing_config(h)"
-            ".verify(sys.argv[1], sys.argv[1] + '/' + sys.argv[3])\n"
-            "except Exception as exc:\n    print(type(exc).__name__, str(exc)[:300]); sys.exit(1)\n")
+    code = (
+        "import sys\nfrom model_signing import verifying, hashing\n"
+        "h = hashing.Config().set_ignored_paths(paths=[sys.argv[3]], ignore_git_paths=False)\n"
+        "try:\n"
+        "    verifying.Config().use_elliptic_key_verifier(public_key=sys.argv[2]).set_hashing_config(h)"
+        ".verify(sys.argv[1], sys.argv[1] + '/' + sys.argv[3])\n"
+        "except Exception as exc:\n    print(type(exc).__name__, str(exc)[:300]); sys.exit(1)\n"
+    )
     sig = signing.signature_path(artifact)
     if not sig.exists():
         return "no signature"
-    proc = subprocess.run([sys.executable, "-c", code, str(artifact.parent), str(public_pem), sig.name],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(artifact.parent), str(public_pem), sig.name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     return None if proc.returncode == 0 else (proc.stdout.strip() or proc.stderr.strip()[-300:])
 
@@ -145,8 +167,11 @@ def _flip(path: Path, pos: int = 100) -> None:
 
 def _rename(artifact: Path) -> Path:
     new = artifact.with_name("model.float32.tflite")
-    for old_name, new_name in ((artifact.name, new.name), (artifact.name + ".json", new.name + ".json"),
-                               (artifact.name + ".sig", new.name + ".sig")):
+    for old_name, new_name in (
+        (artifact.name, new.name),
+        (artifact.name + ".json", new.name + ".json"),
+        (artifact.name + ".sig", new.name + ".sig"),
+    ):
         os.replace(artifact.parent / old_name, artifact.parent / new_name)
     return new
 
@@ -161,7 +186,8 @@ def _forge(artifact: Path) -> None:
     for r in resources:
         r["digest"] = hashlib.sha256((artifact.parent / r["name"]).read_bytes()).hexdigest()
     statement["subject"][0]["digest"]["sha256"] = hashlib.sha256(
-        b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+        b"".join(bytes.fromhex(r["digest"]) for r in resources)
+    ).hexdigest()
     bundle["dsseEnvelope"]["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
     sig.write_text(json.dumps(bundle))
 
@@ -180,11 +206,21 @@ CASES = {
     "intact": ("tflite", "all", None, "good", True),
     "intact-micro": ("micro", "all", None, "good", True),
     "tampered-artifact": ("tflite", "all", lambda a: _flip(a), "good", False),
-    "tampered-manifest": ("tflite", "all", lambda a: (a.parent / (a.name + ".json")).write_text('{"n": 2}'),
-                          "good", False),
+    "tampered-manifest": (
+        "tflite",
+        "all",
+        lambda a: (a.parent / (a.name + ".json")).write_text('{"n": 2}'),
+        "good",
+        False,
+    ),
     "tampered-header": ("micro", "all", lambda a: _flip(a.with_suffix(".h"), 5), "good", False),
-    "extra-unsigned-header": ("micro", "no-header", lambda a: (a.with_suffix(".h")).write_text("// added\n"),
-                              "good", False),
+    "extra-unsigned-header": (
+        "micro",
+        "no-header",
+        lambda a: (a.with_suffix(".h")).write_text("// added\n"),
+        "good",
+        False,
+    ),
     "missing-manifest": ("tflite", "all", lambda a: (a.parent / (a.name + ".json")).unlink(), "good", False),
     "missing-header": ("micro", "all", lambda a: a.with_suffix(".h").unlink(), "good", False),
     "renamed": ("tflite", "all", _rename, "good", False),
@@ -247,16 +283,25 @@ def test_p384_keys_and_key_objects(keys, tmp_path):
 _MT = '"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'
 
 
-@pytest.mark.parametrize("bad", [
-    "not a bundle", "[]", '{"mediaType": "x"}', "\udcff", "{" * 100_000,
-    "{" + _MT + ', "verificationMaterial": {"publicKey": []}}',
-    "{" + _MT + ', "verificationMaterial": [], "dsseEnvelope": []}',
-    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "!!", "signatures": []}}',
-    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
-    '"signatures": [{"sig": "AAAA"}]}}',
-    "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
-    '"signatures": [{"sig": 5}, {"sig": "AAAA"}]}}',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not a bundle",
+        "[]",
+        '{"mediaType": "x"}',
+        "\udcff",
+        "{" * 100_000,
+        "{" + _MT + ', "verificationMaterial": {"publicKey": []}}',
+        "{" + _MT + ', "verificationMaterial": [], "dsseEnvelope": []}',
+        "{"
+        + _MT
+        + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "!!", "signatures": []}}',
+        "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
+        '"signatures": [{"sig": "AAAA"}]}}',
+        "{" + _MT + ', "dsseEnvelope": {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", '
+        '"signatures": [{"sig": 5}, {"sig": "AAAA"}]}}',
+    ],
+)
 def test_hostile_bundles_are_signature_errors(bad, keys, tmp_path):
     artifact = _unit(tmp_path / "u", "tflite")
     signing.signature_path(artifact).write_bytes(bad.encode("utf-8", "surrogateescape"))
@@ -297,17 +342,24 @@ def test_device_verifier_imports_no_model_signing(keys, tmp_path):
     """The device side: verification runs with model-signing, sigstore and OpenSSL made unimportable."""
     artifact = _unit(tmp_path / "u", "tflite")
     mini_sign(artifact, ["model.int8.tflite", "model.int8.tflite.json"], keys["good"][0])
-    code = ("import sys\n"
-            "class Block:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] in ('model_signing', 'sigstore', 'sigstore_models', 'OpenSSL',"
-            " 'tensorflow', 'keras'):\n"
-            "            raise ImportError('blocked: ' + name)\n"
-            "sys.meta_path.insert(0, Block())\n"
-            "from edgemnist import signing\n"
-            "print(sorted(signing.verify(sys.argv[1], sys.argv[2]).files))\n")
-    proc = subprocess.run([sys.executable, "-c", code, str(artifact), str(keys["good"][1])], capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('model_signing', 'sigstore', 'sigstore_models', 'OpenSSL',"
+        " 'tensorflow', 'keras'):\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from edgemnist import signing\n"
+        "print(sorted(signing.verify(sys.argv[1], sys.argv[2]).files))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(artifact), str(keys["good"][1])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "model.int8.tflite.json" in proc.stdout
 

@@ -82,8 +82,8 @@ def test_generated_source_compiles_links_and_holds_the_bytes(exported, model_byt
     main = tmp_path / "main.cc"
     main.write_text(
         '#include <cstdio>\n#include "model_data.h"\n'
-        "static_assert(kEdgemnistTensorArenaSize % kEdgemnistTensorArenaAlignment == 0, \"aligned arena\");\n"
-        "static_assert(kEdgemnistInputSize == 784 && kEdgemnistNumClasses == 10, \"shapes\");\n"
+        'static_assert(kEdgemnistTensorArenaSize % kEdgemnistTensorArenaAlignment == 0, "aligned arena");\n'
+        'static_assert(kEdgemnistInputSize == 784 && kEdgemnistNumClasses == 10, "shapes");\n'
         "int main() {\n"
         '  std::printf("%u %zu %d\\n", g_edgemnist_model_data_len, kEdgemnistTensorArenaSize,\n'
         "              static_cast<int>(reinterpret_cast<unsigned long>(g_edgemnist_model_data) % 16));\n"
@@ -92,10 +92,16 @@ def test_generated_source_compiles_links_and_holds_the_bytes(exported, model_byt
     )
     obj = tmp_path / "model_data.o"
     include = f"-I{exported.path.parent}"
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(exported.path), "-o", str(obj)],
-                   check=True, capture_output=True)
-    subprocess.run(["g++", "-std=c++17", "-Wall", "-Werror", include, str(main), str(obj), "-o", str(tmp_path / "t")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-c", str(exported.path), "-o", str(obj)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["g++", "-std=c++17", "-Wall", "-Werror", include, str(main), str(obj), "-o", str(tmp_path / "t")],
+        check=True,
+        capture_output=True,
+    )
     out = subprocess.run([str(tmp_path / "t")], check=True, capture_output=True).stdout
     first, _, data = out.partition(b"\n")
     length, arena, misalignment = (int(v) for v in first.split())

@@ -25,13 +25,17 @@ def test_header_of_another_export_does_not_compile(tmp_path):
     pair is compiled in test_micro.py.)"""
     one, other = b"TFL3 model one" * 4, b"TFL3 model two" * 4
     q = runner.Quant(1 / 255, -128)
-    (tmp_path / "model_data.h").write_text(carray.render_header(
-        model_bytes=one, arena_bytes=1024, arena_min_bytes=1020, input=q, output=q, source=None, source_sha256=None))
+    (tmp_path / "model_data.h").write_text(
+        carray.render_header(
+            model_bytes=one, arena_bytes=1024, arena_min_bytes=1020, input=q, output=q, source=None, source_sha256=None
+        )
+    )
 
     def compiles(model_bytes: bytes) -> subprocess.CompletedProcess:
         (tmp_path / "model_data.cc").write_text(carray.render_source(model_bytes, source_sha256=None))
-        return subprocess.run(["g++", "-std=c++17", "-fsyntax-only", str(tmp_path / "model_data.cc")],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            ["g++", "-std=c++17", "-fsyntax-only", str(tmp_path / "model_data.cc")], capture_output=True, text=True
+        )
 
     ok = compiles(one)
     assert ok.returncode == 0, ok.stderr

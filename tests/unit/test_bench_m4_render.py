@@ -8,16 +8,33 @@ from edgemnist.bench.terminal import print_cortex_m4
 
 def _report() -> dict:
     def path(name, instructions, text):
-        return {"path": name, "instructions_per_inference": instructions, "instructions_per_mac": instructions / 406528,
-                "stack_peak_bytes": 320, "kernel_stack_bytes": 200, "differing_bytes_vs_host": 0,
-                "sizes": {"text_bytes": text, "data_bytes": 0, "bss_bytes": 1312, "model_constants_bytes": 412258,
-                          "kernel_code_bytes": 1622, "harness_code_bytes": 836, "kernel_bss_bytes": 512,
-                          "ram_bytes": 1632}}
+        return {
+            "path": name,
+            "instructions_per_inference": instructions,
+            "instructions_per_mac": instructions / 406528,
+            "stack_peak_bytes": 320,
+            "kernel_stack_bytes": 200,
+            "differing_bytes_vs_host": 0,
+            "sizes": {
+                "text_bytes": text,
+                "data_bytes": 0,
+                "bss_bytes": 1312,
+                "model_constants_bytes": 412258,
+                "kernel_code_bytes": 1622,
+                "harness_code_bytes": 836,
+                "kernel_bss_bytes": 512,
+                "ram_bytes": 1632,
+            },
+        }
 
-    return {"date": "2026-01-02T03:04:05Z", "images": 100, "board": "QEMU mps2-an386 (Cortex-M4)",
-            "toolchain": {"gcc": "arm-none-eabi-gcc 12.2.1", "flags": "-mcpu=cortex-m4 -mthumb -O2 -std=c99"},
-            "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite"},
-            "paths": {"dsp": path("cortex-m-dsp", 544679.48, 414716), "portable": path("portable", 1220866.4, 414580)}}
+    return {
+        "date": "2026-01-02T03:04:05Z",
+        "images": 100,
+        "board": "QEMU mps2-an386 (Cortex-M4)",
+        "toolchain": {"gcc": "arm-none-eabi-gcc 12.2.1", "flags": "-mcpu=cortex-m4 -mthumb -O2 -std=c99"},
+        "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite"},
+        "paths": {"dsp": path("cortex-m-dsp", 544679.48, 414716), "portable": path("portable", 1220866.4, 414580)},
+    }
 
 
 def test_the_table_has_a_column_per_path_and_reads_only_the_report():

@@ -15,12 +15,25 @@ from edgemnist.errors import ConfigError
 from edgemnist.predictor.base import TensorSpec
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"batch_sizes": ()}, {"batch_sizes": (0,)}, {"batch_sizes": (1, 10001)}, {"batch_sizes": 32},
-    {"batch_sizes": ("8",)}, {"threads": 0}, {"threads": True}, {"warmup": -1}, {"min_time": 0},
-    {"min_time": float("nan")}, {"min_time": float("inf")}, {"min_time": "1"}, {"min_runs": 0},
-    {"keras_min_runs": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_sizes": ()},
+        {"batch_sizes": (0,)},
+        {"batch_sizes": (1, 10001)},
+        {"batch_sizes": 32},
+        {"batch_sizes": ("8",)},
+        {"threads": 0},
+        {"threads": True},
+        {"warmup": -1},
+        {"min_time": 0},
+        {"min_time": float("nan")},
+        {"min_time": float("inf")},
+        {"min_time": "1"},
+        {"min_runs": 0},
+        {"keras_min_runs": 0},
+    ],
+)
 def test_config_rejects_bad_values(kwargs):
     with pytest.raises(ConfigError):
         BenchConfig(**kwargs)
@@ -56,8 +69,10 @@ def test_stats_nearest_rank_and_outliers():
 
 def test_measure_warms_up_rotates_interleaves_and_counts():
     seen = {"a": [], "b": []}
-    loops = [Loop("a", "record a", seen["a"].append, list(range(7))),
-             Loop("b", "record b", seen["b"].append, list(range(100, 103)))]
+    loops = [
+        Loop("a", "record a", seen["a"].append, list(range(7))),
+        Loop("b", "record b", seen["b"].append, list(range(100, 103))),
+    ]
     out = measure(loops, batch=1, warmup=4, min_time=0.005, min_runs=50, blocks=5)
     assert [m.subject for m in out] == ["a", "b"]
     for m, key, inputs in ((out[0], "a", range(7)), (out[1], "b", range(100, 103))):

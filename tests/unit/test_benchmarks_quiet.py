@@ -28,11 +28,22 @@ def _foreign(cores):
 
 def _sweep(start, foreign, bench_start, bench_foreign, cores=2, end=1.9):
     machine = {"usable_cores": cores, "logical_cores": cores}
-    report = {"config": {"threads": 1},
-              "machine": {**machine, "load_average": [bench_start, 0, 0], "load_average_end": [end, 0, 0],
-                          "foreign_load": _foreign(bench_foreign)}}
-    return {"machine": machine, "load_average_start": [start, 0, 0], "load_average_end": [end, 0, 0],
-            "foreign_load": _foreign(foreign), "reports": [report]}
+    report = {
+        "config": {"threads": 1},
+        "machine": {
+            **machine,
+            "load_average": [bench_start, 0, 0],
+            "load_average_end": [end, 0, 0],
+            "foreign_load": _foreign(bench_foreign),
+        },
+    }
+    return {
+        "machine": machine,
+        "load_average_start": [start, 0, 0],
+        "load_average_end": [end, 0, 0],
+        "foreign_load": _foreign(foreign),
+        "reports": [report],
+    }
 
 
 def test_quiet_runs_pass_and_busy_ones_say_why():
@@ -40,17 +51,21 @@ def test_quiet_runs_pass_and_busy_ones_say_why():
     # The load average at the end counts the benchmark's own threads (~1 per busy thread): not judged.
     assert update.busy(_sweep(0.2, 0.05, 0.3, 0.1, end=2.1), None) == []
     assert update.busy(_sweep(0.2, 0.2, 0.3, 0.1), None) == [
-        "sweep: other processes used 0.20 cores while it ran on 2 cores (quiet: < 0.2)"]
+        "sweep: other processes used 0.20 cores while it ran on 2 cores (quiet: < 0.2)"
+    ]
     assert update.busy(_sweep(2.04, 0.0, 0.3, 0.0), None) == [
-        "sweep: load average 2.04 at start on 2 cores (quiet: < 1)"]
+        "sweep: load average 2.04 at start on 2 cores (quiet: < 1)"
+    ]
     # a bench run inside the sweep starts right after the sweep's previous step: only its foreign CPU is judged
     assert update.busy(_sweep(0.2, 0.0, 1.7, 0.0), None) == []
     assert update.busy(_sweep(0.2, 0.0, 0.3, 0.5), None) == [
-        "bench --threads 1: other processes used 0.50 cores while it ran on 2 cores (quiet: < 0.2)"]
+        "bench --threads 1: other processes used 0.50 cores while it ran on 2 cores (quiet: < 0.2)"
+    ]
     assert update.busy(_sweep(1.5, 0.3, 1.5, 0.3, cores=4), None) == []  # 0.375 and 0.075 per core
     cold = {"machine": {"usable_cores": 2}, "load_average_start": [0.1, 0, 0], "load_average_end": None}
     assert update.busy(_sweep(0.1, 0.0, 0.1, 0.0), cold) == [
-        "cold start: no record of other processes' CPU use (foreign_load)"]
+        "cold start: no record of other processes' CPU use (foreign_load)"
+    ]
     old = {"reports": [{"config": {"threads": 1}, "machine": {"usable_cores": 2, "load_average": [0.1, 0, 0]}}]}
     reasons = update.busy(old, None)
     assert "sweep: no load average recorded at start" in reasons

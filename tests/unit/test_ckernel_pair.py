@@ -19,17 +19,37 @@ from edgemnist.predictor.c import CBackend
 def model(seed: int = 0, n_in: int = 784, hidden: int = 512, n_out: int = 10, name: str = "model.int8.tflite"):
     rng = np.random.default_rng(seed)
     h_scale, logit_scale = 0.05, 0.2
-    fc1 = Dense(weights=rng.integers(-127, 128, (hidden, n_in), dtype=np.int8),
-                bias=rng.integers(-4000, 4000, hidden).astype(np.int32),
-                weight_scales=tuple(float(np.float32(s)) for s in rng.uniform(0.002, 0.01, hidden)),
-                input_scale=float(np.float32(1 / 255)), input_zero_point=-128, output_scale=h_scale,
-                output_zero_point=-128, relu=True)
-    fc2 = Dense(weights=rng.integers(-127, 128, (n_out, hidden), dtype=np.int8),
-                bias=rng.integers(-4000, 4000, n_out).astype(np.int32),
-                weight_scales=tuple(float(np.float32(s)) for s in rng.uniform(0.002, 0.01, n_out)),
-                input_scale=h_scale, input_zero_point=-128, output_scale=logit_scale, output_zero_point=3, relu=False)
-    return Model(fc1=fc1, fc2=fc2, softmax_beta=1.0, softmax_input_scale=logit_scale, output_scale=1 / 256,
-                 output_zero_point=-128, source_name=name, source_sha256=f"{seed:064x}", source_bytes=0)
+    fc1 = Dense(
+        weights=rng.integers(-127, 128, (hidden, n_in), dtype=np.int8),
+        bias=rng.integers(-4000, 4000, hidden).astype(np.int32),
+        weight_scales=tuple(float(np.float32(s)) for s in rng.uniform(0.002, 0.01, hidden)),
+        input_scale=float(np.float32(1 / 255)),
+        input_zero_point=-128,
+        output_scale=h_scale,
+        output_zero_point=-128,
+        relu=True,
+    )
+    fc2 = Dense(
+        weights=rng.integers(-127, 128, (n_out, hidden), dtype=np.int8),
+        bias=rng.integers(-4000, 4000, n_out).astype(np.int32),
+        weight_scales=tuple(float(np.float32(s)) for s in rng.uniform(0.002, 0.01, n_out)),
+        input_scale=h_scale,
+        input_zero_point=-128,
+        output_scale=logit_scale,
+        output_zero_point=3,
+        relu=False,
+    )
+    return Model(
+        fc1=fc1,
+        fc2=fc2,
+        softmax_beta=1.0,
+        softmax_input_scale=logit_scale,
+        output_scale=1 / 256,
+        output_zero_point=-128,
+        source_name=name,
+        source_sha256=f"{seed:064x}",
+        source_bytes=0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,47 +84,75 @@ def write(tmp_path, c: str | bytes, h: str | bytes):
 def test_generated_pairs_pass(files):
     values = render.check_pair(files[0].encode(), files[1].encode())
     assert values["n_in"] == "784" and values["n_hidden"] == "512" and values["source_name"] == "model.int8.tflite"
-    for m, kw in ((model(1), {"general_shifts": True}), (model(2, n_in=48, hidden=16), {}),
-                  (model(3, n_in=16, hidden=32, n_out=3, name="odd ?? /* name */ \"x\".tflite"), {})):
+    for m, kw in (
+        (model(1), {"general_shifts": True}),
+        (model(2, n_in=48, hidden=16), {}),
+        (model(3, n_in=16, hidden=32, n_out=3, name='odd ?? /* name */ "x".tflite'), {}),
+    ):
         out = render.render(m, **kw)
         render.check_pair(out[render.SOURCE_NAME].encode(), out[render.HEADER_NAME].encode())
 
 
 def test_generator_names_cannot_close_a_comment_or_form_a_trigraph():
-    out = render.render(model(4, n_in=16, hidden=16, name="a*/b/*c??/d\\e\"f\x1b.tflite"))
+    out = render.render(model(4, n_in=16, hidden=16, name='a*/b/*c??/d\\e"f\x1b.tflite'))
     h = out[render.HEADER_NAME]
     assert '#define EDGEMNIST_SOURCE_NAME "a* /b/ *c?_/d/e\'f?.tflite"' in h
 
 
 HOSTILE = {
     "appended function": lambda c, h: (c + "\nint edgemnist_evil(void) { return 1; }\n", h),
-    "constructor": lambda c, h: (c.replace("static int32_t em_srdhm(", "__attribute__((constructor)) static void "
-                                           "em_init(void) {}\nstatic int32_t em_srdhm(", 1), h),
-    "extra include": lambda c, h: (c.replace('#include "edgemnist_model.h"\n',
-                                             '#include "edgemnist_model.h"\n#include "/etc/passwd"\n', 1), h),
-    "inline asm": lambda c, h: (c.replace("  int32_t acc[4];\n", '  int32_t acc[4];\n  __asm__ volatile("nop");\n', 1),
-                                h),
+    "constructor": lambda c, h: (
+        c.replace(
+            "static int32_t em_srdhm(",
+            "__attribute__((constructor)) static void em_init(void) {}\nstatic int32_t em_srdhm(",
+            1,
+        ),
+        h,
+    ),
+    "extra include": lambda c, h: (
+        c.replace('#include "edgemnist_model.h"\n', '#include "edgemnist_model.h"\n#include "/etc/passwd"\n', 1),
+        h,
+    ),
+    "inline asm": lambda c, h: (
+        c.replace("  int32_t acc[4];\n", '  int32_t acc[4];\n  __asm__ volatile("nop");\n', 1),
+        h,
+    ),
     "incbin in the DSP asm": lambda c, h: (c.replace('"  .balign 4\\n"', '"  .incbin \\"/etc/shadow\\"\\n"', 1), h),
-    "constant spelled in hex": lambda c, h: (c.replace("#define EM_FC1_OUT_ZP (-128)", "#define EM_FC1_OUT_ZP (-0x80)"),
-                                             h),
+    "constant spelled in hex": lambda c, h: (
+        c.replace("#define EM_FC1_OUT_ZP (-128)", "#define EM_FC1_OUT_ZP (-0x80)"),
+        h,
+    ),
     "constant with a leading zero": lambda c, h: (c.replace("#define EM_HIDDEN 512", "#define EM_HIDDEN 0512"), h),
-    "changed macro": lambda c, h: (c.replace("#define EM_INT32_MAX 2147483647", "#define EM_INT32_MAX 2147483646"),
-                                   h),
-    "array longer than declared": lambda c, h: (c.replace("static const int32_t em_m2[EM_OUT] = {\n",
-                                                          "static const int32_t em_m2[EM_OUT] = {\n  1073741824,\n"), h),
-    "declared size grown with the array": lambda c, h: (c.replace("em_w1[401408] EM_ALIGNED = {\n",
-                                                                  "em_w1[401409] EM_ALIGNED = {\n  0,\n"), h),
+    "changed macro": lambda c, h: (c.replace("#define EM_INT32_MAX 2147483647", "#define EM_INT32_MAX 2147483646"), h),
+    "array longer than declared": lambda c, h: (
+        c.replace(
+            "static const int32_t em_m2[EM_OUT] = {\n", "static const int32_t em_m2[EM_OUT] = {\n  1073741824,\n"
+        ),
+        h,
+    ),
+    "declared size grown with the array": lambda c, h: (
+        c.replace("em_w1[401408] EM_ALIGNED = {\n", "em_w1[401409] EM_ALIGNED = {\n  0,\n"),
+        h,
+    ),
     "weight out of int8 range": lambda c, h: (c.replace("EM_ALIGNED = {\n  ", "EM_ALIGNED = {\n  1", 1), h),
-    "multiplier out of range": lambda c, h: (c.replace("static const int32_t em_m1[EM_HIDDEN] = {\n  ",
-                                                       "static const int32_t em_m1[EM_HIDDEN] = {\n  9", 1), h),
-    "header-only: extra macro": lambda c, h: (c, h.replace("#define EDGEMNIST_MACS", "#define memcpy evil\n"
-                                                           "#define EDGEMNIST_MACS")),
-    "header-only: changed size": lambda c, h: (c, h.replace("#define EDGEMNIST_INPUT_SIZE 784",
-                                                            "#define EDGEMNIST_INPUT_SIZE 785")),
+    "multiplier out of range": lambda c, h: (
+        c.replace("static const int32_t em_m1[EM_HIDDEN] = {\n  ", "static const int32_t em_m1[EM_HIDDEN] = {\n  9", 1),
+        h,
+    ),
+    "header-only: extra macro": lambda c, h: (
+        c,
+        h.replace("#define EDGEMNIST_MACS", "#define memcpy evil\n#define EDGEMNIST_MACS"),
+    ),
+    "header-only: changed size": lambda c, h: (
+        c,
+        h.replace("#define EDGEMNIST_INPUT_SIZE 784", "#define EDGEMNIST_INPUT_SIZE 785"),
+    ),
     "header-only: quoted stdint": lambda c, h: (c, h.replace("#include <stdint.h>", '#include "stdint.h"')),
     "header of another model": lambda c, h: (c, h.replace("0" * 64, "1" * 64)),
-    "other template version": lambda c, h: (c.replace("so the int8 scores are byte-identical", "so the int8 scores "
-                                                      "are identical"), h),
+    "other template version": lambda c, h: (
+        c.replace("so the int8 scores are byte-identical", "so the int8 scores are identical"),
+        h,
+    ),
     "non-ASCII": lambda c, h: (c.replace("do not edit", "do not edit \u00e9"), h),
     "CRLF line ends": lambda c, h: (c.replace("\n", "\r\n"), h),
     "trailing newline": lambda c, h: (c + "\n", h),

@@ -22,11 +22,18 @@ def test_round_half_away_is_std_round_not_pythons():
     assert quant.round_half_away(-1.4999999999999998) == -1
 
 
-@pytest.mark.parametrize(("m", "expected"), [
-    (0.0, (0, 0)), (0.5, (1 << 30, 0)), (1.0, (1 << 30, 1)), (0.75, (3 << 29, 0)), (0.25, (1 << 30, -1)),
-    (1e-12, (0, 0)),  # shift < -31: flushed to zero as TFLM does
-    (1 - 2 ** -40, (1 << 30, 1)),  # q rounds up to 2^31: halved, shift + 1
-])
+@pytest.mark.parametrize(
+    ("m", "expected"),
+    [
+        (0.0, (0, 0)),
+        (0.5, (1 << 30, 0)),
+        (1.0, (1 << 30, 1)),
+        (0.75, (3 << 29, 0)),
+        (0.25, (1 << 30, -1)),
+        (1e-12, (0, 0)),  # shift < -31: flushed to zero as TFLM does
+        (1 - 2**-40, (1 << 30, 1)),  # q rounds up to 2^31: halved, shift + 1
+    ],
+)
 def test_quantize_multiplier_matches_tflm_cases(m, expected):
     assert quant.quantize_multiplier(m) == expected
 
@@ -37,18 +44,19 @@ def test_quantize_multiplier_reconstructs_the_double():
         m = math.ldexp(rng.random() + 0.5, rng.randint(-20, 10))
         q, shift = quant.quantize_multiplier(m)
         assert (1 << 30) <= q < (1 << 31)
-        assert abs(q * 2.0 ** (shift - 31) - m) <= m * 2 ** -31
+        assert abs(q * 2.0 ** (shift - 31) - m) <= m * 2**-31
 
 
 def test_softmax_params_for_beta_one():
     # A softmax input scale of 1/4: beta * scale * 2^26 = 2^24 -> multiplier 2^30, left shift 25.
     m, shift, diff_min = quant.softmax_params(1.0, 0.25)
     assert (m, shift) == (1 << 30, 25)
-    assert diff_min == -math.floor(31 * 2 ** 26 / 2 ** 25) == -62
+    assert diff_min == -math.floor(31 * 2**26 / 2**25) == -62
 
 
 def test_srdhm_single_shift_equals_gemmlowps_division():
     """The C's em_srdhm replaces gemmlowp's (ab + nudge) / 2^31 by (ab + 2^30) >> 31: equal for every product."""
+
     def gemmlowp(a, b):
         ab = a * b
         v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
@@ -73,12 +81,15 @@ def test_weight_layout_round_trips(rows):
     assert packed[((o // 4) * 8 + i // 4) * 16 + (o % 4) * 4 + i % 4] == w[o, i]
 
 
-@pytest.mark.parametrize(("data", "says"), [
-    (b"\x89PNG\r\n\x1a\n" + bytes(64), "PNG"),
-    (b'{"format": "tflite"}' + bytes(16), "JSON"),
-    (bytes(8), "not a TFLite flatbuffer"),
-    (b"\x1c\x00\x00\x00TFL3" + bytes(8), "malformed"),
-])
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "PNG"),
+        (b'{"format": "tflite"}' + bytes(16), "JSON"),
+        (bytes(8), "not a TFLite flatbuffer"),
+        (b"\x1c\x00\x00\x00TFL3" + bytes(8), "malformed"),
+    ],
+)
 def test_wrong_files_are_refused_with_what_was_expected(tmp_path, data, says):
     path = tmp_path / "model.tflite"
     path.write_bytes(data)

@@ -53,13 +53,16 @@ def test_export_readme_lists_every_output():
             assert f"`{companion}`" in readme, (name, companion)
 
 
-@pytest.mark.parametrize("argv,help_of", [
-    (["train", "--bogus"], "edgemnist train"),
-    (["export", "--nope", "1"], "edgemnist export"),
-    (["data", "import", "x", "--extra"], "edgemnist data import"),
-    (["data"], "edgemnist data"),
-    (["bogus"], "edgemnist"),
-])
+@pytest.mark.parametrize(
+    "argv,help_of",
+    [
+        (["train", "--bogus"], "edgemnist train"),
+        (["export", "--nope", "1"], "edgemnist export"),
+        (["data", "import", "x", "--extra"], "edgemnist data import"),
+        (["data"], "edgemnist data"),
+        (["bogus"], "edgemnist"),
+    ],
+)
 def test_a_usage_error_points_at_the_help_of_its_subcommand(argv, help_of, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -72,8 +75,9 @@ def test_a_usage_error_points_at_the_help_of_its_subcommand(argv, help_of, capsy
 def test_an_unknown_mode_lists_the_modes_of_the_chosen_format(fmt, capsys, tmp_path):
     assert main(["export", "--format", fmt, "--quantize", "int4", "--model", str(tmp_path / "m.keras")]) == 2
     err = capsys.readouterr().err
-    assert err == (f"error: --quantize 'int4' is not a {fmt} mode; expected one of: "
-                   f"{', '.join(FORMATS[fmt].mode_names)}\n")
+    assert err == (
+        f"error: --quantize 'int4' is not a {fmt} mode; expected one of: {', '.join(FORMATS[fmt].mode_names)}\n"
+    )
     assert main(["export", "--format", "all", "--quantize", "int4", "--model", str(tmp_path / "m.keras")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and all(f"{n}: {', '.join(FORMATS[n].mode_names)}" in err for n in EXPORT_FORMATS)

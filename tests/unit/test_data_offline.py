@@ -46,10 +46,19 @@ def test_cli_offline_is_one_line_naming_the_flag(tmp_path):
     model = tmp_path / "m.tflite"
     model.write_bytes(b"never read: the data is loaded first")
     env = {k: v for k, v in os.environ.items() if k != data.ENV_DATA_DIR}
-    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), EDGEMNIST_MIRRORS=f"http://127.0.0.1:{_closed_port()}/",
-               PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.run([sys.executable, "-m", "edgemnist", "evaluate", str(model)], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    env.update(
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        EDGEMNIST_MIRRORS=f"http://127.0.0.1:{_closed_port()}/",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgemnist", "evaluate", str(model)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: could not download"), proc.stderr
     assert "--data-dir DIR" in proc.stderr and data.ENV_DATA_DIR in proc.stderr

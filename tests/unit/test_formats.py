@@ -68,8 +68,7 @@ def test_export_config_defaults_are_the_clis():
     parser = build_parser()
     export = parser.parse_args(["export"])
     c = ExportConfig("tflite")
-    assert (export.calibration_samples, export.seed, export.tolerance) == (c.calibration_samples, c.seed,
-                                                                           c.tolerance)
+    assert (export.calibration_samples, export.seed, export.tolerance) == (c.calibration_samples, c.seed, c.tolerance)
     train = parser.parse_args(["train"])
     t = TrainConfig()
     assert (train.epochs, train.batch_size, train.seed) == (t.epochs, t.batch_size, t.seed)

@@ -33,13 +33,16 @@ def test_a_valid_payload_parses_raw_and_gzipped(tmp_path):
         assert np.array_equal(read_idx_file(tmp_path / name, spec), [3, 1, 4, 1, 5, 9])
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda p: p[:5], "truncated"),
-    (lambda p: b"\x00\x00\x08\x03" + p[4:], "bad magic"),
-    (lambda p: p[:4] + struct.pack(">I", 7) + p[8:], "dimensions"),
-    (lambda p: p + b"\x00", "trailing bytes"),
-    (lambda p: p[:-1] + b"\x02", "a well-formed IDX file, but not MNIST's tiny-labels-idx1-ubyte"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda p: p[:5], "truncated"),
+        (lambda p: b"\x00\x00\x08\x03" + p[4:], "bad magic"),
+        (lambda p: p[:4] + struct.pack(">I", 7) + p[8:], "dimensions"),
+        (lambda p: p + b"\x00", "trailing bytes"),
+        (lambda p: p[:-1] + b"\x02", "a well-formed IDX file, but not MNIST's tiny-labels-idx1-ubyte"),
+    ],
+)
 def test_every_corruption_is_a_data_error_naming_the_origin(mutate, message):
     payload, spec = _labels([3, 1, 4, 1, 5, 9])
     with pytest.raises(DataError, match=message) as info:

@@ -19,7 +19,7 @@ def _seven(canvas=(120, 160)) -> np.ndarray:
     ink[20:28, 40:120] = 1.0
     for y in range(28, 100):
         x = int(120 - (y - 28) * 0.6)
-        ink[y, x - 4:x + 4] = 1.0
+        ink[y, x - 4 : x + 4] = 1.0
     return ink
 
 

@@ -15,14 +15,17 @@ _ENTRY = re.compile(r"^[\w.]+(?:\.py|/)$")
 
 def _modules() -> set[str]:
     """Every module file of the package, as a path relative to the repo (``edgemnist/export/base.py``)."""
-    return {p.relative_to(REPO).as_posix() for p in PKG.rglob("*.py")
-            if "__pycache__" not in p.parts and p.name not in ("__init__.py", "__main__.py")}
+    return {
+        p.relative_to(REPO).as_posix()
+        for p in PKG.rglob("*.py")
+        if "__pycache__" not in p.parts and p.name not in ("__init__.py", "__main__.py")
+    }
 
 
 def _tree_entries() -> set[str]:
     """The files and folders the architecture tree lists, as full paths (indentation = nesting)."""
     text = ARCHITECTURE.read_text(encoding="utf-8")
-    block = text[text.index(START) + len(START):text.index(END)]
+    block = text[text.index(START) + len(START) : text.index(END)]
     stack: list[tuple[int, str]] = []
     entries = set()
     for line in block.splitlines():
@@ -74,8 +77,12 @@ def test_the_device_path_imports_nothing_from_the_exporters():
         assert not bad, f"{path.name} imports {bad}"
     micro = {m for m, _ in _imports(PKG / "predictor" / "micro.py") if m.startswith("edgemnist.")}
     assert {m for m in micro if not m.startswith(("edgemnist.tflm", "edgemnist.predictor.base"))} <= {
-        "edgemnist.errors", "edgemnist.spec", "edgemnist.fileio", "edgemnist.manifest",
-        "edgemnist.signing"}  # only a verified signature may lift the child-process arena check
+        "edgemnist.errors",
+        "edgemnist.spec",
+        "edgemnist.fileio",
+        "edgemnist.manifest",
+        "edgemnist.signing",
+    }  # only a verified signature may lift the child-process arena check
     for path in (PKG / "tflm").glob("*.py"):
         bad = [m for m, _ in _imports(path) if m.startswith(("edgemnist.export", "edgemnist.predictor"))]
         assert not bad, f"tflm/{path.name} imports {bad}"
@@ -177,7 +184,8 @@ def test_no_import_cycle_between_edgemnist_modules():
     graph = _module_graph()
     cycles = _cycles(graph)
     assert not cycles, "modules in an import cycle: " + "; ".join(
-        " <-> ".join(c) + f" ({ {m: sorted(graph[m] & set(c)) for m in c} })" for c in cycles)
+        " <-> ".join(c) + f" ({ {m: sorted(graph[m] & set(c)) for m in c} })" for c in cycles
+    )
 
 
 def test_no_hook_probing_and_no_top_level_bench_modules():
@@ -201,10 +209,17 @@ def test_help_imports_neither_numpy_nor_the_pipeline():
     import subprocess
     import sys
 
-    code = ("import sys\nfrom edgemnist.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "heavy = ('numpy', 'edgemnist.export.pipeline', 'edgemnist.predictor')\n"
-            "print(sorted(m for m in heavy if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys\nfrom edgemnist.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('numpy', 'edgemnist.export.pipeline', 'edgemnist.predictor')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"

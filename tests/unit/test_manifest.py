@@ -23,7 +23,10 @@ from edgemnist.manifest import (
 
 def _good() -> dict:
     return {
-        "schema": SCHEMA, "format": "tflite", "quantization": "int8", "io": "int8",
+        "schema": SCHEMA,
+        "format": "tflite",
+        "quantization": "int8",
+        "io": "int8",
         "artifact": {"file": "model.int8.tflite", "sha256": "a" * 64},
         "input": tensor_info("pixels", (-1, 784), "int8", 1 / 255, -128),
         "output": tensor_info("probabilities", (-1, 10), "int8", 1 / 256, -128),
@@ -41,20 +44,23 @@ def test_a_good_manifest_validates_and_round_trips(tmp_path):
         read_manifest(tmp_path / "none.tflite", required=True)
 
 
-@pytest.mark.parametrize("edit,message", [
-    (lambda m: m.update(schema="x"), "schema"),
-    (lambda m: m.update(format="pt"), "format"),
-    (lambda m: m.update(quantization="int4"), "quantization"),
-    (lambda m: m["artifact"].update(sha256="short"), "sha256"),
-    (lambda m: m["input"].update(dtype="int4"), "input.dtype"),
-    (lambda m: m["input"].update(scale=0), "input.scale"),
-    (lambda m: m["input"].update(zero_point=300), "zero_point"),
-    (lambda m: m["output"].update(shape=[]), "output.shape"),
-    (lambda m: m.update(verification={"passed": "yes"}), "verification"),
-    (lambda m: m["verification"].update(reasons=[1]), "reasons"),
-    (lambda m: m["verification"].update(accuracy="high"), "accuracy"),
-    (lambda m: m.update(tflite=[1]), "tflite must be an object"),
-])
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda m: m.update(schema="x"), "schema"),
+        (lambda m: m.update(format="pt"), "format"),
+        (lambda m: m.update(quantization="int4"), "quantization"),
+        (lambda m: m["artifact"].update(sha256="short"), "sha256"),
+        (lambda m: m["input"].update(dtype="int4"), "input.dtype"),
+        (lambda m: m["input"].update(scale=0), "input.scale"),
+        (lambda m: m["input"].update(zero_point=300), "zero_point"),
+        (lambda m: m["output"].update(shape=[]), "output.shape"),
+        (lambda m: m.update(verification={"passed": "yes"}), "verification"),
+        (lambda m: m["verification"].update(reasons=[1]), "reasons"),
+        (lambda m: m["verification"].update(accuracy="high"), "accuracy"),
+        (lambda m: m.update(tflite=[1]), "tflite must be an object"),
+    ],
+)
 def test_every_bad_field_is_named(edit, message):
     m = _good()
     edit(m)
@@ -87,17 +93,36 @@ def test_build_export_manifest_records_the_files_own_recipe():
     config = ExportConfig("onnx", "int8")
     source = SimpleNamespace(path=SimpleNamespace(name="model.keras"), sha256="b" * 64, accuracy=0.98)
     report = SimpleNamespace(to_dict=lambda: {"passed": True, "reasons": []})
-    facts = {"input": tensor_info("pixels", (-1, 784), "float32"),
-             "output": tensor_info("probabilities", (-1, 10), "float32"),
-             "graph": {"ops": []}, "calibration": {"count": 500, "per_channel": False}}
+    facts = {
+        "input": tensor_info("pixels", (-1, 784), "float32"),
+        "output": tensor_info("probabilities", (-1, 10), "float32"),
+        "graph": {"ops": []},
+        "calibration": {"count": 500, "per_channel": False},
+    }
     calibration = SimpleNamespace(recipe={"count": 500})
-    m = build_export_manifest(config=config, artifact_name="model.int8.onnx", artifact_sha256="c" * 64,
-                              artifact_bytes=3, source=source, facts=facts, calibration=calibration, seconds=1.0,
-                              report=report)
+    m = build_export_manifest(
+        config=config,
+        artifact_name="model.int8.onnx",
+        artifact_sha256="c" * 64,
+        artifact_bytes=3,
+        source=source,
+        facts=facts,
+        calibration=calibration,
+        seconds=1.0,
+        report=report,
+    )
     validate(m, origin="built")
     assert m["calibration"] == {"count": 500, "per_channel": False}  # what the file states, not a second copy
     facts.pop("calibration")
-    m = build_export_manifest(config=config, artifact_name="model.int8.onnx", artifact_sha256="c" * 64,
-                              artifact_bytes=3, source=source, facts=facts, calibration=calibration, seconds=1.0,
-                              report=report)
+    m = build_export_manifest(
+        config=config,
+        artifact_name="model.int8.onnx",
+        artifact_sha256="c" * 64,
+        artifact_bytes=3,
+        source=source,
+        facts=facts,
+        calibration=calibration,
+        seconds=1.0,
+        report=report,
+    )
     assert m["calibration"] == {"count": 500} and m["export"]["config"]["format"] == "onnx"

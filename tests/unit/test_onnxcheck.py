@@ -16,12 +16,23 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 def _model(nodes=None, inits=None, **graph_kw) -> bytes:
     w = numpy_helper.from_array(np.zeros((784, 10), np.float32), "w")
     b = numpy_helper.from_array(np.zeros((10,), np.float32), "b")
-    nodes = nodes if nodes is not None else [helper.make_node("MatMul", ["x", "w"], ["h"]),
-                                             helper.make_node("Add", ["h", "b"], ["l"]),
-                                             helper.make_node("Softmax", ["l"], ["y"], axis=-1)]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 784])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])],
-                          initializer=[w, b] + (inits or []), **graph_kw)
+    nodes = (
+        nodes
+        if nodes is not None
+        else [
+            helper.make_node("MatMul", ["x", "w"], ["h"]),
+            helper.make_node("Add", ["h", "b"], ["l"]),
+            helper.make_node("Softmax", ["l"], ["y"], axis=-1),
+        ]
+    )
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 784])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 10])],
+        initializer=[w, b] + (inits or []),
+        **graph_kw,
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
 
 
@@ -29,14 +40,17 @@ def test_a_plain_mlp_passes():
     check_onnx(_model(), "m")
 
 
-@pytest.mark.parametrize("nodes,words", [
-    ([helper.make_node("Tile", ["x", "r"], ["y"])], "'Tile'"),
-    ([helper.make_node("Loop", ["t", "c"], ["y"], body=helper.make_graph([], "b", [], []))], "control flow"),
-    ([helper.make_node("MatMul", ["x", "w"], ["y"], domain="com.microsoft")], "domain"),
-    ([helper.make_node("Softmax", ["x"], ["y"], axis=7)], "axis = 7"),
-    ([helper.make_node("Softmax", ["x"], ["y"], perm=[1, 0])], "holds ints"),
-    ([helper.make_node("Relu", ["x"], ["y"]) for _ in range(65)], "65 nodes"),
-])
+@pytest.mark.parametrize(
+    "nodes,words",
+    [
+        ([helper.make_node("Tile", ["x", "r"], ["y"])], "'Tile'"),
+        ([helper.make_node("Loop", ["t", "c"], ["y"], body=helper.make_graph([], "b", [], []))], "control flow"),
+        ([helper.make_node("MatMul", ["x", "w"], ["y"], domain="com.microsoft")], "domain"),
+        ([helper.make_node("Softmax", ["x"], ["y"], axis=7)], "axis = 7"),
+        ([helper.make_node("Softmax", ["x"], ["y"], perm=[1, 0])], "holds ints"),
+        ([helper.make_node("Relu", ["x"], ["y"]) for _ in range(65)], "65 nodes"),
+    ],
+)
 def test_what_this_network_never_contains_is_refused(nodes, words):
     with pytest.raises(ArtifactError, match=words):
         check_onnx(_model(nodes), "m")

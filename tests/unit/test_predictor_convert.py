@@ -14,8 +14,15 @@ class Fake(Backend):
 
     runtime = "Fake"
 
-    def __init__(self, path=None, threads: int = 1, *, inp: TensorSpec | None = None, out: TensorSpec | None = None,
-                 quantization: str | None = None) -> None:
+    def __init__(
+        self,
+        path=None,
+        threads: int = 1,
+        *,
+        inp: TensorSpec | None = None,
+        out: TensorSpec | None = None,
+        quantization: str | None = None,
+    ) -> None:
         self.input = inp or TensorSpec("pixels", (-1, 784), "int8", 1 / 255, -128)
         self.output = out or TensorSpec("probabilities", (-1, 10), "int8", 1 / 256, -128)
         self._q = quantization
@@ -76,12 +83,19 @@ def test_dynamic_models_run_per_image():
     assert other.per_image_calls == 0
 
 
-@pytest.mark.parametrize("bad,message", [
-    (None, "numpy array"), ("x", "numpy array"), (np.zeros((2, 27, 28), np.uint8), "shaped"),
-    (np.zeros((0, 784), np.uint8), "at least one"), (np.zeros((1, 784), np.int32), "astype\\(np.uint8\\)"),
-    (np.full((1, 784), 2.0, np.float32), "in \\[0, 1\\]"), (np.full((1, 784), np.nan), "finite"),
-    ([[1, 2], [3]], "numpy array"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (None, "numpy array"),
+        ("x", "numpy array"),
+        (np.zeros((2, 27, 28), np.uint8), "shaped"),
+        (np.zeros((0, 784), np.uint8), "at least one"),
+        (np.zeros((1, 784), np.int32), "astype\\(np.uint8\\)"),
+        (np.full((1, 784), 2.0, np.float32), "in \\[0, 1\\]"),
+        (np.full((1, 784), np.nan), "finite"),
+        ([[1, 2], [3]], "numpy array"),
+    ],
+)
 def test_bad_inputs_say_what_was_expected(bad, message):
     with pytest.raises(InputError, match=message):
         Predictor(Fake()).predict_proba(bad)
@@ -95,9 +109,11 @@ def test_as_batch_accepts_every_documented_layout():
 
 
 def test_a_manifest_that_contradicts_the_backend_is_refused():
-    manifest = {"quantization": "int8",
-                "input": TensorSpec("pixels", (-1, 784), "int8", 0.5, 0).to_dict(),
-                "output": Fake().output.to_dict()}
+    manifest = {
+        "quantization": "int8",
+        "input": TensorSpec("pixels", (-1, 784), "int8", 0.5, 0).to_dict(),
+        "output": Fake().output.to_dict(),
+    }
     with pytest.raises(ManifestError, match="contradicts"):
         Predictor(Fake(), manifest=manifest)
 

@@ -9,17 +9,20 @@ import pytest
 from edgemnist.safetext import emit, is_iso_datetime, is_sha256, safe, safe_json
 
 
-@pytest.mark.parametrize("text,shown", [
-    ("plain text", "plain text"),
-    ("line\nerror: forged", "line\\x0aerror: forged"),
-    ("\x1b[2J cleared", "\\x1b[2J cleared"),
-    ("\x9b2J c1", "\\x9b2J c1"),
-    ("bidi \u202e", "bidi \\u202e"),
-    ("sep \u2028", "sep \\u2028"),
-    ("lone \udcff", "lone \ufffd"),
-    ("tab\tcr\r", "tab\\x09cr\\x0d"),
-    ("caf\u00e9 \u6570", "caf\u00e9 \u6570"),
-])
+@pytest.mark.parametrize(
+    "text,shown",
+    [
+        ("plain text", "plain text"),
+        ("line\nerror: forged", "line\\x0aerror: forged"),
+        ("\x1b[2J cleared", "\\x1b[2J cleared"),
+        ("\x9b2J c1", "\\x9b2J c1"),
+        ("bidi \u202e", "bidi \\u202e"),
+        ("sep \u2028", "sep \\u2028"),
+        ("lone \udcff", "lone \ufffd"),
+        ("tab\tcr\r", "tab\\x09cr\\x0d"),
+        ("caf\u00e9 \u6570", "caf\u00e9 \u6570"),
+    ],
+)
 def test_safe_shows_controls_as_escapes_and_keeps_text(text, shown):
     assert safe(text) == shown
 

@@ -31,8 +31,9 @@ def test_no_pickle_eval_or_unsafe_loads_anywhere():
                 line = text.count("\n", 0, m.start()) + 1
                 offenders.append(f"{path.relative_to(REPO)}:{line}: {what}")
         for m in re.finditer(r"np\.load\((?![^)]*allow_pickle=False)", text):
-            offenders.append(f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}: np.load without "
-                             f"allow_pickle=False")
+            offenders.append(
+                f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}: np.load without allow_pickle=False"
+            )
         for m in re.finditer(r"load_model\([^)]*\)", text):
             if "keras.saving.load_model" in m.group(0) and "safe_mode=True" not in m.group(0):
                 offenders.append(f"{path.relative_to(REPO)}: keras load_model without safe_mode=True")

@@ -50,7 +50,7 @@ def test_normalized_digit_fits_and_is_centred():
     rng = np.random.default_rng(1)
     for h, w in [(280, 280), (90, 40), (12, 30)]:
         a = np.zeros((h, w))
-        a[h // 4: 3 * h // 4, w // 3: 2 * w // 3] = rng.uniform(100, 255, (3 * h // 4 - h // 4, 2 * w // 3 - w // 3))
+        a[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = rng.uniform(100, 255, (3 * h // 4 - h // 4, 2 * w // 3 - w // 3))
         d = images.normalize_digit(a)
         rows, cols = np.flatnonzero(d.any(1)), np.flatnonzero(d.any(0))
         assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= images.BOX

@@ -39,9 +39,14 @@ def _get(server, path, *, method="GET", host=None):
 def test_serve_sends_files_with_types_and_isolation_headers(folder):
     with serve(folder) as server:
         assert server.url == f"http://127.0.0.1:{server.port}/" and server.port > 0
-        for path, mime in [("/", "text/html; charset=utf-8"), ("/index.html", "text/html; charset=utf-8"),
-                           ("/m.wasm", "application/wasm"), ("/a.js", "text/javascript; charset=utf-8"),
-                           ("/sub/data.json", "application/json"), ("/a.js?v=1", "text/javascript; charset=utf-8")]:
+        for path, mime in [
+            ("/", "text/html; charset=utf-8"),
+            ("/index.html", "text/html; charset=utf-8"),
+            ("/m.wasm", "application/wasm"),
+            ("/a.js", "text/javascript; charset=utf-8"),
+            ("/sub/data.json", "application/json"),
+            ("/a.js?v=1", "text/javascript; charset=utf-8"),
+        ]:
             resp, body = _get(server, path)
             assert resp.status == 200, path
             assert resp.getheader("Content-Type") == mime
@@ -54,8 +59,20 @@ def test_serve_sends_files_with_types_and_isolation_headers(folder):
 
 def test_serve_refuses_traversal_listings_other_hosts_and_methods(folder):
     with serve(folder) as server:
-        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt", "/link.txt", "/sub/",
-                     "/sub", "/missing.js", "/%2e%2e%2fsecret.txt", "/..%5csecret.txt", "/%00", "/%ff", "secret"]:
+        for path in [
+            "/../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/sub/../../secret.txt",
+            "/link.txt",
+            "/sub/",
+            "/sub",
+            "/missing.js",
+            "/%2e%2e%2fsecret.txt",
+            "/..%5csecret.txt",
+            "/%00",
+            "/%ff",
+            "secret",
+        ]:
             resp, body = _get(server, path)
             assert resp.status == 404, path
             assert b"outside" not in body
@@ -74,8 +91,57 @@ def test_serve_bad_arguments(tmp_path):
 
 def test_inspect_module_lists_imports_and_exports():
     # (module (import "env" "memcpy" (func)) (memory 1) (export "memory" (memory 0)))
-    module = bytes([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 2, 14, 1, 3, 101, 110, 118, 6, 109, 101, 109,
-                    99, 112, 121, 0, 0, 5, 3, 1, 0, 1, 7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0])
+    module = bytes(
+        [
+            0,
+            97,
+            115,
+            109,
+            1,
+            0,
+            0,
+            0,
+            1,
+            4,
+            1,
+            96,
+            0,
+            0,
+            2,
+            14,
+            1,
+            3,
+            101,
+            110,
+            118,
+            6,
+            109,
+            101,
+            109,
+            99,
+            112,
+            121,
+            0,
+            0,
+            5,
+            3,
+            1,
+            0,
+            1,
+            7,
+            10,
+            1,
+            6,
+            109,
+            101,
+            109,
+            111,
+            114,
+            121,
+            2,
+            0,
+        ]
+    )
     info = web_build.inspect_module(module)
     assert info.imports == (("env", "memcpy"),) and info.exports == ("memory",)
     with pytest.raises(web_build.BuildError, match="not a WebAssembly"):

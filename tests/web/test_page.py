@@ -94,7 +94,8 @@ class Page:
         """Draw strokes given in unit coordinates (0-1, y down) on the pad with the mouse."""
         x0, y0, w, h = self.page.evaluate(
             "() => { const p = document.getElementById('pad'), r = p.getBoundingClientRect();"
-            " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth, p.clientHeight]; }")
+            " return [r.left + p.clientLeft, r.top + p.clientTop, p.clientWidth, p.clientHeight]; }"
+        )
         mouse = self.page.mouse
         for stroke in strokes:
             pts = [(x0 + x * w, y0 + y * h) for x, y in stroke]
@@ -146,23 +147,74 @@ def test_all_test_images_through_the_page_wasm_match_the_host_c(page, mnist, hos
 
 
 def _ellipse(cx, cy, rx, ry, n=28):
-    return [(cx + rx * math.cos(-math.pi / 2 + 2 * math.pi * i / n), cy + ry * math.sin(-math.pi / 2 + 2 * math.pi * i / n))
-            for i in range(n + 1)]
+    return [
+        (cx + rx * math.cos(-math.pi / 2 + 2 * math.pi * i / n), cy + ry * math.sin(-math.pi / 2 + 2 * math.pi * i / n))
+        for i in range(n + 1)
+    ]
 
 
 #: One way to write each digit, as strokes in unit coordinates (x right, y down), the way people draw them.
 DIGITS = {
     0: [_ellipse(0.5, 0.5, 0.22, 0.33)],
     1: [[(0.42, 0.24), (0.52, 0.14), (0.52, 0.86)]],
-    2: [[(0.3, 0.3), (0.38, 0.19), (0.52, 0.14), (0.66, 0.19), (0.7, 0.32), (0.62, 0.47), (0.45, 0.64),
-         (0.28, 0.84), (0.74, 0.84)]],
-    3: [[(0.3, 0.2), (0.47, 0.14), (0.64, 0.18), (0.68, 0.31), (0.58, 0.43), (0.45, 0.47), (0.6, 0.52),
-         (0.7, 0.64), (0.67, 0.78), (0.5, 0.86), (0.3, 0.8)]],
+    2: [
+        [
+            (0.3, 0.3),
+            (0.38, 0.19),
+            (0.52, 0.14),
+            (0.66, 0.19),
+            (0.7, 0.32),
+            (0.62, 0.47),
+            (0.45, 0.64),
+            (0.28, 0.84),
+            (0.74, 0.84),
+        ]
+    ],
+    3: [
+        [
+            (0.3, 0.2),
+            (0.47, 0.14),
+            (0.64, 0.18),
+            (0.68, 0.31),
+            (0.58, 0.43),
+            (0.45, 0.47),
+            (0.6, 0.52),
+            (0.7, 0.64),
+            (0.67, 0.78),
+            (0.5, 0.86),
+            (0.3, 0.8),
+        ]
+    ],
     4: [[(0.38, 0.14), (0.3, 0.56), (0.74, 0.56)], [(0.63, 0.14), (0.63, 0.86)]],
-    5: [[(0.7, 0.15), (0.36, 0.15), (0.32, 0.46), (0.46, 0.41), (0.62, 0.46), (0.7, 0.6), (0.67, 0.76),
-         (0.53, 0.86), (0.38, 0.85), (0.28, 0.78)]],
-    6: [[(0.64, 0.14), (0.48, 0.26), (0.36, 0.44), (0.31, 0.63), (0.36, 0.8), (0.5, 0.87), (0.64, 0.81),
-         (0.69, 0.67), (0.62, 0.55), (0.48, 0.52), (0.36, 0.6)]],
+    5: [
+        [
+            (0.7, 0.15),
+            (0.36, 0.15),
+            (0.32, 0.46),
+            (0.46, 0.41),
+            (0.62, 0.46),
+            (0.7, 0.6),
+            (0.67, 0.76),
+            (0.53, 0.86),
+            (0.38, 0.85),
+            (0.28, 0.78),
+        ]
+    ],
+    6: [
+        [
+            (0.64, 0.14),
+            (0.48, 0.26),
+            (0.36, 0.44),
+            (0.31, 0.63),
+            (0.36, 0.8),
+            (0.5, 0.87),
+            (0.64, 0.81),
+            (0.69, 0.67),
+            (0.62, 0.55),
+            (0.48, 0.52),
+            (0.36, 0.6),
+        ]
+    ],
     7: [[(0.27, 0.17), (0.73, 0.17), (0.58, 0.45), (0.46, 0.86)]],
     8: [[(0.5 + 0.18 * math.sin(2 * t), 0.5 - 0.35 * math.cos(t)) for t in (2 * math.pi * i / 40 for i in range(41))]],
     9: [_ellipse(0.5, 0.34, 0.18, 0.18), [(0.68, 0.34), (0.66, 0.6), (0.62, 0.86)]],
@@ -171,6 +223,7 @@ DIGITS = {
 
 def styled(strokes, style):
     """The same digit written differently: slanted, small in a corner, wide and flat, low and to the right."""
+
     def move(x, y):
         if style == "slanted":
             return x + 0.22 * (0.5 - y), y
@@ -181,6 +234,7 @@ def styled(strokes, style):
         if style == "low":
             return 0.3 + 0.7 * x, 0.28 + 0.7 * y
         return x, y
+
     return [[move(x, y) for x, y in s] for s in strokes]
 
 
@@ -247,7 +301,7 @@ def test_js_preprocessing_equals_python_on_arbitrary_arrays(page, mnist):
         h, w = int(rng.integers(3, 160)), int(rng.integers(3, 160))
         a = np.zeros((h, w))
         r0, c0 = int(rng.integers(0, h)), int(rng.integers(0, w))
-        a[r0:r0 + int(rng.integers(1, h)), c0:c0 + int(rng.integers(1, w))] = rng.uniform(20, 255)
+        a[r0 : r0 + int(rng.integers(1, h)), c0 : c0 + int(rng.integers(1, w))] = rng.uniform(20, 255)
         a += rng.uniform(0, 30, (h, w)) * (rng.random((h, w)) < 0.2)
         if i % 3 == 0:
             a = np.rint(a)
@@ -271,7 +325,9 @@ BAD_INPUT = """async () => {
   const EdgeMnist = (await import("./edgemnist.js")).default;
   const model = await EdgeMnist.load("./");
   const out = {};
-  const tryit = (name, f) => { try { f(); out[name] = "no error"; } catch (e) { out[name] = e.name + ": " + e.message; } };
+  const tryit = (name, f) => {
+    try { f(); out[name] = "no error"; } catch (e) { out[name] = e.name + ": " + e.message; }
+  };
   tryit("short", () => model.predict(new Uint8Array(783)));
   tryit("long", () => model.predict(new Uint8Array(785)));
   tryit("float32", () => model.predict(new Float32Array(784)));
@@ -283,8 +339,10 @@ BAD_INPUT = """async () => {
   tryit("norm_nan", () => EdgeMnist.normalizeDigit([1, NaN, 3, 4], 2, 2));
   tryit("norm_size", () => EdgeMnist.normalizeDigit(new Uint8Array(4), 2.5, 2));
   tryit("norm_blank", () => EdgeMnist.normalizeDigit(new Uint8Array(100), 10, 10));
-  try { await EdgeMnist.load("./", {simd: "yes"}); out.simd = "no error"; } catch (e) { out.simd = e.name + ": " + e.message; }
-  try { await EdgeMnist.load("./nowhere/"); out.missing = "no error"; } catch (e) { out.missing = e.name + ": " + e.message; }
+  try { await EdgeMnist.load("./", {simd: "yes"}); out.simd = "no error"; }
+  catch (e) { out.simd = e.name + ": " + e.message; }
+  try { await EdgeMnist.load("./nowhere/"); out.missing = "no error"; }
+  catch (e) { out.missing = e.name + ": " + e.message; }
   out.ok = model.predict(new Uint8ClampedArray(784)).scores.length;
   return out;
 }"""
@@ -296,8 +354,13 @@ def test_bad_input_to_the_js_api_throws_clear_errors(page):
     expected = "expected a Uint8Array of 784 pixels"
     assert got["short"] == "RangeError: EdgeMnist predict: expected 784 pixels (28x28); got 783"
     assert got["long"] == "RangeError: EdgeMnist predict: expected 784 pixels (28x28); got 785"
-    for name, kind in [("float32", "Float32Array(784)"), ("array", "Array(784)"), ("null", "null"),
-                       ("string", "string"), ("none", "undefined")]:
+    for name, kind in [
+        ("float32", "Float32Array(784)"),
+        ("array", "Array(784)"),
+        ("null", "null"),
+        ("string", "string"),
+        ("none", "undefined"),
+    ]:
         assert got[name].startswith("TypeError: EdgeMnist predict: " + expected) and got[name].endswith(kind), got[name]
     assert got["norm_length"].startswith("RangeError: EdgeMnist normalizeDigit: expected 3x3 = 9 values; got 10")
     assert got["norm_nan"] == "TypeError: EdgeMnist normalizeDigit: expected finite numbers; value 1 is NaN"
@@ -345,11 +408,14 @@ def test_phone_viewport_and_touch_drawing(page):
     p = page.page
     p.set_viewport_size({"width": 375, "height": 667})
     page.settle()
-    width, pad_right = p.evaluate("() => [document.documentElement.scrollWidth,"
-                                  " document.getElementById('pad').getBoundingClientRect().right]")
+    width, pad_right = p.evaluate(
+        "() => [document.documentElement.scrollWidth, document.getElementById('pad').getBoundingClientRect().right]"
+    )
     assert width <= 375 and pad_right <= 375
-    x0, y0, w, h = p.evaluate("() => { const c = document.getElementById('pad'), r = c.getBoundingClientRect();"
-                              " return [r.left + c.clientLeft, r.top + c.clientTop, c.clientWidth, c.clientHeight]; }")
+    x0, y0, w, h = p.evaluate(
+        "() => { const c = document.getElementById('pad'), r = c.getBoundingClientRect();"
+        " return [r.left + c.clientLeft, r.top + c.clientTop, c.clientWidth, c.clientHeight]; }"
+    )
     cdp = page.context.new_cdp_session(p)
     pts = [(x0 + x * w, y0 + y * h) for x, y in DIGITS[7][0]]
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": pts[0][0], "y": pts[0][1]}]})
@@ -370,10 +436,18 @@ def test_a_wasm_changed_after_export_is_refused_by_the_page(browser, server, sit
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route("**/edgemnist_model.wasm", lambda r: r.fulfill(
-        status=200, body=bytes(data), headers={"Content-Type": "application/wasm",
-                                               "Cross-Origin-Embedder-Policy": "require-corp",
-                                               "Cross-Origin-Opener-Policy": "same-origin"}))
+    page.route(
+        "**/edgemnist_model.wasm",
+        lambda r: r.fulfill(
+            status=200,
+            body=bytes(data),
+            headers={
+                "Content-Type": "application/wasm",
+                "Cross-Origin-Embedder-Policy": "require-corp",
+                "Cross-Origin-Opener-Policy": "same-origin",
+            },
+        ),
+    )
     page.goto(server.url)
     status = page.locator("#status")
     status.filter(has_text="could not load the model").wait_for(timeout=30_000)

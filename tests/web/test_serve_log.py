@@ -31,9 +31,14 @@ def site(tmp_path) -> Path:
 
 
 def _start(site: Path):
-    proc = subprocess.Popen([sys.executable, "-m", "edgemnist", "serve", str(site), "--port", "0"], cwd=REPO,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgemnist", "serve", str(site), "--port", "0"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first = proc.stdout.readline()
     m = re.search(r"http://127\.0\.0\.1:(\d+)/", first)
     assert m, first + proc.stderr.read()
@@ -57,8 +62,11 @@ def test_every_request_is_one_line_and_disconnects_never_a_traceback(site):
     proc, port, first, second = _start(site)
     try:
         assert first.startswith(f"serving {site} at http://127.0.0.1:{port}/ (127.0.0.1 only")
-        assert re.fullmatch(rf"from another machine: ssh -N -L {port}:127\.0\.0\.1:{port} \S+@\S+, then open "
-                            rf"http://127\.0\.0\.1:{port}/ there\n", second), second
+        assert re.fullmatch(
+            rf"from another machine: ssh -N -L {port}:127\.0\.0\.1:{port} \S+@\S+, then open "
+            rf"http://127\.0\.0\.1:{port}/ there\n",
+            second,
+        ), second
         host = f"Host: 127.0.0.1:{port}\r\n".encode()
         good = _request(port, b"GET /index.html HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
         answer = b""
