@@ -276,7 +276,7 @@ def test_calibration_comes_from_training_images_seeded(mnist):
         (["--quantize", "float16", "--io", "int8"], "allowed: float"),
         (["--format", "onnx", "--io", "int8"], "allowed: float"),
         (["--format", "keras"], "choose from"),
-        (["--quantize", "int4"], "choose from"),
+        (["--quantize", "int4"], "expected one of: int8, dynamic, float16, float32"),
         (["--calibration-samples", "0"], "positive integer"),
         (["--calibration-samples", "70000"], "1 to 60000"),
         (["--tolerance", "-1"], "between 0 and 100"),
