@@ -332,10 +332,12 @@ def test_cli_format_all_float32_prints_a_table(model_path, data_dir, tmp_path, c
         "model.float32.tflite.json",
     ]
     lines = out.splitlines()
-    assert lines[-1].startswith("2 exported") and "0 rejected" in lines[-1]
+    totals = [line for line in lines if line.startswith("2 exported")]
+    assert len(totals) == 1 and "0 rejected" in totals[0], out
+    assert lines.index(totals[0]) < lines.index(next(line for line in lines if line.startswith("next:"))), out
     headers = [i for i, line in enumerate(lines) if line.startswith("artifact ")]
     assert len(headers) == 1  # one table, printed row by row (never printed twice)
-    table = lines[headers[0] : -1]
+    table = [line for line in lines[headers[0] : lines.index(totals[0])] if not line.startswith("agreement:")]
     assert table[0].split() == ["artifact", "model", "size", "accuracy", "agreement", "max|dp|", "seconds", "status"]
     assert len(table) == 3 and all(row.rstrip().endswith("ok") and " kB " in row for row in table[1:])
 
