@@ -146,9 +146,9 @@ def lock_problems(lock: dict) -> list[str]:
     return [f"{n} {have[n] or 'missing'} (pinned {v})" for n, v in pinned().items() if have[n] != v]
 
 
-def npm_install(cache: Path, log=print) -> dict:
-    """The pinned packages in ``cache`` (installed with npm unless its lock already holds them): the lock's
-    sha256, the versions and the npm version."""
+def npm_install(cache: Path, log=print, install: bool = True) -> dict:
+    """The pinned packages in ``cache`` (installed with npm unless its lock already holds them; with
+    ``install=False`` a cache that does not is an error): the lock's sha256, the versions and the npm version."""
     cache.mkdir(parents=True, exist_ok=True)
     lock_path = cache / "package-lock.json"
     want = json.dumps(package_json(), indent=2) + "\n"
@@ -163,6 +163,8 @@ def npm_install(cache: Path, log=print) -> dict:
     if npm is None:
         raise RuntimeError("npm not found (Debian: apt-get install npm)")
     version = subprocess.run([npm, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if not fresh and not install:
+        raise RuntimeError(f"{cache}: the pinned npm packages are not installed there (run without --no-install)")
     if not fresh:
         (cache / "package.json").write_text(want, encoding="utf-8")
         argv = [npm, "install", "--prefix", str(cache), "--no-audit", "--no-fund", "--ignore-scripts"]
@@ -183,6 +185,17 @@ def npm_install(cache: Path, log=print) -> dict:
         "lock": lock,
         "installed_now": not fresh,
     }
+
+
+def cache_ready(cache: Path) -> bool:
+    """Whether ``cache`` holds the pinned packages (what ``npm_install(..., install=False)`` needs)."""
+    try:
+        lock = json.loads((cache / "package-lock.json").read_text(encoding="utf-8"))
+        return not lock_problems(lock) and all(
+            (cache / "node_modules" / n / "package.json").is_file() for n in pinned()
+        )
+    except (OSError, ValueError):
+        return False
 
 
 def input_facts(manifest: dict) -> dict:

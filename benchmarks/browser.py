@@ -104,6 +104,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="--peers: the exported artifacts and web/ (missing ones are trained/exported there)",
     )
     p.add_argument(
+        "--install-only",
+        action="store_true",
+        help="--peers: install the pinned npm packages into the cache, measure nothing",
+    )
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="--peers: never run npm install; the cache must already hold the pinned packages",
+    )
+    p.add_argument(
         "--npm-cache",
         type=Path,
         metavar="DIR",
@@ -382,8 +392,17 @@ def run_peers(args, argv) -> int:
     from edgemnist.fileio import atomic_write_json, atomic_write_text
     from edgemnist.web.browser import launch
 
-    npm = _peers.npm_install(args.npm_cache or _peers.DEFAULT_CACHE, log=log)
-    ensure_artifacts(args.artifacts, args.data_dir)
+    try:
+        npm = _peers.npm_install(args.npm_cache or _peers.DEFAULT_CACHE, log=log, install=not args.no_install)
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        return 2
+    if args.install_only:
+        log(f"{npm['cache']}: {', '.join(f'{n} {v}' for n, v in npm['packages'].items())}")
+        return 0
+    needed = {a.artifact for peer in _peers.PEERS for a in peer.attempts} | {"model.int8.tflite", "web/index.html"}
+    if any(not (args.artifacts / name).is_file() for name in needed):
+        ensure_artifacts(args.artifacts, args.data_dir)
     site = args.artifacts / "web"
     if not (site / "index.html").is_file():
         raise SystemExit(f"error: {site}: no exported web folder (edgemnist export --format web)")

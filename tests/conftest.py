@@ -127,6 +127,7 @@ DEBIAN_PACKAGES = {
     "wasm-ld": "lld",
     "chromium": "chromium",
     "cc": "gcc",
+    "npm": "npm",
     "/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist",  # a real, well-formed IDX set that is not MNIST
 }
 
