@@ -343,6 +343,7 @@ def peer_cold_load(browser, url: str, origin: str) -> dict:
             "headers": r.sizes()["responseHeadersSize"],
         }
         for r in finished
+        if r.url.startswith(origin)  # blob: and data: URLs are not transfers
     ]
     context.close()
     if offsite:

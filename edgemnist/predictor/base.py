@@ -141,11 +141,17 @@ class Backend(ABC):
       ``raw_loop(path, threads)`` (the runtime driven through its own public API, without the Predictor:
       the baseline ``edgemnist bench`` times).
 
+    - ``reads_bytes``: True when ``__init__`` also takes ``data=`` (the artifact's bytes). With a manifest whose
+      sha256 is checked, the Predictor then reads the file once, hashes those bytes and hands them over, so the
+      bytes that were hashed are the bytes the runtime checks and runs, and the file is not read twice.
+
     These are all the Predictor and the benchmarks call; nothing is probed with ``hasattr``.
     """
 
     #: Human name of the runtime, e.g. "LiteRT".
     runtime: ClassVar[str] = "?"
+    #: ``__init__(path, threads, data=bytes)`` is accepted (see the contract above).
+    reads_bytes: ClassVar[bool] = False
 
     input: TensorSpec
     output: TensorSpec

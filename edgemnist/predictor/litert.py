@@ -61,15 +61,17 @@ def _spec(d: dict[str, Any], path: Path) -> TensorSpec:
     return TensorSpec(d["name"], shape, dtype, float(scale), int(zp))
 
 
-def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
+def open_interpreter(path: str | Path, threads: int = 1, data: bytes | None = None) -> tuple[Any, str]:
     """(interpreter with tensors allocated, package name): what ``LiteRTBackend`` runs, and the raw baseline
-    ``edgemnist bench`` times. ArtifactError if the file is not a loadable model."""
+    ``edgemnist bench`` times. ``data``: the file's bytes when the caller has read them (else read here).
+    ArtifactError if the file is not a loadable model."""
     interpreter_cls, package = _interpreter_class()
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_MODEL_BYTES + 1)  # check_tflite refuses anything larger
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if data is None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_MODEL_BYTES + 1)  # check_tflite refuses anything larger
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     check_tflite(data, str(path))  # the structure first: a file outside the allow-list never reaches LiteRT
     try:
         # The bytes that were checked are the bytes LiteRT runs (never the path again).
@@ -98,11 +100,12 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
 
 class LiteRTBackend(Backend):
     runtime = "LiteRT"
+    reads_bytes = True
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, data: bytes | None = None) -> None:
         self.path = Path(path)
         self.threads = threads
-        ip, self._package = open_interpreter(path, threads)
+        ip, self._package = open_interpreter(path, threads, data)
         ins, outs = ip.get_input_details(), ip.get_output_details()
         if len(ins) != 1 or len(outs) != 1:
             raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")

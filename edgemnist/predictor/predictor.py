@@ -46,6 +46,15 @@ class Prediction(NamedTuple):
     confidences: np.ndarray
 
 
+def _read_artifact(path: Path) -> bytes:
+    """The artifact's bytes (its size was checked against MAX_ARTIFACT_BYTES), read once for hash and runtime."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_ARTIFACT_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
 def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
     m = re.match(r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)?\.[^.]+$", path.name)  # model.<mode>[-<io>io].<suffix>
     return m.group(1) if m and m.group(1) in modes else None
@@ -119,6 +128,7 @@ class Predictor:
         is checked against it as against a manifest read here (format, sha256, verification). Not with
         ``public_key``: a signature vouches for the manifest file itself, which is then read after the check.
         """
+        from edgemnist.fileio import sha256_bytes
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
 
@@ -146,13 +156,19 @@ class Predictor:
             verify(path, public_key)
         if manifest is FROM_FILE:
             manifest = read_manifest(path, required=public_key is not None)
+        backend_cls = fmt.load_backend()
+        data = None  # the artifact's bytes, when they are read here once for the hash and the runtime alike
         if manifest is not None:
             if manifest["format"] != fmt.name:
                 raise ManifestError(
                     f"{manifest_path(path)}: says format {manifest['format']!r} but {path.name} is a {fmt.name} file"
                 )
             if check_hash:
-                check_sha256(path, manifest)
+                digest = None
+                if backend_cls.reads_bytes:
+                    data = _read_artifact(path)
+                    digest = sha256_bytes(data)
+                check_sha256(path, manifest, digest)
             ver = manifest.get("verification")
             if ver is not None and not ver["passed"] and not allow_unverified:
                 reasons = safe("; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded")
@@ -166,9 +182,8 @@ class Predictor:
             logging.getLogger(__name__).debug("%s: no manifest; taking tensor facts from the model", path)
         if size == 0:
             raise ArtifactError(f"{path}: not a loadable {fmt.name} model: the file is empty (0 bytes)")
-        backend_cls = fmt.load_backend()
         try:
-            backend = backend_cls(path, threads=threads)
+            backend = backend_cls(path, threads=threads) if data is None else backend_cls(path, threads, data=data)
         except (EdgemnistError, MemoryError):
             raise
         except Exception as exc:  # whatever a runtime's wrapper raises on a malformed file
