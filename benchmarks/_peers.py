@@ -312,7 +312,7 @@ def table(record: dict) -> tuple[list[str], list[list[str]]]:
         "p50 µs",
         "p99 µs",
         "loop mean µs",
-        "× edgemnist (loop mean)",
+        "× edgemnist p50",
         f"top-1 agrees with {record['reference']['name']}",
     ]
     rows = []
@@ -324,8 +324,8 @@ def table(record: dict) -> tuple[list[str], list[list[str]]]:
             continue
         lat, agree, cold = r["latency"], r["agreement"], r["cold"]
         ratio = "-"
-        if base and r is not base and base["latency"]["loop_mean_us"]:
-            ratio = f"{lat['loop_mean_us'] / base['latency']['loop_mean_us']:.1f}×"
+        if base and r is not base and lat["p50_us"] and base["latency"]["p50_us"]:
+            ratio = f"{lat['p50_us'] / base['latency']['p50_us']:.1f}×"
         rows.append(
             [
                 r["runtime"],
@@ -372,8 +372,9 @@ def markdown(record: dict) -> str:
         f"Per inference: the first {ref['images']:,} MNIST test images, batch 1, one thread, through each runtime's "
         f"own JS API (edgemnist: `model.predict`; the others: their tensor in, scores out, argmax, as the page "
         f"`benchmarks/peers/harness.js` does), each call timed alone after {record['warmup']:,} warm-up calls; "
-        f"nearest-rank percentiles (`edgemnist.bench.timing`), in steps of the timer; the loop mean (total time / "
-        f"calls of one untimed pass) is free of those steps, and the ratio column divides it by edgemnist's. "
+        f"nearest-rank percentiles (`edgemnist.bench.timing`), in steps of the timer; the ratio column divides p50 by edgemnist's p50 "
+        f"(the median shrugs off the stalls a busy machine adds; the loop mean, total time / calls of one untimed "
+        f"pass, is free of the timer's steps but not of those stalls). "
         f"Top-1 agreement: the same images' labels from "
         f"{ref['name']} ({ref['how']}).",
         "",
