@@ -65,6 +65,11 @@ def open_interpreter(path: str | Path, threads: int = 1, data: bytes | None = No
     """(interpreter with tensors allocated, package name): what ``LiteRTBackend`` runs, and the raw baseline
     ``edgemnist bench`` times. ``data``: the file's bytes when the caller has read them (else read here).
     ArtifactError if the file is not a loadable model."""
+    return _open(path, threads, data)[:2]
+
+
+def _open(path: str | Path, threads: int, data: bytes | None) -> tuple[Any, str, list, list]:
+    """``open_interpreter`` and the input and output details its checks read (asked of LiteRT once)."""
     interpreter_cls, package = _interpreter_class()
     if data is None:
         try:
@@ -95,7 +100,7 @@ def open_interpreter(path: str | Path, threads: int = 1, data: bytes | None = No
     for what, d in (("input", ins[0]), ("output", outs[0])):
         if len(d["shape"]) != 2:
             raise ArtifactError(f"{path}: {what} tensor has shape {list(d['shape'])}; expected [N, width]")
-    return ip, package
+    return ip, package, ins, outs
 
 
 class LiteRTBackend(Backend):
@@ -105,10 +110,7 @@ class LiteRTBackend(Backend):
     def __init__(self, path: Path, threads: int = 1, data: bytes | None = None) -> None:
         self.path = Path(path)
         self.threads = threads
-        ip, self._package = open_interpreter(path, threads, data)
-        ins, outs = ip.get_input_details(), ip.get_output_details()
-        if len(ins) != 1 or len(outs) != 1:
-            raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
+        ip, self._package, ins, outs = _open(path, threads, data)  # one input and one output, checked there
         self._ip = ip
         self.input = _spec(ins[0], path)
         self.output = _spec(outs[0], path)
