@@ -201,6 +201,65 @@ def _build(c_path: str | Path, header: str | Path | None, extra_flags: tuple[str
     return lib, h_text
 
 
+#: The bare C timing loop ``edgemnist bench`` runs beside the Predictor (compiled with the verified pair).
+TIMING_MAIN = Path(__file__).with_name("timing_main.c")
+TIMING_FLAGS = WARNINGS + ("-O2",)
+
+
+def build_timing_driver(c_path: str | Path, header: str | Path | None = None) -> Path:
+    """Compile the verified pair with ``timing_main.c`` into a cached executable (same compiler, warnings and
+    ``-O2`` as the shared library) and return its path. ``run_timing_driver`` runs it."""
+    c_path = Path(c_path)
+    driver = TIMING_MAIN.read_bytes()
+    with private_pair(c_path, header) as (tmp, c_text, h_text):
+        cc = compiler()
+        key = hashlib.sha256(
+            b"\0".join([c_text, h_text, driver, _compiler_id(cc).encode(), " ".join(TIMING_FLAGS).encode()])
+        )
+        exe = cache_dir() / f"{key.hexdigest()}.timing"
+        if exe.exists():
+            return exe
+        (tmp / TIMING_MAIN.name).write_bytes(driver)
+        exe.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(exe) as out:
+            proc = _run_compiler([cc, *TIMING_FLAGS, "-o", str(out), SOURCE_NAME, TIMING_MAIN.name], tmp)
+            if proc.returncode != 0:
+                detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
+                raise ArtifactError(f"{c_path}: the timing driver does not compile ({' | '.join(detail)[:600]})")
+            os.chmod(out, 0o755)
+    return exe
+
+
+def parse_timing_output(text: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nanoseconds, labels) of ``n`` images from the timing driver's output ("<ns> <label>" per line);
+    ArtifactError for anything else."""
+    lines = text.split()
+    if len(lines) != 2 * n:
+        raise ArtifactError(f"the timing driver printed {len(lines)} fields, expected {2 * n} ({n} images)")
+    try:
+        values = np.array([int(v) for v in lines], dtype=np.int64).reshape(n, 2)
+    except ValueError:
+        raise ArtifactError("the timing driver printed something other than integers") from None
+    ns, labels = values[:, 0], values[:, 1]
+    if (ns < 0).any() or ((labels < 0) | (labels >= OUTPUT_SIZE)).any():
+        raise ArtifactError("the timing driver printed a negative time or a label outside 0-9")
+    return ns, labels
+
+
+def run_timing_driver(exe: Path, pixels: np.ndarray, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nanoseconds per call, labels) of the bare C loop over uint8 (N, 784) ``pixels`` after ``warmup`` calls."""
+    x = np.ascontiguousarray(np.asarray(pixels, dtype=np.uint8).reshape(-1, INPUT_SIZE))
+    if not 1 <= len(x) <= 10000:
+        raise ValueError(f"expected 1 to 10000 images, got {len(x)}")
+    with tempfile.TemporaryDirectory(prefix="edgemnist-timing-") as tmp:
+        images = Path(tmp) / "images.u8"
+        images.write_bytes(x.tobytes())
+        proc = subprocess.run([str(exe), str(images), str(int(warmup))], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise ArtifactError(f"the timing driver failed ({proc.returncode}): {proc.stderr.strip()[:300]}")
+    return parse_timing_output(proc.stdout, len(x))
+
+
 #: One lock per loaded library: dlopen returns the same handle (and so the same static activation buffer) to every
 #: HostKernel of one library in a process, so calls into it are serialized across instances.
 _LIBRARY_LOCKS: dict[str, threading.Lock] = {}

@@ -18,7 +18,7 @@ from edgemnist import spec
 from edgemnist.ckernel import host
 from edgemnist.ckernel.render import read_header
 from edgemnist.errors import ArtifactError
-from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
+from edgemnist.predictor.base import Backend, NativeLoop, RawLoop, TensorSpec
 
 
 def _pixels(x: np.ndarray) -> np.ndarray:
@@ -78,6 +78,14 @@ class CBackend(Backend):
             return call
 
         return RawLoop("ctypes: edgemnist_predict per image (compiled with the system cc)", prepare)
+
+    @classmethod
+    def native_loop(cls, path: Path) -> NativeLoop:
+        exe = host.build_timing_driver(path)
+        return NativeLoop(
+            "edgemnist_predict per image, clock_gettime around each call (timing_main.c)",
+            lambda pixels, warmup: host.run_timing_driver(exe, pixels, warmup),
+        )
 
     def quantization(self) -> str | None:
         return "int8"
