@@ -136,6 +136,7 @@ def test_load_reads_the_artifact_once_and_runs_the_bytes_it_hashed(fmt, artifact
     import builtins
 
     from edgemnist import fileio
+    from edgemnist import manifest as manifest_module
     from edgemnist.predictor import litert
     from edgemnist.predictor import onnx as onnx_backend
     from edgemnist.predictor import predictor as predictor_module
@@ -154,7 +155,8 @@ def test_load_reads_the_artifact_once_and_runs_the_bytes_it_hashed(fmt, artifact
 
     for module in (predictor_module, litert, onnx_backend):
         monkeypatch.setattr(module, "open", counting_open, raising=False)
-    monkeypatch.setattr(fileio, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
+    for module in (fileio, manifest_module):
+        monkeypatch.setattr(module, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
     p = Predictor.load(art)
     assert reads == ["rb"] and hashed == [], (reads, hashed)
     assert p.predict(np.zeros((1, 28, 28), np.uint8)).labels.shape == (1,)
