@@ -5,6 +5,15 @@ latency of the SIMD and scalar wasm builds.
     python benchmarks/browser.py --kernel edgemnist_model.c   # or build one from a generated C kernel
     python benchmarks/browser.py --site export/web --quick    # fewer runs, to check the pipeline
     python benchmarks/browser.py --render-only                # results/browser.md again from browser.json
+    python benchmarks/browser.py --peers                      # beside onnxruntime-web, LiteRT.js, tfjs-tflite
+    python benchmarks/browser.py --peers --install-only       # only install their pinned npm packages
+
+``--peers`` (``benchmarks/_peers.py``): the pinned npm packages installed with ``npm install --prefix`` into a cache
+folder, edgemnist's exported page and one page per peer runtime served from one folder on 127.0.0.1, all measured
+in one Chromium (round-robin cold loads, each in a new context): bytes transferred, time to first prediction,
+batch-1 latency on the same test images with the same timer, top-1 agreement with the int8 .tflite on the host.
+A runtime that cannot load an artifact is recorded with its error and given the next smallest re-export. Writes
+``results/browser_peers.json``, ``results/browser_peers.md`` and ``results/browser_peers.package-lock.json``.
 
 How (Chromium found and started by ``edgemnist.web.browser.launch``: ``$EDGEMNIST_CHROMIUM`` or Debian's
 ``chromium`` on PATH, through Playwright, fresh profile, the folder served by ``edgemnist.web.serve`` on
