@@ -1,6 +1,7 @@
 """A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (render.check_pair,
-edgemnist.build.compile.verified_pair): each hostile variant is refused with an ArtifactError before any compiler runs (every
-subprocess call is made to fail the test). Fast tier: a synthetic 784 -> 512 -> 10 model, no TensorFlow, no compiler."""
+edgemnist.build.compile.verified_pair): each hostile variant is refused with an ArtifactError before any compiler
+runs, for every build target (every subprocess call is made to fail the test). Fast tier: a synthetic
+784 -> 512 -> 10 model, no TensorFlow, no compiler."""
 
 from __future__ import annotations
 
