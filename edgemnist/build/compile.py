@@ -338,9 +338,10 @@ def build(
                 os.fsync(f.fileno())
         try:
             os.replace(staging, folder)
-        except OSError:  # another process landed the same build first: use it
-            if not (folder / FACTS).is_file():
-                raise
+        except OSError:  # the folder is there: another process landed the same build first, or it lost a file
+            if not ((folder / FACTS).is_file() and (folder / out_name).is_file()):
+                shutil.rmtree(folder, ignore_errors=True)
+                os.replace(staging, folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return result(False)

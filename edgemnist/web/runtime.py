@@ -3,9 +3,9 @@
 ``WasmKernel(path)`` instantiates ``edgemnist_model.wasm`` (or the scalar build) with no imports and makes the
 same calls as the page's JavaScript: ``input_size`` uint8 pixels into ``em_input()``, ``em_predict()``,
 ``output_size`` int8 scores out of ``em_scores()``. The model's tensors (sizes, scales, zero points) are read from
-the module itself (``em_input_size()``, ``em_input_scale()``, ... of ``edgemnist/web/glue.c``, which return what the
-kernel's header states), never typed in here. Used by the Predictor backend (``edgemnist.predictor.web``) and the
-export gate.
+the module itself (``em_input_size()``, ``em_input_scale()``, ... of ``edgemnist/build/harness/wasm_glue.c``, which
+return what the kernel's header states), never typed in here. Used by the Predictor backend
+(``edgemnist.predictor.web``) and the export gates.
 """
 
 from __future__ import annotations
