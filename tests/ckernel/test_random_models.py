@@ -21,6 +21,7 @@ import tflm_reference as ref  # noqa: E402
 from toolchains import requires
 from wasm_any import run_wasm
 
+UBSAN = ("-fsanitize=undefined", "-fno-sanitize-recover=all")
 #: (target, compute path) of every firmware row: a new core is tested here by its row alone.
 FIRMWARE_PATHS = [(t.name, p.key) for t in targets.TARGETS if t.kind == "firmware" for p in t.paths]
 
@@ -110,6 +111,10 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path):
     expected = reference_scores(model, pixels)
     assert np.array_equal(scores, expected), f"seed {seed}: {int((scores != expected).sum())} bytes differ"
     assert np.array_equal(digits, expected.argmax(1))
+    # The same build under UBSan (any signed overflow, bad shift or out-of-bounds access aborts): the same bytes.
+    ubsan = HostKernel(tmp_path / render.SOURCE_NAME, extra_flags=UBSAN)
+    assert ubsan.library != HostKernel(tmp_path / render.SOURCE_NAME).library
+    assert np.array_equal(ubsan.run(pixels)[0], expected)
 
 
 @pytest.mark.parametrize("target,path", FIRMWARE_PATHS, ids=[f"{t}-{p}" for t, p in FIRMWARE_PATHS])
