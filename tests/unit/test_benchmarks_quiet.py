@@ -74,11 +74,10 @@ def test_quiet_runs_pass_and_busy_ones_say_why():
 
 def test_foreign_load_does_not_count_the_benchmark_itself():
     """A run that keeps this process busy measures ~0 foreign cores, where the load average would rise to ~1."""
+    import os
     import time
 
     from edgemnist.bench.machine import ForeignLoad
-
-    import os
 
     watch = ForeignLoad().start()
     # Busy until this process has used 0.4 s of CPU (on a loaded machine that takes longer than 0.4 s of wall time).
