@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgemnist.bench.render import host_peers_footer, host_peers_table, markdown
-from edgemnist.ckernel.host import parse_timing_output
+from edgemnist.build.host import parse_timing_output
 from edgemnist.errors import ArtifactError
 
 REPO = Path(__file__).resolve().parents[2]

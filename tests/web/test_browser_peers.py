@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import PEERS_LOCK, requires
 
 REPO = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -25,21 +26,10 @@ _spec.loader.exec_module(_peers)
 IMAGES = 24
 
 
-def _need_peer_cache() -> Path:
-    """The npm cache with the pinned packages (.ci/run installs them), or a visible skip (a failure in CI)."""
-    cache = _peers.DEFAULT_CACHE
-    if _peers.cache_ready(cache):
-        return cache
-    message = f"needs the pinned npm packages in {cache} (python benchmarks/browser.py --peers --install-only)"
-    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
-        pytest.fail(f"EDGEMNIST_REQUIRE_TOOLCHAINS=1 but this test {message}")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
-def artifacts(export_artifact, model_path, tmp_path_factory, toolchain):
+def artifacts(export_artifact, model_path, tmp_path_factory):
     """A folder with what --peers serves: the session's int8 .tflite (both I/O), int8 .onnx and web folder."""
-    toolchain("cc", "clang", "wasm-ld")
+    requires("host", "wasm32")
     folder = tmp_path_factory.mktemp("peers-artifacts")
     export_artifact("c")
     results = [export_artifact("tflite", "int8", "int8"), export_artifact("tflite", "int8", "float")]
@@ -52,6 +42,7 @@ def artifacts(export_artifact, model_path, tmp_path_factory, toolchain):
     return folder
 
 
+@requires("ai_edge_litert")
 def test_batch1_copy_changes_only_the_dynamic_dimension(int8_path):
     from ai_edge_litert.interpreter import Interpreter
 
@@ -77,10 +68,12 @@ def test_batch1_copy_changes_only_the_dynamic_dimension(int8_path):
     np.testing.assert_array_equal(out_a, out_b)
 
 
-def test_peers_in_one_chromium(artifacts, data_dir, tmp_path, toolchain):
-    toolchain("npm", "chromium")
-    pytest.importorskip("playwright.sync_api")
-    _need_peer_cache()
+@requires("npm", "chromium", "playwright", PEERS_LOCK)
+def test_peers_in_one_chromium(artifacts, data_dir, tmp_path):
+    cache = _peers.DEFAULT_CACHE
+    assert _peers.cache_ready(cache), (
+        f"{cache}: not the pinned packages; run python benchmarks/browser.py --peers --install-only"
+    )
     out = tmp_path / "out"
     argv = [sys.executable, str(REPO / "benchmarks" / "browser.py"), "--peers", "--no-install", "--artifacts",
             str(artifacts), "--out", str(out), "--data-dir", str(data_dir), "--images", str(IMAGES), "--runs", "1",
