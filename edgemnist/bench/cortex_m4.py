@@ -21,7 +21,7 @@ import numpy as np
 from edgemnist import __version__
 from edgemnist.bench.machine import machine_info
 from edgemnist.ckernel import host, m4
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import GateError
 
 SCHEMA = "edgemnist.cortex_m4/2"

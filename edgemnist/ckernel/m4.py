@@ -33,7 +33,7 @@ import numpy as np
 
 from edgemnist.ckernel import host
 from edgemnist.ckernel.host import WARNINGS
-from edgemnist.ckernel.render import SOURCE_NAME
+from edgemnist.ckernel.layout import SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
 GCC, SIZE, NM, QEMU = "arm-none-eabi-gcc", "arm-none-eabi-size", "arm-none-eabi-nm", "qemu-system-arm"

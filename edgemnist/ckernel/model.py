@@ -61,6 +61,11 @@ class Model:
     source_bytes: int
 
     @property
+    def layers(self) -> tuple[Dense, ...]:
+        """The dense layers, input to output (the C kernel's layout is a list of them)."""
+        return (self.fc1, self.fc2)
+
+    @property
     def hidden(self) -> int:
         return int(self.fc1.weights.shape[0])
 

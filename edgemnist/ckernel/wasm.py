@@ -15,7 +15,7 @@ import numpy as np
 
 from edgemnist.ckernel import host
 from edgemnist.ckernel.host import WARNINGS
-from edgemnist.ckernel.render import SOURCE_NAME
+from edgemnist.ckernel.layout import SOURCE_NAME
 from edgemnist.errors import ArtifactError, MissingDependencyError
 
 EXPORTS = (

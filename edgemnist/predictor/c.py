@@ -16,7 +16,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.ckernel import host
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
 

@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, m4, render, verify, wasm
+from edgemnist.ckernel import host, layout, m4, verify, wasm, writer
 from edgemnist.ckernel.model import read_model
 from edgemnist.errors import ArtifactError
 
@@ -31,10 +31,10 @@ def int8_tflite(export_artifact):
 @pytest.fixture(scope="module")
 def pair(int8_tflite, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckernel")
-    files = render.render(read_model(int8_tflite), source=int8_tflite)
+    files = writer.render(read_model(int8_tflite), source=int8_tflite)
     for name, text in files.items():
         (out / name).write_text(text)
-    return out / render.SOURCE_NAME
+    return out / layout.SOURCE_NAME
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def host_scores(pair, pixels, toolchain):
 
 def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite, toolchain):
     toolchain("cc")
-    header = pair.with_name(render.HEADER_NAME).read_text()
+    header = pair.with_name(layout.HEADER_NAME).read_text()
     source = pair.read_text()
     assert re.findall(r"#include\s*(\S+)", header) == ["<stdint.h>"]
     assert re.findall(r"#include\s*(\S+)", source) == ['"edgemnist_model.h"', "<wasm_simd128.h>"]
@@ -116,11 +116,11 @@ def test_the_general_requantization_path_gives_the_same_bytes(int8_tflite, pixel
     """The left-shift step of MultiplyByQuantizedMultiplier is compiled out when no channel needs it; forced in,
     it must give the same bytes."""
     toolchain("cc")
-    files = render.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
-    assert "#define EM_LEFT_SHIFTS 1" in files[render.SOURCE_NAME]
+    files = writer.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
+    assert "#define EM_LEFT_SHIFTS 1" in files[layout.SOURCE_NAME]
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
+    scores, digits = host.HostKernel(tmp_path / layout.SOURCE_NAME).run(pixels)
     assert np.array_equal(scores, host_scores[0]) and np.array_equal(digits, host_scores[1])
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, m4, render, wasm
+from edgemnist.ckernel import host, layout, m4, wasm, writer
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor import Predictor
 
@@ -27,14 +27,14 @@ def pair(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEMNIST_CACHE_DIR", str(tmp_path / "cache"))  # a real compile, not a cache hit
     art = tmp_path / "artifact"
     art.mkdir()
-    for name, text in render.render(model(7)).items():
+    for name, text in writer.render(model(7)).items():
         (art / name).write_text(text)
     (art / "stdint.h").write_text(SHADOW)
     (art / "include").mkdir()
     (art / "include" / "stdint.h").write_text(SHADOW)
     monkeypatch.setenv("CPATH", f"{art}:{art / 'include'}")
     monkeypatch.setenv("C_INCLUDE_PATH", str(art))
-    return art / render.SOURCE_NAME
+    return art / layout.SOURCE_NAME
 
 
 def test_generated_pair_loads_and_ignores_headers_beside_it(pair, toolchain, monkeypatch):
@@ -62,7 +62,7 @@ def test_hostile_variant_never_reaches_the_real_compiler(pair, toolchain, monkey
     toolchain("cc")
     calls = []
     monkeypatch.setattr(host, "_run_compiler", lambda cmd, cwd: calls.append(cmd))
-    c, h = HOSTILE["constructor"](pair.read_text(), pair.with_name(render.HEADER_NAME).read_text())
+    c, h = HOSTILE["constructor"](pair.read_text(), pair.with_name(layout.HEADER_NAME).read_text())
     pair.write_text(c)
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
         Predictor.load(pair)
@@ -86,6 +86,6 @@ def test_wasm_build_ignores_headers_beside_it(pair, tmp_path, toolchain):
     from edgemnist.web import build
 
     build.build_wasm(pair, tmp_path / "w.wasm", simd=False)
-    pair.with_name(render.HEADER_NAME).write_text(pair.with_name(render.HEADER_NAME).read_text() + "\n")
+    pair.with_name(layout.HEADER_NAME).write_text(pair.with_name(layout.HEADER_NAME).read_text() + "\n")
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
         build.build_wasm(pair, tmp_path / "w2.wasm", simd=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, quant, render
+from edgemnist.ckernel import host, layout, quant, writer
 from edgemnist.ckernel.model import Dense, Model
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -87,7 +87,7 @@ def reference_scores(model: Model, pixels: np.ndarray) -> np.ndarray:
 def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, toolchain):
     toolchain("cc")
     model = random_model(seed)
-    for name, text in render.render(model).items():
+    for name, text in writer.render(model).items():
         (tmp_path / name).write_text(text)
     n_in = model.fc1.weights.shape[1]
     rng = np.random.default_rng(1000 + seed)
@@ -99,7 +99,7 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, to
             (rng.random((6, n_in)) < 0.2) * 255,
         ]
     ).astype(np.uint8)
-    scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run_raw(pixels, n_in)
+    scores, digits = host.HostKernel(tmp_path / layout.SOURCE_NAME).run_raw(pixels, n_in)
     expected = reference_scores(model, pixels)
     assert np.array_equal(scores, expected), f"seed {seed}: {int((scores != expected).sum())} bytes differ"
     assert np.array_equal(digits, expected.argmax(1))
@@ -113,9 +113,9 @@ def test_random_models_on_the_dsp_and_wasm_simd_paths(seed, tmp_path, toolchain)
     toolchain("arm-none-eabi-gcc", "qemu-system-arm", "clang", "wasm-ld")
     pytest.importorskip("wasmtime")
     model = random_model(seed)
-    for name, text in render.render(model).items():
+    for name, text in writer.render(model).items():
         (tmp_path / name).write_text(text)
-    c = tmp_path / render.SOURCE_NAME
+    c = tmp_path / layout.SOURCE_NAME
     pixels = np.random.default_rng(seed).integers(0, 256, (30, model.fc1.weights.shape[1])).astype(np.uint8)
     expected = reference_scores(model, pixels)
     run = m4.run(c, pixels, "dsp")

@@ -1,4 +1,4 @@
-"""A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (render.check_pair,
+"""A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (reader.check_pair,
 host.verified_pair): each hostile variant is refused with an ArtifactError before any compiler runs (every
 subprocess call is made to fail the test). Fast tier: a synthetic 784 -> 512 -> 10 model, no TensorFlow, no compiler."""
 
@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, render
+from edgemnist.ckernel import host, layout, reader, writer
 from edgemnist.ckernel.model import Dense, Model
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.c import CBackend
@@ -54,8 +54,8 @@ def model(seed: int = 0, n_in: int = 784, hidden: int = 512, n_out: int = 10, na
 
 @pytest.fixture(scope="module")
 def files():
-    out = render.render(model())
-    return out[render.SOURCE_NAME], out[render.HEADER_NAME]
+    out = writer.render(model())
+    return out[layout.SOURCE_NAME], out[layout.HEADER_NAME]
 
 
 @pytest.fixture
@@ -75,27 +75,27 @@ def no_compiler(monkeypatch):
 
 
 def write(tmp_path, c: str | bytes, h: str | bytes):
-    c_path, h_path = tmp_path / render.SOURCE_NAME, tmp_path / render.HEADER_NAME
+    c_path, h_path = tmp_path / layout.SOURCE_NAME, tmp_path / layout.HEADER_NAME
     c_path.write_bytes(c.encode() if isinstance(c, str) else c)
     h_path.write_bytes(h.encode() if isinstance(h, str) else h)
     return c_path
 
 
 def test_generated_pairs_pass(files):
-    values = render.check_pair(files[0].encode(), files[1].encode())
+    values = reader.check_pair(files[0].encode(), files[1].encode())
     assert values["n_in"] == "784" and values["n_hidden"] == "512" and values["source_name"] == "model.int8.tflite"
     for m, kw in (
         (model(1), {"general_shifts": True}),
         (model(2, n_in=48, hidden=16), {}),
         (model(3, n_in=16, hidden=32, n_out=3, name='odd ?? /* name */ "x".tflite'), {}),
     ):
-        out = render.render(m, **kw)
-        render.check_pair(out[render.SOURCE_NAME].encode(), out[render.HEADER_NAME].encode())
+        out = writer.render(m, **kw)
+        reader.check_pair(out[layout.SOURCE_NAME].encode(), out[layout.HEADER_NAME].encode())
 
 
 def test_generator_names_cannot_close_a_comment_or_form_a_trigraph():
-    out = render.render(model(4, n_in=16, hidden=16, name='a*/b/*c??/d\\e"f\x1b.tflite'))
-    h = out[render.HEADER_NAME]
+    out = writer.render(model(4, n_in=16, hidden=16, name='a*/b/*c??/d\\e"f\x1b.tflite'))
+    h = out[layout.HEADER_NAME]
     assert '#define EDGEMNIST_SOURCE_NAME "a* /b/ *c?_/d/e\'f?.tflite"' in h
 
 
@@ -182,17 +182,17 @@ def test_refusal_says_where_and_what_was_expected(files, tmp_path, no_compiler):
 def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_path, no_compiler, monkeypatch):
     c_path = write(tmp_path, files[0], files[1])
     with open(c_path, "ab") as f:  # sparse: larger than the largest kernel the allow-list permits
-        f.truncate(render.MAX_SOURCE_BYTES + 1)
+        f.truncate(layout.MAX_SOURCE_BYTES + 1)
     with pytest.raises(ArtifactError, match="larger than"):
         host.verified_pair(c_path)
-    c_path = write(tmp_path, files[0], files[1] + " " * render.MAX_HEADER_BYTES)
+    c_path = write(tmp_path, files[0], files[1] + " " * layout.MAX_HEADER_BYTES)
     with pytest.raises(ArtifactError, match="larger than"):
         host.verified_pair(c_path)
     c_path = write(tmp_path, files[0], files[1])
-    (tmp_path / render.HEADER_NAME).unlink()
+    (tmp_path / layout.HEADER_NAME).unlink()
     with pytest.raises(ArtifactError, match="header .* is missing"):
         host.verified_pair(c_path)
-    os.mkfifo(tmp_path / render.HEADER_NAME)  # would block a plain open()
+    os.mkfifo(tmp_path / layout.HEADER_NAME)  # would block a plain open()
     with pytest.raises(ArtifactError, match="not a regular file"):
         host.verified_pair(c_path)
     assert no_compiler == []
@@ -201,5 +201,5 @@ def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_pat
 def test_size_limits_follow_from_the_allow_list():
     from edgemnist import allowlist
 
-    assert render.MAX_SOURCE_BYTES >= 2 * allowlist.MAX_TENSOR_ELEMENTS * 6
-    assert render.MAX_SOURCE_BYTES < 16 << 20  # far below the 256 MiB of the old micro reader
+    assert layout.MAX_SOURCE_BYTES >= 2 * allowlist.MAX_TENSOR_ELEMENTS * 6
+    assert layout.MAX_SOURCE_BYTES < 16 << 20  # far below the 256 MiB of the old micro reader

@@ -1,0 +1,143 @@
+"""The C kernel pair is described once (edgemnist.ckernel.layout): the writer writes what it says and the strict
+reader accepts exactly that, so changing the description changes both. Fast tier: synthetic models, no TensorFlow,
+no compiler."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from edgemnist.ckernel import layout, reader, writer
+from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME, Layout
+from edgemnist.ckernel.model import Dense, Model
+from edgemnist.errors import ArtifactError
+
+
+def random_model(rng: np.random.Generator, widths, *, name: str = "random.int8.tflite") -> Model:
+    """A random int8 MLP of ``widths``: ReLU layers' outputs (the next inputs) at zero point -128, as the C needs."""
+    scales = [float(np.float32(1 / 255))] + [float(np.float32(s)) for s in rng.uniform(0.02, 0.3, len(widths) - 1)]
+    layers = []
+    for i in range(len(widths) - 1):
+        n, rows = widths[i], widths[i + 1]
+        last = i == len(widths) - 2
+        layers.append(
+            Dense(
+                weights=rng.integers(-128, 128, (rows, n), dtype=np.int8),
+                bias=rng.integers(-20000, 20000, rows).astype(np.int32),
+                weight_scales=tuple(float(np.float32(s)) for s in rng.uniform(0.001, 0.02, rows)),
+                input_scale=scales[i],
+                input_zero_point=-128,
+                output_scale=scales[i + 1],
+                output_zero_point=int(rng.integers(-128, 128)) if last else -128,
+                relu=not last,
+            )
+        )
+    return Model(
+        fc1=layers[0],
+        fc2=layers[1],
+        softmax_beta=1.0,
+        softmax_input_scale=layers[1].output_scale,
+        output_scale=1 / 256,
+        output_zero_point=-128,
+        source_name=name,
+        source_sha256=f"{int(rng.integers(1 << 62)):064x}",
+        source_bytes=0,
+    )
+
+
+def pair(model: Model, **kw) -> tuple[bytes, bytes]:
+    out = writer.render(model, **kw)
+    return out[SOURCE_NAME].encode(), out[HEADER_NAME].encode()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_models_round_trip_through_the_reader(seed):
+    rng = np.random.default_rng(seed)
+    widths = (16 * int(rng.integers(1, 12)), 16 * int(rng.integers(1, 12)), int(rng.integers(1, 24)))
+    model = random_model(rng, widths)
+    c, h = pair(model, general_shifts=bool(seed % 2))
+    values = reader.check_pair(c, h)
+    shape = Layout.of_widths(widths, left_shifts=bool(seed % 2))
+    for k, want in shape.derived().items():
+        assert values[k] == str(want), k
+    for d, spec in zip(model.layers, shape.layers, strict=True):
+        w, b, m, s = spec.arrays(shape.shifts)
+        body = {a.field: [int(x) for x in re.findall(r"-?\d+", values[a.field])] for a in (w, b, m, s)}
+        assert len(body[w.field]) == w.length and len(body[b.field]) == b.length
+        assert np.array_equal(spec.codec.unpack(np.array(body[w.field], np.int8), spec.rows, spec.inputs), d.weights)
+        assert body[b.field][: spec.rows] == d.bias.tolist() and not any(body[b.field][spec.rows :])
+        assert len(body[m.field]) == len(body[s.field]) == spec.rows
+        assert all(s.lo <= x <= s.hi for x in body[s.field])
+    macros = reader.read_header(h.decode())
+    for macro in layout.MACROS:
+        if macro.kind is int:
+            assert macros[macro.name] == int(values[macro.field]), macro.name
+        elif macro.kind is float:
+            assert layout.c_float(macros[macro.name]) == values[macro.field], macro.name
+        else:
+            assert values[macro.field] in macros[macro.name], macro.name
+
+
+def test_every_placeholder_is_described_and_every_description_is_used():
+    used = {p for t in layout.TEMPLATES.values() for kind, p in layout.pieces(t) if kind == "field"}
+    described = set(layout.fields(layout.SUPPORTED_DEPTHS[0]))
+    assert used == described
+    header_fields = {p for kind, p in layout.pieces(layout.TEMPLATES[HEADER_NAME]) if kind == "field"}
+    assert {m.field for m in layout.MACROS} <= header_fields
+    assert set(layout.SHARED_FIELDS) <= header_fields
+
+
+def test_the_arrays_are_per_layer_and_generic():
+    shape = Layout.of_widths((784, 512, 10))
+    assert [a.symbol for a in shape.arrays()] == [f"em_{k}{i}" for i in (1, 2) for k in "wbms"]
+    w2 = shape.layers[1].weights()
+    assert (w2.length, w2.ctype, w2.lo, w2.hi) == (12 * 512, "int8_t", -128, 127)
+    assert shape.layers[1].biases().length == 12 and shape.layers[1].multipliers().length == 10
+    assert shape.layers[0].shifts(shape.shifts).ctype == "uint8_t"
+    assert Layout.of_widths((784, 512, 10), left_shifts=True).layers[0].shifts(layout.SIGNED_SHIFTS).lo == -31
+    assert shape.macs == 784 * 512 + 512 * 10 and shape.activation_bytes == 512
+    assert not shape.problems()
+
+
+def test_an_array_whose_length_disagrees_with_the_description_is_refused():
+    c, h = pair(random_model(np.random.default_rng(1), (32, 16, 10)))
+    text = c.decode()
+    # em_b2 is described as 12 int32 (10 rows padded to groups of 4): drop its last (padding) line's values.
+    start = text.index("static const int32_t em_b2[EM_OUT_GROUPS * 4] EM_ALIGNED = {\n")
+    body_end = text.index("\n};", start)
+    lines = text[start:body_end].split("\n")
+    assert lines[-1].endswith(", 0, 0,")
+    shorter = "\n".join(lines[:-1]) + "\n" + lines[-1][: -len(" 0,")]
+    bad = text[:start] + shorter + text[body_end:]
+    with pytest.raises(ArtifactError, match=r"array em_b2 holds 11 values; its declared size is 12"):
+        reader.check_pair(bad.encode(), h)
+
+
+def test_a_changed_description_changes_writer_and_reader(monkeypatch):
+    model = random_model(np.random.default_rng(2), (48, 32, 10))
+    old_c, old_h = pair(model)
+    reader.check_pair(old_c, old_h)
+    # int32 arrays six a line instead of eight: the writer spells them so, the reader wants that spelling.
+    monkeypatch.setattr(layout, "INT32_PER_LINE", 6)
+    new_c, new_h = pair(model)
+    assert new_c != old_c
+    reader.check_pair(new_c, new_h)
+    with pytest.raises(ArtifactError, match="array em_b1 is not spelled as the generator writes it: 6 decimal"):
+        reader.check_pair(old_c, old_h)
+    # A derived size: the flash bytes the header states follow the description in both.
+    monkeypatch.setattr(layout, "FIXED_CONST_BYTES", 32)
+    newer_c, newer_h = pair(model)
+    assert b"#define EDGEMNIST_CONST_BYTES" in newer_h and newer_h != new_h
+    reader.check_pair(newer_c, newer_h)
+    with pytest.raises(ArtifactError, match="const_bytes is .*; the generator writes"):
+        reader.check_pair(new_c, new_h)
+
+
+def test_layouts_the_templates_cannot_hold_are_refused_saying_what_is_supported():
+    assert "2 (Dense+ReLU then Dense" in Layout.of_widths((784, 64, 32, 10)).problems()[0]
+    assert "multiple of 16" in Layout.of_widths((784, 100, 10)).problems()[0]
+    model = random_model(np.random.default_rng(3), (16, 20, 10))
+    with pytest.raises(ArtifactError, match=r"cannot hold a 16 -> 20 -> 10 MLP: layer 2 has 20 inputs; .*of 16"):
+        writer.render(model)
