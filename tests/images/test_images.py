@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from edgemnist.errors import InputError, MissingDependencyError
-from edgemnist.images import load_digit, load_digits, normalize_digit
+from edgemnist.images import load_digit, load_digits
+from edgemnist.normalize import normalize_digit
 
 Image = pytest.importorskip("PIL.Image")
 
