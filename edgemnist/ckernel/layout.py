@@ -14,8 +14,12 @@ the strict reader (:mod:`edgemnist.ckernel.reader`) checks a pair against it, so
 - :data:`MACROS` are the header's ``#define``\\ s a firmware (and :func:`~edgemnist.ckernel.reader.read_header`)
   reads, each with the placeholder that fills it.
 
-The templates hold exactly two layers today (``784 -> H ReLU -> 10``, inputs a multiple of 16); a layout of any
-other depth is refused by :meth:`Layout.check` with a message that says what is supported.
+The templates hold any stack of 1 to ``MAX_LAYERS`` layers of any widths from 1 to ``allowlist.MAX_DIM``: the
+main templates (``kernel.c.in``, ``header.h.in``) mark where the per-layer blocks go (``@{layers}``,
+``@{buffers}``, ``@{calls}``) and :func:`expand` fills them from ``layer.c.in``, ``buffer.c.in`` and ``call.c.in``
+with ``<i>`` the layer's index, so both the writer and the reader see one flat ``string.Template`` for a given
+depth. A layout the templates cannot hold is refused by :meth:`Layout.problems` with a message that says what is
+supported.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ SOURCE_NAME = "edgemnist_model.c"
 HEADER_NAME = "edgemnist_model.h"
 #: At most this many tool versions are copied from the source's manifest into the header.
 MAX_TOOLS = 32
-#: How many dense layers the templates hold (the last one feeds the softmax).
-SUPPORTED_DEPTHS = (2,)
+#: The deepest stack the templates are generated for (Dense+ReLU layers, then the Dense that feeds the softmax).
+MAX_LAYERS = 8
+#: At most this many weights in all (two layers of the allow-list's largest tensor).
+MAX_WEIGHTS = 2 * allowlist.MAX_TENSOR_ELEMENTS
 #: Fixed bytes of constant data besides the layers' arrays (the softmax exp table, 7 int32).
 FIXED_CONST_BYTES = 28
 
@@ -53,8 +59,10 @@ SHIFTS_PER_LINE = 24
 class Codec:
     """How a layer's weights are stored: the C element type, the value range, and the packing.
 
-    ``int8-grouped4``: rows are taken ``rows_per_group`` at a time (missing rows of the last group are zero);
-    within a group, for each run of four inputs j, 16 bytes: row 0's inputs 4j..4j+3, row 1's, row 2's, row 3's.
+    ``int8-grouped4``: the inputs are padded with zero columns to a multiple of ``input_run``; rows are taken
+    ``rows_per_group`` at a time (missing rows of the last group are zero); within a group, for each run of four
+    inputs j, 16 bytes: row 0's inputs 4j..4j+3, row 1's, row 2's, row 3's. The fast paths take the first
+    ``simd_inputs`` * (inputs // ``simd_inputs``) inputs, a plain loop the rest.
     """
 
     name: str
@@ -63,31 +71,39 @@ class Codec:
     lo: int
     hi: int
     rows_per_group: int
-    input_multiple: int
+    input_run: int
+    simd_inputs: int
     per_line: int
 
     def groups(self, rows: int) -> int:
         return -(-rows // self.rows_per_group)
 
+    def padded_inputs(self, inputs: int) -> int:
+        return -(-inputs // self.input_run) * self.input_run
+
     def packed_len(self, rows: int, inputs: int) -> int:
-        return self.groups(rows) * self.rows_per_group * inputs
+        return self.groups(rows) * self.rows_per_group * self.padded_inputs(inputs)
 
     def pack(self, w: np.ndarray) -> np.ndarray:
-        """(rows, inputs) int8 -> the C layout (``inputs`` a multiple of ``input_multiple``)."""
+        """(rows, inputs) int8 -> the C layout (zero rows and zero columns pad it)."""
         rows, n = w.shape
-        g, r = self.groups(rows), self.rows_per_group
-        padded = np.zeros((g * r, n), np.int8)
-        padded[:rows] = w
+        g, r, pn = self.groups(rows), self.rows_per_group, self.padded_inputs(n)
+        padded = np.zeros((g * r, pn), np.int8)
+        padded[:rows, :n] = w
         # (g, r, j, k) -> (g, j, r, k)
-        return padded.reshape(g, r, n // 4, 4).transpose(0, 2, 1, 3).reshape(-1).copy()
+        return padded.reshape(g, r, pn // 4, 4).transpose(0, 2, 1, 3).reshape(-1).copy()
 
     def unpack_padded(self, packed: np.ndarray, rows: int, n: int) -> np.ndarray:
-        """The packed values back as (groups * rows_per_group, n): the padding rows included."""
-        g, r = self.groups(rows), self.rows_per_group
-        return np.asarray(packed, np.int8).reshape(g, n // 4, r, 4).transpose(0, 2, 1, 3).reshape(g * r, n)
+        """The packed values back as (groups * rows_per_group, padded inputs): the padding included."""
+        g, r, pn = self.groups(rows), self.rows_per_group, self.padded_inputs(n)
+        return np.asarray(packed, np.int8).reshape(g, pn // 4, r, 4).transpose(0, 2, 1, 3).reshape(g * r, pn)
 
     def unpack(self, packed: np.ndarray, rows: int, n: int) -> np.ndarray:
-        return self.unpack_padded(packed, rows, n)[:rows]
+        return self.unpack_padded(packed, rows, n)[:rows, :n]
+
+    def padding_is_zero(self, packed: np.ndarray, rows: int, n: int) -> bool:
+        full = self.unpack_padded(packed, rows, n)
+        return not full[rows:].any() and not full[:, n:].any()
 
 
 INT8_GROUPED4 = Codec(
@@ -97,7 +113,8 @@ INT8_GROUPED4 = Codec(
     lo=INT8[0],
     hi=INT8[1],
     rows_per_group=4,
-    input_multiple=16,
+    input_run=4,
+    simd_inputs=16,
     per_line=24,
 )
 #: Every weight codec by name.
@@ -179,6 +196,21 @@ class LayerShape:
         return self.codec.packed_len(self.rows, self.inputs)
 
     @property
+    def words(self) -> int:
+        """Words of four inputs the fast dot product takes (a multiple of 4: whole runs of 16 inputs)."""
+        return self.inputs // self.codec.simd_inputs * self.codec.simd_inputs // 4
+
+    @property
+    def tail(self) -> int:
+        """Inputs after those, taken by the plain loop (fewer than 16)."""
+        return self.inputs - 4 * self.words
+
+    @property
+    def stride(self) -> int:
+        """Bytes of one group of rows in the weight array."""
+        return self.codec.rows_per_group * self.codec.padded_inputs(self.inputs) * self.codec.bytes_per_value
+
+    @property
     def macs(self) -> int:
         return self.rows * self.inputs
 
@@ -240,8 +272,8 @@ class Layout:
 
     @property
     def activation_bytes(self) -> int:
-        """The static activation buffer: the widest hidden layer, one uint8 per unit."""
-        return max(layer.rows for layer in self.layers[:-1])
+        """The static activation buffers: one uint8 per hidden unit."""
+        return sum(layer.rows for layer in self.layers[:-1])
 
     @property
     def const_bytes(self) -> int:
@@ -253,47 +285,66 @@ class Layout:
     def describe(self) -> str:
         return " -> ".join(str(w) for w in self.widths)
 
+    @property
+    def graph(self) -> str:
+        """The stack in words: ``784 -> 512 ReLU -> 10 softmax``."""
+        parts = [str(self.n_in)] + [f"{layer.rows} ReLU" for layer in self.layers[:-1]] + [f"{self.n_out} softmax"]
+        return " -> ".join(parts)
+
     def problems(self) -> list[str]:
         """Why the templates cannot hold this layout (empty when they can)."""
         out = []
-        if len(self.layers) not in SUPPORTED_DEPTHS:
+        if not 1 <= len(self.layers) <= MAX_LAYERS:
             out.append(
-                f"{len(self.layers)} dense layers; the C kernel holds "
-                f"{' or '.join(str(d) for d in SUPPORTED_DEPTHS)} (Dense+ReLU then Dense, then softmax)"
+                f"{len(self.layers)} dense layers; the C kernel holds 1 to {MAX_LAYERS} "
+                f"(Dense+ReLU layers, then one Dense, then the softmax)"
             )
         for layer in self.layers:
             if not 1 <= layer.rows <= allowlist.MAX_DIM or not 1 <= layer.inputs <= allowlist.MAX_DIM:
-                out.append(f"layer {layer.index} is {layer.inputs} -> {layer.rows}; at most {allowlist.MAX_DIM} each")
-            elif layer.inputs % layer.codec.input_multiple:
                 out.append(
-                    f"layer {layer.index} has {layer.inputs} inputs; its {layer.codec.name} weights need a "
-                    f"multiple of {layer.codec.input_multiple}"
+                    f"layer {layer.index} is {layer.inputs} -> {layer.rows}; "
+                    f"each width must be 1 to {allowlist.MAX_DIM}"
                 )
             if layer.macs > allowlist.MAX_TENSOR_ELEMENTS:
                 out.append(f"layer {layer.index} has more than {allowlist.MAX_TENSOR_ELEMENTS} weights")
             if layer.relu != (layer is not self.layers[-1]):
                 out.append(f"layer {layer.index} {'fuses' if layer.relu else 'lacks'} ReLU")
+        if self.macs > MAX_WEIGHTS:
+            out.append(f"{self.macs} weights in all; at most {MAX_WEIGHTS}")
         return out
 
     def derived(self) -> dict[str, int | str]:
         """Every placeholder whose value follows from the layout, by name (the writer writes these, the reader
         requires them)."""
-        hidden, out = self.layers[0], self.layers[-1]
         values: dict[str, int | str] = {
             "n_in": self.n_in,
-            "n_hidden": hidden.rows,
             "n_out": self.n_out,
-            "hidden_groups": hidden.groups,
-            "out_groups": out.groups,
+            "n_layers": len(self.layers),
+            "graph": self.graph,
             "macs": self.macs,
             "const_bytes": self.const_bytes,
+            "activation_bytes": self.activation_bytes,
             "left_shifts": int(self.shifts.left_shifts),
             "shift_type": self.shifts.ctype,
             "shift_meaning": self.shifts.meaning,
-            "fc1_act_max": INT8[1],
         }
         for layer in self.layers:
-            values[f"w{layer.index}_len"] = layer.weight_len
+            i = layer.index
+            values.update(
+                {
+                    f"rows{i}": layer.rows,
+                    f"inputs{i}": layer.inputs,
+                    f"groups{i}": layer.groups,
+                    f"words{i}": layer.words,
+                    f"tail{i}": layer.tail,
+                    f"stride{i}": layer.stride,
+                    f"w{i}_len": layer.weight_len,
+                    f"b{i}_len": layer.padded_rows,
+                    f"fc{i}_act_max": INT8[1],
+                }
+            )
+            if not layer.relu:  # TFLM CalculateActivationRangeQuantized with no activation: the int8 range
+                values[f"fc{i}_act_min"] = INT8[0]
         return values
 
 
@@ -316,8 +367,8 @@ class Field:
     kind: str
 
 
-def fields(depth: int = 2) -> dict[str, Field]:
-    """Every placeholder of the two templates for a ``depth``-layer pair, by name."""
+def fields(depth: int) -> dict[str, Field]:
+    """Every placeholder of the two templates for a ``depth``-layer pair (:func:`expand`), by name."""
 
     def f(name: str, spelling: str, kind: str) -> tuple[str, Field]:
         return name, Field(name, spelling, kind)
@@ -328,19 +379,20 @@ def fields(depth: int = 2) -> dict[str, Field]:
             f("source_name", _TEXT, "text"),
             f("source_sha256", r"[0-9a-f]{64}", "text"),
             f("tools", r"[ -~]{1,121}(?:\n \*                  [ -~]{1,121}){0,%d}" % MAX_TOOLS, "text"),  # noqa: UP031
+            f("graph", r"[0-9a-zA-Z >-]{1,%d}" % (12 * (MAX_LAYERS + 1)), "text"),  # noqa: UP031
             f("in_scale", _FLOAT, "float"),
             f("out_scale", _FLOAT, "float"),
             f("shift_type", "|".join(re.escape(m.ctype) for m in SHIFT_MODES), "text"),
             f("shift_meaning", "|".join(re.escape(m.meaning) for m in SHIFT_MODES), "text"),
             f("left_shifts", "[01]", "int"),
-            *(f(k, _UINT, "int") for k in ("n_in", "n_hidden", "n_out", "hidden_groups", "out_groups")),
-            *(f(k, _UINT, "int") for k in ("const_bytes", "macs")),
+            *(f(k, _UINT, "int") for k in ("n_in", "n_out", "n_layers", "const_bytes", "macs", "activation_bytes")),
             *(f(k, _SINT, "int") for k in ("sm_mult", "sm_shift", "sm_diff_min", "in_zp", "out_zp")),
-            *(f("fc1_act_min", _SINT, "int"), f("fc1_act_max", _SINT, "int")),
         ]
     )
     for i in range(1, depth + 1):
-        out.update([f(f"w{i}_len", _UINT, "int"), f(f"fc{i}_out_zp", _SINT, "int")])
+        out.update(f(f"{k}{i}", _UINT, "int") for k in ("rows", "inputs", "groups", "words", "tail", "stride"))
+        out.update(f(f"{a}{i}_len", _UINT, "int") for a in "wb")
+        out.update(f(f"fc{i}_{k}", _SINT, "int") for k in ("out_zp", "act_min", "act_max"))
         out.update(f(f"{a}{i}", _ARRAY, "array") for a in "wbms")
     return out
 
@@ -357,9 +409,9 @@ class Macro:
 #: The header's #defines, in the order the header writes them.
 MACROS = (
     Macro("EDGEMNIST_INPUT_SIZE", int, "n_in"),
-    Macro("EDGEMNIST_HIDDEN_SIZE", int, "n_hidden"),
     Macro("EDGEMNIST_OUTPUT_SIZE", int, "n_out"),
-    Macro("EDGEMNIST_ACTIVATION_BYTES", int, "n_hidden"),
+    Macro("EDGEMNIST_LAYERS", int, "n_layers"),
+    Macro("EDGEMNIST_ACTIVATION_BYTES", int, "activation_bytes"),
     Macro("EDGEMNIST_CONST_BYTES", int, "const_bytes"),
     Macro("EDGEMNIST_MACS", int, "macs"),
     Macro("EDGEMNIST_INPUT_SCALE", float, "in_scale"),
@@ -371,18 +423,18 @@ MACROS = (
     Macro("EDGEMNIST_GENERATOR", str, "version"),
 )
 #: Placeholders both files state (the reader requires the C file to repeat the header's).
-SHARED_FIELDS = ("version", "source_name", "source_sha256", "n_in", "n_hidden", "n_out")
+SHARED_FIELDS = ("version", "source_name", "source_sha256", "n_in", "n_out", "n_layers", "graph")
 
 # ------------------------------------------------------------------------------------------- size limits
 
-#: The largest pair the allow-list permits (``edgemnist.allowlist``): each layer at most MAX_DIM rows and inputs
-#: and MAX_TENSOR_ELEMENTS weights (plus at most 3 zero rows of padding), each int8 weight spelled in at most 7
-#: characters ("-128, " and the line breaks), each int32 (bias, multiplier) in at most 14, each shift in at most 6,
-#: plus the template text. Anything larger is refused before it is read.
+#: The largest pair the layout permits: MAX_LAYERS layers of at most MAX_DIM rows and inputs, MAX_WEIGHTS weights
+#: in all (plus, per layer, at most 3 zero rows and 3 zero columns of padding), each int8 weight spelled in at most
+#: 7 characters ("-128, " and the line breaks), each int32 (bias, multiplier) in at most 14, each shift in at most
+#: 6, plus the template text. Anything larger is refused before it is read.
 MAX_SOURCE_BYTES = (
-    2 * (allowlist.MAX_TENSOR_ELEMENTS + 3 * allowlist.MAX_DIM) * 7
-    + 4 * (allowlist.MAX_DIM + 3) * 14
-    + 2 * allowlist.MAX_DIM * 6
+    (MAX_WEIGHTS + MAX_LAYERS * (6 * allowlist.MAX_DIM + 9)) * 7
+    + MAX_LAYERS * 2 * (allowlist.MAX_DIM + 3) * 14
+    + MAX_LAYERS * allowlist.MAX_DIM * 6
     + (64 << 10)
 )
 #: The header holds no arrays: the template, the names and at most MAX_TOOLS tool lines.
@@ -394,17 +446,40 @@ MAX_HEADER_BYTES = 32 << 10
 TEMPLATES = {SOURCE_NAME: "kernel.c.in", HEADER_NAME: "header.h.in"}
 
 
+#: The per-layer blocks :func:`expand` puts at each mark: (mark, sub-template, which layers).
+BLOCKS = (("@{layers}", "layer.c.in", "all"), ("@{buffers}", "buffer.c.in", "hidden"), ("@{calls}", "call.c.in", "all"))
+
+
 def template_text(name: str) -> str:
     return resources.files("edgemnist.ckernel").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def template(name: str) -> Template:
-    return Template(template_text(name))
-
-
-def pieces(name: str) -> list[tuple[str, str]]:
-    """The template as (kind, text) pieces: ("literal", text) or ("field", placeholder name)."""
+def expand(name: str, depth: int) -> str:
+    """The template ``name`` for a ``depth``-layer pair: every mark replaced by its block once per layer (``<i>``
+    the layer's index; in a call, ``<x>`` its input buffer and ``<out>`` where it writes)."""
     text = template_text(name)
+    for mark, block, which in BLOCKS:
+        if mark not in text:
+            continue
+        sub = template_text(block)
+        parts = []
+        for i in range(1, depth + 1):
+            if which == "hidden" and i == depth:
+                continue
+            x = "pixels" if i == 1 else f"em_act{i - 1}"
+            out = f"em_act{i}, 0" if i < depth else "0, logits"
+            parts.append(sub.replace("<i>", str(i)).replace("<x>", x).replace("<out>", out))
+        text = text.replace(mark, "".join(parts))
+    return text
+
+
+def template(name: str, depth: int) -> Template:
+    return Template(expand(name, depth))
+
+
+def pieces(name: str, depth: int) -> list[tuple[str, str]]:
+    """The expanded template as (kind, text) pieces: ("literal", text) or ("field", placeholder name)."""
+    text = expand(name, depth)
     out, pos = [], 0
     for m in Template.pattern.finditer(text):
         out.append(("literal", text[pos : m.start()]))

@@ -30,9 +30,6 @@ from edgemnist.errors import ArtifactError
 
 __all__ = ["HEADER_NAME", "MAX_HEADER_BYTES", "MAX_SOURCE_BYTES", "SOURCE_NAME", "check_pair", "read_header"]
 
-#: The depth of the pair the templates hold (their placeholders name its layers).
-_DEPTH = layout.SUPPORTED_DEPTHS[0]
-
 
 def read_header(text: str, origin: str = HEADER_NAME) -> dict:
     """The values of ``layout.MACROS`` in a generated header, by macro name; ArtifactError naming what is
@@ -71,12 +68,13 @@ def _not_ours(origin: str, text: str, pos: int, expected: str) -> ArtifactError:
     )
 
 
-def _parse(text: str, template: str, origin: str, known: dict[str, str]) -> dict[str, str]:
-    """Placeholder texts of ``text`` read against ``template``'s pieces, one accepted spelling per field; a field
-    already in ``known`` (from the other file, or earlier in this one) must repeat exactly."""
-    spellings = {name: f.spelling for name, f in layout.fields(_DEPTH).items()}
+def _parse(text: str, template: str, depth: int, origin: str, known: dict[str, str]) -> dict[str, str]:
+    """Placeholder texts of ``text`` read against the pieces of ``template`` expanded for ``depth`` layers, one
+    accepted spelling per field; a field already in ``known`` (from the other file, or earlier in this one) must
+    repeat exactly."""
+    spellings = {name: f.spelling for name, f in layout.fields(depth).items()}
     values, pos = dict(known), 0
-    for kind, piece in layout.pieces(template):
+    for kind, piece in layout.pieces(template, depth):
         if kind == "literal":
             if not text.startswith(piece, pos):
                 same = len(os.path.commonprefix([piece, text[pos : pos + len(piece)]]))
@@ -125,14 +123,14 @@ def _ints(raw: str, array: Array, origin: str) -> list[int]:
     return vals
 
 
-def _check_values(v: dict[str, str], origin: str) -> tuple[dict, Layout]:
+def _check_values(v: dict[str, str], depth: int, origin: str) -> tuple[dict, Layout]:
     """The numbers of a parsed pair, checked against every invariant the generator guarantees (sizes that follow
     from the layout and fit the allow-list, value ranges the C relies on), and the pair's layout."""
 
     def bad(why: str) -> ArtifactError:
         return ArtifactError(f"{origin}: not an edgemnist-generated C kernel ({why})")
 
-    described = layout.fields(_DEPTH)
+    described = layout.fields(depth)
     ints = [name for name, f in described.items() if f.kind == "int"]
     n = {k: int(v[k]) for k in ints}
     if any(str(n[k]) != v[k] for k in ints):
@@ -149,13 +147,20 @@ def _check_values(v: dict[str, str], origin: str) -> tuple[dict, Layout]:
             spelled = None
         if spelled != v[name]:
             raise bad(f"{name} {v[name]!r} is not spelled as the generator writes a float32")
-    shape = Layout.of_widths((n["n_in"], n["n_hidden"], n["n_out"]), left_shifts=bool(n["left_shifts"]))
+    widths = [n["n_in"]] + [n[f"rows{i}"] for i in range(1, depth + 1)]
+    if n["n_out"] != widths[-1] or any(n[f"inputs{i}"] != widths[i - 1] for i in range(1, depth + 1)):
+        raise bad("its layer sizes do not chain from its input size to its output size")
+    shape = Layout.of_widths(widths, left_shifts=bool(n["left_shifts"]))
     problems = shape.problems()
     if problems:
         raise bad(problems[0])
+    derived = shape.derived()
+    for k, want in derived.items():
+        if k not in n and v[k] != want:
+            raise bad(f"its {k} is {v[k]!r}; the generator writes {want!r} for a {shape.describe()} kernel")
     expect = {
-        **{k: want for k, want in shape.derived().items() if k in n},
-        "fc1_act_min": max(layout.INT8[0], n["fc1_out_zp"]),
+        **{k: want for k, want in derived.items() if k in n},
+        **{f"fc{x.index}_act_min": max(layout.INT8[0], n[f"fc{x.index}_out_zp"]) for x in shape.layers if x.relu},
         "in_zp": -128,
         "sm_diff_min": -quant.calculate_input_radius(quant.SCALED_DIFF_INTEGER_BITS, n["sm_shift"])
         if 0 <= n["sm_shift"] <= 30
@@ -170,20 +175,14 @@ def _check_values(v: dict[str, str], origin: str) -> tuple[dict, Layout]:
     lo, hi = layout.MULTIPLIER_RANGE
     if not lo <= n["sm_mult"] <= hi:
         raise bad("the softmax multiplier is outside [2^30, 2^31)")
-    derived = shape.derived()
-    if v["shift_type"] != derived["shift_type"] or v["shift_meaning"] != derived["shift_meaning"]:
-        raise bad("its shift type does not match its shift mode")
     arrays = {}
     for layer in shape.layers:
         w_a, b_a, m_a, s_a = layer.arrays(shape.shifts)
         w, b, m, s = (_ints(v[a.field], a, origin) for a in (w_a, b_a, m_a, s_a))
         if any(x and not lo <= x <= hi for x in m):
             raise bad(f"a layer-{layer.index} multiplier is outside [2^30, 2^31)")
-        if (
-            any(b[layer.rows :])
-            or layer.codec.unpack_padded(np.asarray(w), layer.rows, layer.inputs)[layer.rows :].any()
-        ):
-            raise bad(f"layer {layer.index}'s padding rows are not zero")
+        if any(b[layer.rows :]) or not layer.codec.padding_is_zero(np.asarray(w), layer.rows, layer.inputs):
+            raise bad(f"layer {layer.index}'s padding rows or columns are not zero")
         arrays.update({a.field: vals for a, vals in ((w_a, w), (b_a, b), (m_a, m), (s_a, s))})
     return {**n, **arrays}, shape
 
@@ -206,16 +205,23 @@ def check_pair(c_text: bytes, h_text: bytes, origin: str = SOURCE_NAME, h_origin
         raise ArtifactError(
             f"{origin}: not an edgemnist-generated C kernel (the generator writes ASCII only)"
         ) from None
-    header = _parse(h, layout.TEMPLATES[HEADER_NAME], h_origin, {})
-    values = _parse(c, layout.TEMPLATES[SOURCE_NAME], origin, {k: header[k] for k in layout.SHARED_FIELDS})
+    header = _parse(h, layout.TEMPLATES[HEADER_NAME], 0, h_origin, {})
+    depth = int(header["n_layers"])
+    if str(depth) != header["n_layers"] or not 1 <= depth <= layout.MAX_LAYERS:
+        raise ArtifactError(
+            f"{h_origin}: not an edgemnist-generated C kernel header ({header['n_layers']} layers; the generator "
+            f"writes 1 to {layout.MAX_LAYERS})"
+        )
+    shared = {k: header[k] for k in layout.SHARED_FIELDS}
+    values = _parse(c, layout.TEMPLATES[SOURCE_NAME], depth, origin, shared)
     values.update(header)
-    numbers, shape = _check_values(values, origin)
+    numbers, shape = _check_values(values, depth, origin)
     # Re-fill the templates from the parsed numbers: the layout's own spelling of every value.
     again = dict(values)
-    again.update({k: str(numbers[k]) for k, f in layout.fields(_DEPTH).items() if f.kind == "int"})
+    again.update({k: str(numbers[k]) for k, f in layout.fields(depth).items() if f.kind == "int"})
     again.update({a.field: a.spell(numbers[a.field]) for a in shape.arrays()})
     if any(
-        layout.template(t).substitute(again) != text
+        layout.template(t, depth).substitute(again) != text
         for t, text in ((layout.TEMPLATES[SOURCE_NAME], c), (layout.TEMPLATES[HEADER_NAME], h))
     ):
         raise ArtifactError(

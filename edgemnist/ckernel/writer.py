@@ -78,8 +78,7 @@ def _requant(d: Dense, origin: str) -> tuple[list[int], list[int]]:
 
 def layout_of(model: Model, *, left_shifts: bool = False) -> Layout:
     """The layout of ``model``'s pair; ArtifactError saying what the C kernel supports when it cannot hold it."""
-    layers = model.layers
-    out = Layout.of_widths([layers[0].weights.shape[1], *(d.weights.shape[0] for d in layers)], left_shifts=left_shifts)
+    out = Layout.of_widths(model.widths, left_shifts=left_shifts)
     problems = out.problems()
     if problems:
         raise ArtifactError(f"{model.source_name}: the C kernel cannot hold a {out.describe()} MLP: {problems[0]}")
@@ -110,8 +109,8 @@ def constants(model: Model, *, general_shifts: bool = False) -> dict:
         values[m.field] = m.spell(mults)
         values[s.field] = s.spell(shape.shifts.store(shifts))
         values[f"fc{spec.index}_out_zp"] = d.output_zero_point
-    # TFLM CalculateActivationRangeQuantized: RELU -> [max(-128, zp + round(0 / s)), 127]; NONE -> [-128, 127].
-    values["fc1_act_min"] = max(layout.INT8[0], layers[0].output_zero_point)
+        if spec.relu:  # TFLM CalculateActivationRangeQuantized: RELU -> [max(-128, zp + round(0 / s)), 127]
+            values[f"fc{spec.index}_act_min"] = max(layout.INT8[0], d.output_zero_point)
     values.update(
         sm_mult=sm_mult,
         sm_shift=sm_shift,
@@ -133,7 +132,8 @@ def render(model: Model, *, source: str | Path | None = None, general_shifts: bo
         source_sha256=model.source_sha256,
         tools=_wrap([_safe(f"{k} {v}") for k, v in tools(source).items()]),
     )
-    return {name: layout.template(t).substitute(values) for name, t in layout.TEMPLATES.items()}
+    depth = len(model.layers)
+    return {name: layout.template(t, depth).substitute(values) for name, t in layout.TEMPLATES.items()}
 
 
 def tools(source: str | Path | None = None) -> dict:

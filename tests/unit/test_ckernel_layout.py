@@ -4,6 +4,7 @@ no compiler."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -35,10 +36,9 @@ def random_model(rng: np.random.Generator, widths, *, name: str = "random.int8.t
             )
         )
     return Model(
-        fc1=layers[0],
-        fc2=layers[1],
+        layers=tuple(layers),
         softmax_beta=1.0,
-        softmax_input_scale=layers[1].output_scale,
+        softmax_input_scale=layers[-1].output_scale,
         output_scale=1 / 256,
         output_zero_point=-128,
         source_name=name,
@@ -81,10 +81,10 @@ def test_random_models_round_trip_through_the_reader(seed):
 
 
 def test_every_placeholder_is_described_and_every_description_is_used():
-    used = {p for t in layout.TEMPLATES.values() for kind, p in layout.pieces(t) if kind == "field"}
-    described = set(layout.fields(layout.SUPPORTED_DEPTHS[0]))
-    assert used == described
-    header_fields = {p for kind, p in layout.pieces(layout.TEMPLATES[HEADER_NAME]) if kind == "field"}
+    for depth in range(1, layout.MAX_LAYERS + 1):
+        used = {p for t in layout.TEMPLATES.values() for kind, p in layout.pieces(t, depth) if kind == "field"}
+        assert used == set(layout.fields(depth)), depth
+    header_fields = {p for kind, p in layout.pieces(layout.TEMPLATES[HEADER_NAME], 1) if kind == "field"}
     assert {m.field for m in layout.MACROS} <= header_fields
     assert set(layout.SHARED_FIELDS) <= header_fields
 
@@ -105,7 +105,7 @@ def test_an_array_whose_length_disagrees_with_the_description_is_refused():
     c, h = pair(random_model(np.random.default_rng(1), (32, 16, 10)))
     text = c.decode()
     # em_b2 is described as 12 int32 (10 rows padded to groups of 4): drop its last (padding) line's values.
-    start = text.index("static const int32_t em_b2[EM_OUT_GROUPS * 4] EM_ALIGNED = {\n")
+    start = text.index("static const int32_t em_b2[12] EM_ALIGNED = {\n")
     body_end = text.index("\n};", start)
     lines = text[start:body_end].split("\n")
     assert lines[-1].endswith(", 0, 0,")
@@ -136,8 +136,39 @@ def test_a_changed_description_changes_writer_and_reader(monkeypatch):
 
 
 def test_layouts_the_templates_cannot_hold_are_refused_saying_what_is_supported():
-    assert "2 (Dense+ReLU then Dense" in Layout.of_widths((784, 64, 32, 10)).problems()[0]
-    assert "multiple of 16" in Layout.of_widths((784, 100, 10)).problems()[0]
+    nine = (784,) + (16,) * 8 + (10,)
+    assert "9 dense layers; the C kernel holds 1 to 8 (Dense+ReLU" in Layout.of_widths(nine).problems()[0]
+    assert "each width must be 1 to 4096" in Layout.of_widths((784, 5000, 10)).problems()[0]
+    assert not Layout.of_widths((784, 100, 7, 1, 10)).problems() and not Layout.of_widths((3, 10)).problems()
     model = random_model(np.random.default_rng(3), (16, 20, 10))
-    with pytest.raises(ArtifactError, match=r"cannot hold a 16 -> 20 -> 10 MLP: layer 2 has 20 inputs; .*of 16"):
-        writer.render(model)
+    deep = dataclasses.replace(model, layers=model.layers[:1] * 8 + model.layers[1:])
+    with pytest.raises(
+        ArtifactError, match=r"cannot hold a 16 -> 20 -> .* MLP: 9 dense layers; the C kernel holds 1 to 8 "
+    ):
+        writer.render(deep)
+
+
+@pytest.mark.parametrize(("rows", "inputs"), [(1, 1), (7, 100), (10, 7), (3, 33), (512, 784)])
+def test_any_width_is_padded_in_the_layout_and_split_for_the_fast_paths(rows, inputs):
+    w = np.random.default_rng(rows * inputs).integers(-128, 128, (rows, inputs), dtype=np.int8)
+    layer = layout.LayerShape(index=1, rows=rows, inputs=inputs, relu=False)
+    packed = layer.codec.pack(w)
+    assert packed.size == layer.weight_len == layer.groups * 4 * (-(-inputs // 4) * 4)
+    assert np.array_equal(layer.codec.unpack(packed, rows, inputs), w)
+    assert layer.codec.padding_is_zero(packed, rows, inputs)
+    assert layer.words % 4 == 0 and 4 * layer.words + layer.tail == inputs and 0 <= layer.tail < 16
+    assert layer.stride * layer.groups == layer.weight_len
+
+
+def test_every_depth_round_trips_and_names_its_arrays():
+    for depth in range(1, layout.MAX_LAYERS + 1):
+        rng = np.random.default_rng(depth)
+        widths = (int(rng.integers(1, 40)), *(int(x) for x in rng.integers(1, 40, depth - 1)), 10)
+        model = random_model(rng, widths)
+        c, h = pair(model)
+        values = reader.check_pair(c, h)
+        assert values["n_layers"] == str(depth) and values["graph"] == Layout.of_widths(widths).graph
+        text = c.decode()
+        for i in range(1, depth + 1):
+            assert f"static const int8_t em_w{i}[" in text and "em_layer(" in text
+        assert f"em_w{depth + 1}" not in text
