@@ -10,9 +10,10 @@ import re
 import numpy as np
 import pytest
 
+from edgemnist import modelfacts
 from edgemnist.ckernel import layout, reader, writer
 from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME, Layout
-from edgemnist.ckernel.model import Dense, Model
+from edgemnist.ckernel.model import Dense, Model, model_of
 from edgemnist.errors import ArtifactError
 
 
@@ -172,3 +173,51 @@ def test_every_depth_round_trips_and_names_its_arrays():
         for i in range(1, depth + 1):
             assert f"static const int8_t em_w{i}[" in text and "em_layer(" in text
         assert f"em_w{depth + 1}" not in text
+
+
+def facts_of(widths, *, relu_last: bool = False) -> modelfacts.ModelFacts:
+    """The ModelFacts of an int8 ``widths`` MLP + softmax, as edgemnist.modelfacts reads them from a .tflite."""
+    rng = np.random.default_rng(len(widths))
+    act = [modelfacts.Tensor("input", (1, widths[0]), modelfacts.INT8, (1 / 255,), (-128,), 0, b"")]
+    tensors, ops = list(act), []
+    for i, (n, rows) in enumerate(zip(widths, widths[1:], strict=False)):
+        last = i == len(widths) - 2
+        w = modelfacts.Tensor(
+            f"w{i}",
+            (rows, n),
+            modelfacts.INT8,
+            tuple([0.01] * rows),
+            tuple([0] * rows),
+            0,
+            rng.integers(-128, 128, rows * n, dtype=np.int8).tobytes(),
+        )
+        b = modelfacts.Tensor(f"b{i}", (rows,), modelfacts.INT32, (0.0001,), (0,), 0, bytes(4 * rows))
+        y = modelfacts.Tensor(f"y{i}", (1, rows), modelfacts.INT8, (0.1,), (3 if last else -128,), 0, b"")
+        x_index = len(tensors) - 1
+        tensors += [w, b, y]
+        relu = not last or relu_last
+        act_code = modelfacts.ACT_RELU if relu else modelfacts.ACT_NONE
+        ops.append(
+            modelfacts.Operator(
+                modelfacts.FULLY_CONNECTED, (x_index, x_index + 1, x_index + 2), (x_index + 3,), act_code, 1.0
+            )
+        )
+    tensors.append(modelfacts.Tensor("probs", (1, widths[-1]), modelfacts.INT8, (1 / 256,), (-128,), 0, b""))
+    ops.append(modelfacts.Operator(modelfacts.SOFTMAX, (len(tensors) - 2,), (len(tensors) - 1,), 0, 1.0))
+    return modelfacts.ModelFacts(tuple(tensors), tuple(ops), (0,), (len(tensors) - 1,), "m.tflite", "0" * 64, 0)
+
+
+@pytest.mark.parametrize("hidden", [(), (512,), (100, 7), (1, 33, 5), (16,) * 7])
+def test_tflite_graphs_of_any_supported_depth_are_read_and_written(hidden):
+    widths = (784, *hidden, 10)
+    model = model_of(facts_of(widths))
+    assert model.widths == widths and [d.relu for d in model.layers] == [True] * len(hidden) + [False]
+    values = reader.check_pair(*pair(model))
+    assert values["n_layers"] == str(len(widths) - 1)
+
+
+def test_other_graphs_are_refused_saying_what_is_supported():
+    with pytest.raises(ArtifactError, match=r"0 to 7 FULLY_CONNECTED layers .* RELU, one FULLY_CONNECTED without"):
+        model_of(facts_of((784,) + (16,) * 8 + (10,)))
+    with pytest.raises(ArtifactError, match="every layer but the last must fuse RELU"):
+        model_of(facts_of((784, 32, 10), relu_last=True))
