@@ -3,7 +3,7 @@
 A hostile file does not have to be malformed to hurt: a well-formed TFLite model whose activation tensor
 points at constant data segfaults LiteRT, an ONNX ``Loop`` with a trip count of 2^62 never returns, a
 ``Tile`` of the input by 65,536 takes gigabytes. Rather than chase samples, the checkers
-(``edgemnist.flatbuffer.check_tflite``, ``edgemnist.onnxcheck.check_onnx``, ``edgemnist.carray``) refuse
+(``edgemnist.flatbuffer.check_tflite``, ``edgemnist.onnxcheck.check_onnx``, ``edgemnist.tflm.reader``) refuse
 everything this toolkit's exports never produce: operators outside the small sets below, more than one
 subgraph or any control flow, and tensors larger than a 784 -> 512 -> 10 MLP needs.
 

@@ -41,8 +41,8 @@ from pathlib import Path
 
 from edgemnist.build import wasmfile
 from edgemnist.build.targets import Target, get
-from edgemnist.ckernel import render
-from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
+from edgemnist.ckernel import reader
+from edgemnist.ckernel.layout import HEADER_NAME, MAX_HEADER_BYTES, MAX_SOURCE_BYTES, SOURCE_NAME
 from edgemnist.errors import ArtifactError, BuildError
 
 COMPILE_TIMEOUT_S = 300
@@ -122,17 +122,17 @@ def _read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes, dict]:
     """(C text, header text, parsed values) of the pair, proven to be exactly what edgemnist's generator writes
-    (``render.check_pair``: bounded reads, strict parse, byte-for-byte re-render). Nothing is compiled before this
-    returns; ArtifactError if either file is missing, too large, or not the generator's."""
+    (``ckernel.reader.check_pair``: bounded reads, strict parse, byte-for-byte re-render). Nothing is compiled
+    before this returns; ArtifactError if either file is missing, too large, or not the generator's."""
     c_path = Path(c_path)
     h_path = Path(header) if header is not None else header_path(c_path)
-    c_text = _read_bounded(c_path, render.MAX_SOURCE_BYTES, "C file")
+    c_text = _read_bounded(c_path, MAX_SOURCE_BYTES, "C file")
     if not h_path.exists():
         raise ArtifactError(
             f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
             f"edgemnist_model.c + {HEADER_NAME}"
         )
-    h_text = _read_bounded(h_path, render.MAX_HEADER_BYTES, "header")
+    h_text = _read_bounded(h_path, MAX_HEADER_BYTES, "header")
     ids = [
         re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
         re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text),
@@ -142,7 +142,7 @@ def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple
             f"{h_path}: this header was generated from another model than {c_path.name} "
             f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)"
         )
-    values = render.check_pair(c_text, h_text, str(c_path), str(h_path))
+    values = reader.check_pair(c_text, h_text, str(c_path), str(h_path))
     return c_text, h_text, values
 
 

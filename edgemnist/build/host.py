@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgemnist.build import compile as _compile
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ArtifactError
 
 #: One lock per loaded library: dlopen returns the same handle (and so the same static activation buffer) to every

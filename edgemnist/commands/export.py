@@ -233,7 +233,7 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
             landed.append((config, result.path))
             _print_summary(result)
             if args.sign is not None:
-                from edgemnist.signing import sign
+                from edgemnist.signer import sign
 
                 print(f"  signed: {sign(result.path, args.sign)}")
     print(LEGEND)

@@ -31,8 +31,10 @@ from edgemnist import spec
 from edgemnist.build import emulate, targets, verify
 from edgemnist.build.compile import build, header_path, read_pair
 from edgemnist.build.host import HostKernel
+from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME
 from edgemnist.ckernel.model import read_model
-from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
+from edgemnist.ckernel.reader import read_header
+from edgemnist.ckernel.writer import render, tools
 from edgemnist.errors import ConfigError, EdgemnistError
 from edgemnist.export.base import Exporter, ExportJob, ExportResult, io_problems
 from edgemnist.export.config import ExportConfig

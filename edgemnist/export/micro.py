@@ -2,8 +2,8 @@
 
 A thin layer over ``edgemnist.tflm``: ``export_micro`` builds the int8 TFLite model with int8 I/O
 (``edgemnist.export.tflite.export_tflite``), measures the smallest arena (``tflm.arena``) and writes
-``model_data.cc`` with its companion ``model_data.h`` (``tflm.carray``). ``measure`` runs the array in TFLM at its
-stated arena on the test set and compares it with LiteRT on the same int8 bytes.
+``model_data.cc`` with its companion ``model_data.h`` (``tflm.writer``, read back by ``tflm.reader``). ``measure``
+runs the array in TFLM at its stated arena on the test set and compares it with LiteRT on the same int8 bytes.
 """
 
 from __future__ import annotations
@@ -22,16 +22,10 @@ from edgemnist.export.base import Exporter, ExportJob, ExportResult
 from edgemnist.fileio import atomic_write_text, sha256_file
 from edgemnist.modelfacts import parse_facts
 from edgemnist.tflm.arena import MEASURED_WITH, ensure_runs, min_arena_bytes, round_up
-from edgemnist.tflm.carray import (
-    ARENA_SYMBOL,
-    ARRAY_SYMBOL,
-    HEADER_NAME,
-    LENGTH_SYMBOL,
-    read_micro,
-    render_header,
-    render_source,
-)
+from edgemnist.tflm.layout import ARENA_SYMBOL, ARRAY_SYMBOL, HEADER_NAME, LENGTH_SYMBOL
+from edgemnist.tflm.reader import read_micro
 from edgemnist.tflm.runner import MicroRunner, Quant, quantize_pixels
+from edgemnist.tflm.writer import render_header, render_source
 
 #: TFLM and LiteRT run the same int8 bytes; their top-1 answers must agree on at least this share of images.
 MIN_LITERT_AGREEMENT = 0.995

@@ -17,7 +17,7 @@ import numpy as np
 from edgemnist import spec
 from edgemnist.build.compile import header_path
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.base import Backend, NativeLoop, RawLoop, TensorSpec
 

@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory, export_artifact, workdir):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from edgemnist.signing import sign
+    from edgemnist.signer import sign
 
     export_artifact("tflite", "int8")
     root = tmp_path_factory.mktemp("docs-sandbox")

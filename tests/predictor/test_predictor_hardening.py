@@ -16,7 +16,7 @@ from edgemnist.errors import ArtifactChangedError, ArtifactError
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.manifest import manifest_path
 from edgemnist.predictor import Predictor
-from edgemnist.tflm import carray
+from edgemnist.tflm import reader
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_check_tflite_accepts_every_exported_flatbuffer(export_artifact, micro_p
     ):
         path = export_artifact("tflite", mode, io).path
         check_tflite(path.read_bytes(), str(path))
-    check_tflite(carray.read_micro(micro_pair.path).model_bytes, "micro")
+    check_tflite(reader.read_micro(micro_pair.path).model_bytes, "micro")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
