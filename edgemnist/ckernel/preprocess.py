@@ -1,0 +1,215 @@
+"""``edgemnist_preprocess.c`` / ``.h``: ``edgemnist.images.normalize_digit`` in C99, the C kernel's companion pair.
+
+The two files are the package's own (``csrc/``), the same for every model: ``edgemnist export --format c`` writes them
+beside ``edgemnist_model.c``/``.h``. ``edgemnist_normalize_digit(width, height, gray, invert, out)`` turns a grayscale
+camera or touch-screen image (at most ``EDGEMNIST_PP_MAX_WIDTH`` x ``EDGEMNIST_PP_MAX_HEIGHT``) into the model's
+28x28 input, byte-identical to the Python function; ``edgemnist_predict_gray`` chains it with ``edgemnist_predict``.
+
+On this machine (``HostPreprocess``) the pair is compiled with the system C compiler under the kernel's warning flags
+into a cached shared library, as ``host.HostKernel`` does for the model; before anything is compiled the files must
+equal the package's copies byte for byte (``verified_texts``). ``check(...)`` is the export gate's part: C against
+Python on MNIST test digits drawn as camera frames (enlarged, dark on light paper, uneven light, noise) and as they
+are, and ``edgemnist_predict_gray`` against ``normalize_digit`` + ``edgemnist_predict``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import re
+import subprocess
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgemnist.ckernel import host
+from edgemnist.ckernel.render import HEADER_NAME as MODEL_HEADER_NAME
+from edgemnist.ckernel.render import SOURCE_NAME as MODEL_SOURCE_NAME
+from edgemnist.errors import ArtifactError
+from edgemnist.fileio import atomic_path
+
+SOURCE_NAME = "edgemnist_preprocess.c"
+HEADER_NAME = "edgemnist_preprocess.h"
+FILES = (SOURCE_NAME, HEADER_NAME)
+#: The return codes the header documents (edgemnist_predict_gray returns the digit instead of OK).
+RETURN_CODES = {"EDGEMNIST_PP_OK": 0, "EDGEMNIST_PP_BAD_ARGUMENT": -1, "EDGEMNIST_PP_TOO_LARGE": -2, "EDGEMNIST_PP_BLANK": -3}
+INVERT = {None: -1, False: 0, True: 1}
+OUTPUT_SIZE = 784
+#: Images the export gate runs through the C preprocessing (each as a camera frame and as it is).
+CHECK_IMAGES = 40
+
+
+def texts() -> dict[str, str]:
+    """{file name: text} of the pair as the package ships it."""
+    folder = resources.files("edgemnist.ckernel").joinpath("csrc")
+    return {name: folder.joinpath(name).read_text(encoding="utf-8") for name in FILES}
+
+
+def max_size() -> tuple[int, int]:
+    """(width, height): the largest image the shipped pair accepts (the header's defaults)."""
+    h = texts()[HEADER_NAME]
+    w = re.search(r"#define EDGEMNIST_PP_MAX_WIDTH (\d+)", h)
+    ht = re.search(r"#define EDGEMNIST_PP_MAX_HEIGHT (\d+)", h)
+    return int(w.group(1)), int(ht.group(1))
+
+
+def sha256s() -> dict[str, str]:
+    return {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in texts().items()}
+
+
+def verified_texts(c_path: str | Path, header: str | Path) -> dict[str, bytes]:
+    """The pair's bytes, proven equal to the package's copies (nothing else is compiled); ArtifactError otherwise."""
+    own = texts()
+    out = {}
+    for name, path in ((SOURCE_NAME, Path(c_path)), (HEADER_NAME, Path(header))):
+        try:
+            data = path.read_bytes() if path.stat().st_size <= 2 * len(own[name]) + 1 else b""
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot read {name} ({exc.strerror or exc})") from None
+        if data != own[name].encode("utf-8"):
+            raise ArtifactError(f"{path}: not edgemnist's {name} (it differs from the one this edgemnist writes)")
+        out[name] = data
+    return out
+
+
+def _compile(sources: dict[str, bytes], main: tuple[str, ...], flags: tuple[str, ...], what: str) -> Path:
+    """Compile ``main`` (names in ``sources``, written into a private folder) into a cached shared library."""
+    cc = host.compiler()
+    all_flags = host.HOST_FLAGS + flags
+    key = hashlib.sha256(
+        b"\0".join([*(n.encode() + b"\0" + t for n, t in sorted(sources.items())), host._compiler_id(cc).encode()])
+        + " ".join(all_flags + main).encode()
+    )
+    lib = host.cache_dir() / f"preprocess-{key.hexdigest()}.so"
+    if lib.exists():
+        return lib
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="edgemnist-pp-") as tmp, atomic_path(lib) as out:
+        for name, text in sources.items():
+            (Path(tmp) / name).write_bytes(text)
+        proc = subprocess.run(
+            [cc, *all_flags, "-o", str(out), *main],
+            capture_output=True,
+            text=True,
+            timeout=host.COMPILE_TIMEOUT_S,
+            cwd=tmp,
+            env=host.compiler_env(),
+        )
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
+            raise ArtifactError(f"{what} does not compile ({' | '.join(detail)[:600]})")
+    return lib
+
+
+class HostPreprocess:
+    """The pair compiled on this machine: ``normalize`` always; ``predict_gray`` when built with the model pair
+    (``model_c``: ``edgemnist_model.c``, its header beside it or given)."""
+
+    def __init__(
+        self,
+        c_path: str | Path | None = None,
+        header: str | Path | None = None,
+        *,
+        model_c: str | Path | None = None,
+        model_header: str | Path | None = None,
+    ) -> None:
+        if c_path is None:
+            sources = {name: text.encode("utf-8") for name, text in texts().items()}
+        else:
+            sources = verified_texts(c_path, header or Path(c_path).with_name(HEADER_NAME))
+        main: tuple[str, ...] = (SOURCE_NAME,)
+        flags: tuple[str, ...] = ("-DEDGEMNIST_PREPROCESS_ONLY",)
+        if model_c is not None:
+            c_text, h_text = host.read_pair(model_c, model_header)  # proven to be edgemnist's generated kernel
+            sources.update({MODEL_SOURCE_NAME: c_text, MODEL_HEADER_NAME: h_text})
+            main, flags = (SOURCE_NAME, MODEL_SOURCE_NAME), ()
+        self.library = _compile(sources, main, flags, SOURCE_NAME)
+        self._lib = ctypes.CDLL(str(self.library))
+        self._normalize = self._lib.edgemnist_normalize_digit
+        self._normalize.restype = ctypes.c_int
+        self._normalize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        self._predict_gray = None
+        if model_c is not None:
+            self._predict_gray = self._lib.edgemnist_predict_gray
+            self._predict_gray.restype = ctypes.c_int
+            self._predict_gray.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+
+    def normalize_raw(self, width: int, height: int, gray, invert: int, out) -> int:
+        """The C call as it is (ctypes pointers or None), for tests of the argument checks."""
+        return self._normalize(width, height, gray, invert, out)
+
+    def normalize(self, gray: np.ndarray, invert: bool | None = None) -> tuple[int, np.ndarray]:
+        """(return code, (28, 28) uint8) for a 2-D uint8 array."""
+        a = np.ascontiguousarray(gray, np.uint8)
+        out = np.zeros((28, 28), np.uint8)
+        rc = self._normalize(a.shape[1], a.shape[0], a.ctypes.data, INVERT[invert], out.ctypes.data)
+        return rc, out
+
+    def predict_gray(self, gray: np.ndarray) -> tuple[int, np.ndarray]:
+        """(digit or return code, (10,) int8 scores)."""
+        if self._predict_gray is None:
+            raise ArtifactError("HostPreprocess was built without the model pair (model_c=...)")
+        a = np.ascontiguousarray(gray, np.uint8)
+        scores = np.zeros(10, np.int8)
+        return self._predict_gray(a.shape[1], a.shape[0], a.ctypes.data, scores.ctypes.data), scores
+
+
+def camera_frames(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """MNIST digits as a camera or a touch screen would give them (deterministic): enlarged 2-4x into frames
+    of up to 160x120 at a random place, most as dark ink on light paper under a light gradient with a little
+    noise, some light on dark; and the 28x28 digits as they are."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in np.asarray(images, np.uint8):
+        f = int(rng.integers(2, 5))
+        big = np.kron(d.astype(np.float64), np.ones((f, f)))
+        h, w = int(rng.integers(big.shape[0] + 8, 121)), int(rng.integers(big.shape[1] + 8, 161))
+        top, left = int(rng.integers(0, h - big.shape[0])), int(rng.integers(0, w - big.shape[1]))
+        ink = np.zeros((h, w))
+        ink[top : top + big.shape[0], left : left + big.shape[1]] = big / 255.0
+        yy, xx = np.mgrid[0:h, 0:w]
+        paper = 170.0 + 60.0 * (xx / w) + 20.0 * (yy / h)
+        frame = paper * (1.0 - 0.8 * ink) + rng.normal(0.0, 2.0, (h, w))
+        if rng.random() < 0.25:
+            frame = 255.0 - frame
+        out.append(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
+        out.append(d)
+    return out
+
+
+def check(
+    c_path: str | Path, header: str | Path, model_c: str | Path, model_header: str | Path, images: np.ndarray
+) -> tuple[dict[str, Any], list[str]]:
+    """The export gate's check of the pair (module doc): (manifest section, problems)."""
+    from edgemnist.images import normalize_digit
+
+    pp = HostPreprocess(c_path, header, model_c=model_c, model_header=model_header)
+    kernel = host.HostKernel(model_c, model_header)
+    frames = camera_frames(images[:CHECK_IMAGES])
+    differing_bytes = differing_images = differing_scores = 0
+    for gray in frames:
+        want = normalize_digit(gray)
+        rc, got = pp.normalize(gray)
+        diff = int(np.count_nonzero(got != want)) if rc == 0 else want.size
+        differing_bytes += diff
+        differing_images += bool(diff)
+        scores = kernel.run(want.reshape(1, -1))[0][0]
+        digit, c_scores = pp.predict_gray(gray)
+        differing_scores += int(np.count_nonzero(c_scores != scores)) + (digit != int(np.argmax(scores)))
+    problems = []
+    if differing_bytes:
+        problems.append(
+            f"edgemnist_normalize_digit differs from normalize_digit in {differing_bytes} bytes over "
+            f"{differing_images} of {len(frames)} images"
+        )
+    if differing_scores:
+        problems.append(f"edgemnist_predict_gray differs from normalize_digit + edgemnist_predict in {differing_scores} outputs")
+    section = {
+        "images": len(frames),
+        "differing_bytes_vs_python": differing_bytes,
+        "differing_scores_vs_predict": differing_scores,
+    }
+    return section, problems
