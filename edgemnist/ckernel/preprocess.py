@@ -35,7 +35,12 @@ SOURCE_NAME = "edgemnist_preprocess.c"
 HEADER_NAME = "edgemnist_preprocess.h"
 FILES = (SOURCE_NAME, HEADER_NAME)
 #: The return codes the header documents (edgemnist_predict_gray returns the digit instead of OK).
-RETURN_CODES = {"EDGEMNIST_PP_OK": 0, "EDGEMNIST_PP_BAD_ARGUMENT": -1, "EDGEMNIST_PP_TOO_LARGE": -2, "EDGEMNIST_PP_BLANK": -3}
+RETURN_CODES = {
+    "EDGEMNIST_PP_OK": 0,
+    "EDGEMNIST_PP_BAD_ARGUMENT": -1,
+    "EDGEMNIST_PP_TOO_LARGE": -2,
+    "EDGEMNIST_PP_BLANK": -3,
+}
 INVERT = {None: -1, False: 0, True: 1}
 OUTPUT_SIZE = 784
 #: Images the export gate runs through the C preprocessing (each as a camera frame and as it is).
@@ -206,7 +211,9 @@ def check(
             f"{differing_images} of {len(frames)} images"
         )
     if differing_scores:
-        problems.append(f"edgemnist_predict_gray differs from normalize_digit + edgemnist_predict in {differing_scores} outputs")
+        problems.append(
+            f"edgemnist_predict_gray differs from normalize_digit + edgemnist_predict in {differing_scores} outputs"
+        )
     section = {
         "images": len(frames),
         "differing_bytes_vs_python": differing_bytes,
