@@ -162,25 +162,33 @@ class HostPreprocess:
         return self._predict_gray(a.shape[1], a.shape[0], a.ctypes.data, scores.ctypes.data), scores
 
 
+def camera_frame(
+    digit: np.ndarray, width: int, height: int, factor: int, rng: np.random.Generator, *, dark_ink: bool = True
+) -> np.ndarray:
+    """One MNIST digit as a camera or a touch screen shows it (uint8 (height, width)): enlarged ``factor`` times
+    at a random place, on paper lit unevenly (a gradient of 80 grey levels), with a little noise; dark ink on
+    light paper, or (``dark_ink=False``) the opposite."""
+    big = np.kron(np.asarray(digit, np.float64), np.ones((factor, factor)))
+    top, left = int(rng.integers(0, height - big.shape[0] + 1)), int(rng.integers(0, width - big.shape[1] + 1))
+    ink = np.zeros((height, width))
+    ink[top : top + big.shape[0], left : left + big.shape[1]] = big / 255.0
+    yy, xx = np.mgrid[0:height, 0:width]
+    paper = 170.0 + 60.0 * (xx / width) + 20.0 * (yy / height)
+    frame = paper * (1.0 - 0.8 * ink) + rng.normal(0.0, 2.0, (height, width))
+    if not dark_ink:
+        frame = 255.0 - frame
+    return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+
 def camera_frames(images: np.ndarray, seed: int = 0) -> list[np.ndarray]:
-    """MNIST digits as a camera or a touch screen would give them (deterministic): enlarged 2-4x into frames
-    of up to 160x120 at a random place, most as dark ink on light paper under a light gradient with a little
-    noise, some light on dark; and the 28x28 digits as they are."""
+    """MNIST digits as camera frames (``camera_frame``: enlarged 2-4x into frames of up to 160x120, a quarter
+    light on dark) and, after each, the 28x28 digit as it is (deterministic)."""
     rng = np.random.default_rng(seed)
     out = []
     for d in np.asarray(images, np.uint8):
         f = int(rng.integers(2, 5))
-        big = np.kron(d.astype(np.float64), np.ones((f, f)))
-        h, w = int(rng.integers(big.shape[0] + 8, 121)), int(rng.integers(big.shape[1] + 8, 161))
-        top, left = int(rng.integers(0, h - big.shape[0])), int(rng.integers(0, w - big.shape[1]))
-        ink = np.zeros((h, w))
-        ink[top : top + big.shape[0], left : left + big.shape[1]] = big / 255.0
-        yy, xx = np.mgrid[0:h, 0:w]
-        paper = 170.0 + 60.0 * (xx / w) + 20.0 * (yy / h)
-        frame = paper * (1.0 - 0.8 * ink) + rng.normal(0.0, 2.0, (h, w))
-        if rng.random() < 0.25:
-            frame = 255.0 - frame
-        out.append(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
+        h, w = int(rng.integers(28 * f + 8, 121)), int(rng.integers(28 * f + 8, 161))
+        out.append(camera_frame(d, w, h, f, rng, dark_ink=bool(rng.random() >= 0.25)))
         out.append(d)
     return out
 

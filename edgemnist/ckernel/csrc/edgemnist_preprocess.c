@@ -164,7 +164,7 @@ static double pp_background(int w, int h, const uint8_t *gray) {
   const int k = (h < w ? h : w) / 20 > 1 ? (h < w ? h : w) / 20 : 1;
   const double cy = (h - 1) / 2.0, cx = (w - 1) / 2.0, scale = (h > w ? h : w) / 2.0;
   double c0, c1 = 0.0, c2 = 0.0, sigma = 0.0;
-  long m = 0, i;
+  long m = 0, kept, i;
   int x, y, iter;
   for (x = 0; x < w; ++x) {
     pp_u[x] = ((double)x - cx) / scale;
@@ -180,26 +180,31 @@ static double pp_background(int w, int h, const uint8_t *gray) {
   }
   m = i;
   c0 = pp_median(m);
+  kept = m;
   for (iter = 0; iter < 3; ++iter) {
-    long n = 0;
+    long n = kept;
     double limit;
-    PP_FRAME_FOR n += PP_KEPT(i);
     if (n >= 3) {
-      double su = -0.0, sv = -0.0, suu = -0.0, suv = -0.0, svv = -0.0, sz = -0.0, suz = -0.0, svz = -0.0;
-      double nd = (double)n, big, d;
+      double su = -0.0, sv = -0.0, suu = -0.0, suv = -0.0, svv = -0.0, suz = -0.0, svz = -0.0;
+      double nd = (double)n, big, d, sz;
+      unsigned long zsum = 0; /* a sum of integers: exact, as the double sum is */
+      for (x = 0; x < w; ++x) pp_tx[x] = pp_u[x] * pp_u[x]; /* u * u and v * v, before the plane goes here */
+      for (y = 0; y < h; ++y) pp_ty[y] = pp_v[y] * pp_v[y];
       PP_FRAME_FOR {
         if (PP_KEPT(i)) {
-          const double u = pp_u[x], v = pp_v[y], z = (double)gray[y * w + x];
+          const unsigned zi = gray[y * w + x];
+          const double u = pp_u[x], v = pp_v[y], z = (double)zi;
           su += u;
           sv += v;
-          suu += u * u;
+          suu += pp_tx[x];
           suv += u * v;
-          svv += v * v;
-          sz += z;
+          svv += pp_ty[y];
+          zsum += zi;
           suz += u * z;
           svz += v * z;
         }
       }
+      sz = (double)zsum;
       big = nd > 1.0 ? nd : 1.0;
       d = pp_det(nd, su, sv, su, suu, suv, sv, suv, svv);
       if (pp_abs(d) > 1e-12 * (big * big * big)) {
@@ -216,10 +221,15 @@ static double pp_background(int w, int h, const uint8_t *gray) {
     }
     sigma = 1.4826 * pp_median(n);
     limit = 3.0 * sigma >= 2.0 ? 3.0 * sigma : 2.0;
+    kept = 0;
     PP_FRAME_FOR {
       const uint8_t bit = (uint8_t)(1u << (i & 7));
-      if (pp_abs((double)gray[y * w + x] - (pp_tx[x] + pp_ty[y])) <= limit) pp_keep[i >> 3] |= bit;
-      else pp_keep[i >> 3] &= (uint8_t)~bit;
+      if (pp_abs((double)gray[y * w + x] - (pp_tx[x] + pp_ty[y])) <= limit) {
+        pp_keep[i >> 3] |= bit;
+        ++kept;
+      } else {
+        pp_keep[i >> 3] &= (uint8_t)~bit;
+      }
     }
   }
 #undef PP_FRAME_FOR
@@ -258,13 +268,48 @@ static int pp_mnist_like(const uint8_t *gray, int inv) {
   }
 }
 
+#define PP_BLOCK 16 /* columns per quiet range */
+
+/* The pixel values g for which r = g - background is surely within [-t, t] (no ink on either side) in row y,
+ * columns [xb, xe): [*lo, *hi], empty when *lo > *hi. Along a row the background is monotone (so is pp_tx),
+ * hence between its values at the block's ends; 1e-6 grey levels cover the rounding of the bounds. Pixels
+ * outside take the exact path, so the bytes are the same with or without this shortcut. */
+static void pp_quiet(int y, int xb, int xe, double t, long *lo, long *hi) {
+  double a = pp_tx[xb] + pp_ty[y], b = pp_tx[xe - 1] + pp_ty[y], v;
+  *lo = 1;
+  *hi = 0;
+  if (a > b) {
+    v = a;
+    a = b;
+    b = v;
+  }
+  if (!(a > -1e6 && b < 1e6 && t < 1e6)) return;
+  v = b - t + 1e-6; /* g > v: g - b > -t */
+  *lo = (long)v;
+  if ((double)*lo <= v) ++*lo;
+  v = a + t - 1e-6; /* g < v: g - a < t */
+  *hi = (long)v;
+  if ((double)*hi >= v) --*hi;
+}
+
 /* One cropped row of ink, a = clip(r - t, 0) * (255 / peak) (normalize_digit), into dst. */
 static void pp_ink_row(double *dst, int w, const uint8_t *gray, int y, int x0, int n, int inv, double t, double s) {
-  int x;
-  for (x = 0; x < n; ++x) {
-    double r = (double)gray[y * w + x0 + x] - (pp_tx[x0 + x] + pp_ty[y]);
-    if (inv) r = -r;
-    dst[x] = r > t ? (r - t) * s : 0.0;
+  int xb, x;
+  for (xb = 0; xb < n; xb += PP_BLOCK) {
+    const int xe = xb + PP_BLOCK < n ? xb + PP_BLOCK : n;
+    long lo, hi;
+    pp_quiet(y, x0 + xb, x0 + xe, t, &lo, &hi);
+    for (x = xb; x < xe; ++x) {
+      const long g = gray[y * w + x0 + x];
+      double r;
+      if (g >= lo && g <= hi) {
+        dst[x] = 0.0;
+        continue;
+      }
+      r = (double)g - (pp_tx[x0 + x] + pp_ty[y]);
+      if (inv) r = -r;
+      dst[x] = r > t ? (r - t) * s : 0.0;
+    }
   }
 }
 
@@ -283,24 +328,33 @@ int edgemnist_normalize_digit(int width, int height, const uint8_t *gray, int in
    * row and per column (the crop below; scaling by 255 / peak keeps their order). */
   for (y = 0; y < h; ++y) {
     double row_light = 0.0, row_dark = 0.0;
-    for (x = 0; x < w; ++x) {
-      const double r = (double)gray[y * w + x] - (pp_tx[x] + pp_ty[y]);
-      double ink_light = 0.0, ink_dark = 0.0;
-      if (r > t) {
-        ink_light = r - t;
-        light += ink_light;
-        if (ink_light > row_light) row_light = ink_light;
-      } else if (-r > t) {
-        ink_dark = -r - t;
-        dark += ink_dark;
-        if (ink_dark > row_dark) row_dark = ink_dark;
-      }
-      if (y == 0) {
-        pp_colpeak[0][x] = ink_light;
-        pp_colpeak[1][x] = ink_dark;
-      } else {
-        if (ink_light > pp_colpeak[0][x]) pp_colpeak[0][x] = ink_light;
-        if (ink_dark > pp_colpeak[1][x]) pp_colpeak[1][x] = ink_dark;
+    int xb;
+    for (xb = 0; xb < w; xb += PP_BLOCK) {
+      const int xe = xb + PP_BLOCK < w ? xb + PP_BLOCK : w;
+      long lo, hi;
+      pp_quiet(y, xb, xe, t, &lo, &hi);
+      for (x = xb; x < xe; ++x) {
+        const long g = gray[y * w + x];
+        double ink_light = 0.0, ink_dark = 0.0;
+        if (g < lo || g > hi) {
+          const double r = (double)g - (pp_tx[x] + pp_ty[y]);
+          if (r > t) {
+            ink_light = r - t;
+            light += ink_light;
+            if (ink_light > row_light) row_light = ink_light;
+          } else if (-r > t) {
+            ink_dark = -r - t;
+            dark += ink_dark;
+            if (ink_dark > row_dark) row_dark = ink_dark;
+          }
+        }
+        if (y == 0) {
+          pp_colpeak[0][x] = ink_light;
+          pp_colpeak[1][x] = ink_dark;
+        } else {
+          if (ink_light > pp_colpeak[0][x]) pp_colpeak[0][x] = ink_light;
+          if (ink_dark > pp_colpeak[1][x]) pp_colpeak[1][x] = ink_dark;
+        }
       }
     }
     pp_rowpeak[0][y] = row_light;
