@@ -162,6 +162,41 @@ class HostPreprocess:
         return self._predict_gray(a.shape[1], a.shape[0], a.ctypes.data, scores.ctypes.data), scores
 
 
+def compile_m4(
+    c_path: str | Path, header: str | Path, model_c: str | Path, model_header: str | Path | None = None
+) -> dict[str, Any]:
+    """Compile the pair for the Cortex-M4 (``m4``'s compiler and flags, warnings as errors) beside the model's
+    header: its code and static buffer sizes, and every symbol it calls, which must be the model's
+    ``edgemnist_predict`` and the compiler's soft-float runtime (``__aeabi_*``) only (ArtifactError otherwise)."""
+    from edgemnist.ckernel import m4
+
+    sources = verified_texts(c_path, header)
+    _, h_text = host.read_pair(model_c, model_header)
+    with tempfile.TemporaryDirectory(prefix="edgemnist-pp-m4-") as tmp:
+        folder = Path(tmp)
+        for name, text in {**sources, MODEL_HEADER_NAME: h_text}.items():
+            (folder / name).write_bytes(text)
+        obj = folder / "edgemnist_preprocess.o"
+        flags = [*m4.CPU_FLAGS, m4.OPT, *host.WARNINGS, "-ffreestanding"]
+        m4._check(
+            [m4.GCC, *flags, "-I", str(folder), "-c", SOURCE_NAME, "-o", str(obj)],
+            f"{m4.GCC} on {SOURCE_NAME}",
+            cwd=folder,
+        )
+        calls = sorted(set(m4._check([m4.NM, "-u", str(obj)], "nm").split()) - {"U"})
+        sections = m4._sections(obj)
+    foreign = [c for c in calls if not (c.startswith("__aeabi_") or c == "edgemnist_predict")]
+    if foreign:
+        raise ArtifactError(f"{SOURCE_NAME} calls outside itself on the Cortex-M4: {' '.join(foreign)}")
+    return {
+        "compiler": m4._first_line([m4.GCC, "--version"]),
+        "flags": " ".join(flags),
+        "code_bytes": sections.get(".text", 0) + sections.get(".rodata", 0),
+        "bss_bytes": sections.get(".bss", 0),
+        "calls": calls,
+    }
+
+
 def camera_frame(
     digit: np.ndarray, width: int, height: int, factor: int, rng: np.random.Generator, *, dark_ink: bool = True
 ) -> np.ndarray:

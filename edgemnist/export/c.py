@@ -152,7 +152,7 @@ def _preprocess(pp: tuple[Path, Path], c: Path, header: Path, images: np.ndarray
     """The companion pair: host check against Python (``preprocess.check``), and the Cortex-M4 compile."""
     checked, more = preprocess.check(pp[0], pp[1], c, header, images)
     problems += more
-    out: dict[str, Any] = {"host": checked}
+    out: dict[str, Any] = {**preprocess_facts(*pp), "host": checked}
     missing = _missing(m4.GCC, m4.NM)
     if missing:
         out["cortex_m4_compile"] = {"skipped": f"{', '.join(missing)} not installed"}
@@ -248,7 +248,12 @@ class CExporter(Exporter):
         return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        try:
+            preprocess.verified_texts(*_pp(job))
+        except EdgemnistError as exc:
+            problems.append(str(exc))
+        return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         files, data = job.files, job.source.data
