@@ -25,7 +25,7 @@ import numpy as np
 
 from edgemnist.ckernel import host, m4, preprocess
 from edgemnist.ckernel.host import WARNINGS
-from edgemnist.ckernel.render import SOURCE_NAME
+from edgemnist.ckernel.render import SOURCE_NAME, read_header
 from edgemnist.errors import ArtifactError, GateError
 
 SCHEMA = "edgemnist.preprocess_m4/1"
@@ -142,6 +142,8 @@ def preprocess_report(model_c: str | Path, gray: np.ndarray, *, image: str, opt:
     if fig["digit"] != digit or not np.array_equal(fig["scores"], scores):
         raise GateError("edgemnist_predict_gray on the Cortex-M4 differs from the host build")
     w, h = preprocess.max_size()
+    header = host.header_path(Path(model_c))
+    facts = read_header(header.read_text(encoding="utf-8", errors="replace"), str(header))
     return {
         "schema": SCHEMA,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -151,6 +153,7 @@ def preprocess_report(model_c: str | Path, gray: np.ndarray, *, image: str, opt:
         "image": {"description": image, "width": int(gray.shape[1]), "height": int(gray.shape[0])},
         "max_size": [w, h],
         "sha256": preprocess.sha256s(),
+        "model": {"source": facts["EDGEMNIST_SOURCE_NAME"], "source_sha256": facts["EDGEMNIST_SOURCE_SHA256"]},
         "return_code": fig["rc"],
         "digit": fig["digit"],
         "figures": {k: int(v) for k, v in fig.items() if k.endswith(("_instructions", "_bytes"))},
