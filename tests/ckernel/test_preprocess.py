@@ -98,7 +98,9 @@ def images(draw):
     a = draw(st.floats(0, 255)) + draw(st.floats(-1, 1)) * xx + draw(st.floats(-1, 1)) * yy
     for _ in range(draw(st.integers(1, 2))):
         r0, c0 = int(rng.integers(0, h)), int(rng.integers(0, w))
-        a[r0 : r0 + int(rng.integers(1, h + 1)), c0 : c0 + int(rng.integers(1, w + 1))] += draw(st.floats(30, 255)) * draw(st.sampled_from([-1, 1]))
+        a[r0 : r0 + int(rng.integers(1, h + 1)), c0 : c0 + int(rng.integers(1, w + 1))] += draw(
+            st.floats(30, 255)
+        ) * draw(st.sampled_from([-1, 1]))
     a = a + rng.normal(0, draw(st.floats(0, 6)), (h, w))
     return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 

@@ -43,6 +43,12 @@ static double pp_row[PP_W];                     /* one cropped row of ink */
 static double pp_line[PP_BOX];                  /* that row scaled to the box's width */
 static double pp_box[PP_BOX * PP_BOX];          /* the scaled digit */
 
+/* The grey levels 0-255 as doubles (a table read is cheaper than an integer conversion in soft-float). */
+#define PP_Z4(b) (b), (b) + 1.0, (b) + 2.0, (b) + 3.0
+#define PP_Z16(b) PP_Z4(b), PP_Z4((b) + 4.0), PP_Z4((b) + 8.0), PP_Z4((b) + 12.0)
+#define PP_Z64(b) PP_Z16(b), PP_Z16((b) + 16.0), PP_Z16((b) + 32.0), PP_Z16((b) + 48.0)
+static const double pp_grey[256] = {PP_Z64(0.0), PP_Z64(64.0), PP_Z64(128.0), PP_Z64(192.0)};
+
 typedef union {
   double d;
   uint64_t u;
@@ -157,6 +163,43 @@ static int pp_next_x(int x, int y, int k, int w, int h) {
   return x;
 }
 
+#define PP_BLOCK 16 /* columns per quiet range */
+
+/* Pixel values g for which r = g - background is surely within [-t, t] in row y, columns [xb, xe): [*lo, *hi],
+ * empty when *lo > *hi; and (when out_lo is given) surely outside it: g <= *out_lo or g >= *out_hi. Along a row
+ * the background is monotone (pp_tx is), so it lies between its values at the block's ends; 1e-6 grey levels
+ * cover the rounding of the bounds, and rounding to nearest keeps r's side of -t and t. Other pixels take the
+ * exact path, so the bytes are the same with or without these shortcuts. */
+static void pp_quiet(int y, int xb, int xe, double t, long *lo, long *hi, long *out_lo, long *out_hi) {
+  double a = pp_tx[xb] + pp_ty[y], b = pp_tx[xe - 1] + pp_ty[y], v;
+  *lo = 1;
+  *hi = 0;
+  if (out_lo) {
+    *out_lo = -1;
+    *out_hi = 256;
+  }
+  if (a > b) {
+    v = a;
+    a = b;
+    b = v;
+  }
+  if (!(a > -1e6 && b < 1e6 && t < 1e6)) return;
+  v = b - t + 1e-6; /* g > v: g - b > -t */
+  *lo = (long)v;
+  if ((double)*lo <= v) ++*lo;
+  v = a + t - 1e-6; /* g < v: g - a < t */
+  *hi = (long)v;
+  if ((double)*hi >= v) --*hi;
+  if (out_lo) {
+    v = a - t - 1e-6; /* g < v: g - a < -t */
+    *out_lo = (long)v;
+    if ((double)*out_lo >= v) --*out_lo;
+    v = b + t + 1e-6; /* g > v: g - b > t */
+    *out_hi = (long)v;
+    if ((double)*out_hi <= v) ++*out_hi;
+  }
+}
+
 #define PP_KEPT(i) ((pp_keep[(i) >> 3] >> ((i) & 7)) & 1u)
 
 /* images._residual: fits the background plane to the border frame; fills pp_tx/pp_ty and returns the noise. */
@@ -165,7 +208,8 @@ static double pp_background(int w, int h, const uint8_t *gray) {
   const double cy = (h - 1) / 2.0, cx = (w - 1) / 2.0, scale = (h > w ? h : w) / 2.0;
   double c0, c1 = 0.0, c2 = 0.0, sigma = 0.0;
   long m = 0, kept, i;
-  int x, y, iter;
+  int x, y, iter, by, bx = 0;
+  long in_lo = 1, in_hi = 0, out_lo = -1, out_hi = 256;
   for (x = 0; x < w; ++x) {
     pp_u[x] = ((double)x - cx) / scale;
   }
@@ -175,7 +219,7 @@ static double pp_background(int w, int h, const uint8_t *gray) {
   /* The frame in row-major order (np.nonzero of the mask); i counts its pixels. */
 #define PP_FRAME_FOR for (i = 0, y = 0; y < h; ++y) for (x = 0; x < w; x = pp_next_x(x, y, k, w, h), ++i)
   PP_FRAME_FOR {
-    pp_keys[i] = pp_key((double)gray[y * w + x]);
+    pp_keys[i] = pp_key(pp_grey[gray[y * w + x]]);
     if ((i & 7) == 0) pp_keep[i >> 3] = 0xFF;
   }
   m = i;
@@ -193,7 +237,7 @@ static double pp_background(int w, int h, const uint8_t *gray) {
       PP_FRAME_FOR {
         if (PP_KEPT(i)) {
           const unsigned zi = gray[y * w + x];
-          const double u = pp_u[x], v = pp_v[y], z = (double)zi;
+          const double u = pp_u[x], v = pp_v[y], z = pp_grey[zi];
           su += u;
           sv += v;
           suu += pp_tx[x];
@@ -217,14 +261,26 @@ static double pp_background(int w, int h, const uint8_t *gray) {
     for (y = 0; y < h; ++y) pp_ty[y] = c2 * pp_v[y];
     n = 0;
     PP_FRAME_FOR {
-      if (PP_KEPT(i)) pp_keys[n++] = pp_key((double)gray[y * w + x] - (pp_tx[x] + pp_ty[y]));
+      if (PP_KEPT(i)) pp_keys[n++] = pp_key(pp_grey[gray[y * w + x]] - (pp_tx[x] + pp_ty[y]));
     }
     sigma = 1.4826 * pp_median(n);
     limit = 3.0 * sigma >= 2.0 ? 3.0 * sigma : 2.0;
     kept = 0;
+    by = -1;
     PP_FRAME_FOR {
       const uint8_t bit = (uint8_t)(1u << (i & 7));
-      if (pp_abs((double)gray[y * w + x] - (pp_tx[x] + pp_ty[y])) <= limit) {
+      const long g = gray[y * w + x];
+      int in;
+      if (y != by || x / PP_BLOCK != bx) { /* |res| <= limit, decided from integer bounds where they are sure */
+        const int xb = x / PP_BLOCK * PP_BLOCK;
+        by = y;
+        bx = x / PP_BLOCK;
+        pp_quiet(y, xb, xb + PP_BLOCK < w ? xb + PP_BLOCK : w, limit, &in_lo, &in_hi, &out_lo, &out_hi);
+      }
+      if (g >= in_lo && g <= in_hi) in = 1;
+      else if (g <= out_lo || g >= out_hi) in = 0;
+      else in = pp_abs(pp_grey[g] - (pp_tx[x] + pp_ty[y])) <= limit;
+      if (in) {
         pp_keep[i >> 3] |= bit;
         ++kept;
       } else {
@@ -268,37 +324,13 @@ static int pp_mnist_like(const uint8_t *gray, int inv) {
   }
 }
 
-#define PP_BLOCK 16 /* columns per quiet range */
-
-/* The pixel values g for which r = g - background is surely within [-t, t] (no ink on either side) in row y,
- * columns [xb, xe): [*lo, *hi], empty when *lo > *hi. Along a row the background is monotone (so is pp_tx),
- * hence between its values at the block's ends; 1e-6 grey levels cover the rounding of the bounds. Pixels
- * outside take the exact path, so the bytes are the same with or without this shortcut. */
-static void pp_quiet(int y, int xb, int xe, double t, long *lo, long *hi) {
-  double a = pp_tx[xb] + pp_ty[y], b = pp_tx[xe - 1] + pp_ty[y], v;
-  *lo = 1;
-  *hi = 0;
-  if (a > b) {
-    v = a;
-    a = b;
-    b = v;
-  }
-  if (!(a > -1e6 && b < 1e6 && t < 1e6)) return;
-  v = b - t + 1e-6; /* g > v: g - b > -t */
-  *lo = (long)v;
-  if ((double)*lo <= v) ++*lo;
-  v = a + t - 1e-6; /* g < v: g - a < t */
-  *hi = (long)v;
-  if ((double)*hi >= v) --*hi;
-}
-
 /* One cropped row of ink, a = clip(r - t, 0) * (255 / peak) (normalize_digit), into dst. */
 static void pp_ink_row(double *dst, int w, const uint8_t *gray, int y, int x0, int n, int inv, double t, double s) {
   int xb, x;
   for (xb = 0; xb < n; xb += PP_BLOCK) {
     const int xe = xb + PP_BLOCK < n ? xb + PP_BLOCK : n;
     long lo, hi;
-    pp_quiet(y, x0 + xb, x0 + xe, t, &lo, &hi);
+    pp_quiet(y, x0 + xb, x0 + xe, t, &lo, &hi, 0, 0);
     for (x = xb; x < xe; ++x) {
       const long g = gray[y * w + x0 + x];
       double r;
@@ -306,7 +338,7 @@ static void pp_ink_row(double *dst, int w, const uint8_t *gray, int y, int x0, i
         dst[x] = 0.0;
         continue;
       }
-      r = (double)g - (pp_tx[x0 + x] + pp_ty[y]);
+      r = pp_grey[g] - (pp_tx[x0 + x] + pp_ty[y]);
       if (inv) r = -r;
       dst[x] = r > t ? (r - t) * s : 0.0;
     }
@@ -332,12 +364,12 @@ int edgemnist_normalize_digit(int width, int height, const uint8_t *gray, int in
     for (xb = 0; xb < w; xb += PP_BLOCK) {
       const int xe = xb + PP_BLOCK < w ? xb + PP_BLOCK : w;
       long lo, hi;
-      pp_quiet(y, xb, xe, t, &lo, &hi);
+      pp_quiet(y, xb, xe, t, &lo, &hi, 0, 0);
       for (x = xb; x < xe; ++x) {
         const long g = gray[y * w + x];
         double ink_light = 0.0, ink_dark = 0.0;
         if (g < lo || g > hi) {
-          const double r = (double)g - (pp_tx[x] + pp_ty[y]);
+          const double r = pp_grey[g] - (pp_tx[x] + pp_ty[y]);
           if (r > t) {
             ink_light = r - t;
             light += ink_light;
