@@ -168,6 +168,7 @@ def _compile(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     [
         ("cc", ("-O2",)),
         ("cc", ("-O3", "-DEDGEMNIST_PP_MAX_WIDTH=640", "-DEDGEMNIST_PP_MAX_HEIGHT=480")),
+        ("clang", ("-O2",)),
         ("arm-none-eabi-gcc", ("-mcpu=cortex-m4", "-mthumb", "-O2", "-ffreestanding")),
         ("arm-none-eabi-gcc", ("-mcpu=cortex-m4", "-mthumb", "-Os", "-ffreestanding")),
     ],
