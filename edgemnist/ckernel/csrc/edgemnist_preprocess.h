@@ -13,9 +13,9 @@
  *   int8_t scores[EDGEMNIST_OUTPUT_SIZE];
  *   int digit = edgemnist_predict_gray(width, height, gray, scores);   // both steps; < 0: an error code
  *
- * Memory: no heap; static buffers (.bss) sized for EDGEMNIST_PP_MAX_WIDTH x EDGEMNIST_PP_MAX_HEIGHT, about
+ * Memory: no heap; static buffers (.bss) sized for EDGEMNIST_PP_MAX_WIDTH x EDGEMNIST_PP_MAX_HEIGHT,
  * EDGEMNIST_PP_STATIC_BYTES bytes; the input image itself is only read. A larger maximum (or a smaller one, to
- * save RAM) is chosen by defining both macros when compiling edgemnist_preprocess.c (at least 28 each).
+ * save RAM) is chosen by defining the macros when compiling edgemnist_preprocess.c (28 to 4096 each).
  * Arithmetic: IEEE 754 double, hardware or the compiler's soft-float runtime (libgcc's __aeabi_d* on a
  * Cortex-M4); no libc or libm call. It refuses to compile under -ffast-math or with excess precision
  * (FLT_EVAL_METHOD other than 0, e.g. x87), and turns floating-point contraction (fused multiply-add) off.
@@ -48,8 +48,9 @@ extern "C" {
 #define EDGEMNIST_PP_MAX_FRAME                                       \
   (EDGEMNIST_PP_MAX_WIDTH * EDGEMNIST_PP_MAX_HEIGHT -                \
    (EDGEMNIST_PP_MAX_WIDTH - 2 * EDGEMNIST_PP_FRAME_K_) * (EDGEMNIST_PP_MAX_HEIGHT - 2 * EDGEMNIST_PP_FRAME_K_))
-/* The static buffers: 8 bytes per border pixel (the medians), a bit per border pixel, 8 doubles per row and
- * column, 8 per input pixel of one row, the 20x20 box. */
+/* The static buffers: 8 bytes per border pixel of the largest image (the medians) and a bit for each, 4 doubles
+ * per row and per column, a double per column (one cropped row), 420 doubles (the 20x20 box and a row of it), and
+ * the 784 pixels edgemnist_predict_gray hands to the model. */
 #define EDGEMNIST_PP_STATIC_BYTES                                                                 \
   (8 * EDGEMNIST_PP_MAX_FRAME + (EDGEMNIST_PP_MAX_FRAME + 7) / 8 +                                \
    8 * 4 * (EDGEMNIST_PP_MAX_WIDTH + EDGEMNIST_PP_MAX_HEIGHT) + 8 * EDGEMNIST_PP_MAX_WIDTH + 8 * 420 + \
