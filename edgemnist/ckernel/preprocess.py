@@ -132,6 +132,7 @@ class HostPreprocess:
             sources.update({MODEL_SOURCE_NAME: c_text, MODEL_HEADER_NAME: h_text})
             main, flags = (SOURCE_NAME, MODEL_SOURCE_NAME), ()
         self.library = _compile(sources, main, flags, SOURCE_NAME)
+        self._lock = host._library_lock(self.library)  # the C keeps static buffers: one call at a time per library
         self._lib = ctypes.CDLL(str(self.library))
         self._normalize = self._lib.edgemnist_normalize_digit
         self._normalize.restype = ctypes.c_int
@@ -144,13 +145,15 @@ class HostPreprocess:
 
     def normalize_raw(self, width: int, height: int, gray, invert: int, out) -> int:
         """The C call as it is (ctypes pointers or None), for tests of the argument checks."""
-        return self._normalize(width, height, gray, invert, out)
+        with self._lock:
+            return self._normalize(width, height, gray, invert, out)
 
     def normalize(self, gray: np.ndarray, invert: bool | None = None) -> tuple[int, np.ndarray]:
         """(return code, (28, 28) uint8) for a 2-D uint8 array."""
         a = np.ascontiguousarray(gray, np.uint8)
         out = np.zeros((28, 28), np.uint8)
-        rc = self._normalize(a.shape[1], a.shape[0], a.ctypes.data, INVERT[invert], out.ctypes.data)
+        with self._lock:
+            rc = self._normalize(a.shape[1], a.shape[0], a.ctypes.data, INVERT[invert], out.ctypes.data)
         return rc, out
 
     def predict_gray(self, gray: np.ndarray) -> tuple[int, np.ndarray]:
@@ -159,7 +162,9 @@ class HostPreprocess:
             raise ArtifactError("HostPreprocess was built without the model pair (model_c=...)")
         a = np.ascontiguousarray(gray, np.uint8)
         scores = np.zeros(10, np.int8)
-        return self._predict_gray(a.shape[1], a.shape[0], a.ctypes.data, scores.ctypes.data), scores
+        with self._lock:
+            digit = self._predict_gray(a.shape[1], a.shape[0], a.ctypes.data, scores.ctypes.data)
+        return digit, scores
 
 
 def compile_m4(
