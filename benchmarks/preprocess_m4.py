@@ -6,7 +6,7 @@
     python benchmarks/update_readme.py                   # then into docs/c-kernel.md
 
 Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
-when missing), draws the test digit as a camera frame (``edgemnist.ckernel.preprocess.camera_frame``: enlarged 6x,
+when missing), draws the test digit as a camera frame (``edgemnist.build.preprocess.camera_frame``: enlarged 6x,
 dark ink on unevenly lit paper, noise; seeded), builds a bare-metal firmware with the model, the preprocessing pair
 and ``ckernel/firmware/preprocess_main.c``, runs it under ``qemu-system-arm -M mps2-an386 -icount shift=0``, requires
 the same 28x28 bytes and scores as the host build, and writes ``results/preprocess_m4.json`` and ``.md``
@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import numpy as np
 
+    from edgemnist.build.preprocess import camera_frame, max_size
     from edgemnist.ckernel.model import read_model
-    from edgemnist.ckernel.preprocess import camera_frame, max_size
     from edgemnist.ckernel.render import render
     from edgemnist.data import load_mnist
     from edgemnist.errors import EdgemnistError

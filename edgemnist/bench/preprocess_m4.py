@@ -1,12 +1,13 @@
 """The C preprocessing (``edgemnist_preprocess.c``) on an emulated Cortex-M4: its instructions, code and stack.
 
-``preprocess_report(model_c, gray)`` builds a firmware of the model pair, the preprocessing pair and
-``ckernel/firmware/preprocess_main.c`` with the Cortex-M4 build of :mod:`edgemnist.ckernel.m4` (same compiler,
-flags, start-up code and link script), runs one grayscale image under QEMU mps2-an386 with ``-icount shift=0`` and
-returns the figures in one JSON dict; ``render_markdown`` renders only from it. Measured as ``m4`` measures the
-model: instructions = SysTick ticks x 40 (the timer-read overhead subtracted, checked against a calibration loop);
-stack = the painted stack's deepest word, less main's own depth; code and static RAM = the preprocessing object's
-``.text + .rodata`` and ``.bss`` (``arm-none-eabi-size -A``). The 28x28 bytes and the scores must equal the host
+``preprocess_report(model_c, gray)`` builds a firmware of the model pair, the preprocessing pair and the harness
+``edgemnist/build/harness/preprocess_main.c`` from the ``cortex-m4`` row of :mod:`edgemnist.build.targets` (its
+compiler, flags, board start-up code and link script, libraries), runs one grayscale image under the row's emulator
+(QEMU mps2-an386, ``-icount shift=0``) and returns the figures in one JSON dict; ``render_markdown`` renders only
+from it. Measured as :mod:`edgemnist.build.emulate` measures the model: instructions = SysTick ticks x 40 (the
+timer-read overhead subtracted, checked against a calibration loop); stack = the painted stack's deepest word, less
+main's own depth; code and static RAM = the preprocessing object's
+``.text + .rodata`` and ``.bss`` (the row's size tool, ``-A``). The 28x28 bytes and the scores must equal the host
 build's (GateError otherwise).
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import struct
-import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -23,115 +23,98 @@ from typing import Any
 
 import numpy as np
 
-from edgemnist.ckernel import host, m4, preprocess
-from edgemnist.ckernel.host import WARNINGS
-from edgemnist.ckernel.render import SOURCE_NAME, read_header
-from edgemnist.errors import ArtifactError, GateError
+from edgemnist.build import compile as _build
+from edgemnist.build import emulate, preprocess, targets
+from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header
+from edgemnist.errors import BuildError, GateError
 
 SCHEMA = "edgemnist.preprocess_m4/1"
+TARGET = "cortex-m4"
+HARNESS = "preprocess_main.c"
 MAGIC = 0x31504D45
 HEAD = 40
 
 
-def build(model_c: str | Path, out_dir: Path, opt: str = m4.OPT) -> tuple[Path, Path]:
-    """(firmware ELF, the preprocessing object) in ``out_dir``."""
-    m4.require()
-    fw = resources.files("edgemnist.ckernel").joinpath("firmware")
-    with resources.as_file(fw) as fw_dir, host.private_pair(model_c) as (kernel_dir, _, _):
-        fw_dir = Path(fw_dir)
-        for name, text in preprocess.texts().items():
-            (kernel_dir / name).write_text(text, encoding="utf-8")
-        common = [m4.GCC, *m4.CPU_FLAGS, opt, *WARNINGS, "-ffreestanding", "-I", str(kernel_dir), "-I", str(fw_dir)]
-        objs = []
-        for src in (kernel_dir / SOURCE_NAME, kernel_dir / preprocess.SOURCE_NAME):
-            o = out_dir / f"{src.stem}.o"
-            m4._check([*common, "-c", str(src), "-o", str(o)], f"{m4.GCC} on {src.name}", cwd=kernel_dir)
-            objs.append(o)
-        for name in ("startup.c", "preprocess_main.c"):
-            o = out_dir / f"{name[:-2]}.o"
-            m4._check([*common, "-c", str(fw_dir / name), "-o", str(o)], f"{m4.GCC} on firmware/{name}")
-            objs.append(o)
-        elf = out_dir / "preprocess.elf"
-        m4._check(
-            [
-                m4.GCC,
-                *m4.CPU_FLAGS,
-                opt,
-                "-nostartfiles",
-                "--specs=nano.specs",
-                "-T",
-                str(fw_dir / "mps2_an386.ld"),
-                "-Wl,--gc-sections",
-                "-o",
-                str(elf),
-                *map(str, objs),
-                "-lgcc",
-            ],
-            f"linking {elf.name}",
-        )
-    return elf, objs[1]
+def _sources(model_c: str | Path) -> dict[str, bytes]:
+    """name -> bytes: the proven model pair, the preprocessing pair, the harness (and its headers), the board."""
+    c_text, h_text = _build.read_pair(model_c)
+    files = {SOURCE_NAME: c_text, HEADER_NAME: h_text}
+    files.update({name: text.encode("utf-8") for name, text in preprocess.texts().items()})
+    pkg = resources.files("edgemnist.build")
+    for item in pkg.joinpath("harness").iterdir():
+        if item.name == HARNESS or item.name.endswith(".h"):
+            files[item.name] = item.read_bytes()
+    for item in pkg.joinpath("boards", targets.get(TARGET).board).iterdir():
+        if item.is_file():
+            files[item.name] = item.read_bytes()
+    return files
 
 
-def run(model_c: str | Path, gray: np.ndarray, opt: str = m4.OPT) -> dict[str, Any]:
+def build(model_c: str | Path, folder: Path, opt: str | None = None) -> tuple[Path, Path]:
+    """(firmware ELF, the preprocessing object), built in ``folder`` from the ``cortex-m4`` row."""
+    target = targets.get(TARGET)
+    for tool in target.all_tools():
+        tool.require("the preprocessing firmware")
+    cc = target.compiler.find()
+    opt = opt or target.opt
+    objects = []
+    for name, data in _sources(model_c).items():
+        (folder / name).write_bytes(data)
+    for src in (SOURCE_NAME, preprocess.SOURCE_NAME, "startup.c", HARNESS):
+        obj = src.rsplit(".", 1)[0] + ".o"
+        _build.run_tool([cc, *target.arch, *target.cflags, opt, "-c", src, "-o", obj], f"{cc} on {src}", cwd=folder)
+        objects.append(obj)
+    elf = "preprocess.elf"
+    link = [cc, *target.arch, opt, *target.ldflags, "-T", "link.ld", "-o", elf, *objects, *target.libs]
+    _build.run_tool(link, f"linking {elf}", cwd=folder)
+    return folder / elf, folder / objects[1]
+
+
+def run(model_c: str | Path, gray: np.ndarray, opt: str | None = None) -> dict[str, Any]:
     """Build and run the firmware on one uint8 (height, width) image; the raw figures and outputs."""
+    target = targets.get(TARGET)
+    per_tick = emulate.instructions_per_tick(target)
     a = np.ascontiguousarray(gray, np.uint8)
     with tempfile.TemporaryDirectory(prefix="edgemnist-pp-m4-") as tmp:
         tmp = Path(tmp)
         elf, pp_o = build(model_c, tmp, opt)
         (tmp / "gray.bin").write_bytes(struct.pack("<II", a.shape[1], a.shape[0]) + a.tobytes())
-        cmd = [
-            m4.QEMU,
-            "-M",
-            m4.MACHINE,
-            "-icount",
-            "shift=0",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-nographic",
-            "-monitor",
-            "none",
-            "-serial",
-            "none",
-            "-kernel",
-            str(elf),
-        ]
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=600, cwd=tmp, env={**os.environ, "QEMU_AUDIO_DRV": "none"}
-            )
-        except subprocess.TimeoutExpired:
-            raise ArtifactError("QEMU did not finish the preprocessing firmware within 600 s") from None
-        if proc.returncode != 0 or not (tmp / "pp.bin").is_file():
-            raise ArtifactError(
-                f"the preprocessing firmware failed under QEMU (exit {proc.returncode}: "
-                f"{(proc.stderr + proc.stdout).strip()[:500]})"
-            )
-        raw = (tmp / "pp.bin").read_bytes()
-        magic, rc, digit, t_norm, t_pred, overhead, calibration, main_depth, peak_norm, peak_pred = struct.unpack(
-            "<IiiIIIIIII", raw[:HEAD]
+        _build.run_tool(
+            target.emulator.command(str(elf)),
+            f"the preprocessing firmware under {target.emulator.binary.command}",
+            cwd=tmp,
+            timeout=600,
+            env={**os.environ, "QEMU_AUDIO_DRV": "none"},
         )
-        if magic != MAGIC or len(raw) != HEAD + 784 + 10:
-            raise ArtifactError(f"the preprocessing firmware wrote {len(raw)} bytes, not a result record")
-        rate = 2 * m4.CALIBRATION_LOOPS / max(calibration - overhead, 1)
-        if abs(rate - m4.INSTRUCTIONS_PER_TICK) > 0.01 * m4.INSTRUCTIONS_PER_TICK:
-            raise ArtifactError(f"SysTick counts {rate:.2f} instructions per tick under QEMU, not 40")
-        obj = m4._sections(pp_o)
-        return {
-            "rc": rc,
-            "digit": digit,
-            "pixels": np.frombuffer(raw[HEAD : HEAD + 784], np.uint8).reshape(28, 28).copy(),
-            "scores": np.frombuffer(raw[HEAD + 784 :], np.int8).copy(),
-            "normalize_instructions": (t_norm - overhead) * m4.INSTRUCTIONS_PER_TICK,
-            "predict_gray_instructions": (t_pred - overhead) * m4.INSTRUCTIONS_PER_TICK,
-            "normalize_stack_bytes": peak_norm - main_depth,
-            "predict_gray_stack_bytes": peak_pred - main_depth,
-            "code_bytes": obj.get(".text", 0) + obj.get(".rodata", 0),
-            "bss_bytes": obj.get(".bss", 0),
-            "instructions_per_tick_measured": round(rate, 4),
-        }
+        try:
+            raw = (tmp / "pp.bin").read_bytes()
+        except OSError:
+            raise BuildError("the preprocessing firmware wrote no result") from None
+        obj = emulate._sections(target, pp_o)
+    if len(raw) != HEAD + 784 + 10 or struct.unpack("<I", raw[:4])[0] != MAGIC:
+        raise BuildError(f"the preprocessing firmware wrote {len(raw)} bytes, not a result record")
+    _, rc, digit, t_norm, t_pred, overhead, calibration, main_depth, peak_norm, peak_pred = struct.unpack(
+        "<IiiIIIIIII", raw[:HEAD]
+    )
+    rate = 2 * emulate.CALIBRATION_LOOPS / max(calibration - overhead, 1)
+    if abs(rate - per_tick) > 0.01 * per_tick:
+        raise BuildError(f"the timer counts {rate:.2f} instructions per tick under QEMU, not {per_tick:g}")
+    return {
+        "rc": rc,
+        "digit": digit,
+        "pixels": np.frombuffer(raw[HEAD : HEAD + 784], np.uint8).reshape(28, 28).copy(),
+        "scores": np.frombuffer(raw[HEAD + 784 :], np.int8).copy(),
+        "normalize_instructions": round((t_norm - overhead) * per_tick),
+        "predict_gray_instructions": round((t_pred - overhead) * per_tick),
+        "normalize_stack_bytes": peak_norm - main_depth,
+        "predict_gray_stack_bytes": peak_pred - main_depth,
+        "code_bytes": obj.get(".text", 0) + obj.get(".rodata", 0),
+        "bss_bytes": obj.get(".bss", 0),
+        "instructions_per_tick_measured": round(rate, 4),
+    }
 
 
-def preprocess_report(model_c: str | Path, gray: np.ndarray, *, image: str, opt: str = m4.OPT) -> dict[str, Any]:
+def preprocess_report(model_c: str | Path, gray: np.ndarray, *, image: str, opt: str | None = None) -> dict[str, Any]:
     """The figures of one run (module doc), checked against the host build of the same C."""
     fig = run(model_c, gray, opt)
     pp = preprocess.HostPreprocess(model_c=model_c)
@@ -142,14 +125,15 @@ def preprocess_report(model_c: str | Path, gray: np.ndarray, *, image: str, opt:
     if fig["digit"] != digit or not np.array_equal(fig["scores"], scores):
         raise GateError("edgemnist_predict_gray on the Cortex-M4 differs from the host build")
     w, h = preprocess.max_size()
-    header = host.header_path(Path(model_c))
+    target = targets.get(TARGET)
+    header = _build.header_path(Path(model_c))
     facts = read_header(header.read_text(encoding="utf-8", errors="replace"), str(header))
     return {
         "schema": SCHEMA,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "toolchain": {**m4.toolchain(opt), "opt": opt},
-        "board": f"QEMU {m4.MACHINE} (Cortex-M4), -icount shift=0, SysTick at 25 MHz = "
-        f"{m4.INSTRUCTIONS_PER_TICK} instructions per tick",
+        "toolchain": {**emulate.toolchain(target, opt), "opt": opt or target.opt},
+        "board": f"{emulate.board(target)} (Cortex-M4), -icount shift=0, SysTick at {target.cpu_hz / 1e6:g} MHz = "
+        f"{emulate.instructions_per_tick(target):g} instructions per tick",
         "image": {"description": image, "width": int(gray.shape[1]), "height": int(gray.shape[0])},
         "max_size": [w, h],
         "sha256": preprocess.sha256s(),

@@ -15,8 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from toolchains import requires
 
-from edgemnist.ckernel import host, preprocess, render
+from edgemnist.build import preprocess
+from edgemnist.build.host import HostKernel
+from edgemnist.build.targets import WARNINGS
+from edgemnist.ckernel import render
 from edgemnist.ckernel.model import read_model
 from edgemnist.errors import ArtifactError, InputError
 from edgemnist.images import normalize_digit, read_gray
@@ -30,8 +34,8 @@ BLANK = preprocess.RETURN_CODES["EDGEMNIST_PP_BLANK"]
 
 
 @pytest.fixture(scope="module")
-def pp(toolchain):
-    toolchain("cc")
+def pp():
+    requires("cc")
     return preprocess.HostPreprocess()
 
 
@@ -173,15 +177,15 @@ def _compile(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
         ("arm-none-eabi-gcc", ("-mcpu=cortex-m4", "-mthumb", "-Os", "-ffreestanding")),
     ],
 )
-def test_warning_free_on_host_and_cortex_m4_and_calls_no_library(cc, flags, toolchain, tmp_path):
-    toolchain(cc)
+def test_warning_free_on_host_and_cortex_m4_and_calls_no_library(cc, flags, tmp_path):
+    nm = "arm-none-eabi-nm" if cc.startswith("arm") else "nm"
+    requires(cc, nm)
     for name, text in preprocess.texts().items():
         (tmp_path / name).write_text(text)
     obj = tmp_path / "pp.o"
-    cmd = [cc, *host.WARNINGS, *flags, "-DEDGEMNIST_PREPROCESS_ONLY", "-c", preprocess.SOURCE_NAME, "-o", str(obj)]
+    cmd = [cc, *WARNINGS, *flags, "-DEDGEMNIST_PREPROCESS_ONLY", "-c", preprocess.SOURCE_NAME, "-o", str(obj)]
     proc = _compile(cmd, tmp_path)
     assert proc.returncode == 0 and not proc.stderr.strip(), proc.stderr
-    nm = "arm-none-eabi-nm" if cc.startswith("arm") else "nm"
     calls = set(_compile([nm, "-u", str(obj)], tmp_path).stdout.split()) - {"U"}
     assert all(c.startswith("__aeabi_") for c in calls), calls  # the compiler's soft-float runtime at most
     code = re.sub(r"/\*.*?\*/", "", (tmp_path / preprocess.SOURCE_NAME).read_text(), flags=re.S)
@@ -190,8 +194,8 @@ def test_warning_free_on_host_and_cortex_m4_and_calls_no_library(cc, flags, tool
         assert not re.search(banned, code), banned
 
 
-def test_refuses_fast_math_and_edited_files(toolchain, tmp_path):
-    toolchain("cc")
+@requires("cc")
+def test_refuses_fast_math_and_edited_files(tmp_path):
     for name, text in preprocess.texts().items():
         (tmp_path / name).write_text(text)
     proc = _compile(
@@ -214,14 +218,14 @@ def model_pair(export_artifact, tmp_path_factory):
     return out / render.SOURCE_NAME
 
 
-def test_predict_gray_equals_normalize_then_predict(model_pair, mnist, toolchain, tmp_path):
-    toolchain("cc")
+@requires("cc")
+def test_predict_gray_equals_normalize_then_predict(model_pair, mnist, tmp_path):
     for name, text in preprocess.texts().items():
         (tmp_path / name).write_text(text)
     pp = preprocess.HostPreprocess(
         tmp_path / preprocess.SOURCE_NAME, tmp_path / preprocess.HEADER_NAME, model_c=model_pair
     )
-    kernel = host.HostKernel(model_pair)
+    kernel = HostKernel(model_pair)
     frames = preprocess.camera_frames(mnist.test_images[:100], seed=11)
     right = 0
     for i, gray in enumerate(frames):
@@ -238,8 +242,8 @@ def test_predict_gray_equals_normalize_then_predict(model_pair, mnist, toolchain
     assert pp._predict_gray(MAX_W + 1, 20, blank.ctypes.data, scores.ctypes.data) == -2
 
 
-def test_cortex_m4_firmware_gives_the_host_bytes(model_pair, mnist, toolchain):
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm")
+@requires("cortex-m4", "cc")
+def test_cortex_m4_firmware_gives_the_host_bytes(model_pair, mnist):
     from edgemnist.bench.preprocess_m4 import preprocess_report, render_markdown
 
     gray = preprocess.camera_frame(mnist.test_images[0], 160, 120, 3, np.random.default_rng(0))

@@ -8,9 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from edgemnist.bench.machine import cpu_model
-from edgemnist.ckernel import host
 from edgemnist.cli import main
 from edgemnist.errors import ArtifactError
 from edgemnist.images import normalize_digit
@@ -19,9 +19,8 @@ from edgemnist.modelfacts import read_facts
 
 
 @pytest.fixture(scope="module")
-def c_export(export_artifact, toolchain):
-    toolchain("cc")
-    pytest.importorskip("tflite_micro")
+def c_export(export_artifact):
+    requires("host", "tflite_micro")
     return export_artifact("c")
 
 
@@ -42,8 +41,8 @@ def test_export_records_zero_differing_bytes_against_tflm(c_export, export_artif
     assert "tflite-micro" in m["tools"] or "edgemnist" in m["tools"]
 
 
-def test_export_runs_the_cortex_m4_and_wasm_checks_when_the_toolchains_exist(c_export, toolchain):
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "clang", "wasm-ld")
+def test_export_runs_the_cortex_m4_and_wasm_checks_when_the_toolchains_exist(c_export):
+    requires("cortex-m4", "wasm32", "wasmtime")
     c = c_export.manifest["c"]
     for path in ("dsp", "portable"):
         run = c["cortex_m4"][path]
@@ -81,7 +80,7 @@ def test_evaluate_predict_info_on_the_c_artifact(c_export, export_artifact, data
 
 
 def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
-    from edgemnist.ckernel.host import HostKernel
+    from edgemnist.build.host import HostKernel
     from edgemnist.predictor import Predictor
 
     x = mnist.test_images[:500]
@@ -94,7 +93,7 @@ def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
     assert np.array_equal(np.asarray(digits), kernel_digits)
 
 
-def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, toolchain, capsys):
+def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, capsys):
     assert (
         main(
             [
@@ -115,7 +114,7 @@ def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path,
         == 0
     )
     assert "edgemnist_model.c" in capsys.readouterr().out
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm")
+    requires("cortex-m4")
     out = tmp_path / "m4.json"
     assert (
         main(
@@ -179,7 +178,7 @@ def test_the_c_backend_imports_no_interpreter(c_export):
 
 
 def test_export_writes_the_preprocessing_pair_with_its_manifest_record(c_export, mnist):
-    from edgemnist.ckernel import preprocess
+    from edgemnist.build import preprocess
 
     folder = c_export.path.parent
     pp = c_export.manifest["c"]["preprocess"]
@@ -204,4 +203,6 @@ def test_export_writes_the_preprocessing_pair_with_its_manifest_record(c_export,
     )
     gray = preprocess.camera_frame(mnist.test_images[0], 200, 150, 4, np.random.default_rng(1))
     digit, _ = host_pp.predict_gray(gray)
-    assert digit == int(np.argmax(host.HostKernel(c_export.path).run(normalize_digit(gray).reshape(1, -1))[0][0]))
+    from edgemnist.build.host import HostKernel
+
+    assert digit == int(np.argmax(HostKernel(c_export.path).run(normalize_digit(gray).reshape(1, -1))[0][0]))

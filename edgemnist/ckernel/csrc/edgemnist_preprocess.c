@@ -1,4 +1,4 @@
-/* edgemnist_preprocess.c -- written by edgemnist (edgemnist.ckernel.preprocess); do not edit.
+/* edgemnist_preprocess.c -- written by edgemnist (edgemnist.build.preprocess); do not edit.
  *
  * edgemnist.images.normalize_digit in C99 (see edgemnist_preprocess.h). Each step names the Python function it
  * repeats; double operations follow the Python expressions operand for operand. Where the Python code sums a

@@ -1,4 +1,4 @@
-/* edgemnist_preprocess.h -- written by edgemnist (edgemnist.ckernel.preprocess); do not edit.
+/* edgemnist_preprocess.h -- written by edgemnist (edgemnist.build.preprocess); do not edit.
  *
  * MNIST-style preprocessing of a grayscale camera or touch-screen image in C99, giving the same 28x28 bytes as
  * edgemnist.images.normalize_digit (Python) and EdgeMnist.normalizeDigit (JavaScript): the background plane

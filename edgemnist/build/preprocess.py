@@ -1,13 +1,15 @@
 """``edgemnist_preprocess.c`` / ``.h``: ``edgemnist.images.normalize_digit`` in C99, the C kernel's companion pair.
 
-The two files are the package's own (``csrc/``), the same for every model: ``edgemnist export --format c`` writes them
-beside ``edgemnist_model.c``/``.h``. ``edgemnist_normalize_digit(width, height, gray, invert, out)`` turns a grayscale
-camera or touch-screen image (at most ``EDGEMNIST_PP_MAX_WIDTH`` x ``EDGEMNIST_PP_MAX_HEIGHT``) into the model's
-28x28 input, byte-identical to the Python function; ``edgemnist_predict_gray`` chains it with ``edgemnist_predict``.
+The two files are the package's own (``edgemnist/ckernel/csrc/``), the same for every model: ``edgemnist export
+--format c`` writes them beside ``edgemnist_model.c``/``.h``. ``edgemnist_normalize_digit(width, height, gray,
+invert, out)`` turns a grayscale camera or touch-screen image (at most ``EDGEMNIST_PP_MAX_WIDTH`` x
+``EDGEMNIST_PP_MAX_HEIGHT``) into the model's 28x28 input, byte-identical to the Python function;
+``edgemnist_predict_gray`` chains it with ``edgemnist_predict``.
 
-On this machine (``HostPreprocess``) the pair is compiled with the system C compiler under the kernel's warning flags
-into a cached shared library, as ``host.HostKernel`` does for the model; before anything is compiled the files must
-equal the package's copies byte for byte (``verified_texts``). ``check(...)`` is the export gate's part: C against
+On this machine (``HostPreprocess``) the pair is compiled with the ``host`` build target's compiler and flags
+(:mod:`edgemnist.build.targets`, warnings as errors) into a cached shared library, as ``build.host.HostKernel`` does
+for the model; before anything is compiled the files must equal the package's copies byte for byte
+(``verified_texts``). ``check(...)`` is the export gate's part: C against
 Python on MNIST test digits drawn as camera frames (enlarged, dark on light paper, uneven light, noise) and as they
 are, and ``edgemnist_predict_gray`` against ``normalize_digit`` + ``edgemnist_predict``.
 """
@@ -17,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import re
-import subprocess
 import tempfile
 from importlib import resources
 from pathlib import Path
@@ -25,10 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from edgemnist.ckernel import host
+from edgemnist.build import compile as _build
+from edgemnist.build import targets
+from edgemnist.build.host import HostKernel, _library_lock
 from edgemnist.ckernel.render import HEADER_NAME as MODEL_HEADER_NAME
 from edgemnist.ckernel.render import SOURCE_NAME as MODEL_SOURCE_NAME
-from edgemnist.errors import ArtifactError
+from edgemnist.errors import ArtifactError, BuildError
 from edgemnist.fileio import atomic_path
 
 SOURCE_NAME = "edgemnist_preprocess.c"
@@ -81,31 +84,24 @@ def verified_texts(c_path: str | Path, header: str | Path) -> dict[str, bytes]:
 
 
 def _compile(sources: dict[str, bytes], main: tuple[str, ...], flags: tuple[str, ...], what: str) -> Path:
-    """Compile ``main`` (names in ``sources``, written into a private folder) into a cached shared library."""
-    cc = host.compiler()
-    all_flags = host.HOST_FLAGS + flags
+    """Compile ``main`` (names in ``sources``, written into a private folder) for the ``host`` target into a cached
+    shared library (the runner's tools: scrubbed environment, timeouts; keyed by sha256 of sources, flags and
+    compiler)."""
+    target = targets.get("host")
+    cc = target.compiler.require(f"building {what}")
+    cmd = [*target.arch, *target.cflags, target.opt, *flags, *target.ldflags]
     key = hashlib.sha256(
-        b"\0".join([*(n.encode() + b"\0" + t for n, t in sorted(sources.items())), host._compiler_id(cc).encode()])
-        + " ".join(all_flags + main).encode()
+        b"\0".join([*(n.encode() + b"\0" + t for n, t in sorted(sources.items())), _build.tool_version(cc).encode()])
+        + " ".join((*cmd, *main)).encode()
     )
-    lib = host.cache_dir() / f"preprocess-{key.hexdigest()}.so"
+    lib = _build.cache_dir() / "build" / "host-preprocess" / f"{key.hexdigest()}.so"
     if lib.exists():
         return lib
     lib.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="edgemnist-pp-") as tmp, atomic_path(lib) as out:
         for name, text in sources.items():
             (Path(tmp) / name).write_bytes(text)
-        proc = subprocess.run(
-            [cc, *all_flags, "-o", str(out), *main],
-            capture_output=True,
-            text=True,
-            timeout=host.COMPILE_TIMEOUT_S,
-            cwd=tmp,
-            env=host.compiler_env(),
-        )
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[:5]
-            raise ArtifactError(f"{what} does not compile ({' | '.join(detail)[:600]})")
+        _build.run_tool([cc, *cmd, "-o", str(out), *main], f"{target.compiler.command} on {what}", cwd=Path(tmp))
     return lib
 
 
@@ -128,11 +124,11 @@ class HostPreprocess:
         main: tuple[str, ...] = (SOURCE_NAME,)
         flags: tuple[str, ...] = ("-DEDGEMNIST_PREPROCESS_ONLY",)
         if model_c is not None:
-            c_text, h_text = host.read_pair(model_c, model_header)  # proven to be edgemnist's generated kernel
+            c_text, h_text = _build.read_pair(model_c, model_header)  # proven to be edgemnist's generated kernel
             sources.update({MODEL_SOURCE_NAME: c_text, MODEL_HEADER_NAME: h_text})
             main, flags = (SOURCE_NAME, MODEL_SOURCE_NAME), ()
         self.library = _compile(sources, main, flags, SOURCE_NAME)
-        self._lock = host._library_lock(self.library)  # the C keeps static buffers: one call at a time per library
+        self._lock = _library_lock(self.library)  # the C keeps static buffers: one call at a time per library
         self._lib = ctypes.CDLL(str(self.library))
         self._normalize = self._lib.edgemnist_normalize_digit
         self._normalize.restype = ctypes.c_int
@@ -170,31 +166,34 @@ class HostPreprocess:
 def compile_m4(
     c_path: str | Path, header: str | Path, model_c: str | Path, model_header: str | Path | None = None
 ) -> dict[str, Any]:
-    """Compile the pair for the Cortex-M4 (``m4``'s compiler and flags, warnings as errors) beside the model's
-    header: its code and static buffer sizes, and every symbol it calls, which must be the model's
-    ``edgemnist_predict`` and the compiler's soft-float runtime (``__aeabi_*``) only (ArtifactError otherwise)."""
-    from edgemnist.ckernel import m4
+    """Compile the pair for the ``cortex-m4`` build target (its compiler, arch, warning flags and optimization)
+    beside the model's header: its code and static buffer sizes, and every symbol it calls, which must be the
+    model's ``edgemnist_predict`` and the compiler's soft-float runtime (``__aeabi_*``) only (BuildError otherwise)."""
+    from edgemnist.build import emulate
 
+    target = targets.get("cortex-m4")
+    cc = target.compiler.require(f"building {SOURCE_NAME} for {target.name}")
+    nm = target.nm_tool.require(f"checking {SOURCE_NAME} for {target.name}")
     sources = verified_texts(c_path, header)
-    _, h_text = host.read_pair(model_c, model_header)
+    _, h_text = _build.read_pair(model_c, model_header)
+    flags = [*target.arch, *target.cflags, target.opt]
     with tempfile.TemporaryDirectory(prefix="edgemnist-pp-m4-") as tmp:
         folder = Path(tmp)
         for name, text in {**sources, MODEL_HEADER_NAME: h_text}.items():
             (folder / name).write_bytes(text)
         obj = folder / "edgemnist_preprocess.o"
-        flags = [*m4.CPU_FLAGS, m4.OPT, *host.WARNINGS, "-ffreestanding"]
-        m4._check(
-            [m4.GCC, *flags, "-I", str(folder), "-c", SOURCE_NAME, "-o", str(obj)],
-            f"{m4.GCC} on {SOURCE_NAME}",
-            cwd=folder,
+        _build.run_tool(
+            [cc, *flags, "-c", SOURCE_NAME, "-o", obj.name], f"{target.compiler.command} on {SOURCE_NAME}", cwd=folder
         )
-        calls = sorted(set(m4._check([m4.NM, "-u", str(obj)], "nm").split()) - {"U"})
-        sections = m4._sections(obj)
+        calls = sorted(
+            set(_build.run_tool([nm, "-u", obj.name], f"{target.nm_tool.command}", cwd=folder).split()) - {"U"}
+        )
+        sections = emulate._sections(target, obj)
     foreign = [c for c in calls if not (c.startswith("__aeabi_") or c == "edgemnist_predict")]
     if foreign:
-        raise ArtifactError(f"{SOURCE_NAME} calls outside itself on the Cortex-M4: {' '.join(foreign)}")
+        raise BuildError(f"{SOURCE_NAME} calls outside itself on {target.name}: {' '.join(foreign)}")
     return {
-        "compiler": m4._first_line([m4.GCC, "--version"]),
+        "compiler": _build.tool_version(cc),
         "flags": " ".join(flags),
         "code_bytes": sections.get(".text", 0) + sections.get(".rodata", 0),
         "bss_bytes": sections.get(".bss", 0),
@@ -240,7 +239,7 @@ def check(
     from edgemnist.images import normalize_digit
 
     pp = HostPreprocess(c_path, header, model_c=model_c, model_header=model_header)
-    kernel = host.HostKernel(model_c, model_header)
+    kernel = HostKernel(model_c, model_header)
     frames = camera_frames(images[:CHECK_IMAGES])
     differing_bytes = differing_images = differing_scores = 0
     for gray in frames:

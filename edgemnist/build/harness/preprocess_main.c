@@ -5,7 +5,7 @@
  *   uint32 SysTick ticks of normalize, of predict_gray, of an empty measurement, of a calibration loop of
  *   CALIBRATION_LOOPS x 2 instructions, stack bytes below main's frame, firmware peak stack after normalize,
  *   after predict_gray; then the 784 output bytes and the 10 int8 scores.
- * Instructions are SysTick ticks x 40 under QEMU -icount shift=0 (ckernel/m4.py). */
+ * Instructions are SysTick ticks x 40 under QEMU -icount shift=0 (edgemnist/build/emulate.py). */
 #include <stdint.h>
 
 #include "edgemnist_model.h"
