@@ -8,11 +8,11 @@
 Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
 when missing), draws the test digit as a camera frame (``edgemnist.build.preprocess.camera_frame``: enlarged 6x,
 dark ink on unevenly lit paper, noise; seeded), builds a bare-metal firmware with the model, the preprocessing pair
-and ``ckernel/firmware/preprocess_main.c``, runs it under ``qemu-system-arm -M mps2-an386 -icount shift=0``, requires
-the same 28x28 bytes and scores as the host build, and writes ``results/preprocess_m4.json`` and ``.md``
-(instructions of ``edgemnist_normalize_digit`` and ``edgemnist_predict_gray``, peak stack inside each call, the
-preprocessing object's code and static buffers; ``edgemnist.bench.preprocess_m4``). Every figure is measured by
-this run.
+and ``edgemnist/build/harness/preprocess_main.c`` from the ``cortex-m4`` build target, runs it under
+``qemu-system-arm -M mps2-an386 -icount shift=0``, requires the same 28x28 bytes and scores as the host build,
+writes ``results/preprocess_m4.json`` and ``.md`` (instructions of ``edgemnist_normalize_digit`` and
+``edgemnist_predict_gray``, peak stack inside each call, the preprocessing object's code and static buffers;
+``edgemnist.bench.preprocess_m4``). Every figure is measured by this run.
 """
 
 from __future__ import annotations
