@@ -28,7 +28,7 @@ from edgemnist.images import normalize_digit, read_gray
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "images"))
 import digit_styles  # noqa: E402  (tests/images: the generated drawn-digit and photo styles)
 
-CSRC = Path(preprocess.__file__).with_name("csrc")
+CSRC = Path(render.__file__).with_name("csrc")  # edgemnist/ckernel/csrc/
 MAX_W, MAX_H = preprocess.max_size()
 BLANK = preprocess.RETURN_CODES["EDGEMNIST_PP_BLANK"]
 
