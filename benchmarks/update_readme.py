@@ -23,7 +23,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
 - docs/benchmarks.md, ``browser-peers``: ``results/browser_peers.md`` (from ``benchmarks/browser.py --peers``). Its
   figures that matter are ratios and agreements within one run (every runtime in the same Chromium, round-robin),
   so a busy run is pasted under the busy warning rather than refused;
-- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``).
+- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``), then
+  ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists.
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -368,12 +369,18 @@ def peers_section(results: Path, doc: Path | None = None, allow_busy: bool = Fal
 
 
 def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
-    """results/cortex_m4.md (written by benchmarks/cortex_m4.py) between the cortex-m4 markers."""
+    """results/cortex_m4.md (written by benchmarks/cortex_m4.py) between the cortex-m4 markers, followed by the C
+    preprocessing's figures, results/preprocess_m4.md (benchmarks/preprocess_m4.py), when that file exists."""
     path = results / "cortex_m4.md"
     if not path.is_file():
         raise Problem(f"{path} not found; run python benchmarks/cortex_m4.py first")
-    body = path.read_text(encoding="utf-8").strip()
-    return "\n".join([*_generated(M4_START, "benchmarks/results/cortex_m4.md"), body, "", M4_END])
+    body = [path.read_text(encoding="utf-8").strip()]
+    sources = "benchmarks/results/cortex_m4.md"
+    pre = results / "preprocess_m4.md"
+    if pre.is_file():
+        body += ["", pre.read_text(encoding="utf-8").strip()]
+        sources += " and preprocess_m4.md"
+    return "\n".join([*_generated(M4_START, sources), *body, "", M4_END])
 
 
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).

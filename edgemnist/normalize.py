@@ -127,7 +127,8 @@ def _residual(a: np.ndarray) -> tuple[np.ndarray, float]:
     touching the border). Paper under a lamp, a shadow across a photo, vignetting's linear part: all flat after
     this.
 
-    Reproducible bit for bit in JavaScript (the web page repeats this): only elementwise float64 operations,
+    Reproducible bit for bit in JavaScript (the web page repeats this) and in C (the C kernel's companion
+    ``ckernel/csrc/edgemnist_preprocess.c``): only elementwise float64 operations,
     ``np.median``, left-to-right sums (``_osum``) and the 3x3 normal equations solved by Cramer's rule in
     Python floats, each written in the order a port must follow -- no BLAS/LAPACK, no pairwise sums.
     """
@@ -223,7 +224,8 @@ def _fit(a: np.ndarray, box: int) -> np.ndarray:
     Each output pixel is the mean of the input area it covers (partly covered input pixels count by the
     covered fraction): anti-aliased when shrinking, and the same result in any language that repeats the
     float64 operations in this order -- rows first, then columns, taps summed left to right -- which
-    ``edgemnist/web/edgemnist.js`` does, so the browser page gives the same 28x28 bytes as this code.
+    ``edgemnist/web/static/edgemnist.js`` and ``edgemnist/ckernel/csrc/edgemnist_preprocess.c`` do, so the browser
+    page and the firmware give the same 28x28 bytes as this code.
     """
     h, w = a.shape
     scale = box / max(h, w)

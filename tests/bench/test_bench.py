@@ -505,7 +505,7 @@ def test_the_c_kernel_is_timed_by_its_own_c_loop_beside_the_peers(export_artifac
     Predictor's labels; the host-peers table puts it beside the Predictor and the raw LiteRT and TFLM loops."""
     from edgemnist.bench import render
     from edgemnist.build import host
-    from edgemnist.ckernel.render import HEADER_NAME
+    from edgemnist.ckernel.layout import HEADER_NAME
 
     c = export_artifact("c").path
     for p in (c, c.with_name(HEADER_NAME), manifest_path(c)):
