@@ -334,3 +334,143 @@ def relevel(flatbuffer: bytes, levels: np.ndarray, scales: np.ndarray, bias: np.
     if not (np.array_equal(stored, levels) and np.array_equal(stored_scales, scales.astype(np.float32))):
         raise ArtifactError("the rewritten filter does not read back as written")  # pragma: no cover
     return bytes(out)
+
+
+# --- packed storage ------------------------------------------------------------------------------------------
+
+#: Sub-byte TensorTypes of the TFLite schema by width, and the level sets each can store (two's complement).
+PACKED_TYPES = {4: "INT4", 2: "INT2"}
+PACKABLE = {"INT4": ("int4",), "INT2": ("int2",)}
+
+
+def pack_bits(levels: np.ndarray, bits: int) -> np.ndarray:
+    """``levels`` (int8, flattened row-major) as ``bits``-bit two's complement, 8 / bits per byte, the first
+    element in the lowest bits (LiteRT's packing); the last byte is padded with zeros."""
+    per, mask = 8 // bits, (1 << bits) - 1
+    v = levels.astype(np.int8).ravel().view(np.uint8) & mask
+    v = np.concatenate([v, np.zeros((-len(v)) % per, np.uint8)]).reshape(-1, per)
+    out = np.zeros(len(v), np.uint8)
+    for i in range(per):
+        out |= (v[:, i] << (bits * i)).astype(np.uint8)
+    return out
+
+
+def unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The inverse of ``pack_bits``: ``count`` int8 values, sign-extended."""
+    per, mask = 8 // bits, (1 << bits) - 1
+    p = np.asarray(packed, np.uint8)
+    v = np.stack([(p >> (bits * i)) & mask for i in range(per)], axis=1).ravel()[:count].astype(np.int16)
+    return np.where(v >= 1 << (bits - 1), v - (1 << bits), v).astype(np.int8)
+
+
+def pack(flatbuffer: bytes, bits: int) -> bytes:
+    """The int8 low-bit ``flatbuffer`` (``quantize``) with its hidden filter stored packed as ``INT4`` / ``INT2``
+    (same levels, same per-channel scales, every other tensor unchanged), rebuilt with the schema's object API;
+    the levels are read back and checked."""
+    from edgemnist._deps import require
+
+    if bits not in PACKED_TYPES:
+        raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
+    schema = _schema()
+    flatbuffers = require("flatbuffers", "litert", what="flatbuffers")
+    levels, _ = hidden_filter(flatbuffer)
+    top = 1 << (bits - 1)
+    if levels.min() < -top or levels.max() > top - 1:
+        raise ArtifactError(f"the hidden filter's levels {levels.min()}..{levels.max()} do not fit INT{bits}")
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    graph = model.subgraphs[0]
+    fc = next(
+        op
+        for op in graph.operators
+        if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.FULLY_CONNECTED
+    )
+    tensor = graph.tensors[fc.inputs[1]]
+    model.buffers[tensor.buffer].data = pack_bits(levels, bits)
+    tensor.type = getattr(schema.TensorType, PACKED_TYPES[bits])
+    builder = flatbuffers.Builder(len(flatbuffer))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    out = bytes(builder.Output())
+    stored, kind, _ = stored_filter(out)
+    if kind != PACKED_TYPES[bits] or not np.array_equal(stored, levels):
+        raise ArtifactError("the packed filter does not read back as the int8 levels")  # pragma: no cover
+    return out
+
+
+def stored_filter(data: bytes) -> tuple[np.ndarray, str, int]:
+    """The first FULLY_CONNECTED's filter levels (N, K) int8 (unpacked when stored as INT4 / INT2), its stored
+    type name and the bytes its buffer holds."""
+    schema = _schema()
+    model, w, _, _ = hidden_layer(data)
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    kind = names.get(w.Type(), str(w.Type()))
+    shape = tuple(int(d) for d in w.ShapeAsNumpy())
+    raw = model.Buffers(w.Buffer()).DataAsNumpy()
+    raw = np.zeros(0, np.uint8) if isinstance(raw, int) else raw
+    count = int(np.prod(shape))
+    if kind == "INT8":
+        levels = raw.view(np.int8)[:count]
+    elif kind in PACKABLE:
+        levels = unpack_bits(raw, {v: k for k, v in PACKED_TYPES.items()}[kind], count)
+    else:
+        raise ArtifactError(f"the hidden filter is stored as {kind}, not INT8, INT4 or INT2")
+    return levels.reshape(shape).copy(), kind, int(raw.size)
+
+
+def weight_facts(data: bytes, recipe: LowBitRecipe | None) -> dict[str, Any]:
+    """The manifest's ``weights`` section: the bits per layer and the recipe that was applied (``recipe``), and
+    what the file itself stores for the hidden layer (type, bytes, the most distinct values of any channel)."""
+    levels, kind, nbytes = stored_filter(data)
+    distinct = max(len(np.unique(row)) for row in levels)
+    facts: dict[str, Any] = {
+        "bits": dict(recipe.bits) if recipe is not None else None,
+        "hidden_stored": {
+            "type": kind.lower(),
+            "packed": kind != "INT8",
+            "bytes": nbytes,
+            "values": sorted(int(v) for v in np.unique(levels)),
+            "max_distinct_per_channel": int(distinct),
+        },
+    }
+    if recipe is not None:
+        facts["recipe"] = recipe.to_dict()
+    return facts
+
+
+def weight_problems(facts: dict[str, Any], bits: int, packed: bool) -> list[str]:
+    """Every way a ``weight_facts`` section differs from ``bits``-bit hidden weights, packed or not."""
+    stored = facts["hidden_stored"]
+    problems = []
+    if stored["max_distinct_per_channel"] > 2**bits:
+        problems.append(
+            f"a hidden channel holds {stored['max_distinct_per_channel']} distinct weights, more than 2^{bits}"
+        )
+    want = PACKED_TYPES[bits].lower() if packed else "int8"
+    if stored["type"] != want:
+        problems.append(f"the hidden filter is stored as {stored['type']}, expected {want}")
+    if (facts.get("bits") or {}).get(HIDDEN_LAYER) != bits:
+        problems.append(f"the recipe states {facts.get('bits')} bits, expected {bits} for the hidden layer")
+    return problems
+
+
+#: The Keras name of the layer whose weights go low-bit (the first Dense); the output layer stays 8-bit.
+HIDDEN_LAYER = "hidden"
+
+
+def gridded_model(model, flatbuffer: bytes):
+    """A Keras copy of ``model`` whose hidden kernel is exactly the levels x scales ``flatbuffer`` stores (what
+    ``quantize`` converted, without fine-tuning): the float source of the other formats' low-bit exports."""
+    from edgemnist.model import build_model
+
+    hidden, out = _dense_layers(model)
+    levels, _, _ = stored_filter(flatbuffer)
+    scales, _ = hidden_filter_scales(flatbuffer)
+    copy = build_model()
+    kernel = (levels.T.astype(np.float32) * scales.astype(np.float32)).astype(np.float32)
+    copy.set_weights([kernel, np.asarray(hidden.get_weights()[1], np.float32)] + list(out.get_weights()))
+    return copy
+
+
+def hidden_filter_scales(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(per-channel scales of the hidden filter, scale of its input) read from the file."""
+    _, w, _, x = hidden_layer(data)
+    return w.Quantization().ScaleAsNumpy().copy(), x.Quantization().ScaleAsNumpy().copy()

@@ -173,12 +173,14 @@ def export_micro(
     *,
     header: str | Path | None = None,
     source: tuple[str, str] | None = None,
+    model_bytes: bytes | None = None,
 ) -> Path:
     """Write ``out_path`` (model_data.cc) and its header (``header``, default ``<stem>.h`` beside it); return the
     .cc path.
 
     ``model`` and ``calibration`` go to ``export_tflite`` (int8, int8 I/O); ``source`` (name and sha256 of the
-    .keras file) only names the source in the generated comments.
+    .keras file) only names the source in the generated comments. ``model_bytes``, when given, is the int8
+    .tflite to embed instead (``--weight-bits 4|2``: ``edgemnist.export.lowbit``'s int8 container).
     """
     from edgemnist.export.tflite import export_tflite
 
@@ -187,11 +189,13 @@ def export_micro(
         raise ConfigError(f"{out_path}: a TFLite Micro artifact is a C++ source file ending in .cc")
     if getattr(config, "mode", "int8") != "int8" or getattr(config, "io", "int8") not in (None, "int8"):
         raise ConfigError(f"micro is int8 with int8 I/O only, got {config.mode} / {config.io}")
-    if calibration is None:
+    if calibration is None and model_bytes is None:
         raise ConfigError("micro int8 needs calibration images (a representative dataset)")
-    tflite_config = dataclasses.replace(config, format="tflite", mode="int8", io="int8")
-    with tempfile.TemporaryDirectory(prefix="edgemnist-micro-") as tmp:
-        model_bytes = export_tflite(model, Path(tmp) / "model.int8.tflite", tflite_config, calibration).read_bytes()
+    if model_bytes is None:
+        tflite_config = dataclasses.replace(config, format="tflite", mode="int8", io="int8")
+        with tempfile.TemporaryDirectory(prefix="edgemnist-micro-") as tmp:
+            path = export_tflite(model, Path(tmp) / "model.int8.tflite", tflite_config, calibration)
+            model_bytes = path.read_bytes()
 
     arena_min = min_arena_bytes(model_bytes)
     arena = round_up(arena_min)
@@ -218,11 +222,38 @@ def _quant(tensor) -> Quant:
     return Quant(float(tensor.scales[0]), int(tensor.zero_points[0]))
 
 
+def packed_probe(model_bytes: bytes, bits: int, arena_bytes: int) -> dict[str, Any]:
+    """Does TFLM run the same low-bit model with its hidden weights packed (per-channel INT4 / INT2, the form
+    LiteRT runs)? Tried in a child process at the array's arena; the answer, and TFLM's reason when it refuses."""
+    from edgemnist.export import lowbit
+
+    packed = lowbit.pack(model_bytes, bits)
+    result: dict[str, Any] = {
+        "type": lowbit.PACKED_TYPES[bits].lower(),
+        "quantization": "per-channel",
+        "bytes": len(packed),
+        "int8_bytes": len(model_bytes),
+        "arena_bytes": arena_bytes,
+    }
+    try:
+        ensure_runs(packed, arena_bytes)
+    except ArtifactError as exc:
+        return {**result, "runs": False, "why": str(exc)}
+    return {**result, "runs": True}
+
+
 class MicroExporter(Exporter):
-    """Keras -> model_data.cc + model_data.h; ``measure`` runs TFLM on the test set against LiteRT."""
+    """Keras -> model_data.cc + model_data.h; ``measure`` runs TFLM on the test set against LiteRT.
+
+    ``--weight-bits 4|2``: the array holds the low-bit int8 .tflite (``edgemnist.export.lowbit``), which TFLM
+    runs unchanged; ``measure`` also records whether TFLM runs the packed form (``packed_probe``)."""
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
+
+    def _low_bit(self, job: ExportJob):
+        c = job.config
+        return job.source.low_bit(c.weight_bits, "int8", c.calibration_samples, c.seed)
 
     def export(self, job: ExportJob) -> None:
         files = job.files
@@ -233,17 +264,35 @@ class MicroExporter(Exporter):
             job.calibration,
             header=files.companion(HEADER_NAME),
             source=(job.source.path.name, job.source.sha256),
+            model_bytes=self._low_bit(job)[0] if job.config.low_bit else None,
         )
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        return describe(job.files.path, job.files.companion(HEADER_NAME))
+        facts = describe(job.files.path, job.files.companion(HEADER_NAME))
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            micro = read_micro(job.files.path, job.files.companion(HEADER_NAME))
+            facts["weights"] = lowbit.weight_facts(micro.model_bytes, self._low_bit(job)[1])
+        return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, packed=False)
+        return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         data = job.source.data
-        return measure(job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME))
+        section, problems = measure(
+            job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME)
+        )
+        if job.config.low_bit:
+            micro = read_micro(job.files.path, job.files.companion(HEADER_NAME))
+            section["packed"] = packed_probe(micro.model_bytes, job.config.weight_bits, micro.arena_bytes)
+        return section, problems
 
     def summary(self, result: ExportResult) -> str | None:
         return summary(result.manifest)

@@ -170,17 +170,97 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems + io_problems(facts, "float32" if io == "float" else io)
 
 
+#: A packed artifact and its int8 reference hold the same weights: their top-1 answers must agree this often.
+MIN_PACKED_AGREEMENT = 0.999
+
+
+def low_bit_bytes(job: ExportJob) -> tuple[bytes, Any]:
+    """The flatbuffer of a ``--weight-bits 4|2`` export (int8 container, or packed) and its recipe."""
+    from edgemnist.export import lowbit
+
+    c = job.config
+    data, recipe = job.source.low_bit(c.weight_bits, c.io, c.calibration_samples, c.seed)
+    return (lowbit.pack(data, c.weight_bits) if c.packed else data), recipe
+
+
+def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray) -> dict[str, Any]:
+    """LiteRT on the packed file and on its int8 reference, same inputs: top-1 agreement, the share of images
+    with identical outputs, the largest |dp| between their (dequantized) probabilities, and both sizes."""
+    from edgemnist.predictor import Predictor
+
+    outs = []
+    for path in (packed, reference):
+        with Predictor.load(path, threads=1, check_hash=False, allow_unverified=True, self_test=False) as p:
+            outs.append(p.predict_proba(images))
+    a, b = outs
+    return {
+        "reference": {"file": Path(reference).name, "bytes": Path(reference).stat().st_size},
+        "runtime": "LiteRT",
+        "n": int(len(images)),
+        "agreement": float(np.mean(a.argmax(1) == b.argmax(1))),
+        "identical_outputs": float(np.mean((a == b).all(axis=1))),
+        "max_abs_diff": float(np.abs(a - b).max()),
+        "bytes": Path(packed).stat().st_size,
+    }
+
+
 class TFLiteExporter(Exporter):
-    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``)."""
+    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``).
+
+    ``--weight-bits 4|2``: the int8 container of ``edgemnist.export.lowbit`` (quantized once per Source);
+    ``packed``: the same weights stored as INT4 / INT2, generated after (``requires``) and compared with the
+    int8 container in LiteRT (``measure``)."""
+
+    def requires(self, config) -> Any:
+        return config.unpacked if config.packed else None
 
     def export(self, job: ExportJob) -> None:
+        if job.config.low_bit:
+            path = Path(job.files.path)
+            path.write_bytes(low_bit_bytes(job)[0])
+            return
         export_tflite(job.model, job.files.path, job.config, job.calibration)
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        return describe(job.files.path)
+        facts = describe(job.files.path)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            facts["weights"] = lowbit.weight_facts(Path(job.files.path).read_bytes(), low_bit_bytes(job)[1])
+        return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, job.config.packed)
+        return problems
+
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        if not job.config.packed:
+            return {}, []
+        result = compare_packed(job.files.path, job.input.path, job.source.data.test_images)
+        problems = []
+        if result["agreement"] < MIN_PACKED_AGREEMENT:
+            problems.append(
+                f"the packed model and its int8 reference agree on only {result['agreement']:.2%} of top-1 "
+                f"answers in LiteRT (< {MIN_PACKED_AGREEMENT:.1%})"
+            )
+        return {"packed": result}, problems
+
+    def summary(self, result) -> str | None:
+        packed = (result.manifest.get("tflite") or {}).get("packed")
+        if not packed:
+            return None
+        from edgemnist.units import size_text
+
+        return (
+            f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
+            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['file']}; LiteRT top-1 agreement "
+            f"{packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
+            f"max|dp| {packed['max_abs_diff']:.2g}"
+        )
 
 
 EXPORTER = TFLiteExporter()
