@@ -19,7 +19,7 @@ The recipe, deterministic for a given seed:
    grid in the forward pass with a straight-through estimator (gradient of the identity), scales fixed, every
    weight trainable, Adam, on the training images outside the held-back slice; then the kernel is snapped.
 3. A Keras model whose hidden kernel is exactly ``scale_c * level`` is converted by the normal int8 converter
-   (``edgemnist.export.tflite.convert``) with the usual calibration images, so the activation ranges are
+   (``edgemnist.export.converter.convert``) with the usual calibration images, so the activation ranges are
    calibrated with the low-bit layer in place. Layer 2 stays 8-bit: it holds about 1 % of the weights.
 4. The converter stores that kernel as round(level * 127 / max|level|) with scale max|w| / 127; the filter's
    int8 data are rewritten in place to the levels themselves with scale ``scale_c`` (the same real weights),
@@ -210,7 +210,7 @@ def quantize(
     """The int8 .tflite of Keras ``model`` with ``bits``-bit hidden weights (module doc), and its recipe.
 
     ``data`` is an ``edgemnist.data.Mnist``; only its training images and labels are read."""
-    from edgemnist.export.tflite import convert
+    from edgemnist.export.converter import convert
     from edgemnist.model import build_model
 
     grid = level_set(bits, levels)

@@ -16,19 +16,16 @@ flatbuffer back and lists every way it differs from the mode it claims.
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
 from edgemnist.export.base import Exporter, ExportJob, io_problems
+from edgemnist.export.converter import SIGNATURE, convert
 from edgemnist.manifest import tensor_info
 
-SIGNATURE = "serving_default"
 # Ops that only convert at the graph's edges; every other op does the model's compute.
 _EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
@@ -44,50 +41,6 @@ def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path
         raise ConfigError(f"{out_path}: a TFLite artifact must end in .tflite")
     out_path.write_bytes(convert(model, config.mode, config.io, calibration))
     return out_path
-
-
-def convert(model, mode: str, io: str, calibration=None) -> bytes:
-    """The flatbuffer ``export_tflite`` writes: ``model`` converted as ``mode`` / ``io`` say."""
-    from edgemnist._deps import keras as _keras
-    from edgemnist._deps import tensorflow as _tf
-
-    if mode == "int8" and calibration is None:
-        raise ConfigError("tflite int8 needs calibration images (a representative dataset)")
-    keras, tf = _keras(), _tf()
-    signature = [tf.TensorSpec((None, spec.INPUT_SIZE), tf.float32, name=spec.INPUT_NAME)]
-
-    def serve(pixels):
-        return {spec.OUTPUT_NAME: model(pixels, training=False)}
-
-    with tempfile.TemporaryDirectory(prefix="edgemnist-savedmodel-") as saved_model:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
-        archive.write_out(saved_model, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if mode != "float32":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if mode == "int8":
-            images = calibration.images
-
-            def representative():
-                for i in range(len(images)):
-                    yield {spec.INPUT_NAME: images[i : i + 1]}
-
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if io == "int8":
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
-        elif mode == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        elif mode not in ("dynamic", "float32"):
-            raise ConfigError(f"unknown tflite mode {mode!r}")
-        with warnings.catch_warnings():
-            # The converter's own calibrator still builds a tf.lite.Interpreter; nothing we can change.
-            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            return converter.convert()
 
 
 def _dtype(t: dict) -> str:
@@ -194,7 +147,7 @@ def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray
             outs.append(p.predict_proba(images))
     a, b = outs
     return {
-        "reference": {"file": Path(reference).name, "bytes": Path(reference).stat().st_size},
+        "reference": {"artifact": Path(reference).name, "bytes": Path(reference).stat().st_size},
         "runtime": "LiteRT",
         "n": int(len(images)),
         "agreement": float(np.mean(a.argmax(1) == b.argmax(1))),
@@ -257,7 +210,7 @@ class TFLiteExporter(Exporter):
 
         return (
             f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
-            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['file']}; LiteRT top-1 agreement "
+            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['artifact']}; LiteRT top-1 agreement "
             f"{packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
             f"max|dp| {packed['max_abs_diff']:.2g}"
         )
