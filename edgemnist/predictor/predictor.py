@@ -47,7 +47,9 @@ class Prediction(NamedTuple):
 
 
 def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
-    m = re.match(r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)?\.[^.]+$", path.name)  # model.<mode>[-<io>io].<suffix>
+    m = re.match(
+        r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)*\.[^.]+$", path.name
+    )  # model.<mode>[-<io>io][-w4].<suffix>
     return m.group(1) if m and m.group(1) in modes else None
 
 
