@@ -363,16 +363,20 @@ def unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return np.where(v >= 1 << (bits - 1), v - (1 << bits), v).astype(np.int8)
 
 
+def _flatbuffers():
+    from edgemnist._deps import require
+
+    return require("flatbuffers", "litert", what="flatbuffers")
+
+
 def pack(flatbuffer: bytes, bits: int) -> bytes:
     """The int8 low-bit ``flatbuffer`` (``quantize``) with its hidden filter stored packed as ``INT4`` / ``INT2``
     (same levels, same per-channel scales, every other tensor unchanged), rebuilt with the schema's object API;
     the levels are read back and checked."""
-    from edgemnist._deps import require
-
     if bits not in PACKED_TYPES:
         raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
     schema = _schema()
-    flatbuffers = require("flatbuffers", "litert", what="flatbuffers")
+    flatbuffers = _flatbuffers()
     levels, _ = hidden_filter(flatbuffer)
     top = 1 << (bits - 1)
     if levels.min() < -top or levels.max() > top - 1:
@@ -474,3 +478,74 @@ def hidden_filter_scales(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """(per-channel scales of the hidden filter, scale of its input) read from the file."""
     _, w, _, x = hidden_layer(data)
     return w.Quantization().ScaleAsNumpy().copy(), x.Quantization().ScaleAsNumpy().copy()
+
+
+# --- the per-tensor packed variant (what TFLite Micro's packed kernels take) ---------------------------------
+
+
+def per_tensor_packed(
+    model, bits: int, data, seed: int = 0, *, calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
+) -> tuple[bytes, dict[str, Any]]:
+    """A different model from ``quantize``'s: ONE scale for the whole hidden filter (per-tensor), its clip the
+    ``output-mse`` best among ``CLIP_RATIOS`` of the filter's max |w| on the same held-back training slice, int8
+    activations calibrated as usual, the filter stored packed (``INT4`` / ``INT2``). Returns the flatbuffer and
+    a short recipe. TFLite Micro's packed kernels take per-tensor weight scales; this is the form to try there."""
+    from edgemnist.export.converter import convert
+    from edgemnist.model import build_model
+
+    if bits not in PACKED_TYPES:
+        raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
+    schema = _schema()
+    flatbuffers = _flatbuffers()
+    grid = LEVEL_SETS[BITS[bits][0]]
+    hidden, out = _dense_layers(model)
+    kernel, bias = (np.asarray(v, np.float32) for v in hidden.get_weights())
+    held, _, held_recipe = _held_back(len(data.train_images), seed)
+    x = spec.to_unit_floats(data.train_images[held]).astype(np.float64)
+    gram = x.T @ x / len(x)
+    peak = float(np.abs(kernel).max()) or 1.0
+    w = kernel.astype(np.float64)
+    best = None
+    for ratio in CLIP_RATIOS:
+        scale = np.float32(peak * ratio / grid.top)
+        d = w - grid.snap(w / scale).astype(np.float64) * scale
+        cost = float(((gram @ d) * d).sum())
+        if best is None or cost < best[0]:
+            best = (cost, scale, ratio)
+    _, scale, ratio = best
+    levels = grid.snap(kernel / scale)  # (K, N)
+    gridded = build_model()
+    gridded.set_weights([(levels.astype(np.float32) * scale).astype(np.float32), bias] + list(out.get_weights()))
+    flatbuffer = convert(gridded, "int8", "int8", calibration_set(data.train_images, calibration_samples, seed))
+    m = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    graph = m.subgraphs[0]
+    fc = next(
+        op
+        for op in graph.operators
+        if m.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.FULLY_CONNECTED
+    )
+    xt, wt, bt = (graph.tensors[i] for i in fc.inputs[:3])
+    bias_scale = np.float32(np.float32(xt.quantization.scale[0]) * scale)
+    wt.quantization.scale, wt.quantization.zeroPoint = np.array([scale], np.float32), np.array([0], np.int64)
+    wt.quantization.quantizedDimension = 0
+    bt.quantization.scale, bt.quantization.zeroPoint = np.array([bias_scale], np.float32), np.array([0], np.int64)
+    bq = np.clip(np.round(bias.astype(np.float64) / np.float64(bias_scale)), -(2**31), 2**31 - 1).astype("<i4")
+    m.buffers[bt.buffer].data = bq.view(np.uint8)
+    m.buffers[wt.buffer].data = pack_bits(levels.T, bits)
+    wt.type = getattr(schema.TensorType, PACKED_TYPES[bits])
+    builder = flatbuffers.Builder(len(flatbuffer))
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    out_bytes = bytes(builder.Output())
+    stored, kind, _ = stored_filter(out_bytes)
+    if kind != PACKED_TYPES[bits] or not np.array_equal(stored, levels.T):
+        raise ArtifactError("the per-tensor packed filter does not read back as written")  # pragma: no cover
+    recipe = {
+        "bits": {hidden.name: bits, out.name: 8},
+        "levels": grid.name,
+        "quantization": "per-tensor",
+        "clip_rule": "output-mse",
+        "clip_ratio": ratio,
+        "seed": int(seed),
+        "held_back": held_recipe,
+    }
+    return out_bytes, recipe

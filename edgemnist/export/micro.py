@@ -162,6 +162,15 @@ def summary(manifest: dict[str, Any]) -> str | None:
             f"; TFLM accuracy {tflm['accuracy']:.2%} on {tflm['n']} images, "
             f"top-1 agreement with LiteRT {tflm['litert']['agreement']:.2%}, {tflm['ms_per_image']:.2f} ms/image"
         )
+    for key, probe in (facts.get("packed") or {}).items():
+        what = f"packed {probe['type']} {key.replace('_', '-')}"
+        if not probe["runs"]:
+            line += f"; {what}: TFLM does not run it"
+        else:
+            line += (
+                f"; {what}: {size_text(probe['bytes'])} ({size_text(probe['flash_saved_bytes'])} less flash), arena "
+                f"{bytes_text(probe['arena_bytes'])}, TFLM accuracy {probe['accuracy']:.2%}"
+            )
     return line
 
 
@@ -222,31 +231,59 @@ def _quant(tensor) -> Quant:
     return Quant(float(tensor.scales[0]), int(tensor.zero_points[0]))
 
 
-def packed_probe(model_bytes: bytes, bits: int, arena_bytes: int) -> dict[str, Any]:
-    """Does TFLM run the same low-bit model with its hidden weights packed (per-channel INT4 / INT2, the form
-    LiteRT runs)? Tried in a child process at the array's arena; the answer, and TFLM's reason when it refuses."""
+def _tflm_probe(packed: bytes, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Whether TFLM runs ``packed`` at all (the smallest arena, searched up to ``tflm.arena.MAX_ARENA_BYTES`` in
+    child processes) and, when it does, its accuracy on ``images`` at that arena; TFLM's reason when it does not."""
+    try:
+        arena_min = min_arena_bytes(packed)
+    except ArtifactError as exc:
+        return {"runs": False, "why": str(exc)}
+    arena = round_up(arena_min)
+    ensure_runs(packed, arena)
+    q = MicroRunner(packed, arena).run(quantize_pixels(images))
+    return {
+        "runs": True,
+        "arena_min_bytes": arena_min,
+        "arena_bytes": arena,
+        "n": int(len(images)),
+        "accuracy": float(np.mean(q.argmax(1) == labels)),
+    }
+
+
+def packed_probes(job: ExportJob, model_bytes: bytes, arena_bytes: int) -> dict[str, Any]:
+    """What TFLM does with the low-bit weights packed: the same model with its per-channel filter packed
+    (``lowbit.pack``, the form LiteRT runs), and a per-tensor variant (``lowbit.per_tensor_packed``, one scale for
+    the whole filter: another model, with its own accuracy). Each: bytes, flash saved against the int8 array,
+    whether TFLM runs it, its arena (what it costs in RAM against the int8 array's) and TFLM's accuracy."""
     from edgemnist.export import lowbit
 
-    packed = lowbit.pack(model_bytes, bits)
-    result: dict[str, Any] = {
-        "type": lowbit.PACKED_TYPES[bits].lower(),
-        "quantization": "per-channel",
-        "bytes": len(packed),
-        "int8_bytes": len(model_bytes),
-        "arena_bytes": arena_bytes,
-    }
-    try:
-        ensure_runs(packed, arena_bytes)
-    except ArtifactError as exc:
-        return {**result, "runs": False, "why": str(exc)}
-    return {**result, "runs": True}
+    c, data = job.config, job.source.data
+    per_tensor, recipe = lowbit.per_tensor_packed(
+        job.model, c.weight_bits, data, c.seed, calibration_samples=c.calibration_samples
+    )
+    out: dict[str, Any] = {}
+    for key, packed, extra in (
+        ("per_channel", lowbit.pack(model_bytes, c.weight_bits), {"model": "the same weights as the array"}),
+        ("per_tensor", per_tensor, {"model": "another model: one scale for the hidden filter", "recipe": recipe}),
+    ):
+        result = {
+            "type": lowbit.PACKED_TYPES[c.weight_bits].lower(),
+            "bytes": len(packed),
+            "flash_saved_bytes": len(model_bytes) - len(packed),
+            **extra,
+            **_tflm_probe(packed, data.test_images, data.test_labels),
+        }
+        if result["runs"]:
+            result["arena_extra_bytes"] = result["arena_bytes"] - arena_bytes
+        out[key] = result
+    return out
 
 
 class MicroExporter(Exporter):
     """Keras -> model_data.cc + model_data.h; ``measure`` runs TFLM on the test set against LiteRT.
 
     ``--weight-bits 4|2``: the array holds the low-bit int8 .tflite (``edgemnist.export.lowbit``), which TFLM
-    runs unchanged; ``measure`` also records whether TFLM runs the packed form (``packed_probe``)."""
+    runs unchanged; ``measure`` also records what TFLM does with packed forms (``packed_probes``)."""
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
@@ -291,7 +328,7 @@ class MicroExporter(Exporter):
         )
         if job.config.low_bit:
             micro = read_micro(job.files.path, job.files.companion(HEADER_NAME))
-            section["packed"] = packed_probe(micro.model_bytes, job.config.weight_bits, micro.arena_bytes)
+            section["packed"] = packed_probes(job, micro.model_bytes, micro.arena_bytes)
         return section, problems
 
     def summary(self, result: ExportResult) -> str | None:

@@ -113,9 +113,17 @@ def test_onnx_and_micro_record_how_they_compare(export_artifact):
     micro = read_manifest(export_artifact("micro", weight_bits=4).path, required=True)
     tflm = micro["micro"]["tflm"]
     assert tflm["litert"]["agreement"] >= 0.995 and spec.passes(tflm["accuracy"], spec.accuracy_floor())
-    probe = micro["micro"]["packed"]
-    assert probe["type"] == "int4" and probe["quantization"] == "per-channel" and isinstance(probe["runs"], bool)
-    assert probe["bytes"] < probe["int8_bytes"] and (probe["runs"] or probe["why"])
+    probes = micro["micro"]["packed"]
+    assert set(probes) == {"per_channel", "per_tensor"}
+    for probe in probes.values():
+        assert probe["type"] == "int4" and isinstance(probe["runs"], bool)
+        assert probe["flash_saved_bytes"] == micro["micro"]["flash_bytes"] - probe["bytes"] > 0
+        if probe["runs"]:  # the arena it needs and what TFLM scores with it, measured
+            assert probe["arena_bytes"] >= probe["arena_min_bytes"] > 0 and probe["n"] == 10000
+            assert 0 < probe["accuracy"] <= 1
+        else:
+            assert probe["why"]
+    assert probes["per_tensor"]["recipe"]["quantization"] == "per-tensor"
 
 
 def test_info_and_evaluate_show_the_width(export_artifact, data_dir, capsys):
