@@ -169,3 +169,33 @@ def test_bad_weight_bits_exit_2_with_one_line(argv, expect, model_path, tmp_path
     assert rc == 2 and expect in err, err
     assert len([line for line in err.splitlines() if line.startswith("error") or ": error:" in line]) == 1
     assert not (tmp_path / "x").exists()
+
+
+def _retyped(data: bytes, operator: int, kind: str) -> bytes:
+    """``data`` with the weights of FULLY_CONNECTED number ``operator`` given TensorType ``kind``, data untouched."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    graph = model.subgraphs[0]
+    fcs = [
+        op
+        for op in graph.operators
+        if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.FULLY_CONNECTED
+    ]
+    graph.tensors[fcs[operator].inputs[1]].type = getattr(schema.TensorType, kind)
+    builder = flatbuffers.Builder(len(data))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def test_the_allow_list_takes_packed_weights_only_where_they_fit(export_artifact):
+    from edgemnist.errors import ArtifactError
+    from edgemnist.flatbuffer import check_tflite
+
+    packed = export_artifact("tflite", "int8", "int8", weight_bits=4, packed=True).path.read_bytes()
+    check_tflite(packed, "packed")
+    with pytest.raises(ArtifactError, match="holds 200704 bytes but its shape"):
+        check_tflite(_retyped(packed, 0, "INT2"), "INT4 data typed INT2")
+    with pytest.raises(ArtifactError, match="holds 5120 bytes but its shape"):
+        check_tflite(_retyped(packed, 1, "INT4"), "int8 output weights typed INT4")

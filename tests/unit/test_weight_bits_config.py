@@ -81,3 +81,22 @@ def test_weights_text():
     assert weights_text(manifest) == "4-bit hidden (int4 levels, packed int4), 8-bit probabilities"
     manifest["weights"]["recipe"]["levels"] = "int4\x1b[31m"
     assert "\x1b" not in weights_text(manifest)
+
+
+@pytest.mark.parametrize("weights", [{"bits": "4"}, {"bits": {}}, {"bits": {"hidden": True}}, ["hidden", 4]])
+def test_a_manifest_with_a_bad_weights_section_is_refused(weights):
+    from edgemnist.errors import ManifestError
+    from edgemnist.manifest import SCHEMA, validate
+
+    tensor = {"name": "x", "shape": [-1, 784], "dtype": "float32", "scale": None, "zero_point": None}
+    manifest = {
+        "schema": SCHEMA,
+        "format": "tflite",
+        "quantization": "int8",
+        "artifact": {"sha256": "0" * 64},
+        "input": tensor,
+        "output": {**tensor, "shape": [-1, 10]},
+    }
+    validate(manifest, origin="ok")
+    with pytest.raises(ManifestError, match="weights.bits must be"):
+        validate({**manifest, "weights": weights}, origin="bad")
