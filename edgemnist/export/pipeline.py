@@ -65,6 +65,7 @@ def all_configs(mode: str | None = None, io: str | None = None, **common) -> tup
     for name in EXPORT_FORMATS:
         fmt = FORMATS[name]
         if low_bit and name not in {f for f, _ in LOW_BIT_MODES}:
+            skipped.append(f"{name}: 8-bit weights only (--weight-bits {common['weight_bits']} asked)")
             continue
         why = unavailable(fmt)
         if why:
