@@ -25,6 +25,12 @@ The recipe, deterministic for a given seed:
    int8 data are rewritten in place to the levels themselves with scale ``scale_c`` (the same real weights),
    and the hidden bias to round(b / (s_in * scale_c)) with its scale. Nothing else in the file changes; the
    rewrite is read back and checked.
+
+Around it, for the exporters: ``pack`` stores the same levels as ``INT4`` / ``INT2`` (two or four per byte, low
+bits first, as LiteRT reads them); ``stored_filter`` / ``weight_facts`` / ``weight_problems`` read back what a
+file stores (the manifest's ``weights`` section and its check); ``gridded_model`` is the Keras model with the
+file's hidden weights (what ONNX is converted from); ``per_tensor_packed`` is a different model, one scale for
+the whole filter, packed: the form to try in TFLite Micro.
 """
 
 from __future__ import annotations

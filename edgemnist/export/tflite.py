@@ -8,10 +8,13 @@
 - ``float16``: float16 weights dequantized to float32 at load; float32 compute and I/O.
 - ``float32``: no quantization.
 
-The conversion follows Keras' own LiteRT exporter (``ExportArchive`` -> SavedModel ->
-``TFLiteConverter.from_saved_model``) but with a signature ``pixels -> probabilities`` and builtin ops only
-(Keras' exporter also allows SELECT_TF_OPS, which a device interpreter cannot run). ``check`` reads the
+The conversion (``edgemnist.export.converter.convert``) follows Keras' own LiteRT exporter (``ExportArchive`` ->
+SavedModel -> ``TFLiteConverter.from_saved_model``) but with a signature ``pixels -> probabilities`` and builtin
+ops only (Keras' exporter also allows SELECT_TF_OPS, which a device interpreter cannot run). ``check`` reads the
 flatbuffer back and lists every way it differs from the mode it claims.
+
+``int8`` with ``weight_bits`` 4 or 2 is ``edgemnist.export.lowbit``'s int8 file whose hidden weights take 2^bits
+values; with ``packed`` the same weights stored as INT4 / INT2, compared with that file in LiteRT (``measure``).
 """
 
 from __future__ import annotations
