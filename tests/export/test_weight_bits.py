@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toolchains import imported
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("ai_edge_litert")
+imported("tensorflow")
+imported("ai_edge_litert")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.cli import main  # noqa: E402
