@@ -41,8 +41,19 @@ TFLITE_OPS = {
     25: ("SOFTMAX", 1, 0, 1),
     114: ("QUANTIZE", 1, 0, 1),
 }
-#: TensorType codes the exports use: FLOAT32, FLOAT16, INT32 (int8 biases), UINT8, INT8.
-TFLITE_TENSOR_TYPES = {0: ("FLOAT32", 4), 1: ("FLOAT16", 2), 2: ("INT32", 4), 3: ("UINT8", 1), 9: ("INT8", 1)}
+#: TensorType codes the exports use: FLOAT32, FLOAT16, INT32 (int8 biases), UINT8, INT8, and the packed
+#: sub-byte INT4 and INT2 (hidden weights of ``--weight-bits 4|2 --packed``), each with its bits per element.
+TFLITE_TENSOR_TYPES = {
+    0: ("FLOAT32", 32),
+    1: ("FLOAT16", 16),
+    2: ("INT32", 32),
+    3: ("UINT8", 8),
+    9: ("INT8", 8),
+    17: ("INT4", 4),
+    19: ("INT2", 2),
+}
+#: The packed types: only ever the weights of an int8 FULLY_CONNECTED.
+TFLITE_PACKED_TYPES = (17, 19)
 #: The model has one subgraph; control flow (WHILE, IF, CALL_ONCE) needs more.
 TFLITE_MAX_SUBGRAPHS = 1
 #: Tensors, operators and buffers of the largest export (float16: 12 tensors, 5 operators).

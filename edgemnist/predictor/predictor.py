@@ -25,7 +25,7 @@ from edgemnist.errors import (
     first_line,
     require_file,
 )
-from edgemnist.manifest import FROM_FILE
+from edgemnist.manifest import FROM_FILE, weight_bits
 from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
@@ -56,7 +56,9 @@ def _read_artifact(path: Path) -> bytes:
 
 
 def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
-    m = re.match(r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)?\.[^.]+$", path.name)  # model.<mode>[-<io>io].<suffix>
+    m = re.match(
+        r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)*\.[^.]+$", path.name
+    )  # model.<mode>[-<io>io][-w4].<suffix>
     return m.group(1) if m and m.group(1) in modes else None
 
 
@@ -87,6 +89,8 @@ class Predictor:
         if manifest is not None:
             quantization = manifest["quantization"]
         self.quantization = quantization or backend.quantization() or "unknown"
+        #: Bits of each layer's weights from the manifest (``{"hidden": 4, "probabilities": 8}``), None if unstated.
+        self.weight_bits = weight_bits(manifest)
         if self.quantization == "dynamic":
             # A dynamically quantized activation's scale is computed over the whole input tensor, so a batched
             # call would make each image's answer depend on its neighbours: the backend goes per image.
