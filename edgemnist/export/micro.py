@@ -100,7 +100,7 @@ def describe(cc_path: str | Path, header: str | Path | None = None) -> dict[str,
     return {
         "input": tensor_info(spec.INPUT_NAME, (1, spec.INPUT_SIZE), "int8", micro.input.scale, micro.input.zero_point),
         "output": tensor_info(
-            spec.OUTPUT_NAME, (1, spec.NUM_CLASSES), "int8", micro.output.scale, micro.output.zero_point
+            spec.OUTPUT_NAME, (1, micro.num_classes), "int8", micro.output.scale, micro.output.zero_point
         ),
         "micro": {
             "arena_bytes": micro.arena_bytes,
@@ -206,6 +206,7 @@ def export_micro(
         output=_quant(facts.output),
         source=name,
         source_sha256=sha,
+        num_classes=facts.output_size,
     )
     # During an export both paths are hidden temporaries; the pipeline lands the header only together with a
     # .cc that passed verification.
