@@ -217,7 +217,11 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
     print(_line(HEADER, widths).rstrip())
     for config in configs:  # one table, printed row by row as each artifact lands
         try:
-            result = export_prepared(source, config, out)
+            try:
+                result = export_prepared(source, config, out)
+            except ArtifactError as exc:  # a format that cannot hold this model's shape says what it holds
+                shape = spec.describe_shape(source.widths)
+                raise type(exc)(f"{model_path} ({shape}): not exportable as {config.label}: {exc}") from None
         except RejectedError as exc:
             row = _fields(exc.result, out / config.artifact_name, status="REJECTED")
             if len(configs) == 1:
