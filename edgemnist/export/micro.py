@@ -61,8 +61,8 @@ def verify_micro(
     """Run the array in TFLM at its stated arena on ``images`` (uint8 MNIST) and measure what it gets.
 
     Returns accuracy, ms per image (one invoke per image, reference kernels), and, with ``compare_litert``,
-    agreement with LiteRT on the same int8 bytes: argmax agreement, the share of images whose 10 int8
-    outputs are bit-identical, and the largest difference in int8 steps.
+    agreement with LiteRT on the same int8 bytes: argmax agreement, the share of images whose int8 class
+    scores are bit-identical, and the largest difference in int8 steps.
     """
     micro = read_micro(cc_path, header)
     if micro.arena_bytes <= 0:
