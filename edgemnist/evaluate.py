@@ -74,7 +74,9 @@ def gate_reference(manifest: dict | None) -> tuple[float, str]:
         from edgemnist.errors import ManifestError
 
         raise ManifestError(f"{ds.get('name')}: the manifest records no float model accuracy to gate against")
-    return float(ref), str(ds.get("name"))
+    from edgemnist.safetext import safe
+
+    return float(ref), safe(ds.get("name"), 64)
 
 
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, k: int = spec.NUM_CLASSES) -> np.ndarray:

@@ -213,6 +213,9 @@ def _check_model_facts(data: dict, origin: str) -> None:
         return
     if not (isinstance(ds, dict) and isinstance(ds.get("name"), str) and isinstance(ds.get("mnist"), bool)):
         _fail(origin, "dataset must be null or an object with a string 'name' and a boolean 'mnist'")
+    classes = ds.get("classes")
+    if classes is not None and not (isinstance(classes, int) and not isinstance(classes, bool) and classes >= 1):
+        _fail(origin, "dataset.classes must be a positive integer")
     hashes = ds.get("sha256")
     if hashes is not None and not (isinstance(hashes, dict) and all(is_sha256(v) for v in hashes.values())):
         _fail(origin, "dataset.sha256 must be an object of 64-hex-digit hashes")

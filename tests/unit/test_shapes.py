@@ -91,3 +91,48 @@ def test_train_help_states_the_hidden_flag_and_its_limits(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--hidden W[,W...]" in text and "256,64" in text and "1 to 8 layers of 1 to 1024 units" in text
+
+
+def _manifest(**extra):
+    from edgemnist.manifest import SCHEMA, tensor_info
+
+    return {
+        "schema": SCHEMA,
+        "format": "tflite",
+        "quantization": "int8",
+        "artifact": {"file": "model.int8.tflite", "sha256": "a" * 64},
+        "input": tensor_info("pixels", (-1, 784), "float32"),
+        "output": tensor_info("probabilities", (-1, 10), "float32"),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        ({"layers": [784]}, "layers must be"),
+        ({"layers": [784, 0, 10]}, "layers must be"),
+        ({"dataset": {"name": 3, "mnist": False}}, "dataset must be"),
+        ({"dataset": {"name": "x", "mnist": False, "gate_reference": 1.5}}, "gate_reference"),
+        ({"dataset": {"name": "x", "mnist": False, "classes": True}}, "dataset.classes"),
+        ({"dataset": {"name": "x", "mnist": False, "sha256": {"test_labels": "nope"}}}, "dataset.sha256"),
+    ],
+)
+def test_a_manifest_with_bad_shape_or_dataset_facts_is_refused(extra, words):
+    from edgemnist.errors import ManifestError
+    from edgemnist.manifest import validate
+
+    validate(_manifest(layers=[784, 256, 64, 10]), origin="m.json")
+    with pytest.raises(ManifestError, match=words):
+        validate(_manifest(**extra), origin="m.json")
+
+
+def test_the_gate_reference_is_the_essays_on_mnist_and_the_float_models_elsewhere():
+    from edgemnist.evaluate import gate_reference
+
+    assert gate_reference(None) == (spec.REFERENCE_ACCURACY, "MNIST")
+    assert gate_reference({"dataset": {"name": "MNIST", "mnist": True}}) == (spec.REFERENCE_ACCURACY, "MNIST")
+    other = {"dataset": {"name": "fashion-mnist", "mnist": False, "gate_reference": 0.8727}}
+    assert gate_reference(other) == (0.8727, "fashion-mnist")
+    hostile = {"dataset": {"name": "x\x1b[2J", "mnist": False, "gate_reference": 0.5}}
+    assert "\x1b" not in gate_reference(hostile)[1]
