@@ -204,10 +204,8 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
 
     source = prepare(model_path, data_dir=args.data_dir)
     floor = spec.accuracy_floor(args.tolerance, source.gate_reference)
-    print(
-        f"{model_path}: {spec.describe_shape(source.widths)} on {source.data.name}, Keras test accuracy "
-        f"{source.accuracy:.2%}, sha256 {source.sha256[:12]}"
-    )
+    print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}")
+    print(f"network: {spec.describe_shape(source.widths)}, {source.data.num_classes} classes of {source.data.name}")
     gate = spec.gate_text(source.gate_reference, args.tolerance, source.data.name)
     print(f"gate: accuracy at least {floor:.2%} = {gate}")
     for note in skipped:

@@ -57,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     result, floor = trained.result, trained.floor
     status = "PASS" if trained.passed else "FAIL"
     print(
-        f"{trained.path}: {spec.describe_shape(trained.manifest['layers'])} on {data.name}, test accuracy "
-        f"{result.test_accuracy:.2%} (loss {result.test_loss:.4f}), trained in {result.seconds:.1f} s, "
-        f"sha256 {trained.manifest['artifact']['sha256'][:12]}"
+        f"{trained.path}: test accuracy {result.test_accuracy:.2%} (loss {result.test_loss:.4f}), "
+        f"trained in {result.seconds:.1f} s, sha256 {trained.manifest['artifact']['sha256'][:12]}"
     )
+    print(f"network: {spec.describe_shape(trained.manifest['layers'])}, {data.num_classes} classes of {data.name}")
     reference = trained.manifest["verification"]["reference_accuracy"]
     gate = spec.gate_text(reference, args.tolerance, data.name)
     print(f"{status}: gate {floor:.2%} = {gate}" + ("" if data.is_mnist else " (its exports are held to it)"))

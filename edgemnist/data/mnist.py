@@ -117,7 +117,7 @@ def read_set(directory: Path, keys=tuple(FILES)) -> tuple[dict[str, np.ndarray],
     paths = {k: find(directory, FILES[k]) for k in keys}
     if all(paths.values()):
         payloads = {k: read_payload(p, FILES[k]) for k, p in paths.items()}
-        parsed = {k: parse_any(payloads[k], FILES[k], origin=str(paths[k])) for k in keys}
+        parsed = {k: _parse(payloads[k], k, paths[k]) for k in keys}
         digests = {k: d for k, (_, d) in parsed.items()}
         ours = [k for k in keys if digests[k] == FILES[k].sha256]
         if ours and len(ours) < len(keys):  # some files MNIST's, some not: the strict parse says which differs
@@ -133,6 +133,16 @@ def read_set(directory: Path, keys=tuple(FILES)) -> tuple[dict[str, np.ndarray],
         digests = {k: FILES[k].sha256 for k in keys}  # read_npz verified each array as that file
         return {k: arrays[k] for k in keys}, digests, True
     raise DataError(missing_text(directory, keys))
+
+
+def _parse(payload: bytes, key: str, path: Path) -> tuple[np.ndarray, str]:
+    """``parse_any``; a file that does not parse is described against the MNIST file of its name (what it
+    states and what that file has), the one set whose sizes are known."""
+    try:
+        return parse_any(payload, FILES[key], origin=str(path))
+    except DataError:
+        parse_idx(payload, FILES[key], origin=str(path))  # raises, naming the dimensions MNIST's file has
+        raise
 
 
 def _check_foreign(arrays: dict[str, np.ndarray], paths: dict[str, Path]) -> None:
