@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from edgemnist import spec
 from edgemnist.cli import main
@@ -113,15 +114,13 @@ def test_the_c_kernel_refuses_a_shape_it_cannot_run_in_one_line(deep, data_dir, 
     assert not (deep / "edgemnist_model.c").exists()
 
 
-def test_fashion_mnist_trains_and_its_int8_export_is_gated_on_its_own_float_model(
-    toolchain, tmp_path, data_dir, capsys
-):
+@requires(FASHION)
+def test_fashion_mnist_trains_and_its_int8_export_is_gated_on_its_own_float_model(tmp_path, data_dir, capsys):
     """Another dataset end to end: trained (its class count from its labels), exported to int8 TFLite and gated
     within the tolerance of its own float model's accuracy, which the model's manifest records; evaluated
     against its own test set, and refused against MNIST's."""
     from edgemnist.predictor import Predictor
 
-    toolchain(FASHION)
     out = tmp_path / "fashion"
     assert main(["train", "--hidden", "64", "--epochs", "1", "--data-dir", FASHION, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
