@@ -25,6 +25,7 @@ supported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
@@ -55,25 +56,60 @@ INT32_PER_LINE = 8
 SHIFTS_PER_LINE = 24
 
 
+def _place_int8(r: int, t: int) -> tuple[int, int]:
+    return 4 * r + t, 0
+
+
+def _place_int4(r: int, t: int) -> tuple[int, int]:
+    return 4 * (r // 2) + r % 2 + 2 * (t // 2), t % 2
+
+
+def _place_int2(r: int, t: int) -> tuple[int, int]:
+    return r % 2 + 2 * (t // 2), t % 2 + 2 * (r // 2)
+
+
 @dataclass(frozen=True)
 class Codec:
-    """How a layer's weights are stored: the C element type, the value range, and the packing.
+    """How a layer's weights are stored: the C element type, the weight range, and the packing.
 
-    ``int8-grouped4``: the inputs are padded with zero columns to a multiple of ``input_run``; rows are taken
-    ``rows_per_group`` at a time (missing rows of the last group are zero); within a group, for each run of four
-    inputs j, 16 bytes: row 0's inputs 4j..4j+3, row 1's, row 2's, row 3's. The fast paths take the first
-    ``simd_inputs`` * (inputs // ``simd_inputs``) inputs, a plain loop the rest.
+    Every codec groups alike: the inputs are padded with zero columns to a multiple of ``input_run`` (4); rows
+    are taken ``rows_per_group`` (4) at a time (missing rows of the last group are zero); a group is a run of
+    blocks, one per four inputs j, each block the 16 weights of rows 0..3 at inputs 4j..4j+3 in
+    ``2 * bits`` bytes. Within a block, weight (row r, input 4j+t) is the ``bits``-wide two's-complement field
+    ``field`` of byte ``byte`` (``(byte, field) = place(r, t)``; field k is bits k*bits .. k*bits+bits-1):
+
+    - ``int8-grouped4``: byte 4r + t (row 0's four inputs, row 1's, row 2's, row 3's);
+    - ``int4-grouped4`` (two weights a byte): byte 4(r/2) + r%2 + 2(t/2), nibble t%2, so a 32-bit word holds two
+      rows and ``(word << 4) & 0xF0F0F0F0`` / ``word & 0xF0F0F0F0`` put 16 times the weights of inputs 0, 2 / 1, 3
+      of each row in the bytes SXTB16 takes;
+    - ``int2-grouped4`` (four weights a byte): byte r%2 + 2(t/2), field t%2 + 2(r/2), so the block is one word
+      and ``(word << (6 - 2k)) & 0xC0C0C0C0`` gives 64 times field k of every byte.
+
+    The fast paths take the first ``simd_inputs`` * (inputs // ``simd_inputs``) inputs, a plain loop the rest.
+    ``lo``..``hi`` is the weight range, ``store_lo``..``store_hi`` the range of the stored C values.
     """
 
     name: str
+    bits: int
     ctype: str
-    bytes_per_value: int
     lo: int
     hi: int
-    rows_per_group: int
-    input_run: int
-    simd_inputs: int
+    store_lo: int
+    store_hi: int
     per_line: int
+    place: Callable[[int, int], tuple[int, int]]
+    rows_per_group: int = 4
+    input_run: int = 4
+    simd_inputs: int = 16
+
+    @property
+    def values_per_byte(self) -> int:
+        return 8 // self.bits
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes of one block (four rows, four inputs)."""
+        return 2 * self.bits
 
     def groups(self, rows: int) -> int:
         return -(-rows // self.rows_per_group)
@@ -82,21 +118,47 @@ class Codec:
         return -(-inputs // self.input_run) * self.input_run
 
     def packed_len(self, rows: int, inputs: int) -> int:
-        return self.groups(rows) * self.rows_per_group * self.padded_inputs(inputs)
+        """C array elements (bytes) of a (rows, inputs) layer."""
+        return self.groups(rows) * self.rows_per_group * self.padded_inputs(inputs) // self.values_per_byte
+
+    def _order(self) -> tuple[np.ndarray, np.ndarray]:
+        """For the 16 weights of a block in (r, t) order: their byte and their bit offset."""
+        spots = [self.place(r, t) for r in range(4) for t in range(4)]
+        return np.array([b for b, _ in spots]), np.array([f * self.bits for _, f in spots])
+
+    def _blocks(self, packed: np.ndarray, rows: int, n: int) -> np.ndarray:
+        """The packed values as (groups, blocks, 4 rows, 4 inputs) weights."""
+        g, pn = self.groups(rows), self.padded_inputs(n)
+        raw = np.asarray(packed).astype(np.int64).reshape(g, pn // 4, self.block_bytes) & 0xFF
+        byte, shift = self._order()
+        mask, sign = (1 << self.bits) - 1, 1 << (self.bits - 1)
+        vals = ((raw[:, :, byte] >> shift) & mask ^ sign) - sign
+        return vals.reshape(g, pn // 4, 4, 4)
 
     def pack(self, w: np.ndarray) -> np.ndarray:
-        """(rows, inputs) int8 -> the C layout (zero rows and zero columns pad it)."""
+        """(rows, inputs) weights in ``lo``..``hi`` -> the C layout (zero rows and zero columns pad it)."""
+        w = np.asarray(w)
+        if w.size and (int(w.min()) < self.lo or int(w.max()) > self.hi):
+            raise ValueError(f"{self.name} holds weights from {self.lo} to {self.hi}")
         rows, n = w.shape
         g, r, pn = self.groups(rows), self.rows_per_group, self.padded_inputs(n)
-        padded = np.zeros((g * r, pn), np.int8)
+        padded = np.zeros((g * r, pn), np.int64)
         padded[:rows, :n] = w
-        # (g, r, j, k) -> (g, j, r, k)
-        return padded.reshape(g, r, pn // 4, 4).transpose(0, 2, 1, 3).reshape(-1).copy()
+        blocks = padded.reshape(g, r, pn // 4, 4).transpose(0, 2, 1, 3).reshape(g, pn // 4, 16)
+        byte, shift = self._order()
+        out = np.zeros((g, pn // 4, self.block_bytes), np.int64)
+        for k in range(16):
+            out[:, :, byte[k]] |= (blocks[:, :, k] & ((1 << self.bits) - 1)) << shift[k]
+        out = out.reshape(-1)
+        if self.bits == 8:
+            return ((out ^ 0x80) - 0x80).astype(np.int8)
+        return out.astype(np.uint8)
 
     def unpack_padded(self, packed: np.ndarray, rows: int, n: int) -> np.ndarray:
         """The packed values back as (groups * rows_per_group, padded inputs): the padding included."""
         g, r, pn = self.groups(rows), self.rows_per_group, self.padded_inputs(n)
-        return np.asarray(packed, np.int8).reshape(g, pn // 4, r, 4).transpose(0, 2, 1, 3).reshape(g * r, pn)
+        vals = self._blocks(packed, rows, n)
+        return vals.transpose(0, 2, 1, 3).reshape(g * r, pn).astype(np.int8)
 
     def unpack(self, packed: np.ndarray, rows: int, n: int) -> np.ndarray:
         return self.unpack_padded(packed, rows, n)[:rows, :n]
@@ -106,19 +168,15 @@ class Codec:
         return not full[rows:].any() and not full[:, n:].any()
 
 
-INT8_GROUPED4 = Codec(
-    name="int8-grouped4",
-    ctype="int8_t",
-    bytes_per_value=1,
-    lo=INT8[0],
-    hi=INT8[1],
-    rows_per_group=4,
-    input_run=4,
-    simd_inputs=16,
-    per_line=24,
-)
+INT8_GROUPED4 = Codec("int8-grouped4", 8, "int8_t", *INT8, *INT8, per_line=24, place=_place_int8)
+#: Signed nibbles, two weights a byte (the 4-bit levels -7..7).
+INT4_GROUPED4 = Codec("int4-grouped4", 4, "uint8_t", -8, 7, 0, 255, per_line=24, place=_place_int4)
+#: Signed 2-bit fields, four weights a byte (the 2-bit levels -2..1).
+INT2_GROUPED4 = Codec("int2-grouped4", 2, "uint8_t", -2, 1, 0, 255, per_line=24, place=_place_int2)
 #: Every weight codec by name.
-CODECS = {c.name: c for c in (INT8_GROUPED4,)}
+CODECS = {c.name: c for c in (INT8_GROUPED4, INT4_GROUPED4, INT2_GROUPED4)}
+#: Every weight codec by its width in bits.
+CODECS_BY_BITS = {c.bits: c for c in CODECS.values()}
 
 
 @dataclass(frozen=True)
@@ -208,7 +266,7 @@ class LayerShape:
     @property
     def stride(self) -> int:
         """Bytes of one group of rows in the weight array."""
-        return self.codec.rows_per_group * self.codec.padded_inputs(self.inputs) * self.codec.bytes_per_value
+        return self.codec.rows_per_group * self.codec.padded_inputs(self.inputs) // self.codec.values_per_byte
 
     @property
     def macs(self) -> int:
@@ -216,7 +274,7 @@ class LayerShape:
 
     def weights(self) -> Array:
         c = self.codec
-        return Array(f"w{self.index}", f"em_w{self.index}", c.ctype, self.weight_len, c.lo, c.hi, c.per_line)
+        return Array(f"w{self.index}", f"em_w{self.index}", c.ctype, self.weight_len, c.store_lo, c.store_hi, c.per_line)
 
     def biases(self) -> Array:
         return Array(f"b{self.index}", f"em_b{self.index}", "int32_t", self.padded_rows, *INT32, INT32_PER_LINE)
@@ -233,7 +291,7 @@ class LayerShape:
     @property
     def const_bytes(self) -> int:
         """Flash bytes of the layer's arrays (weights, int32 biases, int32 multipliers, one byte per shift)."""
-        return self.weight_len * self.codec.bytes_per_value + 4 * self.padded_rows + 5 * self.rows
+        return self.weight_len + 4 * self.padded_rows + 5 * self.rows
 
 
 @dataclass(frozen=True)
@@ -244,13 +302,20 @@ class Layout:
     shifts: ShiftMode = RIGHT_SHIFTS
 
     @classmethod
-    def of_widths(cls, widths, *, left_shifts: bool = False, codec: Codec = INT8_GROUPED4) -> Layout:
+    def of_widths(cls, widths, *, left_shifts: bool = False, codecs=None, hidden: Codec = INT8_GROUPED4) -> Layout:
         """The layout of a ``widths[0] -> widths[1] -> ... -> widths[-1]`` stack: ReLU on every layer but the
-        last (which feeds the softmax), every layer stored by ``codec``."""
+        last (which feeds the softmax); layer i stored by ``codecs[i]`` if given, else the hidden layers by
+        ``hidden`` and the last by int8."""
         widths = [int(w) for w in widths]
         n = len(widths) - 1
+        if codecs is None:
+            codecs = [hidden] * (n - 1) + [INT8_GROUPED4]
+        codecs = list(codecs)
+        if len(codecs) != n:
+            raise ValueError(f"{len(codecs)} codecs for {n} layers")
         layers = tuple(
-            LayerShape(index=i + 1, rows=widths[i + 1], inputs=widths[i], relu=i < n - 1, codec=codec) for i in range(n)
+            LayerShape(index=i + 1, rows=widths[i + 1], inputs=widths[i], relu=i < n - 1, codec=codecs[i])
+            for i in range(n)
         )
         return cls(layers, shift_mode(left_shifts))
 
@@ -307,6 +372,8 @@ class Layout:
                 )
             if layer.macs > allowlist.MAX_TENSOR_ELEMENTS:
                 out.append(f"layer {layer.index} has more than {allowlist.MAX_TENSOR_ELEMENTS} weights")
+            if layer is self.layers[-1] and layer.codec is not INT8_GROUPED4:
+                out.append(f"the last layer is stored as {layer.codec.name}; the layer feeding the softmax stays int8")
             if layer.relu != (layer is not self.layers[-1]):
                 out.append(f"layer {layer.index} {'fuses' if layer.relu else 'lacks'} ReLU")
         if self.macs > MAX_WEIGHTS:
@@ -341,6 +408,9 @@ class Layout:
                     f"w{i}_len": layer.weight_len,
                     f"b{i}_len": layer.padded_rows,
                     f"fc{i}_act_max": INT8[1],
+                    f"bits{i}": layer.codec.bits,
+                    f"w{i}_type": layer.codec.ctype,
+                    f"codec{i}": layer.codec.name,
                 }
             )
             if not layer.relu:  # TFLM CalculateActivationRangeQuantized with no activation: the int8 range
@@ -391,6 +461,9 @@ def fields(depth: int) -> dict[str, Field]:
     )
     for i in range(1, depth + 1):
         out.update(f(f"{k}{i}", _UINT, "int") for k in ("rows", "inputs", "groups", "words", "tail", "stride"))
+        out.update([f(f"bits{i}", "|".join(str(b) for b in CODECS_BY_BITS), "int")])
+        out.update([f(f"w{i}_type", "|".join(sorted({re.escape(c.ctype) for c in CODECS.values()})), "text")])
+        out.update([f(f"codec{i}", "|".join(re.escape(c) for c in CODECS), "text")])
         out.update(f(f"{a}{i}_len", _UINT, "int") for a in "wb")
         out.update(f(f"fc{i}_{k}", _SINT, "int") for k in ("out_zp", "act_min", "act_max"))
         out.update(f(f"{a}{i}", _ARRAY, "array") for a in "wbms")

@@ -150,7 +150,8 @@ def _check_values(v: dict[str, str], depth: int, origin: str) -> tuple[dict, Lay
     widths = [n["n_in"]] + [n[f"rows{i}"] for i in range(1, depth + 1)]
     if n["n_out"] != widths[-1] or any(n[f"inputs{i}"] != widths[i - 1] for i in range(1, depth + 1)):
         raise bad("its layer sizes do not chain from its input size to its output size")
-    shape = Layout.of_widths(widths, left_shifts=bool(n["left_shifts"]))
+    codecs = [layout.CODECS_BY_BITS[n[f"bits{i}"]] for i in range(1, depth + 1)]
+    shape = Layout.of_widths(widths, left_shifts=bool(n["left_shifts"]), codecs=codecs)
     problems = shape.problems()
     if problems:
         raise bad(problems[0])

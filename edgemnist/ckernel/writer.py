@@ -18,7 +18,7 @@ from edgemnist import __version__
 from edgemnist.ckernel import layout, quant
 from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME, Layout
 from edgemnist.ckernel.model import Dense, Model
-from edgemnist.errors import ArtifactError
+from edgemnist.errors import ArtifactError, ConfigError
 
 __all__ = ["HEADER_NAME", "SOURCE_NAME", "constants", "layout_of", "render", "tools"]
 
@@ -76,21 +76,36 @@ def _requant(d: Dense, origin: str) -> tuple[list[int], list[int]]:
     return mults, shifts
 
 
-def layout_of(model: Model, *, left_shifts: bool = False) -> Layout:
-    """The layout of ``model``'s pair; ArtifactError saying what the C kernel supports when it cannot hold it."""
-    out = Layout.of_widths(model.widths, left_shifts=left_shifts)
+def layout_of(model: Model, *, left_shifts: bool = False, weight_bits: int = 8) -> Layout:
+    """The layout of ``model``'s pair, its hidden layers stored ``weight_bits`` wide (the last layer int8);
+    ArtifactError saying what the C kernel supports when it cannot hold it, or when a hidden layer's weights
+    (read from the artifact) do not fit the codec."""
+    if weight_bits not in layout.CODECS_BY_BITS:
+        raise ConfigError(f"weight bits must be one of {sorted(layout.CODECS_BY_BITS)}, got {weight_bits!r}")
+    codec = layout.CODECS_BY_BITS[weight_bits]
+    out = Layout.of_widths(model.widths, left_shifts=left_shifts, hidden=codec)
     problems = out.problems()
     if problems:
         raise ArtifactError(f"{model.source_name}: the C kernel cannot hold a {out.describe()} MLP: {problems[0]}")
+    for d, spec in zip(model.layers, out.layers, strict=True):
+        w = np.asarray(d.weights, np.int32)
+        c = spec.codec
+        if w.size and (int(w.min()) < c.lo or int(w.max()) > c.hi):
+            levels = max(len(np.unique(row)) for row in w)
+            raise ArtifactError(
+                f"{model.source_name}: layer {spec.index}'s weights run from {int(w.min())} to {int(w.max())} "
+                f"(up to {levels} values a channel); {weight_bits}-bit weights ({c.name}) hold {c.lo} to {c.hi}: "
+                f"export the source with --weight-bits {weight_bits}"
+            )
     return out
 
 
-def constants(model: Model, *, general_shifts: bool = False) -> dict:
+def constants(model: Model, *, general_shifts: bool = False, weight_bits: int = 8) -> dict:
     """Every value the C holds, by template placeholder. ``general_shifts`` keeps TFLM's signed shifts and the
     left-shift step even when no channel needs it (a test of that code path)."""
     origin = model.source_name
     layers = model.layers
-    shape = layout_of(model)  # the shape is checked before anything is computed
+    shape = layout_of(model, weight_bits=weight_bits)  # the shape is checked before anything is computed
     requant = [_requant(d, origin) for d in layers]
     for prev, d in zip(layers, layers[1:], strict=False):
         if d.input_zero_point != prev.output_zero_point or d.input_scale != prev.output_scale:
@@ -123,9 +138,12 @@ def constants(model: Model, *, general_shifts: bool = False) -> dict:
     return values
 
 
-def render(model: Model, *, source: str | Path | None = None, general_shifts: bool = False) -> dict[str, str]:
-    """{``edgemnist_model.c``: text, ``edgemnist_model.h``: text} for ``model`` (read from ``source``)."""
-    values = constants(model, general_shifts=general_shifts)
+def render(
+    model: Model, *, source: str | Path | None = None, general_shifts: bool = False, weight_bits: int = 8
+) -> dict[str, str]:
+    """{``edgemnist_model.c``: text, ``edgemnist_model.h``: text} for ``model`` (read from ``source``), the hidden
+    layers' weights stored ``weight_bits`` wide (8, 4 or 2; the last layer int8)."""
+    values = constants(model, general_shifts=general_shifts, weight_bits=weight_bits)
     values.update(
         version=_safe(__version__),
         source_name=_safe(model.source_name),

@@ -50,8 +50,14 @@ WIDTHS = [
 ]
 
 
-def random_model(seed: int) -> Model:
+#: The low-bit cases: (seed, hidden weight bits) over every width (with left and right shifts both).
+LOW_BIT = [(seed, bits) for bits in (4, 2) for seed in range(len(WIDTHS))]
+
+
+def random_model(seed: int, bits: int = 8) -> Model:
+    """A random model; with ``bits`` 4 or 2 its hidden layers' weights span that codec's whole range."""
     rng = np.random.default_rng(seed)
+    codec = layout.CODECS_BY_BITS[bits]
     widths = WIDTHS[seed % len(WIDTHS)]
     # Effective per-channel multipliers s_in * s_w / s_out from ~1e-4 to ~4 (some shift left) on odd seeds,
     # below one (no left shift anywhere) on even seeds.
@@ -63,7 +69,9 @@ def random_model(seed: int) -> Model:
         n, rows, last = widths[i], widths[i + 1], i == len(widths) - 2
         layers.append(
             Dense(
-                weights=rng.integers(-127, 128, (rows, n), dtype=np.int8),
+                weights=rng.integers(-127, 128, (rows, n), dtype=np.int8)
+                if last
+                else rng.integers(max(codec.lo, -127), codec.hi + 1, (rows, n), dtype=np.int8),
                 bias=rng.integers(-(1 << 18), 1 << 18, rows).astype(np.int32),
                 weight_scales=tuple(f32(scales[i + 1] / scales[i] * 10 ** rng.uniform(-4, top)) for _ in range(rows)),
                 input_scale=scales[i],
@@ -79,7 +87,7 @@ def random_model(seed: int) -> Model:
         softmax_input_scale=scales[-1],
         output_scale=1 / 256,
         output_zero_point=-128,
-        source_name=f"random-{seed}.tflite",
+        source_name=f"random-{seed}-w{bits}.tflite",
         source_sha256=f"{seed:064x}",
         source_bytes=0,
     )
@@ -103,11 +111,14 @@ def reference_scores(model: Model, pixels: np.ndarray) -> np.ndarray:
     return np.array(out, np.int8)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path):
+CASES = [(seed, 8) for seed in SEEDS] + LOW_BIT
+
+
+@pytest.mark.parametrize("seed,bits", CASES, ids=[f"{s}-w{b}" for s, b in CASES])
+def test_random_models_match_the_python_transcription_of_tflm(seed, bits, tmp_path):
     requires("cc")
-    model = random_model(seed)
-    for name, text in writer.render(model).items():
+    model = random_model(seed, bits)
+    for name, text in writer.render(model, weight_bits=bits).items():
         (tmp_path / name).write_text(text)
     n_in = model.widths[0]
     rng = np.random.default_rng(1000 + seed)
@@ -129,14 +140,17 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path):
     assert np.array_equal(ubsan.run(pixels)[0], expected)
 
 
+FIRMWARE_CASES = [(seed, 8) for seed in SEEDS[: len(WIDTHS)]] + LOW_BIT
+
+
 @pytest.mark.parametrize("target,path", FIRMWARE_PATHS, ids=[f"{t}-{p}" for t, p in FIRMWARE_PATHS])
-@pytest.mark.parametrize("seed", SEEDS[: len(WIDTHS)])
-def test_random_models_on_every_firmware_path(seed, target, path, tmp_path):
-    """The SMLAD assembly (and every other firmware path) on other widths and depths: no run of 16 inputs, 1 and 3
-    runs, tails of 1 to 15 inputs, 1 to 8 layers."""
+@pytest.mark.parametrize("seed,bits", FIRMWARE_CASES, ids=[f"{s}-w{b}" for s, b in FIRMWARE_CASES])
+def test_random_models_on_every_firmware_path(seed, bits, target, path, tmp_path):
+    """The SMLAD assembly and the low-bit unpack-and-SMLAD loops (and every other firmware path) on other widths
+    and depths: no run of 16 inputs, 1 and 3 runs, tails of 1 to 15 inputs, 1 to 8 layers."""
     requires(target)
-    model = random_model(seed)
-    for name, text in writer.render(model).items():
+    model = random_model(seed, bits)
+    for name, text in writer.render(model, weight_bits=bits).items():
         (tmp_path / name).write_text(text)
     pixels = np.random.default_rng(seed).integers(0, 256, (30, n_in(model))).astype(np.uint8)
     run = emulate.run(target, tmp_path / layout.SOURCE_NAME, pixels, path)
@@ -145,12 +159,12 @@ def test_random_models_on_every_firmware_path(seed, target, path, tmp_path):
     )
 
 
-@pytest.mark.parametrize("seed", SEEDS[: len(WIDTHS)])
-def test_random_models_on_the_wasm_simd_path(seed, tmp_path):
-    """The wasm dot products on other widths and depths."""
+@pytest.mark.parametrize("seed,bits", FIRMWARE_CASES, ids=[f"{s}-w{b}" for s, b in FIRMWARE_CASES])
+def test_random_models_on_the_wasm_simd_path(seed, bits, tmp_path):
+    """The wasm dot products (and the low-bit layers' plain loops on wasm) on other widths and depths."""
     requires("wasm32", "wasmtime")
-    model = random_model(seed)
-    for name, text in writer.render(model).items():
+    model = random_model(seed, bits)
+    for name, text in writer.render(model, weight_bits=bits).items():
         (tmp_path / name).write_text(text)
     pixels = np.random.default_rng(seed).integers(0, 256, (30, n_in(model))).astype(np.uint8)
     scores, _, name = run_wasm(compile.build("wasm32", tmp_path / layout.SOURCE_NAME, path="simd").file, pixels)
@@ -166,6 +180,20 @@ def test_the_random_models_give_graded_scores_not_only_saturated_ones(tmp_path):
         s = reference_scores(model, pixels)
         graded += int(((s > -128) & (s < 127)).sum())
     assert graded > 50
+
+
+def test_the_low_bit_random_models_span_their_codecs():
+    """Every level of each codec occurs in the hidden layers (-8 and -2 included), and the last layer stays int8."""
+    for bits in (4, 2):
+        codec = layout.CODECS_BY_BITS[bits]
+        seen = set()
+        for seed, b in LOW_BIT:
+            if b == bits:
+                model = random_model(seed, bits)
+                for d in model.layers[:-1]:
+                    seen |= set(np.unique(d.weights).tolist())
+                assert int(np.abs(model.layers[-1].weights).max()) > codec.hi
+        assert seen == set(range(codec.lo, codec.hi + 1))
 
 
 def test_the_random_models_reach_the_branches_they_are_for():
