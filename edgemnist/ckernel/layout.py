@@ -274,7 +274,8 @@ class LayerShape:
 
     def weights(self) -> Array:
         c = self.codec
-        return Array(f"w{self.index}", f"em_w{self.index}", c.ctype, self.weight_len, c.store_lo, c.store_hi, c.per_line)
+        i = self.index
+        return Array(f"w{i}", f"em_w{i}", c.ctype, self.weight_len, c.store_lo, c.store_hi, c.per_line)
 
     def biases(self) -> Array:
         return Array(f"b{self.index}", f"em_b{self.index}", "int32_t", self.padded_rows, *INT32, INT32_PER_LINE)

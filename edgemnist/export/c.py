@@ -37,7 +37,7 @@ from edgemnist.build.compile import build, header_path, read_pair
 from edgemnist.build.host import HostKernel
 from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME
 from edgemnist.ckernel.model import read_model
-from edgemnist.ckernel.reader import read_header
+from edgemnist.ckernel.reader import check_pair, read_header
 from edgemnist.ckernel.writer import render, tools
 from edgemnist.errors import ConfigError, EdgemnistError
 from edgemnist.export.base import Exporter, ExportJob, ExportResult, io_problems
@@ -67,8 +67,20 @@ def describe(
 
     c_path = Path(c_path)
     h_path = Path(header) if header is not None else header_path(c_path)
-    _, h_text = read_pair(c_path, h_path)
+    c_text, h_text = read_pair(c_path, h_path)
     h = read_header(h_text.decode("utf-8", "replace"), str(h_path))
+    values = check_pair(c_text, h_text, str(c_path), str(h_path))
+    layers = [
+        {
+            "layer": i,
+            "rows": int(values[f"rows{i}"]),
+            "inputs": int(values[f"inputs{i}"]),
+            "codec": values[f"codec{i}"],
+            "weight_bits": int(values[f"bits{i}"]),
+            "weight_bytes": int(values[f"w{i}_len"]),
+        }
+        for i in range(1, int(values["n_layers"]) + 1)
+    ]
     return {
         "input": tensor_info(
             spec.INPUT_NAME,
@@ -84,7 +96,11 @@ def describe(
             h["EDGEMNIST_OUTPUT_SCALE"],
             h["EDGEMNIST_OUTPUT_ZERO_POINT"],
         ),
-        "graph": {"ops": ["FULLY_CONNECTED", "SOFTMAX"], "weights": ["int8"], "activations": ["int8"]},
+        "graph": {
+            "ops": ["FULLY_CONNECTED", "SOFTMAX"],
+            "weights": sorted({layer["codec"].split("-")[0] for layer in layers}),
+            "activations": ["int8"],
+        },
         "c": {
             "api": f"int edgemnist_predict(const uint8_t pixels[{h['EDGEMNIST_INPUT_SIZE']}], "
             f"int8_t scores[{h['EDGEMNIST_OUTPUT_SIZE']}])",
@@ -92,6 +108,7 @@ def describe(
             "source": {"file": h["EDGEMNIST_SOURCE_NAME"], "sha256": h["EDGEMNIST_SOURCE_SHA256"]},
             "generator": h["EDGEMNIST_GENERATOR"],
             "paths": list(PATHS),
+            "layers": layers,
             "constants_bytes": h["EDGEMNIST_CONST_BYTES"],
             "model_bytes": h["EDGEMNIST_CONST_BYTES"],  # the model size: the const arrays in flash, not the C text
             "activation_bytes": h["EDGEMNIST_ACTIVATION_BYTES"],
@@ -116,6 +133,16 @@ def preprocess_facts(source: Path, header: Path) -> dict[str, Any]:
         "max_height": h,
         "return_codes": dict(preprocess.RETURN_CODES),
     }
+
+
+def codec_problems(facts: dict[str, Any], bits: int) -> list[str]:
+    """How the pair's codecs differ from ``bits``-bit hidden layers and an int8 last layer."""
+    layers = facts["c"]["layers"]
+    want = [bits] * (len(layers) - 1) + [8]
+    got = [layer["weight_bits"] for layer in layers]
+    if got != want:
+        return [f"the C stores its layers' weights {got} bits wide, expected {want}"]
+    return []
 
 
 def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
@@ -249,14 +276,14 @@ class CExporter(Exporter):
     """int8 .tflite -> edgemnist_model.c + edgemnist_model.h; ``measure`` compiles and runs them (module doc)."""
 
     def requires(self, config: ExportConfig) -> ExportConfig | None:
-        return ExportConfig("tflite", "int8", "int8")
+        return ExportConfig("tflite", "int8", "int8", weight_bits=config.weight_bits)
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME, *preprocess.FILES)
 
     def export(self, job: ExportJob) -> None:
         tflite = _tflite(job)
-        pair = render(read_model(tflite), source=tflite)
+        pair = render(read_model(tflite), source=tflite, weight_bits=job.config.weight_bits)
         atomic_write_text(job.files.companion(HEADER_NAME), pair[HEADER_NAME])
         for name, text in preprocess.texts().items():
             atomic_write_text(job.files.companion(name), text)
@@ -265,10 +292,13 @@ class CExporter(Exporter):
     def describe(self, job: ExportJob) -> dict[str, Any]:
         facts = describe(job.files.path, job.files.companion(HEADER_NAME), _pp(job))
         facts["tools"] = tools()
+        source_weights = (job.input.manifest.get("weights") if job.input is not None else None) or None
+        if job.config.low_bit and isinstance(source_weights, dict):  # the .tflite's recipe and stored levels
+            facts["weights"] = source_weights
         return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        problems = check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io) + codec_problems(facts, job.config.weight_bits)
         try:
             preprocess.verified_texts(*_pp(job))
         except EdgemnistError as exc:

@@ -27,7 +27,7 @@ _CALIBRATED_MODES = ("int8",)
 WEIGHT_BITS = (8, 4, 2)
 DEFAULT_WEIGHT_BITS = 8
 #: The (format, mode) pairs that take fewer than 8 weight bits: int8 containers every runtime of the format runs.
-LOW_BIT_MODES = (("tflite", "int8"), ("onnx", "int8"), ("micro", "int8"))
+LOW_BIT_MODES = (("tflite", "int8"), ("onnx", "int8"), ("micro", "int8"), ("c", "int8"), ("web", "int8"))
 #: The formats that store the low-bit weights packed (two INT4 or four INT2 per byte) with ``packed=True``.
 PACKED_FORMATS = ("tflite",)
 

@@ -37,7 +37,7 @@ class WebExporter(Exporter):
     """C kernel -> the static web folder; ``measure`` compares every wasm byte with the host C."""
 
     def requires(self, config: ExportConfig) -> ExportConfig | None:
-        return ExportConfig("c")
+        return ExportConfig("c", weight_bits=config.weight_bits)
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (SCALAR, *_web().PAGE_FILES)

@@ -149,6 +149,8 @@ def test_format_all_keeps_8_bits_unless_asked():
         ("tflite", "int8", "float", True),
         ("onnx", "int8", "float", False),
         ("micro", "int8", "int8", False),
+        ("c", "int8", "int8", False),
+        ("web", "int8", "int8", False),
     ]
 
 
@@ -158,8 +160,6 @@ def test_format_all_keeps_8_bits_unless_asked():
         (["--weight-bits", "3"], "--weight-bits must be 8, 4 or 2, got 3"),
         (["--weight-bits", "4", "--quantize", "float16"], "needs an int8 mode, not tflite float16"),
         (["--format", "onnx", "--quantize", "dynamic", "--weight-bits", "2"], "not onnx dynamic"),
-        (["--format", "c", "--weight-bits", "4"], "--format c supports --weight-bits 8 only"),
-        (["--format", "web", "--weight-bits", "2"], "--format web supports --weight-bits 8 only"),
         (["--packed"], "--packed needs --weight-bits 4 or 2"),
         (["--format", "micro", "--weight-bits", "4", "--packed"], "not micro with 4-bit weights"),
         (["--weight-bits", "four"], "invalid int value"),

@@ -221,3 +221,115 @@ def test_other_graphs_are_refused_saying_what_is_supported():
         model_of(facts_of((784,) + (16,) * 8 + (10,)))
     with pytest.raises(ArtifactError, match="every layer but the last must fuse RELU"):
         model_of(facts_of((784, 32, 10), relu_last=True))
+
+
+LOW_BIT = [layout.INT4_GROUPED4, layout.INT2_GROUPED4]
+
+
+def low_bit_model(rng: np.random.Generator, widths, codec: layout.Codec) -> Model:
+    """``random_model`` with every hidden layer's weights drawn from ``codec``'s whole range."""
+    model = random_model(rng, widths)
+    hidden = [
+        dataclasses.replace(d, weights=rng.integers(codec.lo, codec.hi + 1, d.weights.shape, dtype=np.int8))
+        for d in model.layers[:-1]
+    ]
+    return dataclasses.replace(model, layers=(*hidden, model.layers[-1]))
+
+
+@pytest.mark.parametrize("codec", LOW_BIT, ids=lambda c: c.name)
+@pytest.mark.parametrize(("rows", "inputs"), [(1, 1), (7, 100), (10, 7), (3, 33), (512, 784)])
+def test_low_bit_codecs_round_trip_and_pad_with_zeros(codec, rows, inputs):
+    w = np.random.default_rng(rows * inputs).integers(codec.lo, codec.hi + 1, (rows, inputs), dtype=np.int8)
+    layer = layout.LayerShape(index=1, rows=rows, inputs=inputs, relu=True, codec=codec)
+    packed = layer.codec.pack(w)
+    assert packed.dtype == np.uint8 and packed.size == layer.weight_len
+    assert layer.weight_len * codec.values_per_byte == layout.INT8_GROUPED4.packed_len(rows, inputs)
+    assert np.array_equal(codec.unpack(packed, rows, inputs), w)
+    assert codec.padding_is_zero(packed, rows, inputs)
+    assert layer.stride * layer.groups == layer.weight_len
+    assert layer.weights().ctype == "uint8_t" and (layer.weights().lo, layer.weights().hi) == (0, 255)
+    if rows % 4 or inputs % 4:  # a padding weight set to 1 is seen
+        full = codec.unpack_padded(packed, rows, inputs)
+        full[-1, -1] = 1
+        again = codec.pack(full)
+        assert not codec.padding_is_zero(again, rows, inputs)
+
+
+def test_the_low_bit_fields_sit_where_the_kernel_reads_them():
+    """One weight at a time: the byte and bit field the C's em_weight and the DSP masks read."""
+    for codec in LOW_BIT:
+        for r in range(4):
+            for t in range(4):
+                w = np.zeros((4, 4), np.int8)
+                w[r, t] = -1
+                packed = codec.pack(w)
+                byte, field = codec.place(r, t)
+                want = np.zeros(codec.block_bytes, np.uint8)
+                want[byte] = ((1 << codec.bits) - 1) << (field * codec.bits)
+                assert np.array_equal(packed, want), (codec.name, r, t)
+    assert layout.INT4_GROUPED4.pack(np.array([[-8, 7, 0, -1]] + [[0] * 4] * 3, np.int8))[:4].tolist() == [
+        0x78,
+        0,
+        0xF0,
+        0,
+    ]
+
+
+@pytest.mark.parametrize("codec", LOW_BIT, ids=lambda c: c.name)
+def test_weights_outside_a_codec_are_refused(codec):
+    with pytest.raises(ValueError, match=f"{codec.name} holds weights from {codec.lo} to {codec.hi}"):
+        codec.pack(np.full((2, 2), codec.hi + 1, np.int8))
+    model = random_model(np.random.default_rng(0), (32, 16, 10))  # int8 weights: many beyond the range
+    with pytest.raises(ArtifactError, match=rf"layer 1's weights run from .*{codec.bits}-bit weights \({codec.name}\)"):
+        writer.render(model, weight_bits=codec.bits)
+
+
+@pytest.mark.parametrize("codec", LOW_BIT, ids=lambda c: c.name)
+@pytest.mark.parametrize("widths", [(784, 512, 10), (7, 33, 5, 10), (17, 10)])
+def test_low_bit_pairs_round_trip_through_the_reader(codec, widths):
+    rng = np.random.default_rng(len(widths))
+    model = low_bit_model(rng, widths, codec)
+    c, h = pair(model, weight_bits=codec.bits)
+    values = reader.check_pair(c, h)
+    shape = Layout.of_widths(widths, hidden=codec)
+    assert [x.codec for x in shape.layers] == [codec] * (len(widths) - 2) + [layout.INT8_GROUPED4]
+    for k, want in shape.derived().items():
+        assert values[k] == str(want), k
+    for d, spec in zip(model.layers, shape.layers, strict=True):
+        body = np.array([int(x) for x in re.findall(r"-?\d+", values[spec.weights().field])])
+        assert np.array_equal(spec.codec.unpack(body, spec.rows, spec.inputs), d.weights)
+    text = c.decode()
+    assert f"#define EM_BITS1 {codec.bits if len(widths) > 2 else 8}" in text
+    assert f"; codec {shape.layers[0].codec.name}. */" in text
+    assert int(values["const_bytes"]) == shape.const_bytes < Layout.of_widths(widths).const_bytes or len(widths) == 2
+    if widths == (784, 512, 10):
+        assert shape.layers[0].weight_len == 784 * 512 * codec.bits // 8
+
+
+def test_a_low_bit_pair_is_read_strictly():
+    codec = layout.INT4_GROUPED4
+    model = low_bit_model(np.random.default_rng(5), (33, 7, 10), codec)
+    c, h = (x.decode() for x in pair(model, weight_bits=4))
+    reader.check_pair(c.encode(), h.encode())
+
+    def refused(text: str, match: str) -> None:
+        with pytest.raises(ArtifactError, match=match):
+            reader.check_pair(text.encode(), h.encode())
+
+    # The width, the type or the codec name changed alone: the layout's derived values no longer agree.
+    refused(c.replace("#define EM_BITS1 4", "#define EM_BITS1 2"), "w1_type|codec1|w1_len|stride1|bits1|holds")
+    refused(c.replace("static const uint8_t em_w1[", "static const int8_t em_w1["), "w1_type|not an edgemnist")
+    refused(c.replace("codec int4-grouped4. */", "codec int2-grouped4. */"), "codec1")
+    # The last layer stored in 4 bits is refused (it stays int8).
+    last = c.replace("#define EM_BITS2 8", "#define EM_BITS2 4")
+    refused(last, "not an edgemnist")
+    # A packed value out of the byte range, and a padding nibble set.
+    body = re.search(r"em_w1\[\d+\] EM_ALIGNED = \{\n(.*?)\n\};", c, flags=re.S).group(1)
+    values = [int(v) for v in re.findall(r"\d+", body)]
+    refused(c.replace(body, layout.spell_array([256] + values[1:], 24)), r"outside \[0, 255\]")
+    full = codec.unpack_padded(np.array(values), 7, 33)
+    full[7, 0] = 3  # a padding row
+    refused(c.replace(body, layout.spell_array(codec.pack(full).tolist(), 24)), "padding rows or columns")
+    assert Layout.of_widths((33, 7, 10), codecs=[codec, codec]).problems() == [
+        "the last layer is stored as int4-grouped4; the layer feeding the softmax stays int8"
+    ]

@@ -22,6 +22,8 @@ from edgemnist.manifest import weights_text
         ({"format": "onnx", "mode": "int8", "weight_bits": 4}, "model.int8-w4.onnx"),
         ({"format": "micro", "weight_bits": 2}, "micro-w2/model_data.cc"),
         ({"format": "micro"}, "model_data.cc"),
+        ({"format": "c", "weight_bits": 4}, "c-w4/edgemnist_model.c"),
+        ({"format": "web", "weight_bits": 2}, "web-w2/web/edgemnist_model.wasm"),
     ],
 )
 def test_artifact_names_say_the_width(kwargs, name):
@@ -36,8 +38,6 @@ def test_artifact_names_say_the_width(kwargs, name):
         ({"format": "tflite", "weight_bits": True}, "got True"),
         ({"format": "tflite", "mode": "float16", "weight_bits": 4}, "needs an int8 mode, not tflite float16"),
         ({"format": "onnx", "mode": "float32", "weight_bits": 2}, "low-bit weights: tflite int8, onnx int8, micro"),
-        ({"format": "c", "weight_bits": 4}, "--format c supports --weight-bits 8 only"),
-        ({"format": "web", "weight_bits": 2}, "--format web supports --weight-bits 8 only"),
         ({"format": "tflite", "packed": True}, "packed weights are for --weight-bits 4 or 2"),
         ({"format": "onnx", "mode": "int8", "weight_bits": 4, "packed": True}, "not onnx with 4-bit weights"),
         ({"format": "tflite", "weight_bits": 4, "packed": 1}, "packed must be true or false"),
