@@ -3,16 +3,20 @@
     python benchmarks/cortex_m4.py                       # 1,000 test images per path
     python benchmarks/cortex_m4.py --images 10000        # all of them
     python benchmarks/cortex_m4.py --tflite path/model.int8.tflite
+    python benchmarks/cortex_m4.py --tflite path/model.int8-w4.tflite --weight-bits 4   # results/cortex_m4_w4.*
+    python benchmarks/cortex_m4.py --c path/c-w4/edgemnist_model.c                      # an exported pair as it is
     python benchmarks/cortex_m4.py --render-only         # results/cortex_m4.md again from cortex_m4.json
     python benchmarks/update_readme.py               # then paste results/cortex_m4.md into docs/c-kernel.md
 
 Generates ``edgemnist_model.c``/``.h`` from the int8 ``.tflite`` (``--artifacts``/model.int8.tflite, exported there
-when missing), builds a bare-metal firmware per path with arm-none-eabi-gcc, runs the images under
-``qemu-system-arm -M mps2-an386 -icount shift=0`` with semihosting, requires byte-identical outputs to the host build,
-and writes ``results/cortex_m4.json`` and ``results/cortex_m4.md`` (flash/RAM split, instructions per inference,
-stack, toolchain; ``edgemnist.bench.cortex_m4``) with the comparison this script draws from them (the DSP path
-against the portable one). Every figure is measured by this run; none is typed in. ``benchmarks/update_readme.py``
-pastes the Markdown into docs/c-kernel.md.
+when missing; ``--weight-bits 4|2`` packs the hidden layer int4/int2, from a ``.tflite`` exported with that
+``--weight-bits``), or takes an exported pair as it is (``--c``; proven by the strict reader first), builds a
+bare-metal firmware per path with arm-none-eabi-gcc, runs the images under ``qemu-system-arm -M mps2-an386
+-icount shift=0`` with semihosting, requires byte-identical outputs to the host build, and writes
+``results/cortex_m4.json`` and ``results/cortex_m4.md`` (``_w4``/``_w2`` for low-bit weights; flash/RAM split,
+instructions per inference, stack, toolchain; ``edgemnist.bench.cortex_m4``) with the comparison this script
+draws from them (the DSP path against the portable one). Every figure is measured by this run; none is typed in.
+``benchmarks/update_readme.py`` pastes the Markdown into docs/c-kernel.md.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common(p)
     p.add_argument("--tflite", type=Path, help="the int8 .tflite (default: <artifacts>/model.int8.tflite)")
+    p.add_argument("--c", type=Path, help="an exported edgemnist_model.c (its .h beside it) instead of --tflite")
+    p.add_argument(
+        "--weight-bits", type=int, default=8, choices=(8, 4, 2), help="hidden-layer weight width (default 8)"
+    )
     p.add_argument("--images", type=int, default=1000, help="test images per path (default 1000; max 10000)")
     p.add_argument("--paths", default="dsp,portable", help="comma-separated: dsp, portable (default both)")
     p.add_argument(
@@ -61,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     stem = "cortex_m4" if args.opt == "-O2" else f"cortex_m4{args.opt.replace('-', '_')}"
+    bits = args.weight_bits
+    if args.c is not None and not args.render_only:
+        from edgemnist.build.compile import verified_pair
+
+        try:
+            c_text, h_text, values = verified_pair(args.c)
+        except (OSError, ValueError) as exc:
+            print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
+        bits = min(int(values[f"bits{i}"]) for i in range(1, int(values["n_layers"]) + 1))
+    stem += "" if bits == 8 else f"_w{bits}"
     if args.render_only:
         import json
 
@@ -80,14 +99,20 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         tflite = args.tflite or args.artifacts / "model.int8.tflite"
-        if not tflite.is_file() and args.tflite is None:
+        if args.c is None and not tflite.is_file() and args.tflite is None:
             ensure_artifacts(args.artifacts, args.data_dir)
         if not 1 <= args.images <= 10000:
             raise EdgemnistError(f"--images must be 1..10000, not {args.images}")
         images = load_mnist(args.data_dir).test_images[: args.images]
         with tempfile.TemporaryDirectory(prefix="edgemnist-cortex-m4-") as tmp:
-            for name, text in render(read_model(tflite), source=tflite).items():
-                (Path(tmp) / name).write_text(text)
+            if args.c is not None:
+                from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME
+
+                (Path(tmp) / SOURCE_NAME).write_bytes(c_text)
+                (Path(tmp) / HEADER_NAME).write_bytes(h_text)
+            else:
+                for name, text in render(read_model(tflite), source=tflite, weight_bits=bits).items():
+                    (Path(tmp) / name).write_text(text)
             log(f"running {args.images} images per path under QEMU")
             report = cortex_m4_report(
                 Path(tmp) / "edgemnist_model.c",

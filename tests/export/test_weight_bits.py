@@ -200,3 +200,54 @@ def test_the_allow_list_takes_packed_weights_only_where_they_fit(export_artifact
         check_tflite(_retyped(packed, 0, "INT2"), "INT4 data typed INT2")
     with pytest.raises(ArtifactError, match="holds 5120 bytes but its shape"):
         check_tflite(_retyped(packed, 1, "INT4"), "int8 output weights typed INT4")
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_the_c_kernel_with_low_bit_weights_is_byte_identical_to_tflm(bits, export_artifact):
+    """--format c --weight-bits 4|2: generated from the int8 .tflite whose hidden weights take 2^bits values, its
+    hidden layer packed int4/int2 in the C, gated on the 10,000 test images against the TFLite Micro interpreter
+    on that .tflite (0 differing bytes); the firmware paths equal the host build."""
+    from toolchains import requires
+
+    requires("host", "tflite_micro")
+    from edgemnist.ckernel import layout
+
+    result = export_artifact("c", weight_bits=bits)
+    eight = export_artifact("c")
+    tflite = export_artifact("tflite", "int8", "int8", weight_bits=bits)
+    m = result.manifest
+    assert result.path.parent.name == f"c-w{bits}" and result.path.name == "edgemnist_model.c"
+    assert m["verification"]["passed"] and m["c"]["source"]["sha256"] == tflite.manifest["artifact"]["sha256"]
+    host = m["c"]["host"]
+    assert host["n"] == 10000 and host["tflm"]["differing_bytes"] == 0 and host["tflm"]["differing_images"] == 0
+    codec = layout.CODECS_BY_BITS[bits]
+    layers = m["c"]["layers"]
+    assert [x["codec"] for x in layers] == [codec.name, "int8-grouped4"]
+    assert [x["weight_bits"] for x in layers] == [bits, 8]
+    assert layers[0]["weight_bytes"] == 784 * 512 * bits // 8 and layers[1]["weight_bytes"] == 512 * 12
+    assert m["c"]["model_bytes"] == m["c"]["constants_bytes"] < eight.manifest["c"]["constants_bytes"]
+    assert m["weights"]["bits"] == tflite.manifest["weights"]["bits"] and m["graph"]["weights"] == [
+        f"int{bits}",
+        "int8",
+    ]
+    m4 = m["c"].get("cortex_m4", {})
+    if "skipped" not in m4:
+        flash = {p: m4[p]["sizes"]["flash_bytes"] for p in ("dsp", "portable")}
+        assert all(m4[p]["differing_bytes_vs_host"] == 0 for p in flash)
+        assert flash["dsp"] < eight.manifest["c"]["cortex_m4"]["dsp"]["sizes"]["flash_bytes"]
+    wasm = m["c"].get("wasm", {})
+    assert "skipped" in wasm or wasm["differing_bytes_vs_host"] == 0
+
+
+def test_the_web_folder_with_4_bit_weights_builds_and_agrees(export_artifact):
+    from toolchains import requires
+
+    requires("host", "wasm32", "wasmtime")
+    c = export_artifact("c", weight_bits=4)
+    web = export_artifact("web", weight_bits=4)
+    assert web.path.parts[-3:] == ("web-w4", "web", "edgemnist_model.wasm")
+    m = web.manifest
+    assert m["verification"]["passed"] and m["web"]["kernel"]["sha256"] == c.manifest["artifact"]["sha256"]
+    for name in ("simd", "scalar"):
+        assert m["web"][f"wasmtime_{name}"]["differing_bytes"] == 0
+    assert m["web"]["wasmtime_simd"]["accuracy"] == c.manifest["verification"]["accuracy"]
