@@ -28,11 +28,12 @@ the Debian mirror and to pip's package index. The steps:
    ``results/aarch64.json`` and ``results/aarch64.md``, which ``benchmarks/update_readme.py`` pastes into
    docs/device-installs.md.
 
-The chroot runs in a private mount namespace (``unshare --mount``): ``/proc``, ``/dev``, ``resolv.conf``, an
-aarch64 ``/proc/cpuinfo`` and the index folders are mounted there only, and vanish with the namespace when the run
-ends, however it ends; the script checks afterwards that none is visible. QEMU user mode 7.2 shows the host's x86
-``/proc/cpuinfo`` to the guest, which LiteRT's and ONNX Runtime's CPU-feature probes cannot parse (they crash
-creating an interpreter or a session): the chroot gets a Cortex-A72 ``cpuinfo`` instead, and ``QEMU_CPU`` says the
+The chroot runs in a private mount namespace (``unshare --mount``): ``/proc``, ``/dev``, ``/sys`` (read-only),
+``resolv.conf``, an aarch64 ``/proc/cpuinfo`` and the index folders are mounted there only, and vanish with the
+namespace when the run ends, however it ends; the script checks afterwards that none is visible. QEMU user mode 7.2
+shows the host's x86 ``/proc/cpuinfo`` to the guest, which the CPU-feature probes inside LiteRT and ONNX Runtime
+(the cpuinfo library) cannot parse: they crash (SIGSEGV) creating an interpreter or a session once ``/sys`` lists
+the CPUs. The chroot gets a Cortex-A72 ``cpuinfo`` instead, one block per host core, and ``QEMU_CPU`` names the
 same CPU.
 
 Besides, when ``aarch64-linux-gnu-gcc`` is installed, the C kernel is cross-compiled with a small stdin/stdout
@@ -213,12 +214,16 @@ def pip_settings(config_list: str, environ: dict[str, str] | None = None) -> dic
 
 def local_paths(settings: dict[str, str]) -> list[str]:
     """The local folders and files pip's settings name (file:// indexes, find-links folders, the cert bundle):
-    what the chroot needs mounted at the same path."""
+    what the chroot needs mounted at the same path. A local index's ``.../simple`` pages link to files beside
+    that folder, so its parent is mounted."""
     paths = []
     for value in settings.values():
         for word in value.split():
             path = word[len("file://") :] if word.startswith("file://") else word
-            if path.startswith("/") and os.path.exists(path) and path not in paths:
+            path = path.rstrip("/") or "/"
+            if word.startswith("file://") and os.path.basename(path) == "simple":
+                path = os.path.dirname(path)
+            if path.startswith("/") and path != "/" and os.path.exists(path) and path not in paths:
                 paths.append(path)
     return paths
 
@@ -247,6 +252,26 @@ def mounts_under(root: Path) -> list[str]:
     return out
 
 
+def release_mounts(root: Path) -> list[str]:
+    """Unmount (lazily, deepest first) whatever is mounted at or below ``root``; the mount points it found."""
+    found = mounts_under(root)
+    for point in sorted(found, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+    return found
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -r`` that never follows a mount: whatever is mounted below ``path`` (an interrupted mmdebstrap's
+    ``/proc`` or ``/dev``) is unmounted first, and nothing is removed while a mount remains."""
+    if not path.exists():
+        return
+    release_mounts(path)
+    left = mounts_under(path)
+    if left:
+        raise Problem(f"not removing {path}: {left[0]} is still mounted there")
+    shutil.rmtree(path)
+
+
 @dataclass(frozen=True)
 class Chroot:
     """Runs commands in the root file system ``root`` under emulation, in a private mount namespace."""
@@ -263,6 +288,7 @@ class Chroot:
             f"mount -t proc proc {r}/proc",
             f"mount --bind {shlex.quote(str(self.cpuinfo))} {r}/proc/cpuinfo",
             f"mount --rbind /dev {r}/dev",
+            f"mount -t sysfs -o ro sysfs {r}/sys",
             f"touch {r}/etc/resolv.conf && mount --bind /etc/resolv.conf {r}/etc/resolv.conf",
         ]
         for path in self.binds:
@@ -283,9 +309,7 @@ class Chroot:
         except subprocess.TimeoutExpired:
             raise Problem(f"{' '.join(argv)} did not finish within {timeout:g} s under emulation") from None
         finally:
-            left = mounts_under(self.root)
-            for point in reversed(left):  # a private namespace leaves none; if one shows, it goes now
-                subprocess.run(["umount", "-l", point], check=False)
+            left = release_mounts(self.root)  # a private namespace leaves none; if one shows, it goes now
             if left:
                 raise Problem(f"mounts left under {self.root} after a chroot run (now unmounted): {left}")
         if check and proc.returncode != 0:
@@ -311,7 +335,7 @@ def build_rootfs(root: Path, mirror: str, suite: str) -> dict:
         raise Problem("mmdebstrap is not installed (Debian: apt-get install mmdebstrap)")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.with_name(root.name + f".building-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    remove_tree(tmp)
     cmd = ["mmdebstrap", "--arch=arm64", "--variant=apt", f"--include={','.join(PACKAGES)}", suite, str(tmp), mirror]
     log(f"building the arm64 root file system: {' '.join(cmd)}")
     t0 = time.monotonic()
@@ -327,8 +351,7 @@ def build_rootfs(root: Path, mirror: str, suite: str) -> dict:
             root.rmdir()
         tmp.rename(root)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
     log(f"built in {record['build_seconds']:.0f} s")
     return record
 
@@ -356,7 +379,7 @@ def install_venv(chroot: Chroot, rt: Runtime, wheel: Path, pins: list[str], pill
         if have.get("key") == key:
             log(f"reusing {venv} ({have['venv_bytes'] / 1e6:.0f} MB)")
             return have
-    shutil.rmtree(host_venv, ignore_errors=True)
+    remove_tree(host_venv)
     log(f"installing {' '.join([spec, *pins])} into {venv} (pip under emulation; minutes)")
     t0 = time.monotonic()
     chroot.run(["python3", "-m", "venv", venv])
@@ -467,9 +490,9 @@ def host_cli(*argv: str) -> str:
     return proc.stdout
 
 
-def ensure_exports(folder: Path, data_dir: str | None) -> None:
-    """The three artifacts, exported with edgemnist on this host when missing (trained first if needed)."""
-    missing = [name for name in EXPORTS if not (folder / name).is_file()]
+def ensure_exports(folder: Path, data_dir: str | None, names=tuple(EXPORTS)) -> None:
+    """The artifacts ``names``, exported with edgemnist on this host when missing (trained first if needed)."""
+    missing = [name for name in names if not (folder / name).is_file()]
     if not missing:
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -592,7 +615,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
         "host": {"cpu": cpu_model(), "machine": os.uname().machine, "python": sys.version.split()[0]},
         "load_average_start": load_average(),
     }
-    ensure_exports(args.artifacts, args.data_dir)
+    ensure_exports(args.artifacts, args.data_dir, ("edgemnist_model.c",) if args.cross_only else tuple(EXPORTS))
     test_images, test_labels = load_test(args.data_dir)
     images, labels = test_images[: args.images], test_labels[: args.images]
     if shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64-static"):
@@ -620,7 +643,9 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
     settings = pip_settings(config)
     report["pip"] = settings
     cpuinfo = workdir / "cpuinfo"
-    cpuinfo.write_text("".join(CPUINFO.replace("processor\t: 0", f"processor\t: {i}") for i in range(4)))
+    cpuinfo.write_text(
+        "".join(CPUINFO.replace("processor\t: 0", f"processor\t: {i}") for i in range(os.cpu_count() or 1))
+    )
     chroot = Chroot(root, cpuinfo, tuple(local_paths(settings)), tuple(sorted(settings.items())))
 
     # the shared inputs: the wheel, the artifacts, MNIST, the images as .npy, PNG files, this script
@@ -857,15 +882,17 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.out / f"{stem}.md", markdown(report))
         log(f"wrote {args.out / (stem + '.md')}")
         return 0
+    tmp = Path(tempfile.mkdtemp(prefix="edgemnist-aarch64-"))
     try:
-        with tempfile.TemporaryDirectory(prefix="edgemnist-aarch64-") as tmp:
-            report = run_all(args, Path(tmp))
+        report = run_all(args, tmp)
     except (Problem, EdgemnistError) as exc:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as exc:
         print(f"error: {' '.join(map(str, exc.cmd))[:300]} exited {exc.returncode}", file=sys.stderr)
         return 2
+    finally:
+        remove_tree(tmp)  # with the default --rootfs, the root file system too
     atomic_write_json(args.out / f"{stem}.json", report)
     md = markdown(report)
     atomic_write_text(args.out / f"{stem}.md", md)

@@ -20,7 +20,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
 - README.md, ``bench``: the one results table (``results/sweep.json``), stating the date and the machine;
 - docs/benchmarks.md, ``cold-start``: the cold-start table (``results/cold_start.json``);
 - docs/web.md, ``browser``: ``results/browser.md`` (from ``benchmarks/browser.py``);
-- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``).
+- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``);
+- docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -40,6 +41,7 @@ END = "<!-- bench:end -->"
 COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
 BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
 M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
+AARCH64_START, AARCH64_END = "<!-- aarch64:start -->", "<!-- aarch64:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -356,12 +358,23 @@ def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool =
     return "\n".join([*_generated(M4_START, "benchmarks/results/cortex_m4.md"), body, "", M4_END])
 
 
+def aarch64_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/aarch64.md (written by benchmarks/aarch64.py) between the aarch64 markers: outputs and accuracy
+    are what it compares; its times are under emulation and say so, so no load rule applies."""
+    path = results / "aarch64.md"
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/aarch64.py first")
+    body = path.read_text(encoding="utf-8").strip()
+    return "\n".join([*_generated(AARCH64_START, "benchmarks/results/aarch64.md"), body, "", AARCH64_END])
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
+    ("device-installs.md", AARCH64_START, AARCH64_END, aarch64_section),
 )
 
 
