@@ -740,6 +740,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
                 "cold_ms_median_x86_64": statistics.median(host_cold),
             }
         )
+    report["rootfs_bytes"] = du_bytes(root)
     report["load_average_end"] = load_average()
     return report
 
@@ -810,7 +811,10 @@ def markdown(report: dict) -> str:
             f"the 10 per image, compared as the runtime returns it (int8 scores byte for byte, float32 bit for bit). "
             f"venv: the runtime's venv after `pip install`, before Pillow is added for `predict`. Cold start: "
             f"`import` + `Predictor.load` + one prediction in a fresh process, median of {len(runtimes[0]['cold_ms'])}"
-            f"; under emulation, so not a board's speed. Reproduce: `{report['command']}`.",
+            f"; under emulation, so not a board's speed. The root file system with the three venvs: "
+            f"{_mb(report['rootfs_bytes'])} (built in {fs['build_seconds']:.0f} s; the venvs installed in "
+            + ", ".join(f"{r['install_seconds']:.0f} s" for r in runtimes)
+            + f"). Reproduce: `{report['command']}`.",
         ]
     cross = report.get("cross")
     if cross:

@@ -127,6 +127,11 @@ DEBIAN_PACKAGES = {
     "wasm-ld": "lld",
     "chromium": "chromium",
     "cc": "gcc",
+    "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+    "qemu-aarch64-static": "qemu-user-static",
+    "mmdebstrap": "mmdebstrap",
+    "unshare": "util-linux",
+    "chroot": "coreutils",
     "/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist",  # a real, well-formed IDX set that is not MNIST
 }
 
