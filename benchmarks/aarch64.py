@@ -832,6 +832,7 @@ def markdown(report: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "probe":
         p = argparse.ArgumentParser(prog="aarch64.py probe", description="run the Predictor on images (.npy)")
         p.add_argument("artifact")
@@ -869,7 +870,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--render-only", action="store_true", help="run nothing: results/aarch64.md from aarch64.json")
     ns = p.parse_args(argv)
     ns.probe = False
-    ns.argv = list(argv if argv is not None else sys.argv[1:])
+    ns.argv = argv
     return ns
 
 
