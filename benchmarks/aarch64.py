@@ -372,7 +372,12 @@ def install_venv(chroot: Chroot, rt: Runtime, wheel: Path, pins: list[str], pill
     venv = f"{GUEST}/venv-{rt.name}"
     host_venv = Path(str(chroot.root) + venv)
     spec = f"{GUEST}/wheel/{wheel.name}" + (f"[{rt.extra}]" if rt.extra else "")
-    key = {"wheel_sha256": _sha256(wheel), "requirements": [spec, *pins], "pillow": pillow, "pip": dict(chroot.env)}
+    key = {
+        "wheel_contents_sha256": wheel_digest(wheel),
+        "requirements": [spec, *pins],
+        "pillow": pillow,
+        "pip": dict(chroot.env),
+    }
     stamp = host_venv / VENV_STAMP
     if stamp.is_file():
         have = json.loads(stamp.read_text(encoding="utf-8"))
@@ -398,6 +403,18 @@ def install_venv(chroot: Chroot, rt: Runtime, wheel: Path, pins: list[str], pill
     }
     stamp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
+
+
+def wheel_digest(path: Path) -> str:
+    """sha256 over a wheel's member names and bytes: the same for a rebuild of the same sources (the zip itself
+    carries build times)."""
+    import zipfile
+
+    h = hashlib.sha256()
+    with zipfile.ZipFile(path) as z:
+        for name in sorted(z.namelist()):
+            h.update(name.encode() + b"\0" + hashlib.sha256(z.read(name)).digest())
+    return h.hexdigest()
 
 
 def _sha256(path: Path) -> str:
