@@ -708,17 +708,28 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
         log(f"{rt.label}: evaluate, predict and {len(images)} images inside the arm64 chroot")
         ev = chroot.run([cli, "evaluate", "--json", "--data-dir", f"{GUEST}/run/mnist", art], **env)
         pred = chroot.run([cli, "predict", "--json", art, *(f"{GUEST}/run/png/{p.name}" for p in pngs)], **env)
-        chroot.run([py, f"{GUEST}/run/aarch64.py", "probe", art, f"{GUEST}/run/images.npy", "--out", art], **env)
+        chroot.run(
+            [
+                py,
+                f"{GUEST}/run/aarch64.py",
+                "probe",
+                art,
+                f"{GUEST}/run/images.npy",
+                "--out",
+                f"{GUEST}/run/out-{rt.name}",
+            ],
+            **env,
+        )
         cold = []
         for _ in range(args.repeats):
             proc = chroot.run([py, f"{GUEST}/run/aarch64.py", "probe", art, f"{GUEST}/run/images.npy", "--cold"], **env)
             cold.append(json.loads(proc.stdout)["cold_ms"])
-        guest_out = str(run_dir / rt.artifact)
+        guest_out = str(run_dir / f"out-{rt.name}")
         guest_info = json.loads(Path(guest_out + ".json").read_text(encoding="utf-8"))
 
         log(f"{rt.label}: the same on this host (x86-64 reference)")
         host_artifact = args.artifacts / rt.artifact
-        ref_out, host_cold = host_probe(host_artifact, workdir / "images.npy", workdir / rt.artifact, args.repeats)
+        ref_out, host_cold = host_probe(host_artifact, workdir / "images.npy", workdir / f"out-{rt.name}", args.repeats)
         host_info = json.loads(Path(ref_out + ".json").read_text(encoding="utf-8"))
         host_ev = json.loads(host_cli("evaluate", "--json", *_data(args), str(host_artifact)))
         host_pred = host_cli("predict", "--json", str(host_artifact), *map(str, pngs))
