@@ -734,10 +734,10 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
         host_ev = json.loads(host_cli("evaluate", "--json", *_data(args), str(host_artifact)))
         host_pred = host_cli("predict", "--json", str(host_artifact), *map(str, pngs))
         cmp = compare(
-            np.load(ref_out + ".proba.npy"),
-            np.load(ref_out + ".raw.npy"),
-            np.load(guest_out + ".proba.npy"),
-            np.load(guest_out + ".raw.npy"),
+            np.load(ref_out + ".proba.npy", allow_pickle=False),
+            np.load(ref_out + ".raw.npy", allow_pickle=False),
+            np.load(guest_out + ".proba.npy", allow_pickle=False),
+            np.load(guest_out + ".raw.npy", allow_pickle=False),
             labels,
         )
         a_labels, h_labels = predicted_labels(pred.stdout), predicted_labels(host_pred)
@@ -839,7 +839,7 @@ def markdown(report: dict) -> str:
             f"the 10 per image, compared as the runtime returns it (int8 scores byte for byte, float32 bit for bit). "
             f"venv: the runtime's venv after `pip install`, before Pillow is added for `predict`. Cold start: "
             f"`import` + `Predictor.load` + one prediction in a fresh process, median of {len(runtimes[0]['cold_ms'])}"
-            f"; under emulation, so not a board's speed. The root file system with the three venvs: "
+            f"; under emulation, so not a board's speed. The root file system with the three venvs and pip's cache: "
             f"{_mb(report['rootfs_bytes'])} (built in {fs['build_seconds']:.0f} s; the venvs installed in "
             + ", ".join(f"{r['install_seconds']:.0f} s" for r in runtimes)
             + f"). Reproduce: `{report['command']}`.",
