@@ -554,8 +554,9 @@ def cross_check(c_path: Path, images, workdir: Path) -> dict:
     under qemu-aarch64-static on ``images``, its int8 scores compared byte for byte with the host build's."""
     import numpy as np
 
-    from edgemnist.ckernel import host
-    from edgemnist.ckernel.host import WARNINGS
+    from edgemnist.build.compile import compiler_env, verified_pair
+    from edgemnist.build.targets import WARNINGS
+    from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
 
     gcc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64-static")
     if not gcc or not qemu:
@@ -564,11 +565,15 @@ def cross_check(c_path: Path, images, workdir: Path) -> dict:
             "gcc-aarch64-linux-gnu qemu-user-static)"
         )
     flags = [*WARNINGS, "-O2", "-static"]
-    with host.private_pair(c_path) as (tmp, _, _):
-        (tmp / "harness.c").write_text(HARNESS, encoding="ascii")
+    c_text, h_text, _ = verified_pair(c_path)  # nothing is compiled before the pair is proven edgemnist's
+    with tempfile.TemporaryDirectory(prefix="edgemnist-aarch64-cc-") as tmp:
+        src = Path(tmp)
+        (src / SOURCE_NAME).write_bytes(c_text)
+        (src / HEADER_NAME).write_bytes(h_text)
+        (src / "harness.c").write_text(HARNESS, encoding="ascii")
         exe = workdir / "edgemnist-aarch64"
-        cmd = [gcc, *flags, "-o", str(exe), "harness.c", host.SOURCE_NAME]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=host.compiler_env(), timeout=600)
+        cmd = [gcc, *flags, "-o", str(exe), "harness.c", SOURCE_NAME]
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src, env=compiler_env(), timeout=600)
         if proc.returncode != 0:
             raise Problem(f"aarch64-linux-gnu-gcc failed: {proc.stderr.strip()[-600:]}")
     pixels = np.ascontiguousarray(images.reshape(len(images), -1), np.uint8)
@@ -578,7 +583,10 @@ def cross_check(c_path: Path, images, workdir: Path) -> dict:
     if run.returncode != 0 or len(run.stdout) != 10 * len(pixels):
         raise Problem(f"the cross-compiled kernel failed under qemu-aarch64-static: {run.stderr.decode()[-400:]}")
     scores = np.frombuffer(run.stdout, np.int8).reshape(-1, 10)
-    ref = host.HostKernel(c_path).run(pixels)[0]
+    from edgemnist.build.compile import compiler_version
+    from edgemnist.build.host import HostKernel
+
+    ref = HostKernel(c_path).run(pixels)[0]
     gcc_id = subprocess.run([gcc, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     qemu_id = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     return {
@@ -589,7 +597,7 @@ def cross_check(c_path: Path, images, workdir: Path) -> dict:
         "compute_path": run.stderr.decode("ascii", "replace").strip(),
         "compiler": gcc_id,
         "flags": " ".join(flags),
-        "host_compiler": host.compiler_version(),
+        "host_compiler": compiler_version("host"),
         "emulator": f"{qemu_id} -cpu {GUEST_CPU}",
         "seconds": round(seconds, 2),
     }

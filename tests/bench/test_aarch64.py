@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from toolchains import requires
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "benchmarks" / "aarch64.py"
@@ -40,8 +41,8 @@ def _copy(result, folder: Path) -> Path:
     return folder
 
 
-def test_the_cross_compiled_c_kernel_gives_the_host_builds_bytes(a64, export_artifact, data_dir, tmp_path, toolchain):
-    toolchain("aarch64-linux-gnu-gcc", "qemu-aarch64-static")
+@requires("aarch64-linux-gnu-gcc", "qemu-aarch64-static")
+def test_the_cross_compiled_c_kernel_gives_the_host_builds_bytes(a64, export_artifact, data_dir, tmp_path):
     folder = _copy(export_artifact("c"), tmp_path / "export")
     out = tmp_path / "results"
     argv = ["--cross-only", "--artifacts", str(folder), "--images", "500", "--out", str(out)]
@@ -63,11 +64,9 @@ def test_bad_arguments_exit_2_with_one_line(a64, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def test_the_device_path_in_an_arm64_chroot(a64, export_artifact, data_dir, tmp_path, toolchain):
+@requires("EDGEMNIST_AARCH64", "mmdebstrap", "qemu-aarch64-static", "unshare", "chroot")
+def test_the_device_path_in_an_arm64_chroot(a64, export_artifact, data_dir, tmp_path):
     """Opt-in (EDGEMNIST_AARCH64=1; EDGEMNIST_AARCH64_ROOTFS=DIR keeps the root file system between runs)."""
-    if os.environ.get("EDGEMNIST_AARCH64") != "1":
-        pytest.skip("the arm64 chroot run is opt-in: EDGEMNIST_AARCH64=1 (root, network, 10+ min; docs/tests.md)")
-    toolchain("mmdebstrap", "qemu-aarch64-static", "unshare", "chroot")
     problem = a64.binfmt_problem()
     if problem:
         pytest.fail(problem)
