@@ -187,12 +187,79 @@ def validate(data: Any, *, origin: str) -> None:
         for key in _VERIFICATION_NUMBERS:
             if ver.get(key) is not None and not _is_number(ver[key]):
                 _fail(origin, f"verification.{key} must be a number")
+    weights = data.get("weights")
+    if weights is not None:
+        bits = weights.get("bits") if isinstance(weights, dict) else None
+        if not (
+            isinstance(bits, dict)
+            and bits
+            and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in bits.items())
+        ):
+            _fail(origin, "weights.bits must be an object of layer name -> integer bits")
+    _check_model_facts(data, origin)
     section = data.get(fmt)
     if section is not None and not isinstance(section, dict):
         _fail(origin, f"{fmt} must be an object")
     header = (section or {}).get("header") if fmt == "micro" else None
     if header is not None and not (isinstance(header, dict) and is_sha256(header.get("sha256"))):
         _fail(origin, "micro.header must be null or an object with a 'sha256' of 64 lowercase hex digits")
+
+
+def weight_bits(manifest: dict[str, Any] | None) -> dict[str, int] | None:
+    """Bits of each layer's weights as the manifest records them (``--weight-bits 4|2`` exports), else None."""
+    weights = (manifest or {}).get("weights")
+    return dict(weights["bits"]) if isinstance(weights, dict) and isinstance(weights.get("bits"), dict) else None
+
+
+def weights_text(manifest: dict[str, Any] | None) -> str | None:
+    """One line on the weights' width: ``4-bit hidden (int4 levels, packed int4), 8-bit probabilities``; for
+    an int8 artifact without a ``weights`` section, ``8-bit``; None when the manifest says nothing."""
+    bits = weight_bits(manifest)
+    if bits is None:
+        return "8-bit" if (manifest or {}).get("quantization") == "int8" else None
+    weights = manifest["weights"]
+    recipe = weights.get("recipe") if isinstance(weights.get("recipe"), dict) else {}
+    stored = weights.get("hidden_stored") if isinstance(weights.get("hidden_stored"), dict) else {}
+    from edgemnist.safetext import safe  # every name below comes from the file: made safe to print
+
+    parts = []
+    for layer, n in bits.items():
+        layer = safe(layer, 40)
+        detail = []
+        if n != 8 and isinstance(recipe.get("levels"), str):
+            detail.append(f"{safe(recipe['levels'], 20)} levels")
+        if n != 8 and stored.get("packed") is True and isinstance(stored.get("type"), str):
+            detail.append(f"packed {safe(stored['type'], 20)}")
+        parts.append(f"{n}-bit {layer}" + (f" ({', '.join(detail)})" if detail else ""))
+    return ", ".join(parts)
+
+
+def _check_model_facts(data: dict, origin: str) -> None:
+    """``layers`` (widths, input to classes), ``labels`` and ``dataset``: optional, typed when present."""
+    layers = data.get("layers")
+    if layers is not None and not (
+        isinstance(layers, list)
+        and len(layers) >= 2
+        and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in layers)
+    ):
+        _fail(origin, "layers must be null or a list of at least 2 positive integers")
+    labels = data.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(v, (int, str)) for v in labels)):
+        _fail(origin, "labels must be null or a list of integers or strings")
+    ds = data.get("dataset")
+    if ds is None:
+        return
+    if not (isinstance(ds, dict) and isinstance(ds.get("name"), str) and isinstance(ds.get("mnist"), bool)):
+        _fail(origin, "dataset must be null or an object with a string 'name' and a boolean 'mnist'")
+    classes = ds.get("classes")
+    if classes is not None and not (isinstance(classes, int) and not isinstance(classes, bool) and classes >= 1):
+        _fail(origin, "dataset.classes must be a positive integer")
+    hashes = ds.get("sha256")
+    if hashes is not None and not (isinstance(hashes, dict) and all(is_sha256(v) for v in hashes.values())):
+        _fail(origin, "dataset.sha256 must be an object of 64-hex-digit hashes")
+    ref = ds.get("gate_reference")
+    if ref is not None and not (_is_number(ref) and 0.0 <= ref <= 1.0):
+        _fail(origin, "dataset.gate_reference must be a number from 0 to 1")
 
 
 def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | None = None) -> str:
@@ -247,8 +314,11 @@ def build_export_manifest(
         "graph": facts.get("graph"),
         **({fmt: facts[fmt]} if fmt in facts else {}),  # e.g. micro's arena
         "preprocessing": spec.PREPROCESSING,
-        "labels": list(spec.LABELS),
+        "labels": spec.labels(facts["output"]["shape"][-1]),  # the artifact's own output width
+        "layers": list(source.widths) or None,
+        "dataset": {**source.data.record(), "gate_reference": source.gate_reference},
         "calibration": recorded,
+        **({"weights": facts["weights"]} if "weights" in facts else {}),  # --weight-bits 4|2: bits, recipe, storage
         "tools": {**tool_versions(), **facts.get("tools", {})},
         "created": now_iso(),
         "export": {"seconds": round(seconds, 3), "config": dataclasses.asdict(config)},

@@ -72,7 +72,8 @@ class Emulator:
 class Target:
     """One target (see the module doc). ``kind`` is what the build produces: ``"library"`` (a shared library to
     load with ctypes), ``"wasm"`` (a WebAssembly module that imports nothing), ``"firmware"`` (a bare-metal ELF
-    for ``emulator``). Compiling is ``compiler + arch + cflags + opt + path.flags -c``; linking is
+    for ``emulator``), ``"executable"`` (a host program: the harness's ``main`` around the kernel).
+    Compiling is ``compiler + arch + cflags + opt + path.flags -c``; linking is
     ``compiler + arch + opt + ldflags (+ -T boards/<board>/link.ld) + objects + libs``."""
 
     name: str
@@ -161,6 +162,13 @@ TARGETS: tuple[Target, ...] = (
         nm_tool=Tool("nm", "binutils"),
     ),
     Target(
+        name="host-timing",
+        kind="executable",
+        compiler=Tool("cc", "gcc", env_override="CC"),
+        harness="timing_main.c",
+        nm_tool=Tool("nm", "binutils"),
+    ),
+    Target(
         name="cortex-m4",
         kind="firmware",
         compiler=ARM_GCC,
@@ -194,7 +202,7 @@ TARGETS: tuple[Target, ...] = (
     ),
 )
 
-KINDS = ("library", "wasm", "firmware")
+KINDS = ("library", "wasm", "firmware", "executable")
 COUNTINGS = ("", "systick-icount")
 
 

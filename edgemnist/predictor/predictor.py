@@ -25,7 +25,7 @@ from edgemnist.errors import (
     first_line,
     require_file,
 )
-from edgemnist.manifest import FROM_FILE
+from edgemnist.manifest import FROM_FILE, weight_bits
 from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
@@ -46,8 +46,19 @@ class Prediction(NamedTuple):
     confidences: np.ndarray
 
 
+def _read_artifact(path: Path) -> bytes:
+    """The artifact's bytes (its size was checked against MAX_ARTIFACT_BYTES), read once for hash and runtime."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_ARTIFACT_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
 def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
-    m = re.match(r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)?\.[^.]+$", path.name)  # model.<mode>[-<io>io].<suffix>
+    m = re.match(
+        r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)*\.[^.]+$", path.name
+    )  # model.<mode>[-<io>io][-w4].<suffix>
     return m.group(1) if m and m.group(1) in modes else None
 
 
@@ -72,17 +83,22 @@ class Predictor:
         origin = str(self.path) if self.path is not None else type(backend).__name__
         m_origin = f"{origin}.json" if self.path is not None else "manifest"
         self.input = _reconcile(backend.input, manifest and manifest.get("input"), "input", _W, origin, m_origin)
-        self.output = _reconcile(
-            backend.output, manifest and manifest.get("output"), "output", spec.NUM_CLASSES, origin, m_origin
-        )
+        self.output = _reconcile(backend.output, manifest and manifest.get("output"), "output", None, origin, m_origin)
         if manifest is not None:
             quantization = manifest["quantization"]
         self.quantization = quantization or backend.quantization() or "unknown"
+        #: Bits of each layer's weights from the manifest (``{"hidden": 4, "probabilities": 8}``), None if unstated.
+        self.weight_bits = weight_bits(manifest)
         if self.quantization == "dynamic":
             # A dynamically quantized activation's scale is computed over the whole input tensor, so a batched
             # call would make each image's answer depend on its neighbours: the backend goes per image.
             backend.per_image()
         self._from_u8, self._from_float = pipelines(self.input, self.output, backend)
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the model answers: its output tensor's width (the artifact's own fact)."""
+        return int(self.output.shape[1])
 
     # ----------------------------------------------------------------- loading
 
@@ -119,6 +135,7 @@ class Predictor:
         is checked against it as against a manifest read here (format, sha256, verification). Not with
         ``public_key``: a signature vouches for the manifest file itself, which is then read after the check.
         """
+        from edgemnist.fileio import sha256_bytes
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
 
@@ -146,13 +163,19 @@ class Predictor:
             verify(path, public_key)
         if manifest is FROM_FILE:
             manifest = read_manifest(path, required=public_key is not None)
+        backend_cls = fmt.load_backend()
+        data = None  # the artifact's bytes, when they are read here once for the hash and the runtime alike
         if manifest is not None:
             if manifest["format"] != fmt.name:
                 raise ManifestError(
                     f"{manifest_path(path)}: says format {manifest['format']!r} but {path.name} is a {fmt.name} file"
                 )
             if check_hash:
-                check_sha256(path, manifest)
+                digest = None
+                if backend_cls.reads_bytes:
+                    data = _read_artifact(path)
+                    digest = sha256_bytes(data)
+                check_sha256(path, manifest, digest)
             ver = manifest.get("verification")
             if ver is not None and not ver["passed"] and not allow_unverified:
                 reasons = safe("; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded")
@@ -166,9 +189,8 @@ class Predictor:
             logging.getLogger(__name__).debug("%s: no manifest; taking tensor facts from the model", path)
         if size == 0:
             raise ArtifactError(f"{path}: not a loadable {fmt.name} model: the file is empty (0 bytes)")
-        backend_cls = fmt.load_backend()
         try:
-            backend = backend_cls(path, threads=threads)
+            backend = backend_cls(path, threads=threads) if data is None else backend_cls(path, threads, data=data)
         except (EdgemnistError, MemoryError):
             raise
         except Exception as exc:  # whatever a runtime's wrapper raises on a malformed file
@@ -193,23 +215,24 @@ class Predictor:
         probe = np.zeros((2, _W), dtype=_U8)
         probe[1] = 255
         proba = self.predict_proba(probe)
-        sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, spec.NUM_CLASSES) else None
+        sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, self.num_classes) else None
         if sums is None or not (
             np.isfinite(proba).all()
             and proba.min() >= 0.0
             and proba.max() <= 1.0 + 1e-6
-            and np.abs(sums - 1.0).max() <= spec.PROB_SUM_ATOL
+            and np.abs(sums - 1.0).max() <= spec.prob_sum_atol(self.num_classes)
         ):
             raise ArtifactError(
                 f"{self.path}: the model does not answer a blank and a white test image with "
                 f"probabilities (got {np.array2string(proba, precision=3, threshold=20)}); "
-                f"the file is corrupt or not an MNIST classifier"
+                f"the file is corrupt or not a classifier of 28x28 images"
             )
 
     # ----------------------------------------------------------------- inference
 
     def predict_proba(self, images: Any) -> np.ndarray:
-        """Probabilities (N, 10) float32 for uint8 pixels or floats in [0, 1] shaped (28, 28)/(N, 28, 28)/(N, 784).
+        """Probabilities (N, K) float32 (K = ``num_classes``) for uint8 pixels or floats in [0, 1] shaped
+        (28, 28)/(N, 28, 28)/(N, 784).
 
         Raises InputError for anything else, and ArtifactError if the runtime itself fails.
         """
@@ -274,9 +297,10 @@ class Predictor:
 
 
 def _reconcile(
-    model: TensorSpec, declared: dict | None, which: str, width: int, origin: str, m_origin: str
+    model: TensorSpec, declared: dict | None, which: str, width: int | None, origin: str, m_origin: str
 ) -> TensorSpec:
-    """The tensor's facts: the model's own, checked against the manifest's when there is one."""
+    """The tensor's facts: the model's own, checked against the manifest's when there is one. ``width``: the
+    one the contract fixes (the 784 pixels); None: any class count from spec.MIN_CLASSES to spec.MAX_CLASSES."""
     if declared is not None:
         m = TensorSpec.from_dict(declared)
         if model.quantized and model.scale is None and model.dtype == m.dtype:
@@ -288,7 +312,13 @@ def _reconcile(
                 f"{m_origin}: the manifest's {which} tensor contradicts the model "
                 f"(manifest vs model: {'; '.join(diffs)})"
             )
-    if len(model.shape) != 2 or model.shape[1] != width:
+    if width is None:
+        if len(model.shape) != 2 or not spec.MIN_CLASSES <= model.shape[1] <= spec.MAX_CLASSES:
+            raise ArtifactError(
+                f"{origin}: {which} tensor has shape {list(model.shape)}; expected [N, K] with "
+                f"{spec.MIN_CLASSES} <= K <= {spec.MAX_CLASSES} classes"
+            )
+    elif len(model.shape) != 2 or model.shape[1] != width:
         raise ArtifactError(f"{origin}: {which} tensor has shape {list(model.shape)}; expected [N, {width}]")
     if model.quantized:
         lo, hi = QRANGE[model.dtype]
