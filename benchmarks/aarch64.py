@@ -556,7 +556,7 @@ def cross_check(c_path: Path, images, workdir: Path) -> dict:
 
     from edgemnist.build.compile import compiler_env, verified_pair
     from edgemnist.build.targets import WARNINGS
-    from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
+    from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME
 
     gcc, qemu = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64-static")
     if not gcc or not qemu:
