@@ -4,7 +4,8 @@
   the file itself (pure Python, no TensorFlow or LiteRT).
 - ``quant``: TFLM's ``QuantizeMultiplier`` / ``PreprocessSoftmaxScaling`` / ``CalculateInputRadius`` in Python.
 - ``render.render(model)``: the ``edgemnist_model.c`` + ``edgemnist_model.h`` pair (C99, <stdint.h> only), with a
-  portable path, a Cortex-M DSP path (``__ARM_FEATURE_DSP``) and a WebAssembly SIMD path (``__wasm_simd128__``).
+  portable path, a Cortex-M Helium path (``__ARM_FEATURE_MVE``), a Cortex-M DSP path (``__ARM_FEATURE_DSP``) and a
+  WebAssembly SIMD path (``__wasm_simd128__``).
 - ``host``: compile the C for this machine into a shared library (cached by sha256) and call it via ctypes.
 - ``m4``: build a bare-metal Cortex-M4 firmware and run it under QEMU (mps2-an386) with semihosting: outputs,
   instructions per inference, peak stack, flash and RAM.
