@@ -14,14 +14,14 @@ static inline void board_counter_start(void) {}
 
 static inline uint32_t board_counter_read(void) {
   uint32_t v;
-  __asm__ volatile("csrr %0, minstret" : "=r"(v));
+  __asm__ volatile(".option push\n  .option arch, +zicsr\n  csrr %0, minstret\n  .option pop" : "=r"(v));
   return v;
 }
 
 /* The counter's status word, reported in the summary (misa: the core's extensions). */
 static inline uint32_t board_counter_status(void) {
   uint32_t v;
-  __asm__ volatile("csrr %0, misa" : "=r"(v));
+  __asm__ volatile(".option push\n  .option arch, +zicsr\n  csrr %0, misa\n  .option pop" : "=r"(v));
   return v;
 }
 

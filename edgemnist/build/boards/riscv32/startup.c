@@ -17,10 +17,13 @@ void Trap_Handler(void);
 
 __attribute__((naked, section(".text.start"))) void _start(void) {
   __asm__ volatile(
+      "  .option push\n"
+      "  .option arch, +zicsr\n" /* the CSR instructions, whatever -march says (GCC 12 splits them out) */
       "  la sp, _estack\n"
       "  la t0, Trap_Handler\n"
       "  csrw mtvec, t0\n"
-      "  j Reset_Handler\n");
+      "  j Reset_Handler\n"
+      "  .option pop\n");
 }
 
 __attribute__((noreturn)) void Reset_Handler(void) {
