@@ -269,7 +269,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="edgemnist-browser-") as tmp:
         site = args.site
         if site is None:
-            from edgemnist.web.build import build_site
+            from edgemnist.web.site import build_site
 
             site = build_site(args.kernel, Path(tmp) / "web", {"format": "web", "quantization": "int8"})
         images = load_mnist(args.data_dir).test_images[: args.images].reshape(-1, 784)

@@ -30,6 +30,10 @@ class ArtifactError(EdgemnistError):
     """A model artifact is missing, unreadable, of an unknown kind or malformed."""
 
 
+class BuildError(ArtifactError):
+    """The generated C kernel did not build for a target, or what was built is not what the target needs."""
+
+
 class ManifestError(ArtifactError):
     """A manifest is unreadable or contradicts the artifact it sits beside."""
 

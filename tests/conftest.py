@@ -119,60 +119,12 @@ def micro_pair(export_artifact):
     return export_artifact("micro")
 
 
-#: Debian packages that provide the system tools some tests need (installed by .ci/run and the README's set-up).
-DEBIAN_PACKAGES = {
-    "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
-    "qemu-system-arm": "qemu-system-arm",
-    "clang": "clang",
-    "wasm-ld": "lld",
-    "chromium": "chromium",
-    "cc": "gcc",
-    "/usr/share/datasets/fashion-mnist": "dataset-fashion-mnist",  # a real, well-formed IDX set that is not MNIST
-}
+def pytest_runtest_setup(item) -> None:
+    """``@requires(...)`` / ``pytestmark = requires(...)`` (tests/toolchains.py): checked before each test."""
+    from toolchains import check
 
-
-def require_tools(*names: str) -> None:
-    """Skip the calling test, with a visible reason, when a system tool is missing; under
-    ``EDGEMNIST_REQUIRE_TOOLCHAINS=1`` (set by .ci/run) fail instead: a toolchain test that silently skipped in
-    CI has not been done."""
-    import shutil
-
-    def found(name: str) -> bool:
-        if name == "chromium":  # the browser launcher's own lookup ($EDGEMNIST_CHROMIUM, then PATH names)
-            from edgemnist.web.browser import chromium_path
-
-            return chromium_path() is not None
-        return shutil.which(name) is not None
-
-    missing = [n for n in names if not found(n)]
-    if not missing:
-        return
-    packages = " ".join(DEBIAN_PACKAGES.get(n, n) for n in missing)
-    message = f"needs {', '.join(missing)} (Debian: apt-get install {packages})"
-    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
-        pytest.fail(f"EDGEMNIST_REQUIRE_TOOLCHAINS=1 but this test {message}")
-    pytest.skip(message)
-
-
-def require(*names: str) -> None:
-    """``require_tools`` for tools; an absolute path names a file or folder a Debian package installs (its package
-    in DEBIAN_PACKAGES), which the test needs in the same way."""
-    paths = [n for n in names if os.path.isabs(n)]
-    require_tools(*(n for n in names if not os.path.isabs(n)))
-    missing = [p for p in paths if not Path(p).exists()]
-    if not missing:
-        return
-    message = f"needs {', '.join(missing)} (Debian: apt-get install {' '.join(DEBIAN_PACKAGES[p] for p in missing)})"
-    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
-        pytest.fail(f"EDGEMNIST_REQUIRE_TOOLCHAINS=1 but this test {message}")
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def toolchain():
-    """``toolchain("arm-none-eabi-gcc", "qemu-system-arm")`` inside a test: skip visibly (fail in CI) if missing;
-    ``toolchain("/usr/share/datasets/fashion-mnist")``: the same for a file a Debian package installs."""
-    return require
+    for mark in item.iter_markers("requires"):
+        check(*mark.args)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The Cortex-M4 benchmark: both compute paths under QEMU, figures in one JSON dict, Markdown rendered from it.
 
 ``cortex_m4_report(c_path, pixels)`` builds the firmware for the DSP and the portable path, runs the images under
-QEMU mps2-an386 (see :mod:`edgemnist.ckernel.m4` for how instructions, stack, flash and RAM are measured),
+QEMU mps2-an386 (build target ``cortex-m4``; see :mod:`edgemnist.build.emulate` for how instructions, stack,
+flash and RAM are measured),
 checks the outputs
 against the host build of the same C (0 differing bytes required: a mismatch raises GateError), and returns the
 report. ``render_markdown(report)`` renders only from that dict. The figures are this kernel's own, measured
@@ -20,32 +21,38 @@ import numpy as np
 
 from edgemnist import __version__
 from edgemnist.bench.machine import machine_info
-from edgemnist.ckernel import host, m4
+from edgemnist.build import emulate, targets
+from edgemnist.build.compile import compiler_version, header_path
+from edgemnist.build.host import HostKernel
 from edgemnist.ckernel.render import read_header
 from edgemnist.errors import GateError
 
 SCHEMA = "edgemnist.cortex_m4/2"
+TARGET = "cortex-m4"
 
 
 def cortex_m4_report(
-    c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str, ...] = ("dsp", "portable"), opt: str = m4.OPT
+    c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str, ...] | None = None, opt: str | None = None
 ) -> dict[str, Any]:
     """This kernel's own figures per path (see the module doc); the MAC count and the model's source are the
     ones the kernel's header states (derived from the .tflite's layer shapes when it was generated)."""
+    target = targets.get(TARGET)
+    opt = opt or target.opt
+    paths = paths or tuple(p.key for p in target.paths)
     c_path = Path(c_path)
-    header_path = host.header_path(c_path)
-    facts = read_header(header_path.read_text(encoding="utf-8", errors="replace"), str(header_path))
+    h_path = header_path(c_path)
+    facts = read_header(h_path.read_text(encoding="utf-8", errors="replace"), str(h_path))
     macs = facts["EDGEMNIST_MACS"]
     x = np.ascontiguousarray(pixels, np.uint8).reshape(len(pixels), facts["EDGEMNIST_INPUT_SIZE"])
-    ref_scores, ref_digits = host.HostKernel(c_path).run(x)
+    ref_scores, ref_digits = HostKernel(c_path).run(x)
     report: dict[str, Any] = {
         "schema": SCHEMA,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine_info(),
         "edgemnist": __version__,
-        "toolchain": {**m4.toolchain(opt), "opt": opt, "host_cc": host.compiler_version()},
-        "board": f"QEMU {m4.MACHINE} (Cortex-M4), -icount shift=0, SysTick at 25 MHz = "
-        f"{m4.INSTRUCTIONS_PER_TICK} instructions per tick",
+        "toolchain": {**emulate.toolchain(target, opt), "opt": opt, "host_cc": compiler_version("host")},
+        "board": f"{emulate.board(target)} (Cortex-M4), -icount shift=0, SysTick at {target.cpu_hz / 1e6:g} MHz = "
+        f"{emulate.instructions_per_tick(target):g} instructions per tick",
         "c": {
             "artifact": c_path.name,
             "sha256": hashlib.sha256(c_path.read_bytes()).hexdigest(),
@@ -57,7 +64,7 @@ def cortex_m4_report(
         "paths": {},
     }
     for path in paths:
-        run = m4.run(c_path, x, path, opt=opt)
+        run = emulate.run(target, c_path, x, path, opt=opt)
         differing = int((run.scores != ref_scores).sum())
         if differing or not np.array_equal(run.digits, ref_digits):
             raise GateError(

@@ -6,7 +6,7 @@
 - ``render.render(model)``: the ``edgemnist_model.c`` + ``edgemnist_model.h`` pair (C99, <stdint.h> only), with a
   portable path, a Cortex-M Helium path (``__ARM_FEATURE_MVE``), a Cortex-M DSP path (``__ARM_FEATURE_DSP``) and a
   WebAssembly SIMD path (``__wasm_simd128__``).
-- ``host``: compile the C for this machine into a shared library (cached by sha256) and call it via ctypes.
-- ``m4``: build a bare-metal Cortex-M4 firmware and run it under QEMU (mps2-an386) with semihosting: outputs,
-  instructions per inference, peak stack, flash and RAM.
+
+Compiling and running the pair on a target (this machine, an emulated Cortex-M, WebAssembly) is
+:mod:`edgemnist.build`.
 """

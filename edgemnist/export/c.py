@@ -6,10 +6,13 @@ points and per-channel weights are read from the file itself (``edgemnist.ckerne
 
 - host: the pair compiled with the system C compiler must give 0 differing output bytes against the TFLite Micro
   interpreter (reference kernels) on the same int8 model; LiteRT's agreement is recorded (top-1 >= 99.5 %);
-- Cortex-M4 (when arm-none-eabi-gcc and qemu-system-arm are installed): the DSP and the portable path under QEMU
-  mps2-an386 on ``EDGEMNIST_M4_IMAGES`` images (default 1000) must equal the host build; instructions per
-  inference, flash, RAM and stack are recorded;
-- WebAssembly (when clang, wasm-ld and the wasmtime package are present): the SIMD path must equal the host build.
+- Cortex-M4 (build target ``cortex-m4``, when its compiler and emulator are installed): the DSP and the portable
+  path under QEMU mps2-an386 on ``EDGEMNIST_M4_IMAGES`` images (default 1000) must equal the host build;
+  instructions per inference, flash, RAM and stack are recorded;
+- WebAssembly (build target ``wasm32``, when clang, wasm-ld and the wasmtime package are present): the SIMD path,
+  run in wasmtime, must equal the host build.
+
+Every build goes through :mod:`edgemnist.build` (the pair proven first, compiled from a private copy).
 
 Everything lands in the manifest's ``c`` section; a toolchain that is absent is recorded as skipped, with why.
 """
@@ -25,7 +28,9 @@ from typing import Any
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.ckernel import host, m4, verify, wasm
+from edgemnist.build import emulate, targets, verify
+from edgemnist.build.compile import build, header_path, read_pair
+from edgemnist.build.host import HostKernel
 from edgemnist.ckernel.model import read_model
 from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
 from edgemnist.errors import ConfigError, EdgemnistError
@@ -53,8 +58,8 @@ def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, 
     from edgemnist.manifest import tensor_info
 
     c_path = Path(c_path)
-    h_path = Path(header) if header is not None else host.header_path(c_path)
-    _, h_text = host.read_pair(c_path, h_path)
+    h_path = Path(header) if header is not None else header_path(c_path)
+    _, h_text = read_pair(c_path, h_path)
     h = read_header(h_text.decode("utf-8", "replace"), str(h_path))
     return {
         "input": tensor_info(
@@ -112,24 +117,30 @@ def measure(
         if hv["litert"]["top1_agreement"] < MIN_LITERT_AGREEMENT:
             problems.append(f"the C and LiteRT agree on only {hv['litert']['top1_agreement']:.2%} of top-1 answers")
         pixels = np.asarray(images, np.uint8).reshape(len(images), -1)
-        ref = host.HostKernel(c).run(pixels)
+        ref = HostKernel(c).run(pixels)
         section["cortex_m4"] = _cortex_m4(c, pixels, ref, problems)
         section["wasm"] = _wasm(c, pixels, ref, problems)
     return section, problems
 
 
-def _missing(*tools_: str) -> list[str]:
-    return [t for t in tools_ if shutil.which(t) is None]
+def _missing(target: targets.Target) -> str | None:
+    """Why ``target`` cannot be built and run here (its missing tools and Debian packages), or None."""
+    missing = target.missing()
+    if not missing:
+        return None
+    packages = " ".join(dict.fromkeys(t.debian_package for t in missing))
+    return f"{', '.join(t.command for t in missing)} not installed (Debian: apt-get install {packages})"
 
 
 def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
-    missing = _missing(m4.GCC, m4.SIZE, m4.NM, m4.QEMU)
-    if missing:
-        return {"skipped": f"{', '.join(missing)} not installed"}
+    target = targets.get("cortex-m4")
+    why = _missing(target)
+    if why:
+        return {"skipped": why}
     n = min(_m4_images(), len(pixels))
-    out: dict[str, Any] = {"images": n, "board": f"QEMU {m4.MACHINE}", "toolchain": m4.toolchain()}
-    for path in ("dsp", "portable"):
-        run = m4.run(c, pixels[:n], path)
+    out: dict[str, Any] = {"images": n, "board": emulate.board(target), "toolchain": emulate.toolchain(target)}
+    for path in (p.key for p in target.paths):
+        run = emulate.run(target, c, pixels[:n], path)
         differing = int((run.scores != ref[0][:n]).sum())
         if differing or not np.array_equal(run.digits, ref[1][:n]):
             problems.append(
@@ -144,18 +155,21 @@ def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[st
 
 
 def _wasm(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
-    missing = _missing("clang", "wasm-ld")
+    why = _missing(targets.get("wasm32"))
     try:
         import wasmtime  # noqa: F401
     except ImportError:
-        missing.append("the wasmtime package")
-    if missing:
-        return {"skipped": f"{', '.join(missing)} not installed"}
-    scores, digits, name = wasm.check(c, pixels, simd=True)
+        why = f"{why}; the wasmtime package is not installed" if why else "the wasmtime package is not installed"
+    if why:
+        return {"skipped": why}
+    from edgemnist.web.runtime import WasmKernel
+
+    kernel = WasmKernel(build("wasm32", c, path="simd").file)
+    scores = kernel.run(pixels)
     differing = int((scores != ref[0]).sum())
-    if differing or not np.array_equal(digits, ref[1]):
-        problems.append(f"the {name} path differs from the host build in {differing} output bytes")
-    return {"path": name, "images": int(len(pixels)), "differing_bytes_vs_host": differing}
+    if differing or not np.array_equal(scores.argmax(1), ref[1]):
+        problems.append(f"the {kernel.kernel_path} path differs from the host build in {differing} output bytes")
+    return {"path": kernel.kernel_path, "images": int(len(pixels)), "differing_bytes_vs_host": differing}
 
 
 def summary(manifest: dict[str, Any]) -> str | None:

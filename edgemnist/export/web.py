@@ -6,9 +6,9 @@
 server, or run ``edgemnist serve export/web``.
 
 It is built from the verified C kernel (format "c", itself 0 bytes off TFLite Micro on the test set) by
-``edgemnist.web.build``. The gate (``measure``): all test images through both wasm builds in wasmtime, and in
-headless Chromium through the page's own JS API when Chromium and Playwright are installed, with 0 output
-bytes differing from the same C compiled for this machine.
+``edgemnist.web.site`` (the ``wasm32`` target of ``edgemnist.build``). The gate (``measure``): all test images
+through both wasm builds in wasmtime, and in headless Chromium through the page's own JS API when Chromium and
+Playwright are installed, with 0 output bytes differing from the same C compiled for this machine.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ SCALAR = "edgemnist_model.scalar.wasm"
 
 
 def _web():
-    from edgemnist.web import build
+    from edgemnist.web import site
 
-    return build
+    return site
 
 
 class WebExporter(Exporter):
@@ -43,27 +43,27 @@ class WebExporter(Exporter):
         return (SCALAR, *_web().PAGE_FILES)
 
     def export(self, job: ExportJob) -> None:
-        build, files = _web(), job.files
+        site, files = _web(), job.files
         kernel_c = _kernel(job).path
-        clang = build.find_clang()
-        build.build_wasm(kernel_c, files.path, simd=True, clang=clang)
-        build.build_wasm(kernel_c, files.companion(SCALAR), simd=False, clang=clang)
-        for name in build.PAGE_FILES:
-            shutil.copyfile(build.STATIC / name, files.companion(name))
+        site.build_wasm(kernel_c, files.path, path="simd")
+        site.build_wasm(kernel_c, files.companion(SCALAR), path="scalar")
+        for name in site.PAGE_FILES:
+            shutil.copyfile(site.STATIC / name, files.companion(name))
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
         """The wasm modules' own facts; the tensors are the verified C kernel's (read from its header, which
         states the .tflite's), so the gate's "file and runtime agree" compares them with what the module
         reports about itself."""
+        from edgemnist.build import targets, wasmfile
         from edgemnist.fileio import sha256_file
 
-        build, files, kernel = _web(), job.files, _kernel(job)
+        site, files, kernel = _web(), job.files, _kernel(job)
         wasm = {}
         for name, staged in (("simd", files.path), ("scalar", files.companion(SCALAR))):
-            module = build.inspect_module(staged.read_bytes())
-            missing = [e for e in ("memory", *build.EXPORTS) if e not in module.exports]
+            module = wasmfile.inspect_module(staged.read_bytes())
+            missing = [e for e in ("memory", *targets.WASM_EXPORTS) if e not in module.exports]
             wasm[name] = {
-                "file": build.WASM_FILES[name],
+                "file": site.WASM_FILES[name],
                 "bytes": staged.stat().st_size,
                 "sha256": sha256_file(staged),
                 "imports": [".".join(i) for i in module.imports],
@@ -89,7 +89,7 @@ class WebExporter(Exporter):
         return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
-        from edgemnist.ckernel.host import HostKernel
+        from edgemnist.build.host import HostKernel
         from edgemnist.errors import first_line
         from edgemnist.web import browser
         from edgemnist.web.runtime import WasmKernel
@@ -158,23 +158,19 @@ def _final_names(files: Files, folder: Path) -> Path:
     """The staged files copied under their final names (plus a manifest with the wasm table) for Chromium."""
     from edgemnist.fileio import atomic_write_json
 
-    build = _web()
-    shutil.copyfile(files.path, folder / build.WASM_FILES["simd"])
-    shutil.copyfile(files.companion(SCALAR), folder / build.WASM_FILES["scalar"])
-    for name in build.PAGE_FILES:
+    site = _web()
+    shutil.copyfile(files.path, folder / site.WASM_FILES["simd"])
+    shutil.copyfile(files.companion(SCALAR), folder / site.WASM_FILES["scalar"])
+    for name in site.PAGE_FILES:
         shutil.copyfile(files.companion(name), folder / name)
-    atomic_write_json(folder / build.MANIFEST, {"format": "web", "web": {"wasm": build.wasm_entries(folder)}})
+    atomic_write_json(folder / site.MANIFEST, {"format": "web", "web": {"wasm": site.wasm_entries(folder)}})
     return folder
 
 
 def _clang_version() -> str:
-    import subprocess
+    from edgemnist.build.compile import compiler_version
 
-    try:
-        out = subprocess.run([_web().find_clang(), "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return out.splitlines()[0].strip() if out else "?"
+    return compiler_version("wasm32")
 
 
 EXPORTER = WebExporter()

@@ -1,7 +1,7 @@
 """Backend for the interpreter-free C artifact (``edgemnist_model.c`` + ``edgemnist_model.h``, format "c").
 
-The pair is compiled once with the system C compiler into a shared library cached by sha256
-(``edgemnist.ckernel.host``; ``$EDGEMNIST_CACHE_DIR`` or the user cache dir) and called through ctypes, one
+The pair is built once for the ``host`` target (``edgemnist.build``: the system C compiler, a shared library cached
+by sha256 under ``$EDGEMNIST_CACHE_DIR`` or the user cache dir) and called through ctypes, one
 ``edgemnist_predict`` per image. The model's int8 input is ``q = p - 128`` for a pixel ``p``; the C takes ``p``
 itself, so ``run`` maps int8 -> uint8 (``q + 128``) and back nothing: the scores are the model's int8 output.
 Never imports TensorFlow; needs only a C compiler.
@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.ckernel import host
+from edgemnist.build.compile import header_path
+from edgemnist.build.host import HostKernel
 from edgemnist.ckernel.render import read_header
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
@@ -32,9 +33,9 @@ class CBackend(Backend):
     def __init__(self, path: Path, threads: int = 1) -> None:
         self.path = Path(path)
         self.threads = threads  # one static buffer: calls are serialized; recorded only
-        self.header = host.header_path(self.path)
-        # HostKernel proves the pair is edgemnist's generated kernel (host.verified_pair) before compiling it.
-        self._kernel = host.HostKernel(self.path, self.header)
+        self.header = header_path(self.path)
+        # The build proves the pair is edgemnist's generated kernel (build.compile.verified_pair) before compiling it.
+        self._kernel = HostKernel(self.path, self.header)
         facts = read_header(self._kernel.header_text.decode("ascii"), str(self.header))
         if (facts["EDGEMNIST_INPUT_SIZE"], facts["EDGEMNIST_OUTPUT_SIZE"]) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
             raise ArtifactError(
@@ -62,7 +63,7 @@ class CBackend(Backend):
 
     @classmethod
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
-        kernel = host.HostKernel(path)
+        kernel = HostKernel(path)
         predict = kernel.predict
 
         def prepare(batch: int):
@@ -84,7 +85,7 @@ class CBackend(Backend):
 
     def details(self) -> dict[str, Any]:
         return {
-            "compiler": host.compiler_version(),
+            "compiler": self._kernel.build.compiler,
             "library": str(self._kernel.library),
             "path": self._kernel.path_name,
             "header": self.header.name,

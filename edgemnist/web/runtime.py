@@ -3,9 +3,9 @@
 ``WasmKernel(path)`` instantiates ``edgemnist_model.wasm`` (or the scalar build) with no imports and makes the
 same calls as the page's JavaScript: ``input_size`` uint8 pixels into ``em_input()``, ``em_predict()``,
 ``output_size`` int8 scores out of ``em_scores()``. The model's tensors (sizes, scales, zero points) are read from
-the module itself (``em_input_size()``, ``em_input_scale()``, ... of ``edgemnist/web/glue.c``, which return what the
-kernel's header states), never typed in here. Used by the Predictor backend (``edgemnist.predictor.web``) and the
-export gate.
+the module itself (``em_input_size()``, ``em_input_scale()``, ... of ``edgemnist/build/harness/wasm_glue.c``, which
+return what the kernel's header states), never typed in here. Used by the Predictor backend
+(``edgemnist.predictor.web``) and the export gates.
 """
 
 from __future__ import annotations
@@ -17,22 +17,12 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist._deps import require
+from edgemnist.build.targets import WASM_EXPORTS
 from edgemnist.errors import ArtifactError
 
-#: What the module must export: the buffers and the call the page uses, and the facts it states about its model.
-REQUIRED_EXPORTS = (
-    "memory",
-    "em_input",
-    "em_scores",
-    "em_predict",
-    "em_path",
-    "em_input_size",
-    "em_output_size",
-    "em_input_scale",
-    "em_input_zero_point",
-    "em_output_scale",
-    "em_output_zero_point",
-)
+#: What the module must export: the buffers and the call the page uses, and the facts it states about its model
+#: (the ``wasm32`` build target's exports).
+REQUIRED_EXPORTS = ("memory", *WASM_EXPORTS)
 
 
 class WasmKernel:
@@ -41,7 +31,8 @@ class WasmKernel:
     form)."""
 
     def __init__(self, path: Path):
-        from edgemnist.web.build import BuildError, inspect_module
+        from edgemnist.build.wasmfile import inspect_module
+        from edgemnist.errors import BuildError
 
         wasmtime = require("wasmtime", "web", what="wasmtime")
         path = Path(path)

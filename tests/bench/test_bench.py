@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from edgemnist.bench import plot as bench_plot
 from edgemnist.bench import render as bench_render
@@ -91,8 +92,8 @@ def test_every_registered_format_has_a_raw_loop():
 
 @pytest.mark.parametrize("kind", ["tflite", "onnx", "micro"])
 def test_bench_artifact_structure_and_sanity(kind, artifacts, test_set):
-    if kind not in artifacts:
-        pytest.skip("tflite-micro is not installed")
+    if kind == "micro":
+        requires("tflite_micro")
     images, labels = test_set
     r = bench_artifact(artifacts[kind], TINY, images, labels)
     manifest = json.loads(manifest_path(artifacts[kind]).read_text())
@@ -423,7 +424,7 @@ def test_update_readme_rewrites_only_the_marked_section(report, tmp_path):
     assert update.main(["--readme", str(readme), "--results", str(tmp_path / "none")]) == 2
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")
+@requires("/proc/self/status")  # VmHWM: Linux only
 def test_cold_start_measures_the_childs_own_peak_rss(tmp_path):
     cold = _script("cold_start")
     row = cold.run_child(
@@ -459,14 +460,12 @@ def test_terminal_tables_fit_100_columns_and_title_keras_once(report, capsys):
     assert not too_long, too_long
 
 
-def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(
-    export_artifact, data_dir, tmp_path, toolchain
-):
+def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export_artifact, data_dir, tmp_path):
     """``bench --target cortex-m4`` in a terminal-like run: a table, no Markdown, no HTML comment, no verdicts;
     --markdown and --json write the same figures."""
     import subprocess
 
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "cc")
+    requires("cortex-m4", "host")
     c_path = export_artifact("c").path
     md, js = tmp_path / "m4.md", tmp_path / "m4.json"
     argv = [

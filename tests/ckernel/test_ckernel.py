@@ -1,6 +1,7 @@
 """edgemnist.ckernel end to end: the generated C against the real TFLite Micro interpreter on all 10,000 MNIST test
-images (host compiler), LiteRT agreement recorded, the WebAssembly paths (wasmtime) and the Cortex-M4 paths under
-QEMU mps2-an386 against the host build, and refusal of models the kernel does not implement.
+images (host build), LiteRT agreement recorded, the WebAssembly paths (wasmtime) and every firmware target's paths
+under its emulator (the Cortex-M4 under QEMU mps2-an386) against the host build, and refusal of models the kernel
+does not implement.
 
 Images on the emulated Cortex-M4: EDGEMNIST_M4_IMAGES (default 1000; CI or a release check may set 10000)."""
 
@@ -8,19 +9,23 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
+from toolchains import requires
 
-from edgemnist.ckernel import host, m4, render, verify, wasm
+from edgemnist.build import compile, emulate, targets, verify
+from edgemnist.build.host import HostKernel
+from edgemnist.ckernel import render
 from edgemnist.ckernel.model import read_model
 from edgemnist.errors import ArtifactError
 
 pytestmark = pytest.mark.slow
 
 M4_IMAGES = int(os.environ.get("EDGEMNIST_M4_IMAGES", "1000"))
+#: (target, compute path) of every firmware row: a new core is tested here by its row alone.
+FIRMWARE_PATHS = [(t.name, p.key) for t in targets.TARGETS if t.kind == "firmware" for p in t.paths]
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +48,13 @@ def pixels(mnist):
 
 
 @pytest.fixture(scope="module")
-def host_scores(pair, pixels, toolchain):
-    toolchain("cc")
-    return host.HostKernel(pair).run(pixels)
+def host_scores(pair, pixels):
+    requires("cc")
+    return HostKernel(pair).run(pixels)
 
 
-def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite, toolchain):
-    toolchain("cc")
+def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite):
+    requires("cc", "nm")
     header = pair.with_name(render.HEADER_NAME).read_text()
     source = pair.read_text()
     assert re.findall(r"#include\s*(\S+)", header) == ["<stdint.h>"]
@@ -66,14 +71,14 @@ def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite, toolchain):
     assert re.search(r"static const int8_t em_w1\[401408\]", source)  # weights are const
     for opt in ("-O0", "-O2", "-Os", "-O3"):
         obj = pair.with_name(f"host{opt}.o")
-        subprocess.run([shutil.which("cc"), *host.WARNINGS, opt, "-c", str(pair), "-o", str(obj)], check=True)
+        subprocess.run(["cc", *targets.WARNINGS, opt, "-c", str(pair), "-o", str(obj)], check=True)
         undefined = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True, check=True).stdout
         assert undefined.strip() == "", f"{opt}: the C calls {undefined.split()}"
 
 
-def test_host_build_is_byte_identical_to_tflm_on_all_test_images(pair, int8_tflite, mnist, toolchain):
-    toolchain("cc")
-    pytest.importorskip("tflite_micro")
+def test_host_build_is_byte_identical_to_tflm_on_all_test_images(pair, int8_tflite, mnist):
+    requires("cc")
+    requires("tflite_micro")
     r = verify.verify_host(pair, int8_tflite, mnist.test_images, mnist.test_labels)
     assert r["path"] == "portable" and r["n"] == 10000
     assert r["tflm"]["n"] == 10000 and r["tflm"]["differing_bytes"] == 0 and r["tflm"]["differing_images"] == 0
@@ -92,7 +97,7 @@ def test_two_kernels_of_one_library_in_threads_do_not_mix_their_buffers(pair, pi
     """dlopen gives both instances the same static activation buffer; calls must still be serialized."""
     import threading
 
-    kernels = [host.HostKernel(pair), host.HostKernel(pair)]
+    kernels = [HostKernel(pair), HostKernel(pair)]
     assert kernels[0].library == kernels[1].library
     results, errors = {}, []
 
@@ -112,15 +117,15 @@ def test_two_kernels_of_one_library_in_threads_do_not_mix_their_buffers(pair, pi
     assert not errors and len(results) == 4
 
 
-def test_the_general_requantization_path_gives_the_same_bytes(int8_tflite, pixels, host_scores, tmp_path, toolchain):
+def test_the_general_requantization_path_gives_the_same_bytes(int8_tflite, pixels, host_scores, tmp_path):
     """The left-shift step of MultiplyByQuantizedMultiplier is compiled out when no channel needs it; forced in,
     it must give the same bytes."""
-    toolchain("cc")
+    requires("cc")
     files = render.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
     assert "#define EM_LEFT_SHIFTS 1" in files[render.SOURCE_NAME]
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
+    scores, digits = HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
     assert np.array_equal(scores, host_scores[0]) and np.array_equal(digits, host_scores[1])
 
 
@@ -133,28 +138,31 @@ def test_ties_go_to_the_first_digit(pair, host_scores):
     assert all(digits[i] == np.flatnonzero(scores[i] == top[i])[0] for i in np.flatnonzero(tied))
 
 
-@pytest.mark.parametrize("simd", [True, False], ids=["wasm-simd128", "wasm-portable"])
-def test_webassembly_paths_equal_the_host_build(pair, pixels, host_scores, toolchain, simd):
-    toolchain("clang", "wasm-ld")
-    pytest.importorskip("wasmtime")
-    scores, digits, name = wasm.check(pair, pixels, simd=simd)
-    assert name == ("wasm-simd128" if simd else "portable")
-    assert int((scores != host_scores[0]).sum()) == 0 and np.array_equal(digits, host_scores[1])
+@pytest.mark.parametrize("path", [p.key for p in targets.get("wasm32").paths])
+def test_webassembly_paths_equal_the_host_build(pair, pixels, host_scores, path):
+    requires("wasm32", "wasmtime")
+    from edgemnist.web.runtime import WasmKernel
+
+    kernel = WasmKernel(compile.build("wasm32", pair, path=path).file)
+    scores = kernel.run(pixels)
+    assert kernel.kernel_path == targets.get("wasm32").path(path).name
+    assert int((scores != host_scores[0]).sum()) == 0 and np.array_equal(scores.argmax(1), host_scores[1])
 
 
-@pytest.mark.parametrize("path", ["dsp", "portable"])
-def test_cortex_m4_under_qemu_equals_the_host_build(pair, pixels, host_scores, toolchain, path):
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm")
+@pytest.mark.parametrize("target,path", FIRMWARE_PATHS, ids=[f"{t}-{p}" for t, p in FIRMWARE_PATHS])
+def test_every_firmware_path_under_its_emulator_equals_the_host_build(pair, pixels, host_scores, target, path):
+    requires(target)
     n = min(M4_IMAGES, len(pixels))
-    run = m4.run(pair, pixels[:n], path)
-    assert run.path == ("cortex-m-dsp" if path == "dsp" else "portable") and run.images == n
+    run = emulate.run(target, pair, pixels[:n], path)
+    row = targets.get(target)
+    assert run.path == row.path(path).name and run.images == n and run.target == target
     assert int((run.scores != host_scores[0][:n]).sum()) == 0
     assert np.array_equal(run.digits, host_scores[1][:n])
-    assert run.instructions_per_tick_measured == m4.INSTRUCTIONS_PER_TICK
+    assert run.instructions_per_tick_measured == emulate.instructions_per_tick(row)
     s = run.sizes
     assert s["model_constants_bytes"] >= 401408 + 5120 + 4 * 522  # int8 weights + int32 biases, all in flash
-    assert s["flash_bytes"] == s["model_constants_bytes"] + s["code_bytes"]
-    assert s["ram_bytes"] == s["data_bytes"] + s["bss_bytes"] + run.stack_peak_bytes
+    assert s["flash_bytes"] == s["model_constants_bytes"] + s["code_bytes"] <= row.flash_bytes
+    assert s["ram_bytes"] == s["data_bytes"] + s["bss_bytes"] + run.stack_peak_bytes <= row.ram_bytes
     assert s["kernel_bss_bytes"] == 512 and 0 < run.kernel_stack_bytes < run.stack_peak_bytes < 4096
     print(
         f"{run.path}: {run.instructions_per_inference:,.0f} instructions/inference, flash {s['flash_bytes']} B, "

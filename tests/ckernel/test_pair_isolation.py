@@ -9,10 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import requires
 
-from edgemnist.ckernel import host, m4, render, wasm
+from edgemnist.build import compile, emulate, targets
+from edgemnist.build.host import HostKernel
+from edgemnist.ckernel import render
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor import Predictor
+from edgemnist.web.site import build_wasm
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
 from test_ckernel_pair import HOSTILE, model  # noqa: E402
@@ -37,55 +41,62 @@ def pair(tmp_path, monkeypatch):
     return art / render.SOURCE_NAME
 
 
-def test_generated_pair_loads_and_ignores_headers_beside_it(pair, toolchain, monkeypatch):
-    toolchain("cc")
-    seen = []
-    real = host._run_compiler
+def _isolated(build: compile.Build, pair: Path) -> None:
+    for cmd in build.commands:
+        assert not any(str(pair.parent) in arg for arg in cmd), cmd
+        assert not any(arg.startswith("-I") for arg in cmd), cmd
 
-    def spy(cmd, cwd):
-        seen.append((cmd, cwd))
-        return real(cmd, cwd)
 
-    monkeypatch.setattr(host, "_run_compiler", spy)
+def test_generated_pair_loads_and_ignores_headers_beside_it(pair):
+    requires("cc")
     p = Predictor.load(pair)
     x = np.random.default_rng(0).integers(0, 256, (16, 784), dtype=np.uint8)
-    scores, digits = host.HostKernel(pair).run(x)
-    assert len(seen) == 1, "the second load is a cache hit"
-    cmd, cwd = seen[0]
-    assert cwd != pair.parent and not any(str(pair.parent) in arg for arg in cmd)
-    assert not any(arg.startswith("-I") for arg in cmd)
+    kernel = HostKernel(pair)
+    scores, digits = kernel.run(x)
+    assert kernel.build.cached, "the second load is a cache hit"
+    assert not compile.build("host", pair, extra_flags=("-DEDGEMNIST_UNUSED",)).cached  # other flags: a new build
+    _isolated(kernel.build, pair)
     assert np.array_equal(digits, scores.argmax(1))
     assert np.array_equal(p.predict(x.reshape(-1, 28, 28)).labels, digits)
 
 
-def test_hostile_variant_never_reaches_the_real_compiler(pair, toolchain, monkeypatch):
-    toolchain("cc")
-    calls = []
-    monkeypatch.setattr(host, "_run_compiler", lambda cmd, cwd: calls.append(cmd))
+def test_hostile_variant_never_reaches_the_real_compiler(pair, tmp_path, monkeypatch):
+    """$CC names a compiler that records its calls: a refused pair never gets to it, on any target."""
+    requires("cc")
+    calls = tmp_path / "calls"
+    spy = tmp_path / "spy-cc"
+    spy.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec cc "$@"\n')
+    spy.chmod(0o755)
+    monkeypatch.setenv("CC", str(spy))
+    HostKernel(pair)
+    assert calls.read_text().count("-c edgemnist_model.c") == 1  # the spy is the compiler the build runs
+    calls.unlink()
     c, h = HOSTILE["constructor"](pair.read_text(), pair.with_name(render.HEADER_NAME).read_text())
     pair.write_text(c)
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
         Predictor.load(pair)
-    assert calls == []
+    assert not calls.exists()
 
 
-def test_cortex_m4_build_ignores_headers_beside_it(pair, tmp_path, toolchain):
-    toolchain("arm-none-eabi-gcc")
-    m4.require()
-    elf = m4.build(pair, tmp_path, "dsp")
-    assert elf.is_file()
+@pytest.mark.parametrize("target", [t.name for t in targets.TARGETS if t.kind == "firmware"])
+def test_firmware_build_ignores_headers_beside_it(pair, target):
+    requires(target)
+    built = compile.build(target, pair)
+    assert built.file.is_file() and not built.cached
+    _isolated(built, pair)
+    assert emulate.run(target, pair, np.zeros((1, 784), np.uint8)).images == 1
     pair.write_text(pair.read_text() + "\nint edgemnist_evil(void) { return 1; }\n")
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
-        m4.build(pair, tmp_path, "dsp")
+        compile.build(target, pair)
 
 
-def test_wasm_build_ignores_headers_beside_it(pair, tmp_path, toolchain):
-    toolchain("clang", "wasm-ld")
-    out = wasm.build(pair, tmp_path / "m.wasm")
-    assert out.stat().st_size > 0
-    from edgemnist.web import build
-
-    build.build_wasm(pair, tmp_path / "w.wasm", simd=False)
+def test_wasm_build_ignores_headers_beside_it(pair, tmp_path):
+    requires("wasm32")
+    for path in ("simd", "scalar"):
+        built = compile.build("wasm32", pair, path=path)
+        assert built.file.stat().st_size > 0
+        _isolated(built, pair)
+    build_wasm(pair, tmp_path / "w.wasm", path="scalar")
     pair.with_name(render.HEADER_NAME).write_text(pair.with_name(render.HEADER_NAME).read_text() + "\n")
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
-        build.build_wasm(pair, tmp_path / "w2.wasm", simd=False)
+        build_wasm(pair, tmp_path / "w2.wasm", path="scalar")

@@ -11,11 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, quant, render
+from edgemnist.build import compile, emulate, targets
+from edgemnist.build.host import HostKernel
+from edgemnist.ckernel import quant, render
 from edgemnist.ckernel.model import Dense, Model
 
 sys.path.insert(0, str(Path(__file__).parent))
 import tflm_reference as ref  # noqa: E402
+from toolchains import requires
+from wasm_any import run_wasm
+
+UBSAN = ("-fsanitize=undefined", "-fno-sanitize-recover=all")
+#: (target, compute path) of every firmware row: a new core is tested here by its row alone.
+FIRMWARE_PATHS = [(t.name, p.key) for t in targets.TARGETS if t.kind == "firmware" for p in t.paths]
 
 SEEDS = range(24)
 
@@ -84,8 +92,8 @@ def reference_scores(model: Model, pixels: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, toolchain):
-    toolchain("cc")
+def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path):
+    requires("cc")
     model = random_model(seed)
     for name, text in render.render(model).items():
         (tmp_path / name).write_text(text)
@@ -99,32 +107,44 @@ def test_random_models_match_the_python_transcription_of_tflm(seed, tmp_path, to
             (rng.random((6, n_in)) < 0.2) * 255,
         ]
     ).astype(np.uint8)
-    scores, digits = host.HostKernel(tmp_path / render.SOURCE_NAME).run_raw(pixels, n_in)
+    scores, digits = HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
     expected = reference_scores(model, pixels)
     assert np.array_equal(scores, expected), f"seed {seed}: {int((scores != expected).sum())} bytes differ"
     assert np.array_equal(digits, expected.argmax(1))
+    # The same build under UBSan (any signed overflow, bad shift or out-of-bounds access aborts): the same bytes.
+    ubsan = HostKernel(tmp_path / render.SOURCE_NAME, extra_flags=UBSAN)
+    assert ubsan.library != HostKernel(tmp_path / render.SOURCE_NAME).library
+    assert np.array_equal(ubsan.run(pixels)[0], expected)
 
 
+@pytest.mark.parametrize("target,path", FIRMWARE_PATHS, ids=[f"{t}-{p}" for t, p in FIRMWARE_PATHS])
 @pytest.mark.parametrize("seed", SEEDS[:6])
-def test_random_models_on_the_dsp_and_wasm_simd_paths(seed, tmp_path, toolchain):
-    """The SMLAD assembly and the wasm dot products on other layer widths (1 and 3 words of 16 inputs...)."""
-    from edgemnist.ckernel import m4, wasm
-
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "clang", "wasm-ld")
-    pytest.importorskip("wasmtime")
+def test_random_models_on_every_firmware_path(seed, target, path, tmp_path):
+    """The SMLAD assembly (and every other firmware path) on other layer widths (1 and 3 words of 16 inputs...)."""
+    requires(target)
     model = random_model(seed)
     for name, text in render.render(model).items():
         (tmp_path / name).write_text(text)
-    c = tmp_path / render.SOURCE_NAME
     pixels = np.random.default_rng(seed).integers(0, 256, (30, model.fc1.weights.shape[1])).astype(np.uint8)
-    expected = reference_scores(model, pixels)
-    run = m4.run(c, pixels, "dsp")
-    assert run.path == "cortex-m-dsp" and np.array_equal(run.scores, expected)
-    scores, _, name = wasm.check(c, pixels, simd=True)
-    assert name == "wasm-simd128" and np.array_equal(scores, expected)
+    run = emulate.run(target, tmp_path / render.SOURCE_NAME, pixels, path)
+    assert run.path == targets.get(target).path(path).name and np.array_equal(
+        run.scores, reference_scores(model, pixels)
+    )
 
 
-def test_the_random_models_give_graded_scores_not_only_saturated_ones(tmp_path, toolchain):
+@pytest.mark.parametrize("seed", SEEDS[:6])
+def test_random_models_on_the_wasm_simd_path(seed, tmp_path):
+    """The wasm dot products on other layer widths."""
+    requires("wasm32", "wasmtime")
+    model = random_model(seed)
+    for name, text in render.render(model).items():
+        (tmp_path / name).write_text(text)
+    pixels = np.random.default_rng(seed).integers(0, 256, (30, model.fc1.weights.shape[1])).astype(np.uint8)
+    scores, _, name = run_wasm(compile.build("wasm32", tmp_path / render.SOURCE_NAME, path="simd").file, pixels)
+    assert name == "wasm-simd128" and np.array_equal(scores, reference_scores(model, pixels))
+
+
+def test_the_random_models_give_graded_scores_not_only_saturated_ones(tmp_path):
     """Softmax outputs strictly between -128 and 127 occur: the exp/reciprocal arithmetic is exercised."""
     graded = 0
     for seed in SEEDS[:8]:

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from toolchains import imported
 
 from edgemnist import spec
 from edgemnist.cli import main
@@ -14,7 +15,7 @@ from edgemnist.errors import ArtifactChangedError, ConfigError
 from edgemnist.evaluate import EvalReport, confusion_matrix, evaluate
 from edgemnist.manifest import manifest_path
 
-Image = pytest.importorskip("PIL.Image")
+Image = imported("PIL.Image")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mnist_server import serve
+from toolchains import requires
 
 from edgemnist import data
 from edgemnist.errors import DataError, DownloadError
@@ -128,13 +129,13 @@ def test_wrong_file_under_the_right_name(tmp_path, data_dir):
         data.load_test(tmp_path, download=False)
 
 
-def test_another_real_dataset_is_not_mnist_rather_than_corrupted(toolchain, tmp_path, capsys):
+def test_another_real_dataset_is_not_mnist_rather_than_corrupted(tmp_path, capsys):
     """Fashion-MNIST: the same names, shapes and IDX format as MNIST, other images. One line, exit 2, naming
     the file and the set edgemnist expected; "corrupted" is only for files that do not parse."""
     from edgemnist.cli import main
 
     fashion = "/usr/share/datasets/fashion-mnist"
-    toolchain(fashion)
+    requires(fashion)
     assert main(["train", "--data-dir", fashion, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"error: {fashion}/train-images-idx3-ubyte.gz: ")

@@ -12,15 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from mnist_server import serve
 from sigkill import _hidden
+from toolchains import requires
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_download_killed_midway_leaves_nothing_in_the_cache(data_dir, tmp_path):
-    pytest.importorskip("pooch")
+    requires("pooch")
     www = tmp_path / "www"
     www.mkdir()
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):

@@ -19,6 +19,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mdblocks import REPO, all_blocks  # noqa: E402
+from toolchains import requires
 
 PYTHON = all_blocks("python")
 C = all_blocks("c")
@@ -69,8 +70,8 @@ int main(void) { int d = classify(); return d >= 0 && d < EDGEMNIST_OUTPUT_SIZE 
 
 
 @pytest.mark.parametrize("block", C, ids=[b.where for b in C])
-def test_c_block_compiles_against_the_exported_kernel_and_runs(block, export_artifact, toolchain, tmp_path):
-    toolchain("cc")
+def test_c_block_compiles_against_the_exported_kernel_and_runs(block, export_artifact, tmp_path):
+    requires("cc")
     kernel = export_artifact("c").path
     for name in ("edgemnist_model.c", "edgemnist_model.h"):
         shutil.copy(kernel.parent / name, tmp_path / name)

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from edgemnist.bench.machine import cpu_model
 from edgemnist.cli import main
@@ -17,9 +18,8 @@ from edgemnist.modelfacts import read_facts
 
 
 @pytest.fixture(scope="module")
-def c_export(export_artifact, toolchain):
-    toolchain("cc")
-    pytest.importorskip("tflite_micro")
+def c_export(export_artifact):
+    requires("host", "tflite_micro")
     return export_artifact("c")
 
 
@@ -40,8 +40,8 @@ def test_export_records_zero_differing_bytes_against_tflm(c_export, export_artif
     assert "tflite-micro" in m["tools"] or "edgemnist" in m["tools"]
 
 
-def test_export_runs_the_cortex_m4_and_wasm_checks_when_the_toolchains_exist(c_export, toolchain):
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm", "clang", "wasm-ld")
+def test_export_runs_the_cortex_m4_and_wasm_checks_when_the_toolchains_exist(c_export):
+    requires("cortex-m4", "wasm32", "wasmtime")
     c = c_export.manifest["c"]
     for path in ("dsp", "portable"):
         run = c["cortex_m4"][path]
@@ -79,7 +79,7 @@ def test_evaluate_predict_info_on_the_c_artifact(c_export, export_artifact, data
 
 
 def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
-    from edgemnist.ckernel.host import HostKernel
+    from edgemnist.build.host import HostKernel
     from edgemnist.predictor import Predictor
 
     x = mnist.test_images[:500]
@@ -92,7 +92,7 @@ def test_predictor_on_the_c_artifact_equals_the_kernel(c_export, mnist):
     assert np.array_equal(np.asarray(digits), kernel_digits)
 
 
-def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, toolchain, capsys):
+def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path, capsys):
     assert (
         main(
             [
@@ -113,7 +113,7 @@ def test_bench_host_and_cortex_m4(c_export, export_artifact, data_dir, tmp_path,
         == 0
     )
     assert "edgemnist_model.c" in capsys.readouterr().out
-    toolchain("arm-none-eabi-gcc", "qemu-system-arm")
+    requires("cortex-m4")
     out = tmp_path / "m4.json"
     assert (
         main(

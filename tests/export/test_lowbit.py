@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from toolchains import imported
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("ai_edge_litert")
+imported("tensorflow")
+imported("ai_edge_litert")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ConfigError  # noqa: E402
@@ -71,7 +72,7 @@ def test_hidden_filter_takes_only_the_levels(quantized, trained, bits, levels):
 
 @pytest.mark.parametrize("bits,levels", CASES[:2])
 def test_bias_is_requantized_for_the_new_scales(quantized, trained, bits, levels):
-    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    schema = imported("ai_edge_litert.schema_py_generated")
     data, _ = quantized(bits, levels)
     model, w, b, x = lowbit.hidden_layer(data)
     assert b.Type() == schema.TensorType.INT32

@@ -12,21 +12,22 @@ import sys
 
 import numpy as np
 import pytest
+from toolchains import requires
 
+from edgemnist.build import compile, targets, wasmfile
 from edgemnist.cli import main
 from edgemnist.errors import ArtifactError
-from edgemnist.web import build as web_build
+from edgemnist.web import site
 
 
 @pytest.fixture(scope="module")
-def web_export(export_artifact, toolchain):
-    toolchain("cc", "clang", "wasm-ld")
-    pytest.importorskip("wasmtime")
+def web_export(export_artifact):
+    requires("host", "wasm32", "wasmtime")
     export_artifact("c")  # first: the web export then builds from this very C (the host reference below)
     return export_artifact("web")
 
 
-def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, export_artifact, toolchain):
+def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, export_artifact):
     folder = web_export.path.parent
     assert web_export.path.name == "edgemnist_model.wasm" and folder.name == "web"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
@@ -49,17 +50,15 @@ def test_export_writes_the_folder_and_records_zero_differing_bytes(web_export, e
     assert web["kernel"]["sha256"] == c.manifest["artifact"]["sha256"]
     assert web["wasmtime_simd"]["accuracy"] == m["verification"]["accuracy"] == c.manifest["verification"]["accuracy"]
     assert web["wasm"]["simd"]["sha256"] == m["artifact"]["sha256"]
-    toolchain("chromium")
-    if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") != "1":
-        pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright)")
-    chromium = web["chromium"]  # under EDGEMNIST_REQUIRE_TOOLCHAINS=1 (CI) a missing Playwright fails here
+    requires("chromium", "playwright")
+    chromium = web["chromium"]
     assert chromium["ran"] is True
     assert chromium["simd"] == {"differing_bytes": 0, "kernel_path": "wasm-simd128"}
     assert chromium["scalar"] == {"differing_bytes": 0, "kernel_path": "portable"}
 
 
 def test_predictor_on_the_wasm_equals_the_host_c(web_export, export_artifact, mnist):
-    from edgemnist.ckernel.host import HostKernel
+    from edgemnist.build.host import HostKernel
     from edgemnist.predictor import Predictor
 
     x = mnist.test_images[:2000]
@@ -129,7 +128,7 @@ def test_a_changed_wasm_is_refused(web_export, tmp_path):
 def test_serve_command_serves_the_folder_until_interrupted(web_export):
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(web_build.HERE.parents[1]), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site.HERE.parents[1]), os.environ.get("PYTHONPATH")])),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgemnist", "serve", str(web_export.path.parent), "--port", "0"],
@@ -160,21 +159,24 @@ def test_serve_command_serves_the_folder_until_interrupted(web_export):
     assert proc.returncode == 0, err
 
 
-def test_wasm_build_is_deterministic_and_imports_nothing(export_artifact, tmp_path, toolchain):
-    toolchain("clang", "wasm-ld")
+def test_wasm_build_is_deterministic_and_imports_nothing(export_artifact, tmp_path, monkeypatch):
+    requires("wasm32")
     kernel = export_artifact("c").path
-    a = web_build.build_modules(kernel, tmp_path / "a")
-    b = web_build.build_modules(kernel, tmp_path / "b")
+    monkeypatch.setenv("EDGEMNIST_CACHE_DIR", str(tmp_path / "cache-a"))  # two real compiles, not a cache hit
+    a = site.build_modules(kernel, tmp_path / "a")
+    monkeypatch.setenv("EDGEMNIST_CACHE_DIR", str(tmp_path / "cache-b"))
+    b = site.build_modules(kernel, tmp_path / "b")
+    assert compile.build("wasm32", kernel).cached  # the second cache now holds it
     for name in ("simd", "scalar"):
         data = a[name].read_bytes()
         assert data == b[name].read_bytes(), f"{name} build is not deterministic"
-        module = web_build.inspect_module(data)
-        assert module.imports == () and set(module.exports) >= {"memory", *web_build.EXPORTS}
+        module = wasmfile.inspect_module(data)
+        assert module.imports == () and set(module.exports) >= {"memory", *targets.WASM_EXPORTS}
     assert a["simd"].read_bytes() != a["scalar"].read_bytes()
 
 
-def test_a_kernel_that_needs_libc_is_refused(tmp_path, toolchain):
-    toolchain("clang", "wasm-ld")
+def test_a_kernel_that_needs_libc_is_refused(tmp_path):
+    requires("wasm32")
     (tmp_path / "edgemnist_model.h").write_text(
         "#include <stdint.h>\n#define EDGEMNIST_INPUT_SIZE 784\n#define EDGEMNIST_OUTPUT_SIZE 10\n"
         "int edgemnist_predict(const uint8_t p[784], int8_t s[10]);\nconst char *edgemnist_path(void);\n"
@@ -184,8 +186,8 @@ def test_a_kernel_that_needs_libc_is_refused(tmp_path, toolchain):
         "int edgemnist_predict(const uint8_t p[784], int8_t s[10]) { memcpy(s, p, 10); return 0; }\n"
         'const char *edgemnist_path(void) { return "portable"; }\n'
     )
-    # A hand-written kernel is refused before clang runs (ckernel.host.verified_pair); the module's import check
+    # A hand-written kernel is refused before clang runs (build.compile.verified_pair); the module's import check
     # behind it stays as a second line.
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
-        web_build.build_wasm(tmp_path / "edgemnist_model.c", tmp_path / "x.wasm", simd=False)
+        site.build_wasm(tmp_path / "edgemnist_model.c", tmp_path / "x.wasm", path="scalar")
     assert not (tmp_path / "x.wasm").exists()

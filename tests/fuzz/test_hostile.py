@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from fuzz import builders, harness, sources
 
@@ -253,7 +254,7 @@ def _rehash(path: Path) -> None:
 
 @pytest.mark.parametrize("model", ["tflite-int8", "onnx-float32", "micro"])
 def test_signed_artifacts_load_and_a_rehashed_tampered_pair_is_refused(model, src, keys, server, tmp_path):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     vendor_pub = str(keys["vendor"][1])
     path = _signed_copy(src[model], tmp_path / "m", keys["vendor"][0])
     r = _load(server, tmp_path, path, kwargs={"public_key": vendor_pub})
@@ -273,7 +274,7 @@ def test_signed_artifacts_load_and_a_rehashed_tampered_pair_is_refused(model, sr
 
 
 def test_missing_or_foreign_signatures_are_refused(src, keys, server, tmp_path):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     path = _signed_copy(src["tflite-int8"], tmp_path / "m", keys["attacker"][0])
     r = _load(server, tmp_path, path, kwargs={"public_key": str(keys["vendor"][1])})
     _refused(r, "signed with another key")
@@ -282,7 +283,7 @@ def test_missing_or_foreign_signatures_are_refused(src, keys, server, tmp_path):
 
 
 def test_finding8_signed_by_an_attacker_the_small_arena_pair_is_refused(src, keys, server, tmp_path):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     from edgemnist.signing import sign
 
     path = builders.micro_small_arena_vouched(src["micro"], tmp_path / "m")
@@ -293,7 +294,7 @@ def test_finding8_signed_by_an_attacker_the_small_arena_pair_is_refused(src, key
 def test_only_a_verified_signature_skips_the_micro_child_process_check(src, keys, tmp_path, monkeypatch):
     """In-process, on a genuine pair: with the child-process arena check made to fail, the signed pair still
     loads (the signature vouched for array and header) and the unsigned one, manifest and all, does not."""
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     from edgemnist.errors import ArtifactError
     from edgemnist.predictor import Predictor, micro
 
@@ -311,7 +312,7 @@ def test_only_a_verified_signature_skips_the_micro_child_process_check(src, keys
 
 
 def test_cli_sign_then_verify_everywhere(src, keys, server, tmp_path, data_arg):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     path = builders.copy_with_manifest(src["onnx-int8"], tmp_path / "m")
     r = _cli(server, tmp_path, ["sign", path, "--key", keys["vendor"][0], "--verify-with", keys["vendor"][1]])
     assert r["rc"] == 0 and "(verified)" in r["stdout"], r
@@ -325,7 +326,7 @@ def test_cli_sign_then_verify_everywhere(src, keys, server, tmp_path, data_arg):
 
 
 def test_export_sign_writes_a_signature_the_device_accepts(request, keys, tmp_path, data_arg):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     import shutil
     import subprocess
     import sys

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toolchains import imported
 
-Image = pytest.importorskip("PIL.Image")
+Image = imported("PIL.Image")
 
 import digit_styles  # noqa: E402  (this folder is on sys.path: pytest's rootdir-based import mode)
 

@@ -6,11 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+from toolchains import imported
 
 from edgemnist.errors import InputError, MissingDependencyError
 from edgemnist.images import load_digit, load_digits, normalize_digit
 
-Image = pytest.importorskip("PIL.Image")
+Image = imported("PIL.Image")
 
 N = 60
 

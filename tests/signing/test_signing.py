@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from toolchains import imported, requires
 
 from edgemnist import signing
 from edgemnist.errors import ConfigError, SignatureError
 
-ec = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ec")
+ec = imported("cryptography.hazmat.primitives.asymmetric.ec")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]  # tests/signing/ -> the repository
@@ -130,7 +131,7 @@ def ours(artifact: Path, public_pem: Path) -> str | None:
 def theirs(artifact: Path, public_pem: Path) -> str | None:
     """model-signing's verifier on the folder holding the artifact (its .sig ignored), in a child process so
     this test process never imports the 65 MB library's import side effects."""
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     code = (
         "import sys\nfrom model_signing import verifying, hashing\n"
         "h = hashing.Config().set_ignored_paths(paths=[sys.argv[3]], ignore_git_paths=False)\n"
@@ -236,7 +237,7 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_cross_verification_matrix(case, maker, verifier, keys, tmp_path):
     if maker == "model-signing":
-        pytest.importorskip("model_signing")
+        requires("model_signing")
     kind, which, tamper, key, accepted = CASES[case]
     artifact = _unit(tmp_path / "unit", kind)
     names = sorted(p.name for p in artifact.parent.iterdir())
@@ -273,7 +274,7 @@ def test_unrelated_files_in_the_folder_do_not_matter_to_the_device_verifier(keys
 
 def test_p384_keys_and_key_objects(keys, tmp_path):
     artifact = _unit(tmp_path / "u", "tflite")
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     signing.sign(artifact, keys["p384"][0])
     public = serialization.load_pem_public_key(keys["p384"][1].read_bytes())
     assert signing.verify(artifact, public).files.keys() == {"model.int8.tflite", "model.int8.tflite.json"}
@@ -330,7 +331,7 @@ def test_bad_keys_are_config_errors(keys, tmp_path):
 
 
 def test_sign_needs_the_manifest(keys, tmp_path):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     artifact = _unit(tmp_path / "u", "tflite")
     (artifact.parent / (artifact.name + ".json")).unlink()
     with pytest.raises(Exception, match="manifest"):
@@ -365,7 +366,7 @@ def test_device_verifier_imports_no_model_signing(keys, tmp_path):
 
 
 def test_signature_file_is_written_atomically(keys, tmp_path, monkeypatch):
-    pytest.importorskip("model_signing")
+    requires("model_signing")
     artifact = _unit(tmp_path / "u", "tflite")
     signing.sign(artifact, keys["good"][0])
     before = signing.signature_path(artifact).read_bytes()

@@ -11,18 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import imported, requires
 
-pytest.importorskip("tflite_micro")
+imported("tflite_micro")
 
 from edgemnist import spec  # noqa: E402
 from edgemnist.errors import ArtifactError, ConfigError  # noqa: E402
 from edgemnist.export import micro  # noqa: E402
 from edgemnist.fileio import sha256_bytes  # noqa: E402
 from edgemnist.tflm import arena as tflm_arena  # noqa: E402
-from edgemnist.tflm import (
-    carray,  # noqa: E402
-    runner,  # noqa: E402
-)
+from edgemnist.tflm import carray, runner  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micro" / "main.cc"
@@ -77,7 +75,7 @@ def test_array_is_the_int8_tflite_byte_for_byte(export_artifact, model_bytes):
     assert tflite.path.read_bytes() == model_bytes
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+@requires("g++")
 def test_generated_source_compiles_links_and_holds_the_bytes(exported, model_bytes, tmp_path):
     main = tmp_path / "main.cc"
     main.write_text(

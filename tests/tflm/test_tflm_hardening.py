@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from toolchains import requires
 
 from edgemnist.errors import ArtifactError
 from edgemnist.tflm import arena as tflm_arena
@@ -18,7 +19,7 @@ from edgemnist.tflm import carray, runner
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+@requires("g++")
 def test_header_of_another_export_does_not_compile(tmp_path):
     """model_data.cc static_asserts the model id model_data.h states: a header and an array from two exports
     (e.g. a kill between the header and the array landing) do not build. (Small stand-in arrays: the real

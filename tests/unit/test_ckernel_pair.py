@@ -1,6 +1,7 @@
 """A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (render.check_pair,
-host.verified_pair): each hostile variant is refused with an ArtifactError before any compiler runs (every
-subprocess call is made to fail the test). Fast tier: a synthetic 784 -> 512 -> 10 model, no TensorFlow, no compiler."""
+edgemnist.build.compile.verified_pair): each hostile variant is refused with an ArtifactError before any compiler
+runs, for every build target (every subprocess call is made to fail the test). Fast tier: a synthetic
+784 -> 512 -> 10 model, no TensorFlow, no compiler."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-from edgemnist.ckernel import host, render
+from edgemnist.build import compile, targets
+from edgemnist.build.host import HostKernel
+from edgemnist.ckernel import render
 from edgemnist.ckernel.model import Dense, Model
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.c import CBackend
@@ -69,7 +72,6 @@ def no_compiler(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", refuse)
     monkeypatch.setattr(subprocess, "Popen", refuse)
-    monkeypatch.setattr(host, "_run_compiler", refuse)
     monkeypatch.setenv("EDGEMNIST_CACHE_DIR", "/nonexistent/edgemnist-test-cache")
     return calls
 
@@ -165,16 +167,19 @@ def test_hostile_pair_is_refused_before_any_compiler(variant, files, tmp_path, n
     assert (c, h) != files, "the variant must change something"
     c_path = write(tmp_path, c, h)
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel|generated from another model"):
-        host.HostKernel(c_path)
+        HostKernel(c_path)
     with pytest.raises(ArtifactError):
         CBackend(c_path)
+    for target in targets.TARGETS:  # every target's build proves the pair first
+        with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel|generated from another model"):
+            compile.build(target, c_path)
     assert no_compiler == []
 
 
 def test_refusal_says_where_and_what_was_expected(files, tmp_path, no_compiler):
     c, h = HOSTILE["extra include"](*files)
     with pytest.raises(ArtifactError) as err:
-        host.verified_pair(write(tmp_path, c, h))
+        compile.verified_pair(write(tmp_path, c, h))
     msg = str(err.value)
     assert "line 22" in msg and "/etc/passwd" in msg and "re-export" in msg and "\n" not in msg
 
@@ -184,17 +189,17 @@ def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_pat
     with open(c_path, "ab") as f:  # sparse: larger than the largest kernel the allow-list permits
         f.truncate(render.MAX_SOURCE_BYTES + 1)
     with pytest.raises(ArtifactError, match="larger than"):
-        host.verified_pair(c_path)
+        compile.verified_pair(c_path)
     c_path = write(tmp_path, files[0], files[1] + " " * render.MAX_HEADER_BYTES)
     with pytest.raises(ArtifactError, match="larger than"):
-        host.verified_pair(c_path)
+        compile.verified_pair(c_path)
     c_path = write(tmp_path, files[0], files[1])
     (tmp_path / render.HEADER_NAME).unlink()
     with pytest.raises(ArtifactError, match="header .* is missing"):
-        host.verified_pair(c_path)
+        compile.verified_pair(c_path)
     os.mkfifo(tmp_path / render.HEADER_NAME)  # would block a plain open()
     with pytest.raises(ArtifactError, match="not a regular file"):
-        host.verified_pair(c_path)
+        compile.verified_pair(c_path)
     assert no_compiler == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from toolchains import requires
 
 from edgemnist import data
 from edgemnist.errors import DataError, DownloadError
@@ -21,7 +22,7 @@ def _closed_port() -> int:
 
 def test_offline_download_failure_says_how_to_work_offline(tmp_path, monkeypatch):
     """No network, no data folder: one error in library terms, naming data_dir, the variable and the files."""
-    pytest.importorskip("pooch", reason="downloads need the data extra (pooch)")
+    requires("pooch")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv(data.ENV_DATA_DIR, raising=False)
     monkeypatch.setenv(data.ENV_MIRRORS, f"http://127.0.0.1:{_closed_port()}/")
@@ -38,7 +39,7 @@ def test_offline_download_failure_says_how_to_work_offline(tmp_path, monkeypatch
 
 def test_cli_offline_is_one_line_naming_the_flag(tmp_path):
     """The command adds its flag: exactly one stderr line, no pooch progress or warnings, exit 2."""
-    pytest.importorskip("pooch", reason="downloads need the data extra (pooch)")
+    requires("pooch")
     import os
     import subprocess
     import sys

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toolchains import imported
 
-Image = pytest.importorskip("PIL.Image")
+Image = imported("PIL.Image")
+
 
 from edgemnist.errors import InputError  # noqa: E402
 from edgemnist.images import flatten_alpha, ink_is_dark, load_digit, normalize_digit  # noqa: E402

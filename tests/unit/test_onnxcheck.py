@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toolchains import imported
 
 from edgemnist.errors import ArtifactError
 from edgemnist.onnxcheck import check_onnx
 
-onnx = pytest.importorskip("onnx")
+onnx = imported("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 

@@ -6,9 +6,9 @@ import http.client
 
 import pytest
 
+from edgemnist.build import wasmfile
 from edgemnist.cli import main
-from edgemnist.errors import ConfigError
-from edgemnist.web import build as web_build
+from edgemnist.errors import BuildError, ConfigError
 from edgemnist.web.serve import serve
 
 
@@ -142,10 +142,10 @@ def test_inspect_module_lists_imports_and_exports():
             0,
         ]
     )
-    info = web_build.inspect_module(module)
+    info = wasmfile.inspect_module(module)
     assert info.imports == (("env", "memcpy"),) and info.exports == ("memory",)
-    with pytest.raises(web_build.BuildError, match="not a WebAssembly"):
-        web_build.inspect_module(b"hello")
+    with pytest.raises(BuildError, match="not a WebAssembly"):
+        wasmfile.inspect_module(b"hello")
 
 
 def test_serve_command_bad_input(tmp_path, capsys):

@@ -12,28 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from toolchains import requires
 
 from edgemnist import images
 from edgemnist.web.browser import RUN_IMAGES, launch
 from edgemnist.web.serve import serve
 
 
-def need_playwright():
-    """playwright.sync_api, or a visible skip (a failure under EDGEMNIST_REQUIRE_TOOLCHAINS=1, as in CI)."""
-    try:
-        from playwright import sync_api
-    except ImportError:
-        if os.environ.get("EDGEMNIST_REQUIRE_TOOLCHAINS") == "1":
-            pytest.fail("EDGEMNIST_REQUIRE_TOOLCHAINS=1 but playwright is not installed (pip install playwright)")
-        pytest.skip("needs playwright (pip install playwright)")
-    return sync_api
-
-
 @pytest.fixture(scope="module")
-def site(export_artifact, toolchain):
+def site(export_artifact):
     """The folder `edgemnist export --format web` wrote (export/web/)."""
-    toolchain("cc", "clang", "wasm-ld")
-    pytest.importorskip("wasmtime")
+    requires("host", "wasm32", "wasmtime")
     export_artifact("c")  # first: the web export then builds from this very C (the host reference below)
     return export_artifact("web").path.parent
 
@@ -41,7 +30,7 @@ def site(export_artifact, toolchain):
 @pytest.fixture(scope="module")
 def host_scores(export_artifact, mnist):
     """The same C kernel compiled for this machine (ctypes): 10,000 x 10 int8 scores and the digits."""
-    from edgemnist.ckernel.host import HostKernel
+    from edgemnist.build.host import HostKernel
 
     return HostKernel(export_artifact("c").path).run(mnist.test_images.reshape(-1, 784))
 
@@ -53,10 +42,11 @@ def server(site):
 
 
 @pytest.fixture(scope="module")
-def browser(server, tmp_path_factory, toolchain):
+def browser(server, tmp_path_factory):
     """Debian Chromium headless (fresh profile) with every request routed: anything not for our server fails."""
-    toolchain("chromium")
-    sync_api = need_playwright()
+    requires("chromium", "playwright")
+    from playwright import sync_api
+
     offsite: list[str] = []
     origin = f"http://127.0.0.1:{server.port}/"
 

@@ -1,5 +1,5 @@
 /* WebAssembly glue for the edgemnist C kernel: static input and output buffers that JavaScript fills and reads
- * through the module's exported memory, and one call. No libc, no imports; built by edgemnist/web/build.py.
+ * through the module's exported memory, and one call. No libc, no imports; built by edgemnist.build (target wasm32).
  *
  *   em_input()   -> address of uint8_t[EDGEMNIST_INPUT_SIZE]  (28x28 row-major pixels, white digit on black)
  *   em_scores()  -> address of int8_t[EDGEMNIST_OUTPUT_SIZE]  (the model's int8 output scores)

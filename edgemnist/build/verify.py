@@ -1,6 +1,6 @@
 """Check the generated C against the interpreters: TFLite Micro (must be byte-identical) and LiteRT (recorded).
 
-``verify_host(c_path, tflite_path, images, labels)`` compiles the C for this machine (:mod:`.host`), runs every
+``verify_host(c_path, tflite_path, images, labels)`` builds the C for this machine (:mod:`.host`), runs every
 image through it and through the TFLM Python interpreter (reference kernels) on the same int8 bytes, and returns
 the figures an export gate and a manifest need: differing output bytes and images, accuracy, and LiteRT's
 agreement (top-1 and bytes; LiteRT's XNNPACK kernels round once where TFLM rounds twice and have their own softmax,
@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from edgemnist.ckernel.host import HostKernel, compiler_version
+from edgemnist.build.compile import compiler_version
+from edgemnist.build.host import HostKernel
 from edgemnist.errors import ArtifactError
 from edgemnist.modelfacts import parse_facts
 
