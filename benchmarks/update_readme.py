@@ -20,7 +20,9 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
 - README.md, ``bench``: the one results table (``results/sweep.json``), stating the date and the machine;
 - docs/benchmarks.md, ``cold-start``: the cold-start table (``results/cold_start.json``);
 - docs/web.md, ``browser``: ``results/browser.md`` (from ``benchmarks/browser.py``);
-- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``).
+- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``);
+- docs/c-kernel.md, ``cores``: ``results/cores.md``, and README.md, ``cores``: ``results/cores_summary.md`` (both
+  from ``benchmarks/cores.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -40,6 +42,7 @@ END = "<!-- bench:end -->"
 COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
 BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
 M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
+CORES_START, CORES_END = "<!-- cores:start -->", "<!-- cores:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -356,12 +359,33 @@ def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool =
     return "\n".join([*_generated(M4_START, "benchmarks/results/cortex_m4.md"), body, "", M4_END])
 
 
+def _cores_file(results: Path, name: str) -> str:
+    path = results / name
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/cores.py first")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def cores_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/cores.md (written by benchmarks/cores.py) between the cores markers of docs/c-kernel.md."""
+    body = _cores_file(results, "cores.md")
+    return "\n".join([*_generated(CORES_START, "benchmarks/results/cores.md"), body, "", CORES_END])
+
+
+def cores_summary_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/cores_summary.md (benchmarks/cores.py) between the README's cores markers."""
+    body = _cores_file(results, "cores_summary.md")
+    return "\n".join([*_generated(CORES_START, "benchmarks/results/cores_summary.md"), body, "", CORES_END])
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
+    (None, CORES_START, CORES_END, cores_summary_section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
+    ("c-kernel.md", CORES_START, CORES_END, cores_section),
 )
 
 
