@@ -330,6 +330,8 @@ def cortex_m4_footer(report: dict) -> list[str]:
             "byte-identical to the host build of the same C on every image"
             if same
             else f"differing bytes vs the host build: {differing}"
+            if differing
+            else "not run: the firmware does not fit the board's memory"
         ),
         "per MAC: instructions per multiply-accumulate of the two dense layers; stack: the measured peak; "
         "RAM total includes the test harness's image buffer",
