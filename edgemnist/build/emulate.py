@@ -102,12 +102,9 @@ def toolchain(target: Target | str, opt: str | None = None) -> dict:
     return {
         "gcc": tool_version(gcc) if gcc else "unknown",
         "qemu": tool_version(emu) if emu else "unknown",
-        "flags": " ".join((*target.arch, opt or target.opt))
-        + (
-            " -std=c99, newlib-nano specs, no libc calls"
-            if "--specs=nano.specs" in target.ldflags
-            else " -std=c99, no C library"
-        ),
+        "flags": " ".join((*target.arch, opt or target.opt, "-std=c99"))
+        + (", newlib-nano specs" if "--specs=nano.specs" in target.ldflags else "")
+        + ", no libc calls",
     }
 
 
