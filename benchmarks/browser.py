@@ -5,6 +5,15 @@ latency of the SIMD and scalar wasm builds.
     python benchmarks/browser.py --kernel edgemnist_model.c   # or build one from a generated C kernel
     python benchmarks/browser.py --site export/web --quick    # fewer runs, to check the pipeline
     python benchmarks/browser.py --render-only                # results/browser.md again from browser.json
+    python benchmarks/browser.py --peers                      # beside onnxruntime-web, LiteRT.js, tfjs-tflite
+    python benchmarks/browser.py --peers --install-only       # only install their pinned npm packages
+
+``--peers`` (``benchmarks/_peers.py``): the pinned npm packages installed with ``npm install --prefix`` into a cache
+folder, edgemnist's exported page and one page per peer runtime served from one folder on 127.0.0.1, all measured
+in one Chromium (round-robin cold loads, each in a new context): bytes transferred, time to first prediction,
+batch-1 latency on the same test images with the same timer, top-1 agreement with the int8 .tflite on the host.
+A runtime that cannot load an artifact is recorded with its error and given the next smallest re-export. Writes
+``results/browser_peers.json``, ``results/browser_peers.md`` and ``results/browser_peers.package-lock.json``.
 
 How (Chromium found and started by ``edgemnist.web.browser.launch``: ``$EDGEMNIST_CHROMIUM`` or Debian's
 ``chromium`` on PATH, through Playwright, fresh profile, the folder served by ``edgemnist.web.serve`` on
@@ -90,6 +99,35 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     src.add_argument("--site", type=Path, metavar="DIR", help="an exported web folder (edgemnist export --format web)")
     src.add_argument("--kernel", type=Path, metavar="C", help="a generated edgemnist_model.c (its .h beside it)")
+    src.add_argument(
+        "--peers",
+        action="store_true",
+        help="edgemnist's page beside onnxruntime-web, LiteRT.js and tfjs-tflite (pinned npm packages) on the "
+        "artifacts in --artifacts: bytes, first prediction, latency, top-1 agreement with the host",
+    )
+    p.add_argument(
+        "--artifacts",
+        type=Path,
+        default=REPO / "benchmarks" / "artifacts",
+        metavar="DIR",
+        help="--peers: the exported artifacts and web/ (missing ones are trained/exported there)",
+    )
+    p.add_argument(
+        "--install-only",
+        action="store_true",
+        help="--peers: install the pinned npm packages into the cache, measure nothing",
+    )
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="--peers: never run npm install; the cache must already hold the pinned packages",
+    )
+    p.add_argument(
+        "--npm-cache",
+        type=Path,
+        metavar="DIR",
+        help="--peers: where the pinned npm packages are installed (default ~/.cache/edgemnist/npm-peers)",
+    )
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results", metavar="DIR")
     p.add_argument("--runs", type=int, default=7, help="cold page loads (default 7)")
     p.add_argument("--images", type=int, default=10_000, help="test images timed per build (default 10000)")
@@ -99,6 +137,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.images, args.warmup = 2, 1_000, 200
+    if args.runs < 1 or args.images < 1 or args.warmup < 0:
+        p.error("--runs and --images must be positive, --warmup not negative")
     return args
 
 
@@ -172,10 +212,11 @@ def screenshot(browser, url: str, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _server_process(site: Path):
+def _server_process(site: Path, quiet: bool = False):
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgemnist.web.serve", str(site)],
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
         text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])},
     )
@@ -250,8 +291,247 @@ def render_md(r: dict) -> str:
     return "\n".join(lines)
 
 
+PEER_TIME = """async ([b64, warmup]) => {
+  let predict = window.peer && window.peer.predict;
+  if (!predict) {  // edgemnist's own page: its JS API
+    const EdgeMnist = (await import("./edgemnist.js")).default;
+    const model = await EdgeMnist.load("./");
+    predict = (x) => model.predict(x).label;
+  }
+  const bin = atob(b64), raw = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
+  const n = raw.length / 784, inputs = [];
+  for (let i = 0; i < n; i++) inputs.push(raw.subarray(i * 784, (i + 1) * 784));
+  for (let i = 0; i < warmup; i++) { const r = predict(inputs[i % n]); if (r instanceof Promise) await r; }
+  const times = new Float64Array(n), labels = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    let r = predict(inputs[i]);
+    if (r instanceof Promise) r = await r;
+    times[i] = performance.now() - t0;
+    labels[i] = r;
+  }
+  const l0 = performance.now();
+  for (let i = 0; i < n; i++) { const r = predict(inputs[i]); if (r instanceof Promise) await r; }
+  const loop = performance.now() - l0;
+  let tick = Infinity;
+  for (let i = 0; i < 2000; i++) {
+    const a = performance.now();
+    let b = a;
+    while (b === a) b = performance.now();
+    tick = Math.min(tick, b - a);
+  }
+  return {times: Array.from(times), labels, loopMs: loop, tickMs: tick, isolated: crossOriginIsolated,
+          info: (window.peer && window.peer.info) || {}};
+}"""
+
+
+def peer_cold_load(browser, url: str, origin: str) -> dict:
+    """One cold load of a runtime's page in a new context (empty cache, fresh profile): every response's size
+    and the first-prediction time, or why the page did not get there (``error``)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors, finished, offsite = [], [], []
+    local = (origin, "data:", "blob:" + origin.rstrip("/"))
+    page.on("request", lambda r: r.url.startswith(local) or offsite.append(r.url))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfinished", lambda r: finished.append(r))
+    page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} for {r.url[len(origin) - 1 :]}"))
+    try:
+        page.goto(url)
+        page.wait_for_selector("body[data-first-prediction], body[data-failed]", timeout=60_000)
+        failed = page_said = page.evaluate("document.body.dataset.failed || null")
+        first = None if failed else float(page.evaluate("document.body.dataset.firstPrediction"))
+    except Exception as exc:  # a page that never answers is a result too: recorded, not raised
+        failed, first, page_said = f"{type(exc).__name__}: {str(exc).splitlines()[0]}", None, None
+    files = [
+        {
+            "url": r.url[len(origin) - 1 :],
+            "body": r.sizes()["responseBodySize"],
+            "headers": r.sizes()["responseHeadersSize"],
+        }
+        for r in finished
+        if r.url.startswith(origin)  # blob: and data: URLs are not transfers
+    ]
+    context.close()
+    if offsite:
+        failed = f"asked for {offsite[:3]} off 127.0.0.1"
+    if failed and errors and not page_said:
+        failed = f"{failed} (console: {errors[0][:300]})"
+    out = {"first_prediction_ms": first, "files": files}
+    if failed:
+        out["error"] = failed[:600]
+    elif errors:
+        out["console_errors"] = errors[:5]
+    return out
+
+
+def peer_times(browser, url: str, b64: str, warmup: int) -> dict:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector("body[data-ready]", timeout=60_000)
+        return page.evaluate(PEER_TIME, [b64, warmup])
+    finally:
+        context.close()
+
+
+def host_reference(artifacts: Path, images) -> tuple[dict, list[int]]:
+    """Labels of the int8 .tflite on the host (LiteRT through the Predictor) for the same images."""
+    from importlib import metadata
+
+    from edgemnist.predictor import Predictor
+
+    path = artifacts / "model.int8.tflite"
+    labels = Predictor.load(path, threads=1).predict(images.reshape(-1, 28, 28)).labels
+    how = f"`{path.name}` through `Predictor` on ai-edge-litert {metadata.version('ai-edge-litert')}"
+    return {"name": "LiteRT on the host", "how": how, "artifact": path.name}, [int(x) for x in labels]
+
+
+def run_peers(args, argv) -> int:
+    """edgemnist's page and every peer runtime in one headless Chromium: see benchmarks/_peers.py."""
+    import _peers
+    import numpy as np
+    from _artifacts import ensure_artifacts
+    from playwright.sync_api import sync_playwright
+
+    from edgemnist.bench.machine import ForeignLoad, load_average, machine_info
+    from edgemnist.data import load_mnist
+    from edgemnist.fileio import atomic_write_json, atomic_write_text
+    from edgemnist.web.browser import launch
+
+    try:
+        npm = _peers.npm_install(args.npm_cache or _peers.DEFAULT_CACHE, log=log, install=not args.no_install)
+    except RuntimeError as exc:
+        log(f"error: {exc}")
+        return 2
+    if args.install_only:
+        log(f"{npm['cache']}: {', '.join(f'{n} {v}' for n, v in npm['packages'].items())}")
+        return 0
+    needed = {a.artifact for peer in _peers.PEERS for a in peer.attempts} | {"model.int8.tflite", "web/index.html"}
+    if any(not (args.artifacts / name).is_file() for name in needed):
+        ensure_artifacts(args.artifacts, args.data_dir)
+    site = args.artifacts / "web"
+    if not (site / "index.html").is_file():
+        raise SystemExit(f"error: {site}: no exported web folder (edgemnist export --format web)")
+    data = load_mnist(args.data_dir)
+    images = data.test_images[: args.images].reshape(-1, 784)
+    truth = [int(x) for x in data.test_labels[: args.images]]
+    reference, ref_labels = host_reference(args.artifacts, images)
+    reference["images"] = len(images)
+    b64 = base64.b64encode(np.ascontiguousarray(images).tobytes()).decode()
+    from importlib import metadata
+
+    loadavg_before = load_average()
+    foreign = ForeignLoad().start()
+    foreign.watch_descendants()
+    with tempfile.TemporaryDirectory(prefix="edgemnist-peers-") as tmp:
+        root = Path(tmp) / "root"
+        layout = _peers.build_root(root, site, Path(npm["cache"]) / "node_modules", args.artifacts)
+        entries = [
+            {
+                "runtime": _peers.EDGEMNIST,
+                "version": metadata.version("edgemnist"),
+                "path": f"/{_peers.EDGEMNIST}/",
+                "artifact": "edgemnist_model.wasm",
+                "changed": None,
+                "ready": "body[data-first-prediction]",
+            }
+        ]
+        for peer in _peers.PEERS:
+            for spot in layout[peer.name]:
+                entries.append(
+                    {
+                        "runtime": peer.name,
+                        "version": npm["packages"][peer.packages[0][0]],
+                        "path": spot["path"],
+                        "artifact": spot["attempt"].served,
+                        "changed": spot["attempt"].changed,
+                        "peer": peer.name,
+                    }
+                )
+        with _server_process(root, quiet=True) as url, sync_playwright() as pw:
+            origin = url
+            browser = launch(pw)
+            version = browser.version
+            log(f"serving {root} at {url}; Chromium {version}")
+            loads = {e["path"]: [] for e in entries}
+            for i in range(args.runs):  # round-robin, so a change in machine load reaches every runtime alike
+                for e in entries:
+                    peer_done = any(x.get("ok") for x in entries if x is not e and x.get("peer") == e.get("peer"))
+                    if e.get("error") or e.get("dropped") or (i == 0 and e.get("peer") and peer_done):
+                        e.setdefault("dropped", not e.get("error"))  # a peer is measured on its first that loads
+                        continue
+                    got = peer_cold_load(browser, url + e["path"].lstrip("/"), origin)
+                    loads[e["path"]].append(got)
+                    log(
+                        f"cold load {i + 1}/{args.runs} {e['runtime']} {e['artifact']}: "
+                        + (got.get("error") or f"first prediction {got['first_prediction_ms']:.1f} ms")
+                    )
+                    e["error" if got.get("error") else "ok"] = got.get("error") or True
+            entries = [e for e in entries if not e.get("dropped")]
+            rows, meta = [], {}
+            for e in entries:
+                row = {k: e[k] for k in ("runtime", "version", "artifact", "changed")}
+                if e.get("error"):
+                    rows.append({**row, "error": e["error"]})
+                    continue
+                got = peer_times(browser, url + e["path"].lstrip("/"), b64, args.warmup)
+                meta = got
+                firsts = [x["first_prediction_ms"] for x in loads[e["path"]]]
+                row["cold"] = {
+                    **_peers.page_bytes(loads[e["path"]][0]["files"]),
+                    "runs": len(firsts),
+                    "first_prediction_ms": firsts,
+                    "first_prediction_ms_median": statistics.median(firsts),
+                    "urls": [f["url"] for f in loads[e["path"]][0]["files"]],
+                }
+                row["latency"] = summarize(got["times"], got["loopMs"])
+                row["agreement"] = _peers.agreement(got["labels"], ref_labels, truth)
+                row["info"] = got.get("info") or {}
+                rows.append(row)
+                log(
+                    f"{e['runtime']} {e['artifact']}: p50 {row['latency']['p50_us']} us, "
+                    f"agreement {row['agreement']['agreement']:.2%}"
+                )
+            foreign.note_descendants()
+            browser.close()
+    lock_file = args.out / "browser_peers.package-lock.json"
+    record = {
+        "schema": _peers.SCHEMA,
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "command": "python benchmarks/browser.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine_info(),
+        "chromium": f"Chromium {version}",
+        "playwright": metadata.version("playwright"),
+        "isolated": meta.get("isolated"),
+        "timer_step_us": 1000 * meta.get("tickMs", float("nan")),
+        "loadavg_before": loadavg_before,
+        "loadavg_after": load_average(),
+        "foreign_load": foreign.result(),
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "npm": {k: v for k, v in npm.items() if k not in ("lock", "cache", "installed_now")},
+        "lock_file": Path(os.path.relpath(lock_file, REPO)).as_posix()
+        if lock_file.is_relative_to(REPO)
+        else str(lock_file),
+        "reference": reference,
+        "runtimes": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(lock_file, npm["lock"])
+    atomic_write_json(args.out / "browser_peers.json", record)
+    atomic_write_text(args.out / "browser_peers.md", _peers.markdown(record))
+    print(_peers.markdown(record))
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.peers:
+        return run_peers(args, argv)
     if args.render_only:
         record = json.loads((args.out / "browser.json").read_text(encoding="utf-8"))
         (args.out / "browser.md").write_text(render_md(record), encoding="utf-8")

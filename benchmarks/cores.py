@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from edgemnist.bench.cores import cores_report, firmware_targets
     from edgemnist.build import targets
     from edgemnist.ckernel.model import read_model
-    from edgemnist.ckernel.render import render
+    from edgemnist.ckernel.writer import render
     from edgemnist.data import load_mnist
     from edgemnist.errors import EdgemnistError
     from edgemnist.fileio import atomic_write_json

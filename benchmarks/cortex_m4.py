@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from edgemnist.bench.cortex_m4 import cortex_m4_report
     from edgemnist.ckernel.model import read_model
-    from edgemnist.ckernel.render import render
+    from edgemnist.ckernel.writer import render
     from edgemnist.data import load_mnist
     from edgemnist.errors import EdgemnistError
     from edgemnist.fileio import atomic_write_json, atomic_write_text

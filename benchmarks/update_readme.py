@@ -20,7 +20,11 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
 - README.md, ``bench``: the one results table (``results/sweep.json``), stating the date and the machine;
 - docs/benchmarks.md, ``cold-start``: the cold-start table (``results/cold_start.json``);
 - docs/web.md, ``browser``: ``results/browser.md`` (from ``benchmarks/browser.py``);
-- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``);
+- docs/benchmarks.md, ``browser-peers``: ``results/browser_peers.md`` (from ``benchmarks/browser.py --peers``). Its
+  figures that matter are ratios and agreements within one run (every runtime in the same Chromium, round-robin),
+  so a busy run is pasted under the busy warning rather than refused;
+- docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``), then
+  ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists;
 - docs/c-kernel.md, ``cores``: ``results/cores.md``, and README.md, ``cores``: ``results/cores_summary.md`` (both
   from ``benchmarks/cores.py``).
 
@@ -42,6 +46,7 @@ END = "<!-- bench:end -->"
 COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
 BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
 M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
+PEERS_START, PEERS_END = "<!-- browser-peers:start -->", "<!-- browser-peers:end -->"
 CORES_START, CORES_END = "<!-- cores:start -->", "<!-- cores:end -->"
 
 
@@ -350,13 +355,35 @@ def browser_section(results: Path, doc: Path | None = None, allow_busy: bool = F
     return "\n".join([*lines, body.strip(), "", BROWSER_END])
 
 
+def peers_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/browser_peers.md between the browser-peers markers; a busy run is marked, not refused (its ratios
+    and agreements are taken within one run)."""
+    path, record = results / "browser_peers.md", _load(results / "browser_peers.json", "edgemnist.browser_peers/1")
+    if not path.is_file() or record is None:
+        raise Problem(f"{path} (and browser_peers.json) not found; run python benchmarks/browser.py --peers first")
+    reasons = quiet_problems(
+        "browser peers", _cores(record.get("machine")), record.get("loadavg_before"), record.get("foreign_load")
+    )
+    body = path.read_text(encoding="utf-8").strip()
+    body = "\n".join(line for line in body.splitlines() if not line.startswith("## "))
+    lines = _generated(PEERS_START, "benchmarks/results/browser_peers.md")
+    lines += _busy_note(reasons, "absolute times are pessimistic; the ratios and agreements come from one run.")
+    return "\n".join([*lines, body.strip(), "", PEERS_END])
+
+
 def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
-    """results/cortex_m4.md (written by benchmarks/cortex_m4.py) between the cortex-m4 markers."""
+    """results/cortex_m4.md (written by benchmarks/cortex_m4.py) between the cortex-m4 markers, followed by the C
+    preprocessing's figures, results/preprocess_m4.md (benchmarks/preprocess_m4.py), when that file exists."""
     path = results / "cortex_m4.md"
     if not path.is_file():
         raise Problem(f"{path} not found; run python benchmarks/cortex_m4.py first")
-    body = path.read_text(encoding="utf-8").strip()
-    return "\n".join([*_generated(M4_START, "benchmarks/results/cortex_m4.md"), body, "", M4_END])
+    body = [path.read_text(encoding="utf-8").strip()]
+    sources = "benchmarks/results/cortex_m4.md"
+    pre = results / "preprocess_m4.md"
+    if pre.is_file():
+        body += ["", pre.read_text(encoding="utf-8").strip()]
+        sources += " and preprocess_m4.md"
+    return "\n".join([*_generated(M4_START, sources), *body, "", M4_END])
 
 
 def _cores_file(results: Path, name: str) -> str:
@@ -384,6 +411,7 @@ SECTIONS = (
     (None, CORES_START, CORES_END, cores_summary_section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
+    ("benchmarks.md", PEERS_START, PEERS_END, peers_section),
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
     ("c-kernel.md", CORES_START, CORES_END, cores_section),
 )

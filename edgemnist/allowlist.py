@@ -3,7 +3,7 @@
 A hostile file does not have to be malformed to hurt: a well-formed TFLite model whose activation tensor
 points at constant data segfaults LiteRT, an ONNX ``Loop`` with a trip count of 2^62 never returns, a
 ``Tile`` of the input by 65,536 takes gigabytes. Rather than chase samples, the checkers
-(``edgemnist.flatbuffer.check_tflite``, ``edgemnist.onnxcheck.check_onnx``, ``edgemnist.carray``) refuse
+(``edgemnist.flatbuffer.check_tflite``, ``edgemnist.onnxcheck.check_onnx``, ``edgemnist.tflm.reader``) refuse
 everything this toolkit's exports never produce: operators outside the small sets below, more than one
 subgraph or any control flow, and tensors larger than a 784 -> 512 -> 10 MLP needs.
 
@@ -41,8 +41,19 @@ TFLITE_OPS = {
     25: ("SOFTMAX", 1, 0, 1),
     114: ("QUANTIZE", 1, 0, 1),
 }
-#: TensorType codes the exports use: FLOAT32, FLOAT16, INT32 (int8 biases), UINT8, INT8.
-TFLITE_TENSOR_TYPES = {0: ("FLOAT32", 4), 1: ("FLOAT16", 2), 2: ("INT32", 4), 3: ("UINT8", 1), 9: ("INT8", 1)}
+#: TensorType codes the exports use: FLOAT32, FLOAT16, INT32 (int8 biases), UINT8, INT8, and the packed
+#: sub-byte INT4 and INT2 (hidden weights of ``--weight-bits 4|2 --packed``), each with its bits per element.
+TFLITE_TENSOR_TYPES = {
+    0: ("FLOAT32", 32),
+    1: ("FLOAT16", 16),
+    2: ("INT32", 32),
+    3: ("UINT8", 8),
+    9: ("INT8", 8),
+    17: ("INT4", 4),
+    19: ("INT2", 2),
+}
+#: The packed types: only ever the weights of an int8 FULLY_CONNECTED.
+TFLITE_PACKED_TYPES = (17, 19)
 #: The model has one subgraph; control flow (WHILE, IF, CALL_ONCE) needs more.
 TFLITE_MAX_SUBGRAPHS = 1
 #: Tensors, operators and buffers of the largest export (float16: 12 tensors, 5 operators).

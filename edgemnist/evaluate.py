@@ -11,7 +11,7 @@ import numpy as np
 
 from edgemnist import spec
 from edgemnist.errors import ConfigError
-from edgemnist.manifest import FROM_FILE
+from edgemnist.manifest import FROM_FILE, weights_text
 
 BATCH_SIZE = 500
 
@@ -33,6 +33,7 @@ class EvalReport:
     seconds: float  # inference time for the n images (excluding load)
     load_seconds: float
     threads: int
+    weights: str | None = None  # the weights' width as the manifest states it ("4-bit hidden, 8-bit ...")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class EvalReport:
             "seconds": round(self.seconds, 4),
             "load_seconds": round(self.load_seconds, 4),
             "threads": self.threads,
+            "weights": self.weights,
         }
 
 
@@ -121,12 +123,15 @@ def evaluate(
         seconds=seconds,
         load_seconds=load_seconds,
         threads=threads,
+        weights=weights_text(predictor.manifest),
     )
 
 
 def format_report(r: EvalReport) -> str:
     """Plain-text report: accuracy, per-class accuracy, confusion matrix, verdict."""
-    lines = [f"{r.path}  [{r.format} {r.quantization}, {r.runtime}, {r.threads} thread{'s' if r.threads > 1 else ''}]"]
+    weights = "" if r.weights is None else f", weights {r.weights}"
+    threads = f"{r.threads} thread{'s' if r.threads > 1 else ''}"
+    lines = [f"{r.path}  [{r.format} {r.quantization}{weights}, {r.runtime}, {threads}]"]
     recorded = "" if r.manifest_accuracy is None else f"  (manifest: {r.manifest_accuracy:.2%})"
     lines.append(f"  accuracy {r.accuracy:.2%} on {r.n} test images{recorded}")
     lines.append(

@@ -240,7 +240,7 @@ def _check_model(r: _Reader, n: int) -> None:
             elements = 1
             for d in shape:
                 elements *= d
-            expected = elements * allowlist.TFLITE_TENSOR_TYPES[kind][1]
+            expected = -(-elements * allowlist.TFLITE_TENSOR_TYPES[kind][1] // 8)  # packed types: bytes rounded up
             if held != expected:
                 raise _refuse(origin, f"constant tensor {i} holds {held} bytes but its shape {shape} needs {expected}")
         constant.append(bool(held))
@@ -327,7 +327,11 @@ def _operands_problem(op: str, ins: list, outs: list, in_kinds: list, out_kinds:
         x_kind, w_kind, out_kind = in_kinds[0], in_kinds[1], out_kinds[0]
         bias_kind = in_kinds[2] if len(in_kinds) > 2 else None
         if x_kind == _INT8:
-            ok = w_kind == _INT8 and out_kind == _INT8 and bias_kind in (None, _INT32)
+            ok = (
+                (w_kind == _INT8 or w_kind in allowlist.TFLITE_PACKED_TYPES)
+                and out_kind == _INT8
+                and bias_kind in (None, _INT32)
+            )
         else:
             ok = (
                 x_kind == _FLOAT32

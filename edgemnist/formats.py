@@ -109,13 +109,17 @@ class Format(Record):
             raise ConfigError(f"io {io} does not fit {self.name} {m.name}; allowed: {', '.join(m.io)}")
         return io
 
-    def artifact_name(self, mode: str, io: str | None = None) -> str:
-        """``model.<mode><suffix>``; a non-default I/O dtype is named too: ``model.int8-floatio.tflite``."""
+    def artifact_name(self, mode: str, io: str | None = None, *, weight_bits: int = 8, packed: bool = False) -> str:
+        """``model.<mode><suffix>``; a non-default I/O dtype is named too: ``model.int8-floatio.tflite``; hidden
+        weights narrower than 8 bits add ``-w<bits>`` (``model.int8-w4.tflite``, ``model.int8-floatio-w2.tflite``),
+        packed storage ``-packed`` after it (``model.int8-w4-packed.tflite``). A format with a fixed file name
+        puts a low-bit export in a folder of its own: ``micro-w4/model_data.cc``."""
+        width = "" if weight_bits == 8 else f"-w{weight_bits}" + ("-packed" if packed else "")
         if self.filename is not None:
-            return self.filename
+            return self.filename if not width else f"{self.name}{width}/{self.filename}"
         if io is not None and io != self.mode(mode).io[0]:
-            return f"model.{mode}-{io}io{self.suffix}"
-        return f"model.{mode}{self.suffix}"
+            return f"model.{mode}-{io}io{width}{self.suffix}"
+        return f"model.{mode}{width}{self.suffix}"
 
     def load_exporter(self) -> Any:
         """The format's ``edgemnist.export.base.Exporter`` (imported once, then cached)."""

@@ -187,12 +187,50 @@ def validate(data: Any, *, origin: str) -> None:
         for key in _VERIFICATION_NUMBERS:
             if ver.get(key) is not None and not _is_number(ver[key]):
                 _fail(origin, f"verification.{key} must be a number")
+    weights = data.get("weights")
+    if weights is not None:
+        bits = weights.get("bits") if isinstance(weights, dict) else None
+        if not (
+            isinstance(bits, dict)
+            and bits
+            and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in bits.items())
+        ):
+            _fail(origin, "weights.bits must be an object of layer name -> integer bits")
     section = data.get(fmt)
     if section is not None and not isinstance(section, dict):
         _fail(origin, f"{fmt} must be an object")
     header = (section or {}).get("header") if fmt == "micro" else None
     if header is not None and not (isinstance(header, dict) and is_sha256(header.get("sha256"))):
         _fail(origin, "micro.header must be null or an object with a 'sha256' of 64 lowercase hex digits")
+
+
+def weight_bits(manifest: dict[str, Any] | None) -> dict[str, int] | None:
+    """Bits of each layer's weights as the manifest records them (``--weight-bits 4|2`` exports), else None."""
+    weights = (manifest or {}).get("weights")
+    return dict(weights["bits"]) if isinstance(weights, dict) and isinstance(weights.get("bits"), dict) else None
+
+
+def weights_text(manifest: dict[str, Any] | None) -> str | None:
+    """One line on the weights' width: ``4-bit hidden (int4 levels, packed int4), 8-bit probabilities``; for
+    an int8 artifact without a ``weights`` section, ``8-bit``; None when the manifest says nothing."""
+    bits = weight_bits(manifest)
+    if bits is None:
+        return "8-bit" if (manifest or {}).get("quantization") == "int8" else None
+    weights = manifest["weights"]
+    recipe = weights.get("recipe") if isinstance(weights.get("recipe"), dict) else {}
+    stored = weights.get("hidden_stored") if isinstance(weights.get("hidden_stored"), dict) else {}
+    from edgemnist.safetext import safe  # every name below comes from the file: made safe to print
+
+    parts = []
+    for layer, n in bits.items():
+        layer = safe(layer, 40)
+        detail = []
+        if n != 8 and isinstance(recipe.get("levels"), str):
+            detail.append(f"{safe(recipe['levels'], 20)} levels")
+        if n != 8 and stored.get("packed") is True and isinstance(stored.get("type"), str):
+            detail.append(f"packed {safe(stored['type'], 20)}")
+        parts.append(f"{n}-bit {layer}" + (f" ({', '.join(detail)})" if detail else ""))
+    return ", ".join(parts)
 
 
 def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | None = None) -> str:
@@ -249,6 +287,7 @@ def build_export_manifest(
         "preprocessing": spec.PREPROCESSING,
         "labels": list(spec.LABELS),
         "calibration": recorded,
+        **({"weights": facts["weights"]} if "weights" in facts else {}),  # --weight-bits 4|2: bits, recipe, storage
         "tools": {**tool_versions(), **facts.get("tools", {})},
         "created": now_iso(),
         "export": {"seconds": round(seconds, 3), "config": dataclasses.asdict(config)},

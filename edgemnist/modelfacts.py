@@ -25,7 +25,18 @@ from edgemnist.flatbuffer import _Reader, check_tflite
 
 # TensorType values (schema.fbs).
 FLOAT32, FLOAT16, INT32, UINT8, INT8 = 0, 1, 2, 3, 9
-TYPE_NAMES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8", 10: "float64"}
+TYPE_NAMES = {
+    0: "float32",
+    1: "float16",
+    2: "int32",
+    3: "uint8",
+    4: "int64",
+    7: "int16",
+    9: "int8",
+    10: "float64",
+    17: "int4",
+    19: "int2",
+}
 # BuiltinOperator values.
 DEQUANTIZE, FULLY_CONNECTED, SOFTMAX = 6, 9, 25
 OP_NAMES = {9: "FULLY_CONNECTED", 25: "SOFTMAX", 6: "DEQUANTIZE", 114: "QUANTIZE", 22: "RESHAPE", 3: "CONV_2D"}

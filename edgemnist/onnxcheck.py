@@ -8,23 +8,18 @@ attributes other than the few the exports use or out of their range, initializer
 external data (a path the runtime would open), whose data does not match their dims, or larger than a
 784 -> 512 -> 10 MLP needs, and graph inputs/outputs/value_info with too many or too large dimensions.
 
-What it reads follows the ONNX schema (onnx/onnx.proto3): ModelProto, GraphProto, NodeProto, AttributeProto,
-TensorProto, ValueInfoProto, TypeProto. A singular field that appears twice is refused (protobuf would
-merge or overwrite it, and this check must see what the runtime sees); unknown fields are skipped (the
-runtime ignores them too). Every length is checked against the bytes that remain, so a hostile length
-costs nothing.
+The wire format itself is read by :mod:`edgemnist.protowire`; what it reads follows the ONNX schema
+(onnx/onnx.proto3): ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto. A
+singular field that appears twice is refused (protobuf would merge or overwrite it, and this check must see what
+the runtime sees); unknown fields are skipped (the runtime ignores them too). Every length is checked against the
+bytes that remain, so a hostile length costs nothing.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterator
-
 from edgemnist import allowlist
 from edgemnist.errors import ArtifactError
-
-# Wire types.
-_VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
+from edgemnist.protowire import I32, LEN, Malformed, Refused, count, delimited, integer, integers, message, string
 
 # ModelProto fields.
 _M_GRAPH, _M_OPSET, _M_TRAINING, _M_FUNCTIONS = 7, 8, 20, 25
@@ -55,255 +50,126 @@ _T_RAW, _T_DOUBLE, _T_UINT64, _T_EXTERNAL, _T_LOCATION = 9, 10, 11, 13, 14
 _V_TYPE, _TY_TENSOR, _TT_ELEM, _TT_SHAPE, _SH_DIM, _D_VALUE, _D_PARAM = 2, 1, 1, 2, 1, 1, 2
 
 
-class _Refused(Exception):
-    """Well-formed protobuf, but not something this network's exports contain."""
-
-
-class _Malformed(_Refused):
-    """Not a well-formed protobuf message where ONNX expects one."""
-
-
-def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Malformed("a varint runs past its message" if pos >= end else "a varint longer than 10 bytes")
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result & 0xFFFFFFFFFFFFFFFF, pos
-        shift += 7
-
-
-def _signed(v: int) -> int:
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
-def _fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int | tuple[int, int]]]:
-    """(field number, wire type, value) of one message; a LEN value is its (start, end) slice."""
-    pos = start
-    while pos < end:
-        key, pos = _varint(data, pos, end)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise _Malformed("field number 0")
-        if wire == _VARINT:
-            value, pos = _varint(data, pos, end)
-        elif wire == _I64:
-            if pos + 8 > end:
-                raise _Malformed("a 64-bit field runs past its message")
-            value, pos = struct.unpack_from("<Q", data, pos)[0], pos + 8
-        elif wire == _I32:
-            if pos + 4 > end:
-                raise _Malformed("a 32-bit field runs past its message")
-            value, pos = struct.unpack_from("<I", data, pos)[0], pos + 4
-        elif wire == _LEN:
-            length, pos = _varint(data, pos, end)
-            if length > end - pos:
-                raise _Malformed(f"a {length}-byte field runs past its message")
-            value, pos = (pos, pos + length), pos + length
-        else:
-            raise _Malformed(f"wire type {wire} (groups are not used by ONNX)")
-        yield number, wire, value
-
-
-def _message(data: bytes, span, *, singular: set[int] = frozenset(), what: str) -> dict[int, list]:
-    """Every field of a message grouped by number; a field of ``singular`` may appear once at most."""
-    out: dict[int, list] = {}
-    for number, wire, value in _fields(data, *span):
-        out.setdefault(number, []).append((wire, value))
-    for number in singular:
-        if len(out.get(number, ())) > 1:
-            raise _Malformed(f"{what} states field {number} {len(out[number])} times")
-    return out
-
-
-def _span(field: tuple[int, int | tuple[int, int]], what: str) -> tuple[int, int]:
-    """The (start, end) of a field that must be length-delimited (a message, string or bytes)."""
-    wire, value = field
-    if wire != _LEN:
-        raise _Malformed(f"{what} is malformed")
-    return value
-
-
-def _str(data: bytes, field: list | None, what: str) -> str:
-    if not field:
-        return ""
-    wire, span = field[-1]
-    if wire != _LEN:
-        raise _Malformed(f"{what} is not a string")
-    try:
-        return data[span[0] : span[1]].decode("utf-8")
-    except UnicodeDecodeError:
-        raise _Malformed(f"{what} is not UTF-8") from None
-
-
-def _int(field: list | None, what: str, default: int = 0) -> int:
-    if not field:
-        return default
-    wire, value = field[-1]
-    if wire != _VARINT:
-        raise _Malformed(f"{what} is not an integer")
-    return _signed(value)
-
-
-def _ints(data: bytes, field: list | None, what: str) -> list[int]:
-    """A repeated int64/int32 field, packed or not."""
-    out = []
-    for wire, value in field or ():
-        if wire == _VARINT:
-            out.append(_signed(value))
-        elif wire == _LEN:
-            pos, end = value
-            while pos < end:
-                v, pos = _varint(data, pos, end)
-                out.append(_signed(v))
-                if len(out) > allowlist.MAX_TENSOR_ELEMENTS:
-                    raise _Refused(f"{what} holds more than {allowlist.MAX_TENSOR_ELEMENTS} values")
-        else:
-            raise _Malformed(f"{what} is not a list of integers")
-    return out
-
-
-def _count(data: bytes, field: list | None, width: int | None, what: str) -> int:
-    """How many values a repeated numeric field holds (``width`` bytes each when fixed, varints if None)."""
-    n = 0
-    for wire, value in field or ():
-        if wire == _LEN:
-            length = value[1] - value[0]
-            if width is None:
-                n += len(_ints(data, [(wire, value)], what))
-            elif length % width:
-                raise _Malformed(f"{what} is not a whole number of values")
-            else:
-                n += length // width
-        elif wire in (_VARINT, _I32, _I64):
-            n += 1
-        else:
-            raise _Malformed(f"{what} is malformed")
-    return n
-
-
 def _check_dims(dims: list[int], what: str, *, dynamic_ok: bool) -> None:
     why = allowlist.dims_problem(dims, dynamic_ok=dynamic_ok)
     if why:
-        raise _Refused(f"{what} has {why}")
+        raise Refused(f"{what} has {why}")
 
 
 def _check_tensor(data: bytes, span, what: str) -> None:
-    t = _message(data, span, singular={_T_TYPE, _T_RAW, _T_LOCATION, _T_SEGMENT}, what=what)
+    t = message(data, span, singular={_T_TYPE, _T_RAW, _T_LOCATION, _T_SEGMENT}, what=what)
     if _T_SEGMENT in t:
-        raise _Refused(f"{what} is segmented")
-    if _T_EXTERNAL in t or _int(t.get(_T_LOCATION), what) != 0:
-        raise _Refused(f"{what} keeps its data in an external file; this network's exports never do")
-    kind = _int(t.get(_T_TYPE), f"{what} data_type")
+        raise Refused(f"{what} is segmented")
+    if _T_EXTERNAL in t or integer(t.get(_T_LOCATION), what) != 0:
+        raise Refused(f"{what} keeps its data in an external file; this network's exports never do")
+    kind = integer(t.get(_T_TYPE), f"{what} data_type")
     if kind not in allowlist.ONNX_TENSOR_TYPES:
-        raise _Refused(
+        raise Refused(
             f"{what} has data type {kind}; expected one of "
             f"{', '.join(n for n, _ in allowlist.ONNX_TENSOR_TYPES.values())}"
         )
-    dims = _ints(data, t.get(_T_DIMS), f"{what} dims")
+    dims = integers(data, t.get(_T_DIMS), f"{what} dims", allowlist.MAX_TENSOR_ELEMENTS)
     _check_dims(dims, what, dynamic_ok=False)
     elements = 1
     for d in dims:
         elements *= d
     name, itemsize = allowlist.ONNX_TENSOR_TYPES[kind]
     if _T_RAW in t:
-        start, end = _span(t[_T_RAW][0], f"{what} raw_data")
+        start, end = delimited(t[_T_RAW][0], f"{what} raw_data")
         held, needed = end - start, elements * itemsize
         others = [f for f in (_T_FLOAT, _T_INT32, _T_STRING, _T_INT64, _T_DOUBLE, _T_UINT64) if f in t]
         if others or held != needed:
-            raise _Refused(f"{what} holds {held} raw bytes but its dims {dims} ({name}) need {needed}")
+            raise Refused(f"{what} holds {held} raw bytes but its dims {dims} ({name}) need {needed}")
         return
     typed = {"FLOAT": (_T_FLOAT, 4)}.get(name, (_T_INT32, None))  # INT8/UINT8/INT32 live in int32_data
-    held = _count(data, t.get(typed[0]), typed[1], f"{what} data")
+    held = count(data, t.get(typed[0]), typed[1], f"{what} data", allowlist.MAX_TENSOR_ELEMENTS)
     others = [f for f in (_T_FLOAT, _T_INT32, _T_STRING, _T_INT64, _T_DOUBLE, _T_UINT64) if f in t and f != typed[0]]
     if others or held != elements:
-        raise _Refused(f"{what} holds {held} values but its dims {dims} need {elements}")
+        raise Refused(f"{what} holds {held} values but its dims {dims} need {elements}")
 
 
 def _check_value_info(data: bytes, span, what: str) -> None:
-    v = _message(data, span, singular={_V_TYPE}, what=what)
+    v = message(data, span, singular={_V_TYPE}, what=what)
     if _V_TYPE not in v:
         return
-    ty_span = _span(v[_V_TYPE][0], f"{what} type")
-    ty = _message(data, ty_span, singular={_TY_TENSOR}, what=f"{what} type")
+    ty_span = delimited(v[_V_TYPE][0], f"{what} type")
+    ty = message(data, ty_span, singular={_TY_TENSOR}, what=f"{what} type")
     if set(ty) - {_TY_TENSOR, 6}:  # 6: denotation; sequences, maps, optionals, sparse: never here
-        raise _Refused(f"{what} is not a plain tensor")
+        raise Refused(f"{what} is not a plain tensor")
     if _TY_TENSOR not in ty:
         return
-    tt = _message(data, _span(ty[_TY_TENSOR][0], f"{what} type"), singular={_TT_ELEM, _TT_SHAPE}, what=f"{what} type")
-    kind = _int(tt.get(_TT_ELEM), f"{what} elem_type")
+    tt_span = delimited(ty[_TY_TENSOR][0], f"{what} type")
+    tt = message(data, tt_span, singular={_TT_ELEM, _TT_SHAPE}, what=f"{what} type")
+    kind = integer(tt.get(_TT_ELEM), f"{what} elem_type")
     if kind not in allowlist.ONNX_TENSOR_TYPES:
-        raise _Refused(f"{what} has element type {kind}")
+        raise Refused(f"{what} has element type {kind}")
     if _TT_SHAPE not in tt:
         return
     dims = []
-    for field in _message(data, _span(tt[_TT_SHAPE][0], f"{what} shape"), what=f"{what} shape").get(_SH_DIM, ()):
-        d = _message(data, _span(field, f"{what} dim"), singular={_D_VALUE, _D_PARAM}, what=f"{what} dim")
-        dims.append(_int(d.get(_D_VALUE), f"{what} dim") if _D_VALUE in d else -1)
+    for field in message(data, delimited(tt[_TT_SHAPE][0], f"{what} shape"), what=f"{what} shape").get(_SH_DIM, ()):
+        d = message(data, delimited(field, f"{what} dim"), singular={_D_VALUE, _D_PARAM}, what=f"{what} dim")
+        dims.append(integer(d.get(_D_VALUE), f"{what} dim") if _D_VALUE in d else -1)
     _check_dims(dims, what, dynamic_ok=True)
 
 
 def _check_node(data: bytes, span, index: int) -> str:
-    node = _message(data, span, singular={_N_OP_TYPE, _N_DOMAIN, 3}, what=f"node {index}")
-    op = _str(data, node.get(_N_OP_TYPE), f"node {index} op_type")
-    domain = _str(data, node.get(_N_DOMAIN), f"node {index} domain")
+    node = message(data, span, singular={_N_OP_TYPE, _N_DOMAIN, 3}, what=f"node {index}")
+    op = string(data, node.get(_N_OP_TYPE), f"node {index} op_type")
+    domain = string(data, node.get(_N_DOMAIN), f"node {index} domain")
     what = f"node {index} ({op[:40]!r})"
     if domain not in allowlist.ONNX_DOMAINS:
-        raise _Refused(f"{what} is in domain {domain[:40]!r}; only the default ONNX domain is allowed")
+        raise Refused(f"{what} is in domain {domain[:40]!r}; only the default ONNX domain is allowed")
     if op in ("Loop", "If", "Scan", "SequenceMap"):
-        raise _Refused(f"{what} is control flow; this network has none")
+        raise Refused(f"{what} is control flow; this network has none")
     if op not in allowlist.ONNX_OPS:
-        raise _Refused(
+        raise Refused(
             f"{what} is not an operator this toolkit's exports use (allowed: {', '.join(sorted(allowlist.ONNX_OPS))})"
         )
     for wire, a_span in node.get(_N_ATTRIBUTE, ()):
-        if wire != _LEN:
-            raise _Malformed(f"{what} has a malformed attribute")
-        a = _message(data, a_span, singular={_A_NAME, _A_F, _A_I, 20}, what=f"{what} attribute")
-        name = _str(data, a.get(_A_NAME), f"{what} attribute name")
+        if wire != LEN:
+            raise Malformed(f"{what} has a malformed attribute")
+        a = message(data, a_span, singular={_A_NAME, _A_F, _A_I, 20}, what=f"{what} attribute")
+        name = string(data, a.get(_A_NAME), f"{what} attribute name")
         nested = [label for number, label in _A_NESTED.items() if number in a]
         if nested or _A_REF in a:
-            raise _Refused(f"{what} attribute {name[:40]!r} holds {nested[0] if nested else 'a reference'}")
+            raise Refused(f"{what} attribute {name[:40]!r} holds {nested[0] if nested else 'a reference'}")
         if name in allowlist.ONNX_INT_ATTRIBUTES:
             lo, hi = allowlist.ONNX_INT_ATTRIBUTES[name]
-            value = _int(a.get(_A_I), f"{what} attribute {name}")
+            value = integer(a.get(_A_I), f"{what} attribute {name}")
             if _A_F in a or not lo <= value <= hi:
-                raise _Refused(f"{what} attribute {name} = {value} (expected {lo} to {hi})")
+                raise Refused(f"{what} attribute {name} = {value} (expected {lo} to {hi})")
         elif name in allowlist.ONNX_FLOAT_ATTRIBUTES:
-            if _A_I in a or _A_F not in a or a[_A_F][0][0] != _I32:
-                raise _Refused(f"{what} attribute {name} is not a float")
+            if _A_I in a or _A_F not in a or a[_A_F][0][0] != I32:
+                raise Refused(f"{what} attribute {name} is not a float")
         else:
-            raise _Refused(f"{what} has attribute {name[:40]!r}, which this network's exports never use")
+            raise Refused(f"{what} has attribute {name[:40]!r}, which this network's exports never use")
     return op
 
 
 def _check_graph(data: bytes, span) -> frozenset[str]:
-    g = _message(data, span, singular={2}, what="the graph")
+    g = message(data, span, singular={2}, what="the graph")
     if _G_SPARSE in g:
-        raise _Refused("the graph has sparse initializers")
+        raise Refused("the graph has sparse initializers")
     nodes, inits = g.get(_G_NODE, []), g.get(_G_INITIALIZER, [])
     if not nodes:
-        raise _Refused("the graph has no nodes")
+        raise Refused("the graph has no nodes")
     if len(nodes) > allowlist.ONNX_MAX_NODES:
-        raise _Refused(f"{len(nodes)} nodes (at most {allowlist.ONNX_MAX_NODES})")
+        raise Refused(f"{len(nodes)} nodes (at most {allowlist.ONNX_MAX_NODES})")
     if len(inits) > allowlist.ONNX_MAX_INITIALIZERS:
-        raise _Refused(f"{len(inits)} initializers (at most {allowlist.ONNX_MAX_INITIALIZERS})")
+        raise Refused(f"{len(inits)} initializers (at most {allowlist.ONNX_MAX_INITIALIZERS})")
     ops = set()
     for i, (wire, node_span) in enumerate(nodes):
-        if wire != _LEN:
-            raise _Malformed(f"node {i} is malformed")
+        if wire != LEN:
+            raise Malformed(f"node {i} is malformed")
         ops.add(_check_node(data, node_span, i))
     for i, (wire, t_span) in enumerate(inits):
-        if wire != _LEN:
-            raise _Malformed(f"initializer {i} is malformed")
+        if wire != LEN:
+            raise Malformed(f"initializer {i} is malformed")
         _check_tensor(data, t_span, f"initializer {i}")
     for key, label in ((_G_INPUT, "graph input"), (_G_OUTPUT, "graph output"), (_G_VALUE_INFO, "value_info")):
         for i, (wire, v_span) in enumerate(g.get(key, ())):
-            if wire != _LEN:
-                raise _Malformed(f"{label} {i} is malformed")
+            if wire != LEN:
+                raise Malformed(f"{label} {i} is malformed")
             _check_value_info(data, v_span, f"{label} {i}")
     return frozenset(ops)
 
@@ -318,19 +184,19 @@ def check_onnx(data: bytes, origin: str) -> frozenset[str]:
             f"({allowlist.MAX_MODEL_BYTES} bytes at most)"
         )
     try:
-        model = _message(data, (0, n), singular={1, _M_GRAPH}, what="the model")
+        model = message(data, (0, n), singular={1, _M_GRAPH}, what="the model")
         if _M_FUNCTIONS in model:
-            raise _Refused("the model defines functions")
+            raise Refused("the model defines functions")
         if _M_TRAINING in model:
-            raise _Refused("the model carries training information")
+            raise Refused("the model carries training information")
         if _M_GRAPH not in model:
-            raise _Malformed("no graph")
-        return _check_graph(data, _span(model[_M_GRAPH][0], "the graph"))
-    except _Malformed as exc:
+            raise Malformed("no graph")
+        return _check_graph(data, delimited(model[_M_GRAPH][0], "the graph"))
+    except Malformed as exc:
         from edgemnist.flatbuffer import sniff
 
         guess = sniff(data[:512])
         looks = f"; it looks like {guess}" if guess and "ONNX" not in guess else ""
         raise ArtifactError(f"{origin}: not a loadable ONNX model (the protobuf is malformed: {exc}){looks}") from None
-    except _Refused as exc:
+    except Refused as exc:
         raise ArtifactError(f"{origin}: not an ONNX model of this network: {exc}") from None

@@ -5,8 +5,8 @@ is a Sigstore bundle (``application/vnd.dev.sigstore.bundle.v0.3+json``) holding
 payload is an in-toto v1 statement (predicate ``https://model_signing/signature/v1.0``) that lists every
 signed file by name with its sha256; the envelope is signed with an ECDSA key (P-256, P-384 or P-521).
 
-- ``sign(artifact, private_key)`` (host side, ``pip install 'edgemnist[sign]'``) uses the model-signing
-  library itself on exactly the files of this artifact (artifact, ``<artifact>.json``, the companions its
+- ``edgemnist.signer.sign(artifact, private_key)`` (host side, ``pip install 'edgemnist[sign]'``) uses the
+  model-signing library itself on exactly the files of this artifact (artifact, ``<artifact>.json``, the companions its
   format names that exist), so model-signing's own verifier accepts the bundle.
 - ``verify(artifact, public_key)`` (device side) needs only ``cryptography``: it checks the envelope's
   signature with the given public key, the statement's form, and that the signed files are exactly this
@@ -24,8 +24,6 @@ import base64
 import binascii
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +61,9 @@ def companion_names(artifact: str | Path) -> tuple[str, ...]:
     return tuple(fmt.load_exporter().companions(artifact))
 
 
-def _required_and_optional(artifact: Path) -> tuple[list[str], list[str]]:
+def covered_names(artifact: Path) -> tuple[list[str], list[str]]:
+    """(names a signature must cover: the artifact and its manifest; names it covers when they exist: the
+    companions the artifact's format names)."""
     from edgemnist.manifest import manifest_path
 
     return [artifact.name, manifest_path(artifact).name], [n for n in companion_names(artifact)]
@@ -72,7 +72,7 @@ def _required_and_optional(artifact: Path) -> tuple[list[str], list[str]]:
 # --------------------------------------------------------------------------- keys
 
 
-def _read_key_bytes(key: str | Path | bytes, what: str) -> bytes:
+def read_key_bytes(key: str | Path | bytes, what: str) -> bytes:
     if isinstance(key, (bytes, bytearray)):
         return bytes(key)
     path = Path(key)
@@ -99,7 +99,7 @@ def load_public_key(key: Any):
     if isinstance(key, ec.EllipticCurvePublicKey):
         public = key
     else:
-        data = _read_key_bytes(key, "public")
+        data = read_key_bytes(key, "public")
         try:
             public = serialization.load_pem_public_key(data)
         except (ValueError, TypeError) as exc:
@@ -122,55 +122,6 @@ def key_hint(public) -> str:
 def pae(payload: bytes, payload_type: str = PAYLOAD_TYPE) -> bytes:
     """DSSE v1 pre-authentication encoding: what the signature covers."""
     return b"DSSEv1 %d %s %d %s" % (len(payload_type), payload_type.encode(), len(payload), payload)
-
-
-# --------------------------------------------------------------------------- signing (model-signing)
-
-
-def sign(artifact: str | Path, private_key: str | Path, *, password: str | None = None) -> Path:
-    """Sign ``artifact`` with its manifest and companions into ``<artifact>.sig``; return that path.
-
-    Uses the model-signing library (key mode) on a private copy of exactly these files, so the bundle is
-    model-signing's own. Raises ArtifactError/ConfigError for a missing artifact, manifest or key."""
-    from edgemnist._deps import require
-    from edgemnist.errors import ArtifactError
-    from edgemnist.fileio import atomic_path
-
-    require("OpenSSL", "sign", what="pyopenssl")  # model-signing 1.1.1 imports it without declaring it
-    ms_signing = require("model_signing.signing", "sign", what="model-signing")
-    ms_hashing = require("model_signing.hashing", "sign", what="model-signing")
-    artifact = Path(artifact)
-    required, optional = _required_and_optional(artifact)
-    folder = artifact.parent
-    for name in required:
-        if not (folder / name).is_file():
-            raise ArtifactError(f"{folder / name}: missing; a signature covers the artifact and its manifest")
-    names = required + [n for n in optional if (folder / n).is_file()]
-    key = Path(private_key)
-    _read_key_bytes(key, "private")  # a clean error for a missing or oversized key file
-    with tempfile.TemporaryDirectory(prefix="edgemnist-sign-") as tmp:
-        unit = Path(tmp) / artifact.name  # the statement's subject is named after the artifact
-        unit.mkdir()
-        for name in names:
-            shutil.copyfile(folder / name, unit / name)
-        hashing = ms_hashing.Config().use_file_serialization(hashing_algorithm="sha256", allow_symlinks=False)
-        hashing.set_ignored_paths(paths=[], ignore_git_paths=False)
-        try:
-            config = ms_signing.Config().use_elliptic_key_signer(private_key=key, password=password)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"{key}: not a usable ECDSA P-256/P-384/P-521 PEM private key ({type(exc).__name__}: {str(exc)[:200]})"
-            ) from None
-        out = Path(tmp) / "bundle.sig"
-        config.set_hashing_config(hashing).sign(unit, out)
-        # The copies are what was signed: make sure they are still the files beside the artifact.
-        for name in names:
-            if _sha256(folder / name) != _sha256(unit / name):
-                raise ArtifactError(f"{folder / name}: changed while it was being signed")
-        target = signature_path(artifact)
-        with atomic_path(target) as staged:
-            shutil.copyfile(out, staged)
-    return target
 
 
 # --------------------------------------------------------------------------- verification (cryptography)
@@ -197,7 +148,8 @@ class Verified:
         return name in self.files and (sha256 is None or self.files[name] == sha256)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -320,7 +272,7 @@ def verify(artifact: str | Path, public_key: Any) -> Verified:
     public = load_public_key(public_key)
     sig = signature_path(artifact)
     files = _signed_files(read_statement(sig, public), sig)
-    required, optional = _required_and_optional(artifact)
+    required, optional = covered_names(artifact)
     folder = artifact.parent
     extra = sorted(set(files) - set(required) - set(optional))
     if extra:
@@ -340,7 +292,7 @@ def verify(artifact: str | Path, public_key: Any) -> Verified:
         path = folder / name
         if not path.is_file():
             raise SignatureError(f"{path}: signed but missing (or not a regular file)")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise SignatureError(f"{path}: changed since it was signed (sha256 differs from the signature's)")
     _VERIFIED.update(files.values())
     return Verified(dict(files), key_hint(public))

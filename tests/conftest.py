@@ -65,18 +65,27 @@ def model_path(trained) -> Path:
 
 @pytest.fixture(scope="session")
 def export_artifact(model_path, mnist, workdir):
-    """Factory: export_artifact("tflite", "int8", io=None) -> ExportResult, exported once per session.
+    """Factory: export_artifact("tflite", "int8", io=None, weight_bits=8, packed=False) -> ExportResult, exported
+    once per session. Low-bit exports (``weight_bits`` 4 or 2) share one prepared Source, so each width is
+    quantized once and a packed file is checked against the int8 file the session already exported.
 
     The artifacts are shared by the whole session and read-only to tests (copy one to ``tmp_path`` to change it):
     at the end of the session each must still have the sha256 its manifest records."""
     cache = {}
+    sources = []
 
-    def get(fmt: str, mode: str | None = None, io: str | None = None):
-        from edgemnist.export import ExportConfig, export_model
+    def get(fmt: str, mode: str | None = None, io: str | None = None, *, weight_bits: int = 8, packed: bool = False):
+        from edgemnist.export import ExportConfig, export_model, export_prepared, prepare
 
-        key = ExportConfig(format=fmt, mode=mode, io=io)  # resolved: ("tflite") and ("tflite", "int8") share
+        # resolved: ("tflite") and ("tflite", "int8") share
+        key = ExportConfig(format=fmt, mode=mode, io=io, weight_bits=weight_bits, packed=packed)
         if key not in cache:
-            cache[key] = export_model(model_path, key, workdir, data=mnist)
+            if weight_bits == 8:
+                cache[key] = export_model(model_path, key, workdir, data=mnist)
+            else:
+                if not sources:
+                    sources.append(prepare(model_path, mnist))
+                cache[key] = export_prepared(sources[0], key, workdir)
         return cache[key]
 
     yield get

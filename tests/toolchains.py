@@ -35,13 +35,19 @@ REQUIRE_ENV = "EDGEMNIST_REQUIRE_TOOLCHAINS"
 #: Tools that are not in a build target's row: name -> Debian package.
 OTHER_TOOLS = {
     "chromium": "chromium",
+    "npm": "npm",
     "g++": "g++",
     "nm": "binutils",
 }
+#: The lock of the browser peers' pinned npm packages in their default cache (benchmarks/_peers.py).
+PEERS_LOCK = str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgemnist" / "npm-peers" / "package-lock.json"
+)
 #: Files a test reads: path -> what provides it.
 FILES = {
     "/usr/share/datasets/fashion-mnist": "Debian: apt-get install dataset-fashion-mnist",  # IDX, and not MNIST
     "/proc/self/status": "Linux",
+    PEERS_LOCK: "python benchmarks/browser.py --peers --install-only, which .ci/run runs",
 }
 #: Optional Python packages: import name -> how to install it.
 PYTHON = {

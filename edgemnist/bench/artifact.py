@@ -194,6 +194,12 @@ def bench_artifact(
             min_time=config.min_time,
             min_runs=max(3, -(-config.min_runs // batch)),
         )
+    native = None
+    if config.raw:
+        native_loop = fmt.load_backend().native_loop(path)
+        if native_loop is not None:
+            say("native loop")
+            native = bench_native(native_loop, pixels, predictor, config)
     predictor.close()
     return ArtifactResult(
         path=str(path),
@@ -219,4 +225,30 @@ def bench_artifact(
         measurements=tuple(measurements),
         memory={"load_rss_increase_bytes": None if rss0 is None else rss1 - rss0, "method": LOAD_RSS_METHOD},
         notes=tuple(notes),
+        native=native,
     )
+
+
+#: Images the native loop times, each once (at most the test set, at least ``config.min_runs``).
+NATIVE_IMAGES = 2000
+
+
+def bench_native(loop, pixels: np.ndarray, predictor, config: BenchConfig) -> dict[str, Any]:
+    """The backend's native loop (no Python) on the same images, each timed alone after the warm-up calls;
+    its labels are checked against the predictor's."""
+    import dataclasses
+
+    from edgemnist.bench.timing import Stats
+
+    n = min(len(pixels), max(config.min_runs, NATIVE_IMAGES), 10000)
+    x = pixels[:n].reshape(n, -1)
+    ns, labels = loop.run(x, config.warmup)
+    agree = float(np.mean(labels == predictor.predict(x).labels))
+    return {
+        "method": loop.method,
+        "images": n,
+        "warmup": config.warmup,
+        "latency_ms": dataclasses.asdict(Stats.of(ns)),
+        "agreement": _r(agree, 4),
+        "interleaved": False,  # a separate process, run after the Predictor's measurements
+    }

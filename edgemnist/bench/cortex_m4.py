@@ -25,7 +25,7 @@ from edgemnist.bench.machine import machine_info
 from edgemnist.build import emulate, targets
 from edgemnist.build.compile import compiler_version, header_path
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ConfigError, DoesNotFitError, GateError
 
 SCHEMA = "edgemnist.cortex_m4/2"

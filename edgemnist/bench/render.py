@@ -157,6 +157,68 @@ def keras_table(report: dict) -> tuple[list[str], list[list[str]]] | None:
     return header, rows
 
 
+#: What a raw loop of each format drives, named for the host-peers table.
+RAW_NAMES = {"tflite": "LiteRT", "onnx": "ONNX Runtime", "micro": "TFLite Micro (tflite-micro Python interpreter)"}
+
+
+def host_peers_table(report: dict) -> tuple[list[str], list[list[str]]] | None:
+    """The C kernel's host build beside the other runtimes of the same run, batch 1: the bare C loop (no Python),
+    the C kernel through the Predictor, and every int8 artifact's raw runtime loop, each with its in-process load
+    and first inference and its p50 over the bare C loop's. None without a C artifact timed natively."""
+    c = next((a for a in report["artifacts"] if a.get("native")), None)
+    if c is None:
+        return None
+    base = c["native"]["latency_ms"]["p50"]
+    header = ["runtime", "artifact", "p50 ms", "p99 ms", "× bare C p50", "load ms", "1st inference ms"]
+
+    def ratio(p50):
+        return "-" if p50 is None or not base else f"{p50 / base:.2f}"
+
+    nat = c["native"]["latency_ms"]
+    rows = [["C kernel, bare C loop", c["name"], fmt_ms(nat["p50"]), fmt_ms(nat["p99"]), ratio(nat["p50"]), "-", "-"]]
+    p50 = latency(c, "predictor")
+    rows.append(
+        [
+            "C kernel, Predictor",
+            c["name"],
+            fmt_ms(p50),
+            fmt_ms(latency(c, "predictor", "p99")),
+            ratio(p50),
+            fmt_ms(c["load_ms"]),
+            fmt_ms(c["first_inference_ms"]),
+        ]
+    )
+    for a in report["artifacts"]:
+        if a["quantization"] != "int8" or a["format"] not in RAW_NAMES or measurement(a, "raw") is None:
+            continue
+        p50 = latency(a, "raw")
+        rows.append(
+            [
+                f"{RAW_NAMES[a['format']]}, raw",
+                a["name"],
+                fmt_ms(p50),
+                fmt_ms(latency(a, "raw", "p99")),
+                ratio(p50),
+                fmt_ms(a["raw_load_ms"]),
+                fmt_ms(a["raw_first_inference_ms"]),
+            ]
+        )
+    return header, rows
+
+
+def host_peers_footer(report: dict) -> str:
+    c = next((a for a in report["artifacts"] if a.get("native")), None)
+    if c is None:
+        return ""
+    n = c["native"]
+    return (
+        f"host peers: the bare C loop times {n['method']}, {n['images']:,} test images each timed once after "
+        f"{n['warmup']} warm-up calls, in its own process after the Predictor's measurements (its labels agree "
+        f"with the Predictor's on {n['agreement']:.2%}); the raw loops are interleaved with the Predictor's; load = "
+        f"in process, the runtime already imported (fresh-process start-up: benchmarks/cold_start.py)"
+    )
+
+
 def machine_line(report: dict) -> str:
     m = report["machine"]
     v = m.get("versions", {})
@@ -243,6 +305,9 @@ def markdown(reports: Sequence[dict], *, title: str | None = "edgemnist bench", 
                 "",
                 f"Keras intra-op threads: {r['keras']['intra_op_threads']} (0 = TensorFlow's default, all cores).",
             ]
+        hp = host_peers_table(r)
+        if hp:
+            lines += ["", "Host peers (batch 1, same run):", "", *md_table(*hp), "", host_peers_footer(r) + "."]
         extra = notes(r)
         if extra:
             lines += ["", *(f"- {n}" for n in extra)]

@@ -42,6 +42,7 @@ class ArtifactResult:
     measurements: tuple[Measurement, ...]
     memory: dict[str, Any]  # {"load_rss_increase_bytes", "method"}
     notes: tuple[str, ...] = ()
+    native: dict[str, Any] | None = None  # the backend's NativeLoop: {"method", "images", "latency_ms", ...}
 
     def measurement(self, subject: str = "predictor", batch: int = 1) -> Measurement | None:
         return next((m for m in self.measurements if m.subject == subject and m.batch == batch), None)

@@ -71,10 +71,14 @@ def print_tables(report: dict) -> None:
     kt = render.keras_table(report)
     if kt:
         tables.append(("Keras baseline", *kt))
+    hp = render.host_peers_table(report)
+    if hp:
+        tables.append(("Host peers (batch 1, same run)", *hp))
     footer = [
         f"machine: {render.machine_line(report)}",
         f"settings: {render.settings_line(report)}",
         render.overhead_line(report),
+        *filter(None, [render.host_peers_footer(report)]),
         *(f"note: {n}" for n in render.notes(report)),
         render.legend(report),
     ]

@@ -42,8 +42,8 @@ from pathlib import Path
 
 from edgemnist.build import wasmfile
 from edgemnist.build.targets import Target, get
-from edgemnist.ckernel import render
-from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME
+from edgemnist.ckernel import reader
+from edgemnist.ckernel.layout import HEADER_NAME, MAX_HEADER_BYTES, MAX_SOURCE_BYTES, SOURCE_NAME
 from edgemnist.errors import ArtifactError, BuildError, DoesNotFitError
 
 COMPILE_TIMEOUT_S = 300
@@ -52,7 +52,12 @@ MAX_OUTPUT_BYTES = 1 << 20
 #: What a build leaves in its cache folder besides the output: the kernel's object (for size figures) and facts.
 KERNEL_OBJECT = "edgemnist_model.o"
 FACTS = "build.json"
-OUTPUT_NAMES = {"library": "edgemnist_model.so", "wasm": "edgemnist_model.wasm", "firmware": "firmware.elf"}
+OUTPUT_NAMES = {
+    "library": "edgemnist_model.so",
+    "wasm": "edgemnist_model.wasm",
+    "firmware": "firmware.elf",
+    "executable": "edgemnist_timing",
+}
 
 #: Environment variables through which a compiler would read or write files beyond the command line.
 COMPILER_ENV = (
@@ -118,17 +123,17 @@ def _read_bounded(path: Path, limit: int, what: str) -> bytes:
 
 def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple[bytes, bytes, dict]:
     """(C text, header text, parsed values) of the pair, proven to be exactly what edgemnist's generator writes
-    (``render.check_pair``: bounded reads, strict parse, byte-for-byte re-render). Nothing is compiled before this
-    returns; ArtifactError if either file is missing, too large, or not the generator's."""
+    (``ckernel.reader.check_pair``: bounded reads, strict parse, byte-for-byte re-render). Nothing is compiled
+    before this returns; ArtifactError if either file is missing, too large, or not the generator's."""
     c_path = Path(c_path)
     h_path = Path(header) if header is not None else header_path(c_path)
-    c_text = _read_bounded(c_path, render.MAX_SOURCE_BYTES, "C file")
+    c_text = _read_bounded(c_path, MAX_SOURCE_BYTES, "C file")
     if not h_path.exists():
         raise ArtifactError(
             f"{c_path}: its header {HEADER_NAME} is missing beside it; the C artifact is the pair "
             f"edgemnist_model.c + {HEADER_NAME}"
         )
-    h_text = _read_bounded(h_path, render.MAX_HEADER_BYTES, "header")
+    h_text = _read_bounded(h_path, MAX_HEADER_BYTES, "header")
     ids = [
         re.search(rb"sha256 ([0-9a-f]{64})", c_text[:2000]),
         re.search(rb'EDGEMNIST_SOURCE_SHA256 "([0-9a-f]{64})"', h_text),
@@ -138,7 +143,7 @@ def verified_pair(c_path: str | Path, header: str | Path | None = None) -> tuple
             f"{h_path}: this header was generated from another model than {c_path.name} "
             f"(source sha256 {ids[1].group(1).decode()[:12]}... vs {ids[0].group(1).decode()[:12]}...)"
         )
-    values = render.check_pair(c_text, h_text, str(c_path), str(h_path))
+    values = reader.check_pair(c_text, h_text, str(c_path), str(h_path))
     return c_text, h_text, values
 
 
@@ -347,6 +352,8 @@ def build(
             _link(target, commands[-1], what, work)
             _check(target, work, out_name, c_path, instrumented=bool(extra_flags))
             shutil.copyfile(work / out_name, staging / out_name)
+            if target.kind == "executable":
+                os.chmod(staging / out_name, 0o755)  # copyfile copies the bytes, not the mode
             shutil.copyfile(work / KERNEL_OBJECT, staging / KERNEL_OBJECT)
         facts = {
             "target": target.name,

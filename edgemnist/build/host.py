@@ -9,13 +9,15 @@ runs any generated model, not only the MNIST MLP. Never imports TensorFlow; need
 from __future__ import annotations
 
 import ctypes
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from edgemnist.build import compile as _compile
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ArtifactError
 
 #: One lock per loaded library: dlopen returns the same handle (and so the same static activation buffer) to every
@@ -65,3 +67,47 @@ class HostKernel:
             for i in range(len(x)):
                 digits[i] = predict(base_in + i * n_in, base_out + i * n_out)
         return scores, digits
+
+
+# ============================================================================== the bare C timing loop
+
+#: The build target of the timing driver (harness/timing_main.c around the kernel, the host compiler).
+TIMING_TARGET = "host-timing"
+#: The test set's size: the driver's static buffer holds at most this many images.
+MAX_TIMING_IMAGES = 10000
+
+
+def build_timing_driver(c_path: str | Path, header: str | Path | None = None) -> Path:
+    """The ``host-timing`` build of the pair (cached like every build): a program that times
+    ``edgemnist_predict`` on each image with no Python in the loop. ``run_timing_driver`` runs it."""
+    return _compile.build(TIMING_TARGET, c_path, header).file
+
+
+def parse_timing_output(text: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nanoseconds, labels) of ``n`` images from the timing driver's output ("<ns> <label>" per line);
+    ArtifactError for anything else."""
+    fields = text.split()
+    if len(fields) != 2 * n:
+        raise ArtifactError(f"the timing driver printed {len(fields)} fields, expected {2 * n} ({n} images)")
+    try:
+        values = np.array([int(v) for v in fields], dtype=np.int64).reshape(n, 2)
+    except ValueError:
+        raise ArtifactError("the timing driver printed something other than integers") from None
+    ns, labels = values[:, 0], values[:, 1]
+    if (ns < 0).any() or ((labels < 0) | (labels > 9)).any():
+        raise ArtifactError("the timing driver printed a negative time or a label outside 0-9")
+    return ns, labels
+
+
+def run_timing_driver(exe: Path, pixels: np.ndarray, warmup: int) -> tuple[np.ndarray, np.ndarray]:
+    """(nanoseconds per call, labels) of the bare C loop over uint8 (N, 784) ``pixels`` after ``warmup`` calls."""
+    x = np.ascontiguousarray(np.asarray(pixels, dtype=np.uint8).reshape(len(pixels), -1))
+    if not 1 <= len(x) <= MAX_TIMING_IMAGES:
+        raise ValueError(f"expected 1 to {MAX_TIMING_IMAGES} images, got {len(x)}")
+    with tempfile.TemporaryDirectory(prefix="edgemnist-timing-") as tmp:
+        images = Path(tmp) / "images.u8"
+        images.write_bytes(x.tobytes())
+        proc = subprocess.run([str(exe), str(images), str(int(warmup))], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise ArtifactError(f"the timing driver failed ({proc.returncode}): {proc.stderr.strip()[:300]}")
+    return parse_timing_output(proc.stdout, len(x))

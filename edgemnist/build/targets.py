@@ -73,7 +73,8 @@ class Emulator:
 class Target:
     """One target (see the module doc). ``kind`` is what the build produces: ``"library"`` (a shared library to
     load with ctypes), ``"wasm"`` (a WebAssembly module that imports nothing), ``"firmware"`` (a bare-metal ELF
-    for ``emulator``). Compiling is ``compiler + arch + cflags + opt + path.flags -c``; linking is
+    for ``emulator``), ``"executable"`` (a host program: the harness's ``main`` around the kernel).
+    Compiling is ``compiler + arch + cflags + opt + path.flags -c``; linking is
     ``compiler + arch + opt + ldflags (+ -T boards/<board>/link.ld) + objects + libs``."""
 
     name: str
@@ -207,6 +208,13 @@ TARGETS: tuple[Target, ...] = (
         ldflags=("-shared",),
         nm_tool=Tool("nm", "binutils"),
     ),
+    Target(
+        name="host-timing",
+        kind="executable",
+        compiler=Tool("cc", "gcc", env_override="CC"),
+        harness="timing_main.c",
+        nm_tool=Tool("nm", "binutils"),
+    ),
     # nRF51822 (BBC micro:bit): no SysTick on this Cortex-M0, TIMER0 at 16 MHz; its real 256 KB flash / 16 KB RAM.
     _cortex_m(
         "cortex-m0",
@@ -276,7 +284,7 @@ TARGETS: tuple[Target, ...] = (
     ),
 )
 
-KINDS = ("library", "wasm", "firmware")
+KINDS = ("library", "wasm", "firmware", "executable")
 COUNTINGS = ("", "systick-icount", "timer-icount", "instret")
 
 

@@ -1,17 +1,18 @@
 """The int8 MLP read straight from its ``.tflite`` flatbuffer: no TensorFlow, no LiteRT.
 
-``read_model(path)`` accepts exactly the graph edgemnist exports in int8 mode::
+``read_model(path)`` accepts the graphs edgemnist exports in int8 mode, of any depth up to ``MAX_LAYERS``::
 
-    int8 input (1, 784) --FULLY_CONNECTED (per-channel int8 weights, int32 bias, RELU or NONE)-->
-    int8 (1, H) --FULLY_CONNECTED (NONE)--> int8 (1, 10) --SOFTMAX--> int8 (1, 10), scale 1/256, zero point -128
+    int8 input (1, 784) --FULLY_CONNECTED (per-channel int8 weights, int32 bias, RELU)--> int8 (1, H1) -- ...
+    --FULLY_CONNECTED (NONE)--> int8 (1, 10) --SOFTMAX--> int8 (1, 10), scale 1/256, zero point -128
 
-and refuses anything else (float32 or dynamic-range models, other ops, other shapes) with an ArtifactError that
-says what was expected. Everything the C needs (weights, biases, scales, zero points, softmax beta) comes from the
-file; multipliers are derived from it by :mod:`edgemnist.ckernel.quant` exactly as TFLM does at ``Prepare``.
+(zero or more Dense+ReLU layers of any width, then one Dense, then the softmax) and refuses anything else (float32
+or dynamic-range models, other ops, other shapes) with an ArtifactError that says what was expected. Everything the
+C needs (weights, biases, scales, zero points, softmax beta) comes from the file; multipliers are derived from it by
+:mod:`edgemnist.ckernel.quant` exactly as TFLM does at ``Prepare``.
 
 The tensors and operators come from the one reader of model files, :mod:`edgemnist.modelfacts`; this module
 only checks that they form the graph above and collects what the C needs. The sizes the graph must have are the
-model's contract (``edgemnist.spec``: MNIST pixels in, one score per digit out); the hidden width is the file's.
+model's contract (``edgemnist.spec``: MNIST pixels in, one score per digit out); the depth and widths are the file's.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from edgemnist import modelfacts, spec
+from edgemnist.ckernel.layout import MAX_LAYERS
 from edgemnist.errors import ArtifactError
 from edgemnist.flatbuffer import sniff
 from edgemnist.modelfacts import ModelFacts, Operator, Tensor, parse_facts
 
 INPUT_SIZE, OUTPUT_SIZE = spec.INPUT_SIZE, spec.NUM_CLASSES
 EXPECTED = (
-    f"a full-integer int8 .tflite of the edgemnist MLP (int8 input (1, {INPUT_SIZE}), FULLY_CONNECTED with "
-    f"per-channel int8 weights and RELU, FULLY_CONNECTED, SOFTMAX to int8 (1, {OUTPUT_SIZE})), as "
-    "edgemnist's tflite exporter writes in int8 mode"
+    f"a full-integer int8 .tflite of an MLP (int8 input (1, {INPUT_SIZE}), 0 to {MAX_LAYERS - 1} FULLY_CONNECTED "
+    f"layers with per-channel int8 weights and RELU, one FULLY_CONNECTED without activation, SOFTMAX to int8 "
+    f"(1, {OUTPUT_SIZE})), as edgemnist's tflite exporter writes in int8 mode"
 )
 
 
@@ -50,8 +52,7 @@ class Dense:
 
 @dataclass(frozen=True)
 class Model:
-    fc1: Dense
-    fc2: Dense
+    layers: tuple[Dense, ...]  # input to output: Dense+ReLU ..., then the Dense that feeds the softmax
     softmax_beta: float
     softmax_input_scale: float
     output_scale: float
@@ -61,13 +62,14 @@ class Model:
     source_bytes: int
 
     @property
-    def hidden(self) -> int:
-        return int(self.fc1.weights.shape[0])
+    def widths(self) -> tuple[int, ...]:
+        """Input size, then each layer's outputs."""
+        return (int(self.layers[0].weights.shape[1]), *(int(d.weights.shape[0]) for d in self.layers))
 
     @property
     def macs(self) -> int:
         """Multiply-accumulates per image, from the layers' weight shapes (as ``ModelFacts.macs``)."""
-        return int(self.fc1.weights.size + self.fc2.weights.size)
+        return int(sum(d.weights.size for d in self.layers))
 
 
 def _fail(origin: str, why: str) -> ArtifactError:
@@ -137,26 +139,32 @@ def model_of(facts: ModelFacts, name: str | None = None) -> Model:
     """The int8 MLP in ``facts`` (``edgemnist.modelfacts``); ArtifactError saying what was expected otherwise."""
     origin, tensors, ops = facts.origin, facts.tensors, facts.operators
     graph_in, graph_out = facts.graph_inputs, facts.graph_outputs
-    if [op.code for op in ops] != [modelfacts.FULLY_CONNECTED, modelfacts.FULLY_CONNECTED, modelfacts.SOFTMAX]:
+    codes = [op.code for op in ops]
+    depth = len(ops) - 1
+    if (
+        not 1 <= depth <= MAX_LAYERS
+        or codes[:-1] != [modelfacts.FULLY_CONNECTED] * depth
+        or codes[-1] != modelfacts.SOFTMAX
+    ):
         raise _fail(origin, f"its operators are {[op.name for op in ops] or 'none'}")
     if len(graph_in) != 1 or len(graph_out) != 1:
         raise _fail(origin, f"it has {len(graph_in)} inputs and {len(graph_out)} outputs, not 1 and 1")
     first = tensors[graph_in[0]]
     if first.dtype == modelfacts.FLOAT32:
         raise _fail(origin, "its input is float32 (a float or dynamic-range model, or int8 with float I/O)")
-    fc1 = _dense(origin, tensors, ops[0], INPUT_SIZE, "the first layer")
-    fc2 = _dense(origin, tensors, ops[1], fc1.weights.shape[0], "the second layer")
-    if (
-        ops[0].inputs[0] != graph_in[0]
-        or ops[1].inputs[0] != ops[0].outputs[0]
-        or ops[2].inputs != (ops[1].outputs[0],)
-        or ops[2].outputs != (graph_out[0],)
-    ):
-        raise _fail(origin, "its operators are not chained input -> FC -> FC -> SOFTMAX -> output")
-    if not fc1.relu or fc2.relu:
-        raise _fail(origin, "the first layer must fuse RELU and the second none")
-    if fc2.weights.shape[0] != OUTPUT_SIZE:
-        raise _fail(origin, f"the second layer has {fc2.weights.shape[0]} outputs, not {OUTPUT_SIZE}")
+    layers: list[Dense] = []
+    for i, op in enumerate(ops[:-1]):
+        n_in = INPUT_SIZE if i == 0 else layers[-1].weights.shape[0]
+        layers.append(_dense(origin, tensors, op, n_in, f"layer {i + 1}"))
+    chained = ops[0].inputs[0] == graph_in[0] and all(
+        ops[i].inputs[0] == ops[i - 1].outputs[0] for i in range(1, depth)
+    )
+    if not chained or ops[-1].inputs != (ops[-2].outputs[0],) or ops[-1].outputs != (graph_out[0],):
+        raise _fail(origin, "its operators are not chained input -> FC -> ... -> FC -> SOFTMAX -> output")
+    if any(not d.relu for d in layers[:-1]) or layers[-1].relu:
+        raise _fail(origin, "every layer but the last must fuse RELU, and the last none")
+    if layers[-1].weights.shape[0] != OUTPUT_SIZE:
+        raise _fail(origin, f"the last layer has {layers[-1].weights.shape[0]} outputs, not {OUTPUT_SIZE}")
     out = tensors[graph_out[0]]
     _activation(origin, out, "softmax output", OUTPUT_SIZE)
     if out.scales[0] != 1.0 / 256 or out.zero_points[0] != -128:
@@ -166,10 +174,9 @@ def model_of(facts: ModelFacts, name: str | None = None) -> Model:
             f"not 1/256 and -128 (what TFLM's int8 softmax requires)",
         )
     return Model(
-        fc1=fc1,
-        fc2=fc2,
-        softmax_beta=ops[2].beta,
-        softmax_input_scale=fc2.output_scale,
+        layers=tuple(layers),
+        softmax_beta=ops[-1].beta,
+        softmax_input_scale=layers[-1].output_scale,
         output_scale=out.scales[0],
         output_zero_point=int(out.zero_points[0]),
         source_name=name or origin,

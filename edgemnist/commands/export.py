@@ -12,7 +12,14 @@ from edgemnist.commands._common import (
     nonneg_int,
     positive_int,
 )
-from edgemnist.export.config import DEFAULT_CALIBRATION_SAMPLES, DEFAULT_SEED
+from edgemnist.export.config import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    DEFAULT_SEED,
+    DEFAULT_WEIGHT_BITS,
+    LOW_BIT_MODES,
+    PACKED_FORMATS,
+    WEIGHT_BITS,
+)
 from edgemnist.formats import EXPORT_FORMATS, FORMATS
 
 ALL = "all"
@@ -59,6 +66,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=nonneg_int,
         default=DEFAULT_SEED,
         help=f"seed choosing the calibration images (default {DEFAULT_SEED})",
+    )
+    p.add_argument(
+        "--weight-bits",
+        type=int,
+        metavar="{" + ",".join(map(str, WEIGHT_BITS)) + "}",
+        help=f"bits of the hidden layer's weights (default {DEFAULT_WEIGHT_BITS}); 4 or 2 for "
+        f"{', '.join(f'{f} {m}' for f, m in LOW_BIT_MODES)}: an int8 file whose hidden weights take only "
+        f"2^bits values (the output layer stays 8-bit); with --format {ALL}, only those formats",
+    )
+    p.add_argument(
+        "--packed",
+        action="store_true",
+        help=f"with --weight-bits 4|2 and --format {'/'.join(PACKED_FORMATS)}: also write the weights packed "
+        "as INT4/INT2 (model.int8-w4-packed.tflite), checked against the int8 file in LiteRT",
     )
     add_tolerance(p)
     add_data_dir(p)
@@ -162,13 +183,25 @@ def _configs(args, common: dict):
     ):
         modes = "; ".join(f"{f}: {', '.join(FORMATS[f].mode_names)}" for f in EXPORT_FORMATS)
         raise ConfigError(f"--quantize {args.quantize!r} is no exportable format's mode; expected one of ({modes})")
+    bits = DEFAULT_WEIGHT_BITS if args.weight_bits is None else args.weight_bits
+    common = {**common, "weight_bits": bits}
     try:
+        if args.packed and bits == DEFAULT_WEIGHT_BITS:
+            raise ConfigError("--packed needs --weight-bits 4 or 2 (8-bit weights are stored one per byte)")
         if args.format == ALL:
-            return all_configs(mode=args.quantize, io=args.io, **common)
-        return [ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)], []
+            return all_configs(mode=args.quantize, io=args.io, packed=args.packed, **common)
+        config = ExportConfig(format=args.format, mode=args.quantize, io=args.io, **common)
+        if args.packed:  # the int8 reference first, then its packed form
+            return [config, ExportConfig(format=args.format, mode=args.quantize, io=args.io, packed=True, **common)], []
+        return [config], []
     except ConfigError as exc:
         text = str(exc)
-        for word, flag in (("quantization ", "--quantize "), ("io ", "--io ")):  # the registry's word -> the flag
+        for word, flag in (  # the registry's word -> the flag
+            ("quantization ", "--quantize "),
+            ("io ", "--io "),
+            ("weight bits ", "--weight-bits "),
+            ("packed weights ", "--packed: weights "),
+        ):
             if text.startswith(word):
                 text = flag + text[len(word) :]
         raise ConfigError(text) from None
@@ -233,7 +266,7 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
             landed.append((config, result.path))
             _print_summary(result)
             if args.sign is not None:
-                from edgemnist.signing import sign
+                from edgemnist.signer import sign
 
                 print(f"  signed: {sign(result.path, args.sign)}")
     print(LEGEND)

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from edgemnist.fileio import sha256_file
-    from edgemnist.manifest import manifest_path
+    from edgemnist.manifest import manifest_path, weights_text
     from edgemnist.predictor import Predictor
     from edgemnist.safetext import emit, safe_json
     from edgemnist.units import size_text
@@ -111,6 +111,9 @@ def run(args: argparse.Namespace) -> int:
         _emit(f"  manifest      none ({manifest_path(args.model).name} not found); facts above come from the model")
         return 0
     _emit(f"  manifest      {manifest_path(args.model)}")
+    weights = weights_text(manifest)
+    if weights:
+        _emit(f"  weights       {weights}")
     ver = manifest.get("verification")
     if ver:
         # on screen: percentages with two decimals, as export and evaluate print them (ratios stay in --json)

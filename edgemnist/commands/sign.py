@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.errors import ArtifactError
     from edgemnist.formats import format_for_path
     from edgemnist.manifest import read_manifest
-    from edgemnist.signing import sign, verify
+    from edgemnist.signer import sign
+    from edgemnist.signing import verify
 
     for artifact in args.artifacts:  # every artifact is checked before anything is signed
         path = Path(artifact)

@@ -10,7 +10,11 @@ points and per-channel weights are read from the file itself (``edgemnist.ckerne
   path under QEMU mps2-an386 on ``EDGEMNIST_M4_IMAGES`` images (default 1000) must equal the host build;
   instructions per inference, flash, RAM and stack are recorded;
 - WebAssembly (build target ``wasm32``, when clang, wasm-ld and the wasmtime package are present): the SIMD path,
-  run in wasmtime, must equal the host build.
+  run in wasmtime, must equal the host build;
+- the companion pair ``edgemnist_preprocess.c``/``.h`` (``edgemnist.build.preprocess``, normalize_digit in C) must
+  compile warning-free on the host and, when the ``cortex-m4`` target's compiler is installed, for the Cortex-M4,
+  and give normalize_digit's bytes (and, chained with the model, edgemnist_predict's scores) on MNIST test digits
+  drawn as camera frames and as they are.
 
 Every build goes through :mod:`edgemnist.build` (the pair proven first, compiled from a private copy).
 
@@ -28,11 +32,13 @@ from typing import Any
 import numpy as np
 
 from edgemnist import spec
-from edgemnist.build import emulate, targets, verify
+from edgemnist.build import emulate, preprocess, targets, verify
 from edgemnist.build.compile import build, header_path, read_pair
 from edgemnist.build.host import HostKernel
+from edgemnist.ckernel.layout import HEADER_NAME, SOURCE_NAME
 from edgemnist.ckernel.model import read_model
-from edgemnist.ckernel.render import HEADER_NAME, SOURCE_NAME, read_header, render, tools
+from edgemnist.ckernel.reader import read_header
+from edgemnist.ckernel.writer import render, tools
 from edgemnist.errors import ConfigError, EdgemnistError
 from edgemnist.export.base import Exporter, ExportJob, ExportResult, io_problems
 from edgemnist.export.config import ExportConfig
@@ -54,7 +60,9 @@ def _m4_images() -> int:
     return n
 
 
-def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, Any]:
+def describe(
+    c_path: str | Path, header: str | Path | None = None, pp: tuple[Path, Path] | None = None
+) -> dict[str, Any]:
     from edgemnist.manifest import tensor_info
 
     c_path = Path(c_path)
@@ -89,7 +97,24 @@ def describe(c_path: str | Path, header: str | Path | None = None) -> dict[str, 
             "activation_bytes": h["EDGEMNIST_ACTIVATION_BYTES"],
             "activation_buffers": "static (.bss), not reentrant",
             "macs": h["EDGEMNIST_MACS"],
+            **({"preprocess": preprocess_facts(*pp)} if pp is not None else {}),
         },
+    }
+
+
+def preprocess_facts(source: Path, header: Path) -> dict[str, Any]:
+    """The manifest's record of the companion pair: its files with sha256, the API and the largest input."""
+    w, h = preprocess.max_size()
+    return {
+        "source": {"file": preprocess.SOURCE_NAME, "sha256": sha256_file(source)},
+        "header": {"file": preprocess.HEADER_NAME, "sha256": sha256_file(header)},
+        "api": [
+            "int edgemnist_normalize_digit(int width, int height, const uint8_t *gray, int invert, uint8_t out[784])",
+            "int edgemnist_predict_gray(int width, int height, const uint8_t *gray, int8_t *scores)",
+        ],
+        "max_width": w,
+        "max_height": h,
+        "return_codes": dict(preprocess.RETURN_CODES),
     }
 
 
@@ -99,7 +124,12 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
 
 
 def measure(
-    c_path: Path, header: Path, tflite_path: Path, images: np.ndarray, labels: np.ndarray
+    c_path: Path,
+    header: Path,
+    tflite_path: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    pp: tuple[Path, Path] | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The gate's C-specific part (see the module doc): (manifest section, problems)."""
     problems: list[str] = []
@@ -120,7 +150,29 @@ def measure(
         ref = HostKernel(c).run(pixels)
         section["cortex_m4"] = _cortex_m4(c, pixels, ref, problems)
         section["wasm"] = _wasm(c, pixels, ref, problems)
+        if pp is not None:
+            section["preprocess"] = _preprocess(pp, c, Path(tmp) / HEADER_NAME, images, problems)
     return section, problems
+
+
+def _preprocess(pp: tuple[Path, Path], c: Path, header: Path, images: np.ndarray, problems: list[str]) -> dict:
+    """The companion pair: host check against Python (``preprocess.check``), and the Cortex-M4 compile."""
+    checked, more = preprocess.check(pp[0], pp[1], c, header, images)
+    problems += more
+    out: dict[str, Any] = {**preprocess_facts(*pp), "host": checked}
+    target = targets.get("cortex-m4")
+    missing = [t for t in (target.compiler, target.nm_tool, target.size_tool) if t is not None and t.find() is None]
+    if missing:
+        packages = " ".join(dict.fromkeys(t.debian_package for t in missing))
+        out["cortex_m4_compile"] = {
+            "skipped": f"{', '.join(t.command for t in missing)} not installed (Debian: apt-get install {packages})"
+        }
+        return out
+    try:
+        out["cortex_m4_compile"] = preprocess.compile_m4(pp[0], pp[1], c, header)
+    except EdgemnistError as exc:
+        problems.append(f"edgemnist_preprocess.c does not build for the Cortex-M4: {str(exc).splitlines()[0]}")
+    return out
 
 
 def _missing(target: targets.Target) -> str | None:
@@ -200,31 +252,45 @@ class CExporter(Exporter):
         return ExportConfig("tflite", "int8", "int8")
 
     def companions(self, target: Path) -> tuple[str, ...]:
-        return (HEADER_NAME,)
+        return (HEADER_NAME, *preprocess.FILES)
 
     def export(self, job: ExportJob) -> None:
         tflite = _tflite(job)
         pair = render(read_model(tflite), source=tflite)
         atomic_write_text(job.files.companion(HEADER_NAME), pair[HEADER_NAME])
+        for name, text in preprocess.texts().items():
+            atomic_write_text(job.files.companion(name), text)
         atomic_write_text(job.files.path, pair[SOURCE_NAME])
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        facts = describe(job.files.path, job.files.companion(HEADER_NAME))
+        facts = describe(job.files.path, job.files.companion(HEADER_NAME), _pp(job))
         facts["tools"] = tools()
         return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        try:
+            preprocess.verified_texts(*_pp(job))
+        except EdgemnistError as exc:
+            problems.append(str(exc))
+        return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         files, data = job.files, job.source.data
         try:
-            return measure(files.path, files.companion(HEADER_NAME), _tflite(job), data.test_images, data.test_labels)
+            return measure(
+                files.path, files.companion(HEADER_NAME), _tflite(job), data.test_images, data.test_labels, _pp(job)
+            )
         except EdgemnistError as exc:  # a compiler or emulator failure fails the gate, with its reason
             return {}, [f"the C kernel could not be checked: {str(exc).splitlines()[0]}"]
 
     def summary(self, result: ExportResult) -> str | None:
         return summary(result.manifest)
+
+
+def _pp(job: ExportJob) -> tuple[Path, Path]:
+    """Where the job's preprocessing pair is staged: (source, header)."""
+    return job.files.companion(preprocess.SOURCE_NAME), job.files.companion(preprocess.HEADER_NAME)
 
 
 def _tflite(job: ExportJob) -> Path:

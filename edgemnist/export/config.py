@@ -23,6 +23,13 @@ FLOAT32_ATOL = 1e-5
 DEFAULT_CALIBRATION_SAMPLES = 500
 DEFAULT_SEED = 0
 _CALIBRATED_MODES = ("int8",)
+#: Hidden-layer weight widths ``--weight-bits`` takes; 8 is the plain int8 export.
+WEIGHT_BITS = (8, 4, 2)
+DEFAULT_WEIGHT_BITS = 8
+#: The (format, mode) pairs that take fewer than 8 weight bits: int8 containers every runtime of the format runs.
+LOW_BIT_MODES = (("tflite", "int8"), ("onnx", "int8"), ("micro", "int8"))
+#: The formats that store the low-bit weights packed (two INT4 or four INT2 per byte) with ``packed=True``.
+PACKED_FORMATS = ("tflite",)
 
 
 def _is_int(x: Any) -> bool:
@@ -40,6 +47,8 @@ class ExportConfig:
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
     seed: int = DEFAULT_SEED
     tolerance: float = spec.DEFAULT_TOLERANCE_PP
+    weight_bits: int = DEFAULT_WEIGHT_BITS
+    packed: bool = False
 
     def __post_init__(self) -> None:
         fmt = get_format(self.format)
@@ -62,6 +71,32 @@ class ExportConfig:
         ):
             raise ConfigError(f"tolerance must be a number of percentage points, got {self.tolerance!r}")
         spec.accuracy_floor(self.tolerance)  # range check
+        self._check_weights()
+
+    def _check_weights(self) -> None:
+        bits = self.weight_bits
+        if not (_is_int(bits) and bits in WEIGHT_BITS):
+            raise ConfigError(
+                f"weight bits must be {', '.join(map(str, WEIGHT_BITS[:-1]))} or {WEIGHT_BITS[-1]}, got {bits!r}"
+            )
+        accepting = ", ".join(f"{f} {m}" for f, m in LOW_BIT_MODES)
+        if bits != 8 and (self.format, self.mode) not in LOW_BIT_MODES:
+            if self.format in {f for f, _ in LOW_BIT_MODES}:
+                raise ConfigError(
+                    f"weight bits {bits} needs an int8 mode, not {self.format} {self.mode}; "
+                    f"low-bit weights: {accepting}"
+                )
+            raise ConfigError(
+                f"weight bits {bits}: --format {self.format} supports --weight-bits 8 only "
+                f"(low-bit weights: {accepting})"
+            )
+        if not isinstance(self.packed, bool):
+            raise ConfigError(f"packed must be true or false, got {self.packed!r}")
+        if self.packed and (bits == 8 or self.format not in PACKED_FORMATS):
+            raise ConfigError(
+                f"packed weights are for --weight-bits 4 or 2 with --format {' or '.join(PACKED_FORMATS)}, "
+                f"not {self.format} with {bits}-bit weights"
+            )
 
     @property
     def fmt(self) -> Format:
@@ -69,7 +104,19 @@ class ExportConfig:
 
     @property
     def artifact_name(self) -> str:
-        return self.fmt.artifact_name(self.mode, self.io)
+        return self.fmt.artifact_name(self.mode, self.io, weight_bits=self.weight_bits, packed=self.packed)
+
+    @property
+    def low_bit(self) -> bool:
+        """Hidden-layer weights narrower than 8 bits (``edgemnist.export.lowbit``)."""
+        return self.weight_bits != 8
+
+    @property
+    def unpacked(self) -> ExportConfig:
+        """The int8 container of a packed export: the same weights, one int8 per weight (the exactness reference)."""
+        import dataclasses
+
+        return dataclasses.replace(self, packed=False)
 
     @property
     def calibrated(self) -> bool:
@@ -82,7 +129,10 @@ class ExportConfig:
 
     @property
     def label(self) -> str:
-        return f"{self.format} {self.mode} ({self.io} I/O)"
+        weights = (
+            "" if not self.low_bit else f", {self.weight_bits}-bit hidden weights{' packed' if self.packed else ''}"
+        )
+        return f"{self.format} {self.mode} ({self.io} I/O{weights})"
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,15 @@ def _unlink(*paths: Path) -> None:
             p.unlink()
 
 
-def _stage_companion(tmp: Path, final: Path, finals: tuple[Path, ...]) -> Path:
-    """A companion whose suffix no other file of the export has is staged as ``<temporary artifact stem><suffix>``
-    (``.model_data.cc.<pid>.<random>.tmp.h``), so a reader that looks for ``<stem>.h`` beside the artifact finds
-    it during an export as after it; any other companion gets its own hidden temporary."""
+def _stage_companion(tmp: Path, final: Path, finals: tuple[Path, ...], target: Path) -> Path:
+    """The artifact's own header (``model_data.h`` beside ``model_data.cc``, ``edgemnist_model.h`` beside
+    ``edgemnist_model.c``), and a companion whose suffix no other file of the export has, is staged as
+    ``<temporary artifact stem><suffix>`` (``.model_data.cc.<pid>.<random>.tmp.h``), so a reader that looks for
+    ``<stem>.h`` beside the artifact finds it during an export as after it; any other companion (the C kernel's
+    ``edgemnist_preprocess.h``) gets its own hidden temporary."""
     suffixes = [f.suffix for f in finals] + [tmp.suffix]
-    if final.suffix and suffixes.count(final.suffix) == 1:
+    own = final.stem == target.stem and final.suffix != target.suffix
+    if final.suffix and (own or suffixes.count(final.suffix) == 1):
         staged = tmp.with_suffix(final.suffix)
         try:
             os.close(os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -89,7 +92,7 @@ class Staging:
         temps: list[Path] = []
         try:
             temps.append(temp_sibling(target))
-            temps += [_stage_companion(temps[0], f, finals) for f in finals]
+            temps += [_stage_companion(temps[0], f, finals, target) for f in finals]
             yield cls(target, finals, Files(temps[0], dict(zip(companion_names, temps[1:], strict=True))))
         finally:
             _unlink(*temps)

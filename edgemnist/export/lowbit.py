@@ -19,12 +19,18 @@ The recipe, deterministic for a given seed:
    grid in the forward pass with a straight-through estimator (gradient of the identity), scales fixed, every
    weight trainable, Adam, on the training images outside the held-back slice; then the kernel is snapped.
 3. A Keras model whose hidden kernel is exactly ``scale_c * level`` is converted by the normal int8 converter
-   (``edgemnist.export.tflite.convert``) with the usual calibration images, so the activation ranges are
+   (``edgemnist.export.converter.convert``) with the usual calibration images, so the activation ranges are
    calibrated with the low-bit layer in place. Layer 2 stays 8-bit: it holds about 1 % of the weights.
 4. The converter stores that kernel as round(level * 127 / max|level|) with scale max|w| / 127; the filter's
    int8 data are rewritten in place to the levels themselves with scale ``scale_c`` (the same real weights),
    and the hidden bias to round(b / (s_in * scale_c)) with its scale. Nothing else in the file changes; the
    rewrite is read back and checked.
+
+Around it, for the exporters: ``pack`` stores the same levels as ``INT4`` / ``INT2`` (two or four per byte, low
+bits first, as LiteRT reads them); ``stored_filter`` / ``weight_facts`` / ``weight_problems`` read back what a
+file stores (the manifest's ``weights`` section and its check); ``gridded_model`` is the Keras model with the
+file's hidden weights (what ONNX is converted from); ``per_tensor_packed`` is a different model, one scale for
+the whole filter, packed: the form to try in TFLite Micro.
 """
 
 from __future__ import annotations
@@ -210,7 +216,7 @@ def quantize(
     """The int8 .tflite of Keras ``model`` with ``bits``-bit hidden weights (module doc), and its recipe.
 
     ``data`` is an ``edgemnist.data.Mnist``; only its training images and labels are read."""
-    from edgemnist.export.tflite import convert
+    from edgemnist.export.converter import convert
     from edgemnist.model import build_model
 
     grid = level_set(bits, levels)
@@ -334,3 +340,218 @@ def relevel(flatbuffer: bytes, levels: np.ndarray, scales: np.ndarray, bias: np.
     if not (np.array_equal(stored, levels) and np.array_equal(stored_scales, scales.astype(np.float32))):
         raise ArtifactError("the rewritten filter does not read back as written")  # pragma: no cover
     return bytes(out)
+
+
+# --- packed storage ------------------------------------------------------------------------------------------
+
+#: Sub-byte TensorTypes of the TFLite schema by width, and the level sets each can store (two's complement).
+PACKED_TYPES = {4: "INT4", 2: "INT2"}
+PACKABLE = {"INT4": ("int4",), "INT2": ("int2",)}
+
+
+def pack_bits(levels: np.ndarray, bits: int) -> np.ndarray:
+    """``levels`` (int8, flattened row-major) as ``bits``-bit two's complement, 8 / bits per byte, the first
+    element in the lowest bits (LiteRT's packing); the last byte is padded with zeros."""
+    per, mask = 8 // bits, (1 << bits) - 1
+    v = levels.astype(np.int8).ravel().view(np.uint8) & mask
+    v = np.concatenate([v, np.zeros((-len(v)) % per, np.uint8)]).reshape(-1, per)
+    out = np.zeros(len(v), np.uint8)
+    for i in range(per):
+        out |= (v[:, i] << (bits * i)).astype(np.uint8)
+    return out
+
+
+def unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The inverse of ``pack_bits``: ``count`` int8 values, sign-extended."""
+    per, mask = 8 // bits, (1 << bits) - 1
+    p = np.asarray(packed, np.uint8)
+    v = np.stack([(p >> (bits * i)) & mask for i in range(per)], axis=1).ravel()[:count].astype(np.int16)
+    return np.where(v >= 1 << (bits - 1), v - (1 << bits), v).astype(np.int8)
+
+
+def _flatbuffers():
+    from edgemnist._deps import require
+
+    return require("flatbuffers", "litert", what="flatbuffers")
+
+
+def pack(flatbuffer: bytes, bits: int) -> bytes:
+    """The int8 low-bit ``flatbuffer`` (``quantize``) with its hidden filter stored packed as ``INT4`` / ``INT2``
+    (same levels, same per-channel scales, every other tensor unchanged), rebuilt with the schema's object API;
+    the levels are read back and checked."""
+    if bits not in PACKED_TYPES:
+        raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
+    schema = _schema()
+    flatbuffers = _flatbuffers()
+    levels, _ = hidden_filter(flatbuffer)
+    top = 1 << (bits - 1)
+    if levels.min() < -top or levels.max() > top - 1:
+        raise ArtifactError(f"the hidden filter's levels {levels.min()}..{levels.max()} do not fit INT{bits}")
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    graph = model.subgraphs[0]
+    fc = next(
+        op
+        for op in graph.operators
+        if model.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.FULLY_CONNECTED
+    )
+    tensor = graph.tensors[fc.inputs[1]]
+    model.buffers[tensor.buffer].data = pack_bits(levels, bits)
+    tensor.type = getattr(schema.TensorType, PACKED_TYPES[bits])
+    builder = flatbuffers.Builder(len(flatbuffer))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    out = bytes(builder.Output())
+    stored, kind, _ = stored_filter(out)
+    if kind != PACKED_TYPES[bits] or not np.array_equal(stored, levels):
+        raise ArtifactError("the packed filter does not read back as the int8 levels")  # pragma: no cover
+    return out
+
+
+def stored_filter(data: bytes) -> tuple[np.ndarray, str, int]:
+    """The first FULLY_CONNECTED's filter levels (N, K) int8 (unpacked when stored as INT4 / INT2), its stored
+    type name and the bytes its buffer holds."""
+    schema = _schema()
+    model, w, _, _ = hidden_layer(data)
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    kind = names.get(w.Type(), str(w.Type()))
+    shape = tuple(int(d) for d in w.ShapeAsNumpy())
+    raw = model.Buffers(w.Buffer()).DataAsNumpy()
+    raw = np.zeros(0, np.uint8) if isinstance(raw, int) else raw
+    count = int(np.prod(shape))
+    if kind == "INT8":
+        levels = raw.view(np.int8)[:count]
+    elif kind in PACKABLE:
+        levels = unpack_bits(raw, {v: k for k, v in PACKED_TYPES.items()}[kind], count)
+    else:
+        raise ArtifactError(f"the hidden filter is stored as {kind}, not INT8, INT4 or INT2")
+    return levels.reshape(shape).copy(), kind, int(raw.size)
+
+
+def weight_facts(data: bytes, recipe: LowBitRecipe | None) -> dict[str, Any]:
+    """The manifest's ``weights`` section: the bits per layer and the recipe that was applied (``recipe``), and
+    what the file itself stores for the hidden layer (type, bytes, the most distinct values of any channel)."""
+    levels, kind, nbytes = stored_filter(data)
+    distinct = max(len(np.unique(row)) for row in levels)
+    facts: dict[str, Any] = {
+        "bits": dict(recipe.bits) if recipe is not None else None,
+        "hidden_stored": {
+            "type": kind.lower(),
+            "packed": kind != "INT8",
+            "bytes": nbytes,
+            "values": sorted(int(v) for v in np.unique(levels)),
+            "max_distinct_per_channel": int(distinct),
+        },
+    }
+    if recipe is not None:
+        facts["recipe"] = recipe.to_dict()
+    return facts
+
+
+def weight_problems(facts: dict[str, Any], bits: int, packed: bool) -> list[str]:
+    """Every way a ``weight_facts`` section differs from ``bits``-bit hidden weights, packed or not."""
+    stored = facts["hidden_stored"]
+    problems = []
+    if stored["max_distinct_per_channel"] > 2**bits:
+        problems.append(
+            f"a hidden channel holds {stored['max_distinct_per_channel']} distinct weights, more than 2^{bits}"
+        )
+    want = PACKED_TYPES[bits].lower() if packed else "int8"
+    if stored["type"] != want:
+        problems.append(f"the hidden filter is stored as {stored['type']}, expected {want}")
+    if (facts.get("bits") or {}).get(HIDDEN_LAYER) != bits:
+        problems.append(f"the recipe states {facts.get('bits')} bits, expected {bits} for the hidden layer")
+    return problems
+
+
+#: The Keras name of the layer whose weights go low-bit (the first Dense); the output layer stays 8-bit.
+HIDDEN_LAYER = "hidden"
+
+
+def gridded_model(model, flatbuffer: bytes):
+    """A Keras copy of ``model`` whose hidden kernel is exactly the levels x scales ``flatbuffer`` stores (what
+    ``quantize`` converted, without fine-tuning): the float source of the other formats' low-bit exports."""
+    from edgemnist.model import build_model
+
+    hidden, out = _dense_layers(model)
+    levels, _, _ = stored_filter(flatbuffer)
+    scales, _ = hidden_filter_scales(flatbuffer)
+    copy = build_model()
+    kernel = (levels.T.astype(np.float32) * scales.astype(np.float32)).astype(np.float32)
+    copy.set_weights([kernel, np.asarray(hidden.get_weights()[1], np.float32)] + list(out.get_weights()))
+    return copy
+
+
+def hidden_filter_scales(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """(per-channel scales of the hidden filter, scale of its input) read from the file."""
+    _, w, _, x = hidden_layer(data)
+    return w.Quantization().ScaleAsNumpy().copy(), x.Quantization().ScaleAsNumpy().copy()
+
+
+# --- the per-tensor packed variant (what TFLite Micro's packed kernels take) ---------------------------------
+
+
+def per_tensor_packed(
+    model, bits: int, data, seed: int = 0, *, calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
+) -> tuple[bytes, dict[str, Any]]:
+    """A different model from ``quantize``'s: ONE scale for the whole hidden filter (per-tensor), its clip the
+    ``output-mse`` best among ``CLIP_RATIOS`` of the filter's max |w| on the same held-back training slice, int8
+    activations calibrated as usual, the filter stored packed (``INT4`` / ``INT2``). Returns the flatbuffer and
+    a short recipe. TFLite Micro's packed kernels take per-tensor weight scales; this is the form to try there."""
+    from edgemnist.export.converter import convert
+    from edgemnist.model import build_model
+
+    if bits not in PACKED_TYPES:
+        raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
+    schema = _schema()
+    flatbuffers = _flatbuffers()
+    grid = LEVEL_SETS[BITS[bits][0]]
+    hidden, out = _dense_layers(model)
+    kernel, bias = (np.asarray(v, np.float32) for v in hidden.get_weights())
+    held, _, held_recipe = _held_back(len(data.train_images), seed)
+    x = spec.to_unit_floats(data.train_images[held]).astype(np.float64)
+    gram = x.T @ x / len(x)
+    peak = float(np.abs(kernel).max()) or 1.0
+    w = kernel.astype(np.float64)
+    best = None
+    for ratio in CLIP_RATIOS:
+        scale = np.float32(peak * ratio / grid.top)
+        d = w - grid.snap(w / scale).astype(np.float64) * scale
+        cost = float(((gram @ d) * d).sum())
+        if best is None or cost < best[0]:
+            best = (cost, scale, ratio)
+    _, scale, ratio = best
+    levels = grid.snap(kernel / scale)  # (K, N)
+    gridded = build_model()
+    gridded.set_weights([(levels.astype(np.float32) * scale).astype(np.float32), bias] + list(out.get_weights()))
+    flatbuffer = convert(gridded, "int8", "int8", calibration_set(data.train_images, calibration_samples, seed))
+    m = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)
+    graph = m.subgraphs[0]
+    fc = next(
+        op
+        for op in graph.operators
+        if m.operatorCodes[op.opcodeIndex].builtinCode == schema.BuiltinOperator.FULLY_CONNECTED
+    )
+    xt, wt, bt = (graph.tensors[i] for i in fc.inputs[:3])
+    bias_scale = np.float32(np.float32(xt.quantization.scale[0]) * scale)
+    wt.quantization.scale, wt.quantization.zeroPoint = np.array([scale], np.float32), np.array([0], np.int64)
+    wt.quantization.quantizedDimension = 0
+    bt.quantization.scale, bt.quantization.zeroPoint = np.array([bias_scale], np.float32), np.array([0], np.int64)
+    bq = np.clip(np.round(bias.astype(np.float64) / np.float64(bias_scale)), -(2**31), 2**31 - 1).astype("<i4")
+    m.buffers[bt.buffer].data = bq.view(np.uint8)
+    m.buffers[wt.buffer].data = pack_bits(levels.T, bits)
+    wt.type = getattr(schema.TensorType, PACKED_TYPES[bits])
+    builder = flatbuffers.Builder(len(flatbuffer))
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    out_bytes = bytes(builder.Output())
+    stored, kind, _ = stored_filter(out_bytes)
+    if kind != PACKED_TYPES[bits] or not np.array_equal(stored, levels.T):
+        raise ArtifactError("the per-tensor packed filter does not read back as written")  # pragma: no cover
+    recipe = {
+        "bits": {hidden.name: bits, out.name: 8},
+        "levels": grid.name,
+        "quantization": "per-tensor",
+        "clip_rule": "output-mse",
+        "clip_ratio": ratio,
+        "seed": int(seed),
+        "held_back": held_recipe,
+    }
+    return out_bytes, recipe

@@ -2,8 +2,8 @@
 
 A thin layer over ``edgemnist.tflm``: ``export_micro`` builds the int8 TFLite model with int8 I/O
 (``edgemnist.export.tflite.export_tflite``), measures the smallest arena (``tflm.arena``) and writes
-``model_data.cc`` with its companion ``model_data.h`` (``tflm.carray``). ``measure`` runs the array in TFLM at its
-stated arena on the test set and compares it with LiteRT on the same int8 bytes.
+``model_data.cc`` with its companion ``model_data.h`` (``tflm.writer``, read back by ``tflm.reader``). ``measure``
+runs the array in TFLM at its stated arena on the test set and compares it with LiteRT on the same int8 bytes.
 """
 
 from __future__ import annotations
@@ -22,16 +22,10 @@ from edgemnist.export.base import Exporter, ExportJob, ExportResult
 from edgemnist.fileio import atomic_write_text, sha256_file
 from edgemnist.modelfacts import parse_facts
 from edgemnist.tflm.arena import MEASURED_WITH, ensure_runs, min_arena_bytes, round_up
-from edgemnist.tflm.carray import (
-    ARENA_SYMBOL,
-    ARRAY_SYMBOL,
-    HEADER_NAME,
-    LENGTH_SYMBOL,
-    read_micro,
-    render_header,
-    render_source,
-)
+from edgemnist.tflm.layout import ARENA_SYMBOL, ARRAY_SYMBOL, HEADER_NAME, LENGTH_SYMBOL
+from edgemnist.tflm.reader import read_micro
 from edgemnist.tflm.runner import MicroRunner, Quant, quantize_pixels
+from edgemnist.tflm.writer import render_header, render_source
 
 #: TFLM and LiteRT run the same int8 bytes; their top-1 answers must agree on at least this share of images.
 MIN_LITERT_AGREEMENT = 0.995
@@ -162,6 +156,15 @@ def summary(manifest: dict[str, Any]) -> str | None:
             f"; TFLM accuracy {tflm['accuracy']:.2%} on {tflm['n']} images, "
             f"top-1 agreement with LiteRT {tflm['litert']['agreement']:.2%}, {tflm['ms_per_image']:.2f} ms/image"
         )
+    for key, probe in (facts.get("packed") or {}).items():
+        what = f"packed {probe['type']} {key.replace('_', '-')}"
+        if not probe["runs"]:
+            line += f"; {what}: TFLM does not run it"
+        else:
+            line += (
+                f"; {what}: {size_text(probe['bytes'])} ({size_text(probe['flash_saved_bytes'])} less flash), arena "
+                f"{bytes_text(probe['arena_bytes'])}, TFLM accuracy {probe['accuracy']:.2%}"
+            )
     return line
 
 
@@ -173,12 +176,14 @@ def export_micro(
     *,
     header: str | Path | None = None,
     source: tuple[str, str] | None = None,
+    model_bytes: bytes | None = None,
 ) -> Path:
     """Write ``out_path`` (model_data.cc) and its header (``header``, default ``<stem>.h`` beside it); return the
     .cc path.
 
     ``model`` and ``calibration`` go to ``export_tflite`` (int8, int8 I/O); ``source`` (name and sha256 of the
-    .keras file) only names the source in the generated comments.
+    .keras file) only names the source in the generated comments. ``model_bytes``, when given, is the int8
+    .tflite to embed instead (``--weight-bits 4|2``: ``edgemnist.export.lowbit``'s int8 container).
     """
     from edgemnist.export.tflite import export_tflite
 
@@ -187,11 +192,13 @@ def export_micro(
         raise ConfigError(f"{out_path}: a TFLite Micro artifact is a C++ source file ending in .cc")
     if getattr(config, "mode", "int8") != "int8" or getattr(config, "io", "int8") not in (None, "int8"):
         raise ConfigError(f"micro is int8 with int8 I/O only, got {config.mode} / {config.io}")
-    if calibration is None:
+    if calibration is None and model_bytes is None:
         raise ConfigError("micro int8 needs calibration images (a representative dataset)")
-    tflite_config = dataclasses.replace(config, format="tflite", mode="int8", io="int8")
-    with tempfile.TemporaryDirectory(prefix="edgemnist-micro-") as tmp:
-        model_bytes = export_tflite(model, Path(tmp) / "model.int8.tflite", tflite_config, calibration).read_bytes()
+    if model_bytes is None:
+        tflite_config = dataclasses.replace(config, format="tflite", mode="int8", io="int8")
+        with tempfile.TemporaryDirectory(prefix="edgemnist-micro-") as tmp:
+            path = export_tflite(model, Path(tmp) / "model.int8.tflite", tflite_config, calibration)
+            model_bytes = path.read_bytes()
 
     arena_min = min_arena_bytes(model_bytes)
     arena = round_up(arena_min)
@@ -218,11 +225,66 @@ def _quant(tensor) -> Quant:
     return Quant(float(tensor.scales[0]), int(tensor.zero_points[0]))
 
 
+def _tflm_probe(packed: bytes, images: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+    """Whether TFLM runs ``packed`` at all (the smallest arena, searched up to ``tflm.arena.MAX_ARENA_BYTES`` in
+    child processes) and, when it does, its accuracy on ``images`` at that arena; TFLM's reason when it does not."""
+    try:
+        arena_min = min_arena_bytes(packed)
+    except ArtifactError as exc:
+        return {"runs": False, "why": str(exc)}
+    arena = round_up(arena_min)
+    ensure_runs(packed, arena)
+    q = MicroRunner(packed, arena).run(quantize_pixels(images))
+    return {
+        "runs": True,
+        "arena_min_bytes": arena_min,
+        "arena_bytes": arena,
+        "n": int(len(images)),
+        "accuracy": float(np.mean(q.argmax(1) == labels)),
+    }
+
+
+def packed_probes(job: ExportJob, model_bytes: bytes, arena_bytes: int) -> dict[str, Any]:
+    """What TFLM does with the low-bit weights packed: the same model with its per-channel filter packed
+    (``lowbit.pack``, the form LiteRT runs), and a per-tensor variant (``lowbit.per_tensor_packed``, one scale for
+    the whole filter: another model, with its own accuracy). Each: bytes, flash saved against the int8 array,
+    whether TFLM runs it, its arena (what it costs in RAM against the int8 array's) and TFLM's accuracy."""
+    from edgemnist.export import lowbit
+
+    c, data = job.config, job.source.data
+    per_tensor, recipe = lowbit.per_tensor_packed(
+        job.model, c.weight_bits, data, c.seed, calibration_samples=c.calibration_samples
+    )
+    out: dict[str, Any] = {}
+    for key, packed, extra in (
+        ("per_channel", lowbit.pack(model_bytes, c.weight_bits), {"model": "the same weights as the array"}),
+        ("per_tensor", per_tensor, {"model": "another model: one scale for the hidden filter", "recipe": recipe}),
+    ):
+        result = {
+            "type": lowbit.PACKED_TYPES[c.weight_bits].lower(),
+            "bytes": len(packed),
+            "flash_saved_bytes": len(model_bytes) - len(packed),
+            **extra,
+            **_tflm_probe(packed, data.test_images, data.test_labels),
+        }
+        if result["runs"]:
+            result["arena_extra_bytes"] = result["arena_bytes"] - arena_bytes
+        out[key] = result
+    return out
+
+
 class MicroExporter(Exporter):
-    """Keras -> model_data.cc + model_data.h; ``measure`` runs TFLM on the test set against LiteRT."""
+    """Keras -> model_data.cc + model_data.h; ``measure`` runs TFLM on the test set against LiteRT.
+
+    ``--weight-bits 4|2``: the array holds the low-bit int8 .tflite (``edgemnist.export.lowbit``), which TFLM
+    runs unchanged; ``measure`` also records what TFLM does with packed forms (``packed_probes``)."""
 
     def companions(self, target: Path) -> tuple[str, ...]:
         return (HEADER_NAME,)
+
+    def _low_bit(self, job: ExportJob):
+        c = job.config
+        return job.source.low_bit(c.weight_bits, "int8", c.calibration_samples, c.seed)
 
     def export(self, job: ExportJob) -> None:
         files = job.files
@@ -233,17 +295,35 @@ class MicroExporter(Exporter):
             job.calibration,
             header=files.companion(HEADER_NAME),
             source=(job.source.path.name, job.source.sha256),
+            model_bytes=self._low_bit(job)[0] if job.config.low_bit else None,
         )
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        return describe(job.files.path, job.files.companion(HEADER_NAME))
+        facts = describe(job.files.path, job.files.companion(HEADER_NAME))
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            micro = read_micro(job.files.path, job.files.companion(HEADER_NAME))
+            facts["weights"] = lowbit.weight_facts(micro.model_bytes, self._low_bit(job)[1])
+        return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, packed=False)
+        return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         data = job.source.data
-        return measure(job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME))
+        section, problems = measure(
+            job.files.path, data.test_images, data.test_labels, job.files.companion(HEADER_NAME)
+        )
+        if job.config.low_bit:
+            micro = read_micro(job.files.path, job.files.companion(HEADER_NAME))
+            section["packed"] = packed_probes(job, micro.model_bytes, micro.arena_bytes)
+        return section, problems
 
     def summary(self, result: ExportResult) -> str | None:
         return summary(result.manifest)

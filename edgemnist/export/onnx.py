@@ -61,6 +61,8 @@ class StaticRecipe:
 
 #: The static int8 recipe of every onnx int8 export.
 STATIC = StaticRecipe()
+#: ``--weight-bits 4|2``: per-channel weights, so each hidden channel's scale can be the low-bit file's own.
+LOW_BIT_STATIC = StaticRecipe(per_channel=True)
 _ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64"}
 
 
@@ -254,21 +256,151 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems + io_problems(facts, "float32")
 
 
+def _hidden_gemm(graph):
+    """(weight DequantizeLinear, bias DequantizeLinear, input DequantizeLinear) of the first Gemm of a QDQ graph."""
+    producers = {out: n for n in graph.node for out in n.output}
+    gemm = next((n for n in graph.node if n.op_type == "Gemm"), None)
+    if gemm is None or len(gemm.input) < 3:
+        raise ArtifactError("the int8 graph has no Gemm with weights and bias")
+    nodes = [producers.get(name) for name in (gemm.input[1], gemm.input[2], gemm.input[0])]
+    if any(n is None or n.op_type != "DequantizeLinear" for n in nodes):
+        raise ArtifactError("the first Gemm's weights, bias and input are not all dequantized in the graph")
+    return nodes
+
+
+def set_hidden_levels(proto, levels: np.ndarray, scales: np.ndarray, bias: np.ndarray) -> None:
+    """Store the low-bit .tflite's hidden layer in the QDQ graph: the first Gemm's int8 weights become ``levels``
+    (N, K, transposed to the graph's (K, N)) with per-channel ``scales``, and its int32 bias is requantized to
+    round(bias / (s_in * scale)) with those scales; the same real weights as the .tflite. Read back and checked."""
+    from onnx import numpy_helper
+
+    inits = {i.name: i for i in proto.graph.initializer}
+    w_node, b_node, x_node = _hidden_gemm(proto.graph)
+    n, k = levels.shape
+    w_q, w_s, b_q, b_s = (inits.get(name) for name in (*w_node.input[:2], *b_node.input[:2]))
+    if any(t is None for t in (w_q, w_s, b_q, b_s)) or tuple(w_q.dims) != (k, n) or tuple(w_s.dims) != (n,):
+        raise ArtifactError(f"the first Gemm is not a per-channel int8 [{k}, {n}] layer with an int32 bias")
+    s_in = np.float32(numpy_helper.to_array(inits[x_node.input[1]]))
+    bias_scale = (s_in * scales.astype(np.float32)).astype(np.float32)
+    bias_q = np.clip(np.round(bias.astype(np.float64) / bias_scale.astype(np.float64)), -(2**31), 2**31 - 1)
+    for tensor, value in (
+        (w_q, np.ascontiguousarray(levels.T.astype(np.int8))),
+        (w_s, scales.astype(np.float32)),
+        (b_q, bias_q.astype(np.int32)),
+        (b_s, bias_scale),
+    ):
+        tensor.CopyFrom(numpy_helper.from_array(value, tensor.name))
+    if not np.array_equal(numpy_helper.to_array(w_q), levels.T):
+        raise ArtifactError("the rewritten weights do not read back as written")  # pragma: no cover
+
+
+def hidden_weights(path: str | Path) -> np.ndarray:
+    """The first Gemm's stored int8 weights (K, N) of a QDQ .onnx."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    inits = {i.name: i for i in proto.graph.initializer}
+    w_node, _, _ = _hidden_gemm(proto.graph)
+    return numpy_helper.to_array(inits[w_node.input[0]])
+
+
+def weight_facts(path: str | Path, recipe) -> dict[str, Any]:
+    """The manifest's ``weights`` section of a low-bit .onnx: bits and recipe of the .tflite it takes its levels
+    from, and what the file stores for the hidden layer."""
+    w = hidden_weights(path)
+    return {
+        "bits": dict(recipe.bits),
+        "hidden_stored": {
+            "type": str(w.dtype),
+            "packed": False,
+            "bytes": int(w.nbytes),
+            "values": sorted(int(v) for v in np.unique(w)),
+            "max_distinct_per_channel": int(max(len(np.unique(w[:, j])) for j in range(w.shape[1]))),
+        },
+        "recipe": recipe.to_dict(),
+    }
+
+
+def compare_with_tflite(path: str | Path, tflite_bytes: bytes, images: np.ndarray) -> dict[str, Any]:
+    """ONNX Runtime on the .onnx against LiteRT on the low-bit int8 .tflite it takes its levels from."""
+    from edgemnist.predictor import Predictor
+
+    with tempfile.TemporaryDirectory(prefix="edgemnist-lowbit-") as tmp:
+        ref = Path(tmp) / "reference.tflite"
+        ref.write_bytes(tflite_bytes)
+        outs = []
+        for p in (path, ref):
+            with Predictor.load(p, threads=1, check_hash=False, allow_unverified=True, self_test=False) as pred:
+                outs.append(pred.predict_proba(images))
+    a, b = outs
+    return {
+        "runtime": "ONNX Runtime vs LiteRT",
+        "n": int(len(images)),
+        "agreement": float(np.mean(a.argmax(1) == b.argmax(1))),
+        "max_abs_diff": float(np.abs(a - b).max()),
+    }
+
+
 class OnnxExporter(Exporter):
-    """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``)."""
+    """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``).
+
+    ``--weight-bits 4|2``: the Keras model with the low-bit .tflite's hidden weights (``lowbit.gridded_model``),
+    quantized per channel (``LOW_BIT_STATIC``), its hidden Gemm set to that file's levels and scales
+    (``set_hidden_levels``); ``measure`` compares it with that .tflite."""
+
+    def _low_bit(self, job: ExportJob):
+        c = job.config
+        return job.source.low_bit(c.weight_bits, "int8", c.calibration_samples, c.seed)
 
     def export(self, job: ExportJob) -> None:
         source = {"file": job.source.path.name, "sha256": job.source.sha256}
-        export_onnx(job.model, job.files.path, job.config, job.calibration, source=source)
+        if not job.config.low_bit:
+            export_onnx(job.model, job.files.path, job.config, job.calibration, source=source)
+            return
+        import onnx
+
+        from edgemnist.export import lowbit
+
+        data, _ = self._low_bit(job)
+        path = export_onnx(
+            lowbit.gridded_model(job.model, data),
+            job.files.path,
+            job.config,
+            job.calibration,
+            source=source,
+            recipe=LOW_BIT_STATIC,
+        )
+        proto = onnx.load(str(path))
+        levels, _, _ = lowbit.stored_filter(data)
+        scales, _ = lowbit.hidden_filter_scales(data)
+        bias = np.asarray(job.model.get_layer(lowbit.HIDDEN_LAYER).get_weights()[1], np.float32)
+        set_hidden_levels(proto, levels, scales, bias)
+        onnx.checker.check_model(proto)
+        path.write_bytes(proto.SerializeToString())
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        return describe(job.files.path)
+        facts = describe(job.files.path)
+        if job.config.low_bit:
+            facts["weights"] = weight_facts(job.files.path, self._low_bit(job)[1])
+        return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
         problems = check(facts, job.config.mode, job.config.io)
         if job.config.mode == "int8" and facts.get("calibration") is None:
             problems.append("int8 model states no calibration recipe in its metadata")
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, packed=False)
         return problems
+
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        if not job.config.low_bit:
+            return {}, []
+        data, _ = self._low_bit(job)
+        result = compare_with_tflite(job.files.path, data, job.source.data.test_images)
+        return {"low_bit_tflite": result}, []
 
 
 EXPORTER = OnnxExporter()

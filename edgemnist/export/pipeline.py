@@ -54,18 +54,31 @@ def unavailable(fmt: Format) -> str | None:
 
 def all_configs(mode: str | None = None, io: str | None = None, **common) -> tuple[list[ExportConfig], list[str]]:
     """Every exportable format x mode x I/O of the registry whose exporter imports, optionally filtered by
-    ``mode`` / ``io``; and a note for each format skipped because its exporter is not importable."""
+    ``mode`` / ``io``; and a note for each format skipped because its exporter is not importable. With
+    ``weight_bits`` other than 8 only the modes that take low-bit weights (``config.LOW_BIT_MODES``); with
+    ``packed``, each packed form follows its int8 reference."""
+    from edgemnist.export.config import LOW_BIT_MODES, PACKED_FORMATS
+
+    packed = common.pop("packed", False)
+    low_bit = common.get("weight_bits", 8) != 8
     configs, skipped = [], []
     for name in EXPORT_FORMATS:
         fmt = FORMATS[name]
+        if low_bit and name not in {f for f, _ in LOW_BIT_MODES}:
+            skipped.append(f"{name}: 8-bit weights only (--weight-bits {common['weight_bits']} asked)")
+            continue
         why = unavailable(fmt)
         if why:
             skipped.append(f"{name}: exporter not available ({why})")
             continue
         for m in fmt.modes:
+            if low_bit and (name, m.name) not in LOW_BIT_MODES:
+                continue
             for i in m.io:
                 if (mode is None or m.name == mode) and (io is None or i == io):
                     configs.append(ExportConfig(format=name, mode=m.name, io=i, **common))
+                    if packed and name in PACKED_FORMATS:  # the packed form right after its int8 reference
+                        configs.append(ExportConfig(format=name, mode=m.name, io=i, packed=True, **common))
     if not configs:
         raise ConfigError(f"no exportable format has mode {mode or 'any'} with {io or 'any'} I/O")
     return configs, skipped

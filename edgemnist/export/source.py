@@ -35,6 +35,16 @@ class Source:
             self._calibrations[key] = calibration_set(self.data.train_images, samples, seed)
         return self._calibrations[key]
 
+    def low_bit(self, bits: int, io: str, samples: int, seed: int) -> tuple[bytes, Any]:
+        """The int8 .tflite with ``bits``-bit hidden weights and its recipe (``edgemnist.export.lowbit.quantize``),
+        quantized once per Source: the tflite, onnx and micro exports of one width share it."""
+        key = ("low-bit", bits, io, samples, seed)
+        if key not in self._calibrations:
+            from edgemnist.export.lowbit import quantize
+
+            self._calibrations[key] = quantize(self.model, bits, self.data, seed, io=io, calibration_samples=samples)
+        return self._calibrations[key]
+
     def workspace(self) -> Path:
         """A private folder for artifacts exported only as another export's input (deleted with the Source)."""
         if not self._workspace:

@@ -8,27 +8,27 @@
 - ``float16``: float16 weights dequantized to float32 at load; float32 compute and I/O.
 - ``float32``: no quantization.
 
-The conversion follows Keras' own LiteRT exporter (``ExportArchive`` -> SavedModel ->
-``TFLiteConverter.from_saved_model``) but with a signature ``pixels -> probabilities`` and builtin ops only
-(Keras' exporter also allows SELECT_TF_OPS, which a device interpreter cannot run). ``check`` reads the
+The conversion (``edgemnist.export.converter.convert``) follows Keras' own LiteRT exporter (``ExportArchive`` ->
+SavedModel -> ``TFLiteConverter.from_saved_model``) but with a signature ``pixels -> probabilities`` and builtin
+ops only (Keras' exporter also allows SELECT_TF_OPS, which a device interpreter cannot run). ``check`` reads the
 flatbuffer back and lists every way it differs from the mode it claims.
+
+``int8`` with ``weight_bits`` 4 or 2 is ``edgemnist.export.lowbit``'s int8 file whose hidden weights take 2^bits
+values; with ``packed`` the same weights stored as INT4 / INT2, compared with that file in LiteRT (``measure``).
 """
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgemnist import spec
 from edgemnist.errors import ArtifactError, ConfigError
 from edgemnist.export.base import Exporter, ExportJob, io_problems
+from edgemnist.export.converter import SIGNATURE, convert
 from edgemnist.manifest import tensor_info
 
-SIGNATURE = "serving_default"
 # Ops that only convert at the graph's edges; every other op does the model's compute.
 _EDGE_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
@@ -44,50 +44,6 @@ def export_tflite(model, out_path: str | Path, config, calibration=None) -> Path
         raise ConfigError(f"{out_path}: a TFLite artifact must end in .tflite")
     out_path.write_bytes(convert(model, config.mode, config.io, calibration))
     return out_path
-
-
-def convert(model, mode: str, io: str, calibration=None) -> bytes:
-    """The flatbuffer ``export_tflite`` writes: ``model`` converted as ``mode`` / ``io`` say."""
-    from edgemnist._deps import keras as _keras
-    from edgemnist._deps import tensorflow as _tf
-
-    if mode == "int8" and calibration is None:
-        raise ConfigError("tflite int8 needs calibration images (a representative dataset)")
-    keras, tf = _keras(), _tf()
-    signature = [tf.TensorSpec((None, spec.INPUT_SIZE), tf.float32, name=spec.INPUT_NAME)]
-
-    def serve(pixels):
-        return {spec.OUTPUT_NAME: model(pixels, training=False)}
-
-    with tempfile.TemporaryDirectory(prefix="edgemnist-savedmodel-") as saved_model:
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint(SIGNATURE, serve, input_signature=signature)
-        archive.write_out(saved_model, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if mode != "float32":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if mode == "int8":
-            images = calibration.images
-
-            def representative():
-                for i in range(len(images)):
-                    yield {spec.INPUT_NAME: images[i : i + 1]}
-
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            if io == "int8":
-                converter.inference_input_type = tf.int8
-                converter.inference_output_type = tf.int8
-        elif mode == "float16":
-            converter.target_spec.supported_types = [tf.float16]
-        elif mode not in ("dynamic", "float32"):
-            raise ConfigError(f"unknown tflite mode {mode!r}")
-        with warnings.catch_warnings():
-            # The converter's own calibrator still builds a tf.lite.Interpreter; nothing we can change.
-            warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
-            return converter.convert()
 
 
 def _dtype(t: dict) -> str:
@@ -170,17 +126,97 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems + io_problems(facts, "float32" if io == "float" else io)
 
 
+#: A packed artifact and its int8 reference hold the same weights: their top-1 answers must agree this often.
+MIN_PACKED_AGREEMENT = 0.999
+
+
+def low_bit_bytes(job: ExportJob) -> tuple[bytes, Any]:
+    """The flatbuffer of a ``--weight-bits 4|2`` export (int8 container, or packed) and its recipe."""
+    from edgemnist.export import lowbit
+
+    c = job.config
+    data, recipe = job.source.low_bit(c.weight_bits, c.io, c.calibration_samples, c.seed)
+    return (lowbit.pack(data, c.weight_bits) if c.packed else data), recipe
+
+
+def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray) -> dict[str, Any]:
+    """LiteRT on the packed file and on its int8 reference, same inputs: top-1 agreement, the share of images
+    with identical outputs, the largest |dp| between their (dequantized) probabilities, and both sizes."""
+    from edgemnist.predictor import Predictor
+
+    outs = []
+    for path in (packed, reference):
+        with Predictor.load(path, threads=1, check_hash=False, allow_unverified=True, self_test=False) as p:
+            outs.append(p.predict_proba(images))
+    a, b = outs
+    return {
+        "reference": {"artifact": Path(reference).name, "bytes": Path(reference).stat().st_size},
+        "runtime": "LiteRT",
+        "n": int(len(images)),
+        "agreement": float(np.mean(a.argmax(1) == b.argmax(1))),
+        "identical_outputs": float(np.mean((a == b).all(axis=1))),
+        "max_abs_diff": float(np.abs(a - b).max()),
+        "bytes": Path(packed).stat().st_size,
+    }
+
+
 class TFLiteExporter(Exporter):
-    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``)."""
+    """Keras -> .tflite (``export_tflite``), read back with LiteRT (``describe``) and checked (``check``).
+
+    ``--weight-bits 4|2``: the int8 container of ``edgemnist.export.lowbit`` (quantized once per Source);
+    ``packed``: the same weights stored as INT4 / INT2, generated after (``requires``) and compared with the
+    int8 container in LiteRT (``measure``)."""
+
+    def requires(self, config) -> Any:
+        return config.unpacked if config.packed else None
 
     def export(self, job: ExportJob) -> None:
+        if job.config.low_bit:
+            path = Path(job.files.path)
+            path.write_bytes(low_bit_bytes(job)[0])
+            return
         export_tflite(job.model, job.files.path, job.config, job.calibration)
 
     def describe(self, job: ExportJob) -> dict[str, Any]:
-        return describe(job.files.path)
+        facts = describe(job.files.path)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            facts["weights"] = lowbit.weight_facts(Path(job.files.path).read_bytes(), low_bit_bytes(job)[1])
+        return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        return check(facts, job.config.mode, job.config.io)
+        problems = check(facts, job.config.mode, job.config.io)
+        if job.config.low_bit:
+            from edgemnist.export import lowbit
+
+            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, job.config.packed)
+        return problems
+
+    def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
+        if not job.config.packed:
+            return {}, []
+        result = compare_packed(job.files.path, job.input.path, job.source.data.test_images)
+        problems = []
+        if result["agreement"] < MIN_PACKED_AGREEMENT:
+            problems.append(
+                f"the packed model and its int8 reference agree on only {result['agreement']:.2%} of top-1 "
+                f"answers in LiteRT (< {MIN_PACKED_AGREEMENT:.1%})"
+            )
+        return {"packed": result}, problems
+
+    def summary(self, result) -> str | None:
+        packed = (result.manifest.get("tflite") or {}).get("packed")
+        if not packed:
+            return None
+        from edgemnist.units import size_text
+
+        return (
+            f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
+            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['artifact']}; LiteRT top-1 agreement "
+            f"{packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
+            f"max|dp| {packed['max_abs_diff']:.2g}"
+        )
 
 
 EXPORTER = TFLiteExporter()

@@ -118,6 +118,17 @@ class RawLoop(Record):
         self._init(method, prepare)
 
 
+class NativeLoop(Record):
+    """The artifact timed by native code, no Python in the loop: ``run(pixels, warmup)`` takes uint8 (N, 784)
+    pixels and returns (nanoseconds per call, labels), each image timed alone after ``warmup`` calls."""
+
+    __slots__ = ("method", "run")
+    __match_args__ = __slots__
+
+    def __init__(self, method: str, run: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]) -> None:
+        self._init(method, run)
+
+
 class Backend(ABC):
     """One runtime executing one artifact. Subclass it; see the module docstring for an example.
 
@@ -139,13 +150,20 @@ class Backend(ABC):
       (run each image of a batch alone from now on), ``close()``, ``bind()`` (a zero-copy fast path for
       runtimes whose input and output buffers can be written and read in place) and the classmethod
       ``raw_loop(path, threads)`` (the runtime driven through its own public API, without the Predictor:
-      the baseline ``edgemnist bench`` times).
+      the baseline ``edgemnist bench`` times) and ``native_loop(path)`` (the artifact timed by native code, with
+      no Python in the loop: the C kernel's own driver).
+
+    - ``reads_bytes``: True when ``__init__`` also takes ``data=`` (the artifact's bytes). With a manifest whose
+      sha256 is checked, the Predictor then reads the file once, hashes those bytes and hands them over, so the
+      bytes that were hashed are the bytes the runtime checks and runs, and the file is not read twice.
 
     These are all the Predictor and the benchmarks call; nothing is probed with ``hasattr``.
     """
 
     #: Human name of the runtime, e.g. "LiteRT".
     runtime: ClassVar[str] = "?"
+    #: ``__init__(path, threads, data=bytes)`` is accepted (see the contract above).
+    reads_bytes: ClassVar[bool] = False
 
     input: TensorSpec
     output: TensorSpec
@@ -185,6 +203,11 @@ class Backend(ABC):
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop | None:
         """The runtime on ``path`` through its own public API, without the Predictor (``edgemnist bench``'s
         baseline); None when the backend has no such baseline."""
+        return None
+
+    @classmethod
+    def native_loop(cls, path: Path) -> NativeLoop | None:
+        """The artifact timed by native code (``NativeLoop``); None when the backend has none."""
         return None
 
     def details(self) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import numpy as np
 from edgemnist import spec
 from edgemnist.build.compile import header_path
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel.render import read_header
+from edgemnist.ckernel.reader import read_header
 from edgemnist.errors import ArtifactError
-from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
+from edgemnist.predictor.base import Backend, NativeLoop, RawLoop, TensorSpec
 
 
 def _pixels(x: np.ndarray) -> np.ndarray:
@@ -79,6 +79,16 @@ class CBackend(Backend):
             return call
 
         return RawLoop("ctypes: edgemnist_predict per image (compiled with the system cc)", prepare)
+
+    @classmethod
+    def native_loop(cls, path: Path) -> NativeLoop:
+        from edgemnist.build.host import build_timing_driver, run_timing_driver
+
+        exe = build_timing_driver(path)
+        return NativeLoop(
+            "edgemnist_predict per image, clock_gettime around each call (build/harness/timing_main.c)",
+            lambda pixels, warmup: run_timing_driver(exe, pixels, warmup),
+        )
 
     def quantization(self) -> str | None:
         return "int8"

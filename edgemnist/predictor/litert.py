@@ -61,15 +61,22 @@ def _spec(d: dict[str, Any], path: Path) -> TensorSpec:
     return TensorSpec(d["name"], shape, dtype, float(scale), int(zp))
 
 
-def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
+def open_interpreter(path: str | Path, threads: int = 1, data: bytes | None = None) -> tuple[Any, str]:
     """(interpreter with tensors allocated, package name): what ``LiteRTBackend`` runs, and the raw baseline
-    ``edgemnist bench`` times. ArtifactError if the file is not a loadable model."""
+    ``edgemnist bench`` times. ``data``: the file's bytes when the caller has read them (else read here).
+    ArtifactError if the file is not a loadable model."""
+    return _open(path, threads, data)[:2]
+
+
+def _open(path: str | Path, threads: int, data: bytes | None) -> tuple[Any, str, list, list]:
+    """``open_interpreter`` and the input and output details its checks read (asked of LiteRT once)."""
     interpreter_cls, package = _interpreter_class()
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_MODEL_BYTES + 1)  # check_tflite refuses anything larger
-    except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if data is None:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_MODEL_BYTES + 1)  # check_tflite refuses anything larger
+        except OSError as exc:
+            raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     check_tflite(data, str(path))  # the structure first: a file outside the allow-list never reaches LiteRT
     try:
         # The bytes that were checked are the bytes LiteRT runs (never the path again).
@@ -93,19 +100,17 @@ def open_interpreter(path: str | Path, threads: int = 1) -> tuple[Any, str]:
     for what, d in (("input", ins[0]), ("output", outs[0])):
         if len(d["shape"]) != 2:
             raise ArtifactError(f"{path}: {what} tensor has shape {list(d['shape'])}; expected [N, width]")
-    return ip, package
+    return ip, package, ins, outs
 
 
 class LiteRTBackend(Backend):
     runtime = "LiteRT"
+    reads_bytes = True
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, data: bytes | None = None) -> None:
         self.path = Path(path)
         self.threads = threads
-        ip, self._package = open_interpreter(path, threads)
-        ins, outs = ip.get_input_details(), ip.get_output_details()
-        if len(ins) != 1 or len(outs) != 1:
-            raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")
+        ip, self._package, ins, outs = _open(path, threads, data)  # one input and one output, checked there
         self._ip = ip
         self.input = _spec(ins[0], path)
         self.output = _spec(outs[0], path)

@@ -24,7 +24,7 @@ from edgemnist import spec
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.base import Backend, RawLoop, TensorSpec
 from edgemnist.tflm.arena import ensure_runs, min_arena_bytes, remember_runs, round_up, tflm_runtime
-from edgemnist.tflm.carray import MicroModel, read_micro
+from edgemnist.tflm.reader import MicroModel, read_micro
 from edgemnist.tflm.runner import MicroRunner
 
 

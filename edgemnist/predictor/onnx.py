@@ -35,13 +35,14 @@ def open_session(path: str | Path, threads: int = 1) -> Any:
     return _open(path, threads)[0]
 
 
-def _open(path: str | Path, threads: int = 1) -> tuple[Any, frozenset[str]]:
-    """``open_session`` and the graph's operator types, as the pre-session check read them."""
+def _open(path: str | Path, threads: int = 1, data: bytes | None = None) -> tuple[Any, frozenset[str]]:
+    """``open_session`` and the graph's operator types, as the pre-session check read them. ``data``: the
+    file's bytes when the caller has read them (else read here)."""
     from edgemnist.onnxcheck import check_onnx
 
     ort = require("onnxruntime", "onnx")
     quiet(ort)
-    data = _read_bounded(path)
+    data = _read_bounded(path) if data is None else _bounded(path, data)
     ops = check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -89,6 +90,12 @@ def _read_bounded(path: str | Path) -> bytes:
             data = fh.read(MAX_MODEL_BYTES + 1)
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return _bounded(path, data)
+
+
+def _bounded(path: str | Path, data: bytes) -> bytes:
+    from edgemnist.allowlist import MAX_MODEL_BYTES
+
     if len(data) > MAX_MODEL_BYTES:
         raise ArtifactError(f"{path}: larger than any ONNX model of this network ({MAX_MODEL_BYTES} bytes at most)")
     return data
@@ -108,12 +115,13 @@ def _looks_like(path: str | Path) -> str:
 
 class OnnxBackend(Backend):
     runtime = "ONNX Runtime"
+    reads_bytes = True
 
-    def __init__(self, path: Path, threads: int = 1) -> None:
+    def __init__(self, path: Path, threads: int = 1, data: bytes | None = None) -> None:
         ort = require("onnxruntime", "onnx")
         self.path = Path(path)
         self.threads = threads
-        sess, ops = _open(path, threads)
+        sess, ops = _open(path, threads, data)
         ins, outs = sess.get_inputs(), sess.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise ArtifactError(f"{path}: has {len(ins)} inputs and {len(outs)} outputs; expected 1 and 1")

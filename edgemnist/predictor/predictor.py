@@ -25,7 +25,7 @@ from edgemnist.errors import (
     first_line,
     require_file,
 )
-from edgemnist.manifest import FROM_FILE
+from edgemnist.manifest import FROM_FILE, weight_bits
 from edgemnist.predictor.base import Backend, TensorSpec
 from edgemnist.predictor.convert import QRANGE, is_pixel_scale, pipelines
 from edgemnist.predictor.inputs import as_batch
@@ -46,8 +46,19 @@ class Prediction(NamedTuple):
     confidences: np.ndarray
 
 
+def _read_artifact(path: Path) -> bytes:
+    """The artifact's bytes (its size was checked against MAX_ARTIFACT_BYTES), read once for hash and runtime."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_ARTIFACT_BYTES + 1)
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+
+
 def _mode_from_name(path: Path, modes: tuple[str, ...]) -> str | None:
-    m = re.match(r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)?\.[^.]+$", path.name)  # model.<mode>[-<io>io].<suffix>
+    m = re.match(
+        r"^[^.]+\.([A-Za-z0-9_]+)(?:-[A-Za-z0-9_]+)*\.[^.]+$", path.name
+    )  # model.<mode>[-<io>io][-w4].<suffix>
     return m.group(1) if m and m.group(1) in modes else None
 
 
@@ -78,6 +89,8 @@ class Predictor:
         if manifest is not None:
             quantization = manifest["quantization"]
         self.quantization = quantization or backend.quantization() or "unknown"
+        #: Bits of each layer's weights from the manifest (``{"hidden": 4, "probabilities": 8}``), None if unstated.
+        self.weight_bits = weight_bits(manifest)
         if self.quantization == "dynamic":
             # A dynamically quantized activation's scale is computed over the whole input tensor, so a batched
             # call would make each image's answer depend on its neighbours: the backend goes per image.
@@ -119,6 +132,7 @@ class Predictor:
         is checked against it as against a manifest read here (format, sha256, verification). Not with
         ``public_key``: a signature vouches for the manifest file itself, which is then read after the check.
         """
+        from edgemnist.fileio import sha256_bytes
         from edgemnist.formats import format_for_path
         from edgemnist.manifest import check_sha256, manifest_path, read_manifest
 
@@ -146,13 +160,19 @@ class Predictor:
             verify(path, public_key)
         if manifest is FROM_FILE:
             manifest = read_manifest(path, required=public_key is not None)
+        backend_cls = fmt.load_backend()
+        data = None  # the artifact's bytes, when they are read here once for the hash and the runtime alike
         if manifest is not None:
             if manifest["format"] != fmt.name:
                 raise ManifestError(
                     f"{manifest_path(path)}: says format {manifest['format']!r} but {path.name} is a {fmt.name} file"
                 )
             if check_hash:
-                check_sha256(path, manifest)
+                digest = None
+                if backend_cls.reads_bytes:
+                    data = _read_artifact(path)
+                    digest = sha256_bytes(data)
+                check_sha256(path, manifest, digest)
             ver = manifest.get("verification")
             if ver is not None and not ver["passed"] and not allow_unverified:
                 reasons = safe("; ".join(str(r) for r in ver.get("reasons") or []) or "no reason recorded")
@@ -166,9 +186,8 @@ class Predictor:
             logging.getLogger(__name__).debug("%s: no manifest; taking tensor facts from the model", path)
         if size == 0:
             raise ArtifactError(f"{path}: not a loadable {fmt.name} model: the file is empty (0 bytes)")
-        backend_cls = fmt.load_backend()
         try:
-            backend = backend_cls(path, threads=threads)
+            backend = backend_cls(path, threads=threads) if data is None else backend_cls(path, threads, data=data)
         except (EdgemnistError, MemoryError):
             raise
         except Exception as exc:  # whatever a runtime's wrapper raises on a malformed file

@@ -497,3 +497,30 @@ def test_cli_cortex_m4_prints_a_table_and_writes_markdown_only_when_asked(export
     assert "<!--" not in text and "Targets" not in text and "| instructions per inference |" in text
     dsp = report["paths"]["dsp"]["instructions_per_inference"]
     assert f"{dsp:,.0f}" in text and f"{dsp:,.0f}" in proc.stdout
+
+
+@requires("host", "host-timing")
+def test_the_c_kernel_is_timed_by_its_own_c_loop_beside_the_peers(export_artifact, artifacts, test_set, tmp_path):
+    """The host build of the C kernel: its bare C driver (no Python) times every image once and gives the
+    Predictor's labels; the host-peers table puts it beside the Predictor and the raw LiteRT and TFLM loops."""
+    from edgemnist.bench import render
+    from edgemnist.build import host
+    from edgemnist.ckernel.layout import HEADER_NAME
+
+    c = export_artifact("c").path
+    for p in (c, c.with_name(HEADER_NAME), manifest_path(c)):
+        shutil.copy(p, tmp_path / p.name)
+    images, labels = test_set
+    r = bench_artifact(tmp_path / c.name, TINY, images, labels)
+    n = r.native
+    assert n is not None and n["images"] == len(images) and n["warmup"] == TINY.warmup and not n["interleaved"]
+    assert n["agreement"] == 1.0 and 0 < n["latency_ms"]["min"] <= n["latency_ms"]["p50"] <= n["latency_ms"]["max"]
+    assert "timing_main.c" in n["method"]
+    ns, got = host.run_timing_driver(host.build_timing_driver(tmp_path / c.name), images[:5], warmup=0)
+    assert len(ns) == 5 and (ns > 0).all() and len(got) == 5  # the same driver, called directly
+    others = [bench_artifact(artifacts[k], TINY, images, labels) for k in ("tflite", "micro") if k in artifacts]
+    report = {"artifacts": [a.to_dict() for a in (r, *others)]}
+    header, rows = render.host_peers_table(report)
+    assert [row[0] for row in rows][:3] == ["C kernel, bare C loop", "C kernel, Predictor", "LiteRT, raw"]
+    assert rows[0][header.index("× bare C p50")] == "1.00"
+    assert others[0].native is None  # only the C kernel has a native loop

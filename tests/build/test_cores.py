@@ -15,7 +15,7 @@ from toolchains import requires
 
 from edgemnist.build import compile, emulate, targets
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel import render
+from edgemnist.ckernel import layout, writer
 from edgemnist.ckernel.model import Dense, Model
 from edgemnist.errors import DoesNotFitError
 
@@ -49,8 +49,7 @@ def small_model(hidden: int = 16, seed: int = 0) -> Model:
         relu=False,
     )
     return Model(
-        fc1=fc1,
-        fc2=fc2,
+        layers=(fc1, fc2),
         softmax_beta=1.0,
         softmax_input_scale=logit_scale,
         output_scale=1 / 256,
@@ -64,9 +63,9 @@ def small_model(hidden: int = 16, seed: int = 0) -> Model:
 @pytest.fixture(scope="module")
 def small_pair(tmp_path_factory):
     out = tmp_path_factory.mktemp("cores")
-    for name, text in render.render(small_model()).items():
+    for name, text in writer.render(small_model()).items():
         (out / name).write_text(text)
-    return out / render.SOURCE_NAME
+    return out / layout.SOURCE_NAME
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +114,10 @@ def test_helium_runs_at_most_0_6_x_the_dsp_instructions_on_the_same_core(small_p
 def test_a_firmware_too_large_for_the_board_is_refused_saying_by_how_much(tmp_path):
     """784 -> 336 -> 10 is ~264 KB of constants: more than the micro:bit's 256 KB of flash."""
     requires("cortex-m0")
-    for name, text in render.render(small_model(hidden=336)).items():
+    for name, text in writer.render(small_model(hidden=336)).items():
         (tmp_path / name).write_text(text)
     row = targets.get("cortex-m0")
     constants = 336 * 784 + 336 * 9 + 12 * 336
     with pytest.raises(DoesNotFitError, match=r"does not fit the board's memory \(flash by [\d,]+ B\)") as err:
-        emulate.run(row, tmp_path / render.SOURCE_NAME, np.zeros((1, 784), np.uint8))
+        emulate.run(row, tmp_path / layout.SOURCE_NAME, np.zeros((1, 784), np.uint8))
     assert set(err.value.overflow) == {"flash"} and 0 < err.value.overflow["flash"] < constants + 4096 - row.flash_bytes

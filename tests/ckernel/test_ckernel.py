@@ -17,7 +17,7 @@ from toolchains import requires
 
 from edgemnist.build import compile, emulate, targets, verify
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel import render
+from edgemnist.ckernel import layout, reader, writer
 from edgemnist.ckernel.model import read_model
 from edgemnist.errors import ArtifactError, DoesNotFitError
 
@@ -36,10 +36,10 @@ def int8_tflite(export_artifact):
 @pytest.fixture(scope="module")
 def pair(int8_tflite, tmp_path_factory):
     out = tmp_path_factory.mktemp("ckernel")
-    files = render.render(read_model(int8_tflite), source=int8_tflite)
+    files = writer.render(read_model(int8_tflite), source=int8_tflite)
     for name, text in files.items():
         (out / name).write_text(text)
-    return out / render.SOURCE_NAME
+    return out / layout.SOURCE_NAME
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def host_scores(pair, pixels):
 
 def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite):
     requires("cc", "nm")
-    header = pair.with_name(render.HEADER_NAME).read_text()
+    header = pair.with_name(layout.HEADER_NAME).read_text()
     source = pair.read_text()
     assert re.findall(r"#include\s*(\S+)", header) == ["<stdint.h>"]
     assert re.findall(r"#include\s*(\S+)", source) == ['"edgemnist_model.h"', "<wasm_simd128.h>"]
@@ -121,11 +121,11 @@ def test_the_general_requantization_path_gives_the_same_bytes(int8_tflite, pixel
     """The left-shift step of MultiplyByQuantizedMultiplier is compiled out when no channel needs it; forced in,
     it must give the same bytes."""
     requires("cc")
-    files = render.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
-    assert "#define EM_LEFT_SHIFTS 1" in files[render.SOURCE_NAME]
+    files = writer.render(read_model(int8_tflite), source=int8_tflite, general_shifts=True)
+    assert "#define EM_LEFT_SHIFTS 1" in files[layout.SOURCE_NAME]
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    scores, digits = HostKernel(tmp_path / render.SOURCE_NAME).run(pixels)
+    scores, digits = HostKernel(tmp_path / layout.SOURCE_NAME).run(pixels)
     assert np.array_equal(scores, host_scores[0]) and np.array_equal(digits, host_scores[1])
 
 
@@ -154,7 +154,7 @@ def test_every_firmware_path_under_its_emulator_equals_the_host_build(pair, pixe
     requires(target)
     n = min(M4_IMAGES, len(pixels))
     row = targets.get(target)
-    constants = render.read_header(pair.with_name(render.HEADER_NAME).read_text(), "header")["EDGEMNIST_CONST_BYTES"]
+    constants = reader.read_header(pair.with_name(layout.HEADER_NAME).read_text(), "header")["EDGEMNIST_CONST_BYTES"]
     if constants > row.flash_bytes:  # the micro:bit's 256 KB: refused, saying by how much (tests/build/test_cores.py)
         with pytest.raises(DoesNotFitError) as err:
             emulate.run(target, pair, pixels[:1], path)

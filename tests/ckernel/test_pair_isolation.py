@@ -14,7 +14,7 @@ from toolchains import requires
 
 from edgemnist.build import compile, emulate, targets
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel import render
+from edgemnist.ckernel import layout, writer
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor import Predictor
 from edgemnist.web.site import build_wasm
@@ -32,14 +32,14 @@ def pair(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEMNIST_CACHE_DIR", str(tmp_path / "cache"))  # a real compile, not a cache hit
     art = tmp_path / "artifact"
     art.mkdir()
-    for name, text in render.render(model(7, hidden=128)).items():
+    for name, text in writer.render(model(7, hidden=128)).items():
         (art / name).write_text(text)
     (art / "stdint.h").write_text(SHADOW)
     (art / "include").mkdir()
     (art / "include" / "stdint.h").write_text(SHADOW)
     monkeypatch.setenv("CPATH", f"{art}:{art / 'include'}")
     monkeypatch.setenv("C_INCLUDE_PATH", str(art))
-    return art / render.SOURCE_NAME
+    return art / layout.SOURCE_NAME
 
 
 def _isolated(build: compile.Build, pair: Path) -> None:
@@ -72,7 +72,7 @@ def test_hostile_variant_never_reaches_the_real_compiler(pair, tmp_path, monkeyp
     HostKernel(pair)
     assert calls.read_text().count("-c edgemnist_model.c") == 1  # the spy is the compiler the build runs
     calls.unlink()
-    c, h = HOSTILE["constructor"](pair.read_text(), pair.with_name(render.HEADER_NAME).read_text())
+    c, h = HOSTILE["constructor"](pair.read_text(), pair.with_name(layout.HEADER_NAME).read_text())
     pair.write_text(c)
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
         Predictor.load(pair)
@@ -98,6 +98,6 @@ def test_wasm_build_ignores_headers_beside_it(pair, tmp_path):
         assert built.file.stat().st_size > 0
         _isolated(built, pair)
     build_wasm(pair, tmp_path / "w.wasm", path="scalar")
-    pair.with_name(render.HEADER_NAME).write_text(pair.with_name(render.HEADER_NAME).read_text() + "\n")
+    pair.with_name(layout.HEADER_NAME).write_text(pair.with_name(layout.HEADER_NAME).read_text() + "\n")
     with pytest.raises(ArtifactError, match="not an edgemnist-generated C kernel"):
         build_wasm(pair, tmp_path / "w2.wasm", path="scalar")

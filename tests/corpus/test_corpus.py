@@ -39,7 +39,7 @@ import pytest
 
 from edgemnist.fileio import sha256_bytes
 from edgemnist.manifest import manifest_path
-from edgemnist.tflm import carray
+from edgemnist.tflm import layout, reader, writer
 
 REPO = Path(__file__).resolve().parents[2]
 CASE_TIMEOUT_S = 600
@@ -215,7 +215,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         if with_manifest:
             shutil.copy(manifest_path(src), manifest_path(path))
         if header is not None:
-            (folder / carray.HEADER_NAME).write_bytes(header)
+            (folder / layout.HEADER_NAME).write_bytes(header)
         return path
 
     # ---- binary artifacts: flatbuffers, protobufs, zips
@@ -241,13 +241,13 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
 
     # ---- micro: the C text, and the flatbuffer inside it
     src = sources["micro"]
-    text, header = src.read_bytes(), src.with_name(carray.HEADER_NAME).read_bytes()
-    model = carray.parse_c_array(text.decode())
+    text, header = src.read_bytes(), src.with_name(layout.HEADER_NAME).read_bytes()
+    model = reader.parse_c_array(text.decode())
     n = len(text)
     text_cases = {"empty": b"", **{f"text-trunc{o}": text[:o] for o in (10, 400, n // 2, n - 30)}}
     for pos in (5, 300, 600, n // 2, n - 40):
         text_cases[f"text-flip{pos}"] = _flip(text, pos, 0x01)
-    text_cases["text-foreign-array"] = carray.render_source(
+    text_cases["text-foreign-array"] = writer.render_source(
         sources["tflite-float32"].read_bytes(), source_sha256=None
     ).encode()
     for name, content in text_cases.items():
@@ -265,7 +265,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
     for pos in (0, 4, 40, len(model) - 462, len(model) - 300, len(model) - 100, len(model) // 2):
         byte_cases[f"bytes-flip{pos}"] = _flip(model, pos)
     for name, content in byte_cases.items():
-        cc = carray.render_source(content, source_sha256=None).encode()
+        cc = writer.render_source(content, source_sha256=None).encode()
         for with_m in (True, False):
             path = place("micro", name, cc, src, with_m, header=header)
             add(
@@ -346,7 +346,7 @@ def corpus(export_artifact, model_path, mnist, data_dir, tmp_path_factory):
         path = folder / src.name
         shutil.copy(src, path)
         if src.suffix == ".cc":
-            shutil.copy(src.with_name(carray.HEADER_NAME), folder / carray.HEADER_NAME)
+            shutil.copy(src.with_name(layout.HEADER_NAME), folder / layout.HEADER_NAME)
         if raw is None:
             m = json.loads(manifest_path(src).read_text())
             edit(m)

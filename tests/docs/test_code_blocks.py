@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory, export_artifact, workdir):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from edgemnist.signing import sign
+    from edgemnist.signer import sign
 
     export_artifact("tflite", "int8")
     root = tmp_path_factory.mktemp("docs-sandbox")
@@ -73,7 +73,7 @@ int main(void) { int d = classify(); return d >= 0 && d < EDGEMNIST_OUTPUT_SIZE 
 def test_c_block_compiles_against_the_exported_kernel_and_runs(block, export_artifact, tmp_path):
     requires("cc")
     kernel = export_artifact("c").path
-    for name in ("edgemnist_model.c", "edgemnist_model.h"):
+    for name in ("edgemnist_model.c", "edgemnist_model.h", "edgemnist_preprocess.c", "edgemnist_preprocess.h"):
         shutil.copy(kernel.parent / name, tmp_path / name)
     (tmp_path / "doc_block.c").write_text(block.text)
     (tmp_path / "main.c").write_text(_MAIN)
@@ -87,6 +87,7 @@ def test_c_block_compiles_against_the_exported_kernel_and_runs(block, export_art
         "-O1",
         "doc_block.c",
         "edgemnist_model.c",
+        "edgemnist_preprocess.c",
         "main.c",
         "-o",
         "prog",

@@ -15,6 +15,7 @@ from edgemnist.cli import main
 from edgemnist.errors import ArtifactError
 from edgemnist.manifest import read_manifest
 from edgemnist.modelfacts import read_facts
+from edgemnist.normalize import normalize_digit
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,34 @@ def test_the_c_backend_imports_no_interpreter(c_export):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_export_writes_the_preprocessing_pair_with_its_manifest_record(c_export, mnist):
+    from edgemnist.build import preprocess
+
+    folder = c_export.path.parent
+    pp = c_export.manifest["c"]["preprocess"]
+    for key, name in (("source", "edgemnist_preprocess.c"), ("header", "edgemnist_preprocess.h")):
+        path = folder / name
+        assert path.is_file() and path.read_text() == preprocess.texts()[name]
+        assert pp[key] == {"file": name, "sha256": preprocess.sha256s()[name]}
+    assert (pp["max_width"], pp["max_height"]) == preprocess.max_size()
+    assert pp["return_codes"] == preprocess.RETURN_CODES
+    assert pp["host"] == {
+        "images": 2 * preprocess.CHECK_IMAGES,
+        "differing_bytes_vs_python": 0,
+        "differing_scores_vs_predict": 0,
+    }
+    m4 = pp["cortex_m4_compile"]
+    if "skipped" not in m4:
+        assert "-Werror" in m4["flags"] and m4["code_bytes"] > 0 and m4["bss_bytes"] > 0
+        assert all(c.startswith("__aeabi_") or c == "edgemnist_predict" for c in m4["calls"])
+    # The landed pair works as shipped: the C preprocessing of a camera frame predicts like the Python one.
+    host_pp = preprocess.HostPreprocess(
+        folder / "edgemnist_preprocess.c", folder / "edgemnist_preprocess.h", model_c=c_export.path
+    )
+    gray = preprocess.camera_frame(mnist.test_images[0], 200, 150, 4, np.random.default_rng(1))
+    digit, _ = host_pp.predict_gray(gray)
+    from edgemnist.build.host import HostKernel
+
+    assert digit == int(np.argmax(HostKernel(c_export.path).run(normalize_digit(gray).reshape(1, -1))[0][0]))

@@ -90,7 +90,7 @@ def tflite_reshaped_activation(src: Path, folder: Path, shape=(1, 512, 511)) -> 
 
 def as_micro_pair(model_bytes: bytes, src_cc: Path, folder: Path) -> Path:
     """``model_bytes`` rendered as a model_data.cc, beside a copy of the real header (not trusted for it)."""
-    from edgemnist.tflm.carray import render_source
+    from edgemnist.tflm.writer import render_source
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model_data.cc").write_text(render_source(model_bytes, source_sha256=None))

@@ -468,7 +468,7 @@ class Mutator:
         self.onnx = {n: onnx.load_from_string(d) for n, d in self.raw.items() if n.startswith("onnx")}
         micro = sources.get("micro")
         if micro is not None:
-            from edgemnist.tflm.carray import read_array
+            from edgemnist.tflm.reader import read_array
 
             self.micro_header = micro.with_suffix(".h").read_text()
             self.micro_bytes = read_array(micro)
@@ -493,7 +493,8 @@ class Mutator:
         name, how = self.kinds[index % len(self.kinds)]
         rng = self.rng
         if name == "micro":
-            from edgemnist.tflm.carray import HEADER_NAME, render_source
+            from edgemnist.tflm.layout import HEADER_NAME
+            from edgemnist.tflm.writer import render_source
 
             cc = self.raw["micro"].decode()
             if how == "text":
@@ -517,7 +518,7 @@ class Mutator:
             if rng.random() < 0.33:
                 import hashlib
 
-                from edgemnist.tflm.carray import model_id
+                from edgemnist.tflm.layout import model_id
 
                 header = re.sub(r"sha256 [0-9a-f]{64}", "sha256 " + hashlib.sha256(model).hexdigest(), header)
                 header = re.sub(r"0x[0-9a-f]{16}ULL", model_id(model), header)

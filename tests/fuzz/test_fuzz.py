@@ -89,7 +89,7 @@ def test_checkers_raise_only_artifact_errors(name, data, src):
     from edgemnist.errors import ArtifactError
     from edgemnist.flatbuffer import check_tflite
     from edgemnist.onnxcheck import check_onnx
-    from edgemnist.tflm.carray import parse_text
+    from edgemnist.tflm.reader import parse_text
 
     raw = src[name].read_bytes()
     if name == "micro":  # damage the text near the array's start, its end and the length constant
@@ -116,7 +116,7 @@ def test_allow_lists_hold_every_export_mode(src):
     from edgemnist import allowlist
     from edgemnist.flatbuffer import check_tflite
     from edgemnist.onnxcheck import check_onnx
-    from edgemnist.tflm.carray import read_array
+    from edgemnist.tflm.reader import read_array
 
     tflite_used, onnx_used = set(), set()
     for name, path in src.items():

@@ -235,7 +235,7 @@ def keys(tmp_path_factory):
 
 
 def _signed_copy(src: Path, folder: Path, key: Path) -> Path:
-    from edgemnist.signing import sign
+    from edgemnist.signer import sign
 
     path = builders.copy_with_manifest(src, folder)
     sign(path, key)
@@ -284,7 +284,7 @@ def test_missing_or_foreign_signatures_are_refused(src, keys, server, tmp_path):
 
 def test_finding8_signed_by_an_attacker_the_small_arena_pair_is_refused(src, keys, server, tmp_path):
     requires("model_signing")
-    from edgemnist.signing import sign
+    from edgemnist.signer import sign
 
     path = builders.micro_small_arena_vouched(src["micro"], tmp_path / "m")
     sign(path, keys["attacker"][0])

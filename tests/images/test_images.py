@@ -9,7 +9,8 @@ import pytest
 from toolchains import imported
 
 from edgemnist.errors import InputError, MissingDependencyError
-from edgemnist.images import load_digit, load_digits, normalize_digit
+from edgemnist.images import load_digit, load_digits
+from edgemnist.normalize import normalize_digit
 
 Image = imported("PIL.Image")
 

@@ -213,12 +213,12 @@ def test_private_api_fallbacks_equal_the_fast_paths(artifact_path, mnist, monkey
     real_open = onnx_backend._open  # (session, operator types): what OnnxBackend opens its session with
     wrappers = []
 
-    def open_session(path, threads=1, hide=True):
-        sess, ops = real_open(path, threads)
+    def open_session(path, threads=1, data=None, hide=True):
+        sess, ops = real_open(path, threads, data)
         wrappers.append(_HidePrivate(sess, hide))
         return wrappers[-1], ops
 
-    monkeypatch.setattr(onnx_backend, "_open", lambda p, t=1: open_session(p, t, hide=False))
+    monkeypatch.setattr(onnx_backend, "_open", lambda p, t=1, d=None: open_session(p, t, d, hide=False))
     fast = Predictor.load(f32)
     monkeypatch.setattr(onnx_backend, "_open", open_session)
     slow = Predictor.load(f32)

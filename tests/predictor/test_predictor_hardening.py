@@ -16,7 +16,7 @@ from edgemnist.errors import ArtifactChangedError, ArtifactError
 from edgemnist.flatbuffer import check_tflite
 from edgemnist.manifest import manifest_path
 from edgemnist.predictor import Predictor
-from edgemnist.tflm import carray
+from edgemnist.tflm import reader
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_check_tflite_accepts_every_exported_flatbuffer(export_artifact, micro_p
     ):
         path = export_artifact("tflite", mode, io).path
         check_tflite(path.read_bytes(), str(path))
-    check_tflite(carray.read_micro(micro_pair.path).model_bytes, "micro")
+    check_tflite(reader.read_micro(micro_pair.path).model_bytes, "micro")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -127,3 +127,44 @@ def test_manifest_file_names_are_never_paths(export_artifact, tmp_path):
         manifest_path(art).write_text(json.dumps(m))
         assert find_keras([art]) is None
         Predictor.load(art).close()  # artifact.file plays no part in loading
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_load_reads_the_artifact_once_and_runs_the_bytes_it_hashed(fmt, artifact_path, tmp_path, monkeypatch):
+    """With a manifest, Predictor.load reads the file once: the sha256 is taken of those bytes and the runtime's
+    structural check and session get the same bytes (no second read, no second hash); every check still runs."""
+    import builtins
+
+    from edgemnist import fileio
+    from edgemnist import manifest as manifest_module
+    from edgemnist.predictor import litert
+    from edgemnist.predictor import onnx as onnx_backend
+    from edgemnist.predictor import predictor as predictor_module
+
+    src = artifact_path(fmt, "int8", "int8" if fmt == "tflite" else "float")
+    art = tmp_path / src.name
+    shutil.copy(src, art)
+    shutil.copy(manifest_path(src), manifest_path(art))
+    reads, hashed = [], []
+    real_open, real_hash = builtins.open, fileio.sha256_file
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if str(file) == str(art) and "b" in mode:
+            reads.append(mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    for module in (predictor_module, litert, onnx_backend):
+        monkeypatch.setattr(module, "open", counting_open, raising=False)
+    for module in (fileio, manifest_module):
+        monkeypatch.setattr(module, "sha256_file", lambda p: hashed.append(p) or real_hash(p))
+    p = Predictor.load(art)
+    assert reads == ["rb"] and hashed == [], (reads, hashed)
+    assert p.predict(np.zeros((1, 28, 28), np.uint8)).labels.shape == (1,)
+    reads.clear()
+    Predictor.load(art, check_hash=False)  # no hash asked for: the backend reads the file itself, once
+    assert reads == ["rb"]
+    data = bytearray(art.read_bytes())
+    data[-1] ^= 1
+    art.write_bytes(bytes(data))
+    with pytest.raises(ArtifactChangedError):  # the hash of the bytes read still refuses a changed file
+        Predictor.load(art)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from toolchains import imported, requires
 
-from edgemnist import signing
+from edgemnist import signer, signing
 from edgemnist.errors import ConfigError, SignatureError
 
 ec = imported("cryptography.hazmat.primitives.asymmetric.ec")
@@ -107,10 +107,10 @@ def mini_sign(artifact: Path, names: list[str], private_pem: Path) -> Path:
 def _make(maker: str, artifact: Path, names: list[str], private_pem: Path) -> Path:
     if maker == "model-signing":
         keep = {p.name: p.read_bytes() for p in artifact.parent.iterdir() if p.name not in names}
-        for n in keep:  # edgemnist.signing.sign signs the artifact's own set; shape the folder to `names`
+        for n in keep:  # edgemnist.signer.sign signs the artifact's own set; shape the folder to `names`
             (artifact.parent / n).unlink()
         try:
-            return signing.sign(artifact, private_pem)
+            return signer.sign(artifact, private_pem)
         finally:
             for n, data in keep.items():
                 (artifact.parent / n).write_bytes(data)
@@ -275,7 +275,7 @@ def test_unrelated_files_in_the_folder_do_not_matter_to_the_device_verifier(keys
 def test_p384_keys_and_key_objects(keys, tmp_path):
     artifact = _unit(tmp_path / "u", "tflite")
     requires("model_signing")
-    signing.sign(artifact, keys["p384"][0])
+    signer.sign(artifact, keys["p384"][0])
     public = serialization.load_pem_public_key(keys["p384"][1].read_bytes())
     assert signing.verify(artifact, public).files.keys() == {"model.int8.tflite", "model.int8.tflite.json"}
     assert signing.verify(artifact, keys["p384"][1].read_bytes())
@@ -335,7 +335,7 @@ def test_sign_needs_the_manifest(keys, tmp_path):
     artifact = _unit(tmp_path / "u", "tflite")
     (artifact.parent / (artifact.name + ".json")).unlink()
     with pytest.raises(Exception, match="manifest"):
-        signing.sign(artifact, keys["good"][0])
+        signer.sign(artifact, keys["good"][0])
     assert not signing.signature_path(artifact).exists()
 
 
@@ -368,10 +368,10 @@ def test_device_verifier_imports_no_model_signing(keys, tmp_path):
 def test_signature_file_is_written_atomically(keys, tmp_path, monkeypatch):
     requires("model_signing")
     artifact = _unit(tmp_path / "u", "tflite")
-    signing.sign(artifact, keys["good"][0])
+    signer.sign(artifact, keys["good"][0])
     before = signing.signature_path(artifact).read_bytes()
     monkeypatch.setattr(shutil, "copyfile", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
     with pytest.raises(OSError):
-        signing.sign(artifact, keys["good"][0])
+        signer.sign(artifact, keys["good"][0])
     assert signing.signature_path(artifact).read_bytes() == before
     assert [p.name for p in artifact.parent.iterdir() if p.name.startswith(".")] == []

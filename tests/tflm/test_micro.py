@@ -20,7 +20,7 @@ from edgemnist.errors import ArtifactError, ConfigError  # noqa: E402
 from edgemnist.export import micro  # noqa: E402
 from edgemnist.fileio import sha256_bytes  # noqa: E402
 from edgemnist.tflm import arena as tflm_arena  # noqa: E402
-from edgemnist.tflm import carray, runner  # noqa: E402
+from edgemnist.tflm import reader, runner, writer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "micro" / "main.cc"
@@ -33,7 +33,7 @@ def exported(export_artifact):
 
 @pytest.fixture(scope="module")
 def model_bytes(exported) -> bytes:
-    return carray.parse_c_array(exported.path.read_text())
+    return reader.parse_c_array(exported.path.read_text())
 
 
 def test_manifest_states_arena_flash_and_tflm_accuracy(exported, model_bytes):
@@ -196,31 +196,31 @@ def test_header_of_another_model_is_not_trusted(exported, tmp_path):
     header = exported.path.with_name("model_data.h").read_text()
     sha = exported.manifest["micro"]["tflite_sha256"]
     (tmp_path / "model_data.h").write_text(header.replace(sha, "0" * 64))
-    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
+    assert reader.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
     (tmp_path / "model_data.h").write_text(header)
-    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == exported.manifest["micro"]["arena_bytes"]
+    assert reader.read_micro(tmp_path / "model_data.cc").arena_bytes == exported.manifest["micro"]["arena_bytes"]
 
 
 def test_parse_c_array_round_trip_and_bad_input():
     data = bytes(range(256)) + b"\x00\xff" * 7
-    text = carray.render_source(data, source_sha256=None)
-    assert carray.parse_c_array(text) == data
+    text = writer.render_source(data, source_sha256=None)
+    assert reader.parse_c_array(text) == data
     with pytest.raises(ArtifactError, match="no array"):
-        carray.parse_c_array("int x = 1;")
+        reader.parse_c_array("int x = 1;")
     with pytest.raises(ArtifactError, match="0xzz"):
-        carray.parse_c_array(text.replace("0x00,", "0xzz,", 1))
+        reader.parse_c_array(text.replace("0x00,", "0xzz,", 1))
     with pytest.raises(ArtifactError, match="says"):
-        carray.parse_c_array(text.replace(f"= {len(data)};", f"= {len(data) + 1};"))
+        reader.parse_c_array(text.replace(f"= {len(data)};", f"= {len(data) + 1};"))
 
 
 def test_read_micro_refuses_what_is_not_a_model(tmp_path):
     fake = tmp_path / "model_data.cc"
-    fake.write_text(carray.render_source(b"not a flatbuffer", source_sha256=None))
+    fake.write_text(writer.render_source(b"not a flatbuffer", source_sha256=None))
     with pytest.raises(ArtifactError, match="TFL3"):
-        carray.read_micro(fake)
+        reader.read_micro(fake)
     (tmp_path / "empty.cc").write_text("// nothing\n")
     with pytest.raises(ArtifactError, match="no array"):
-        carray.read_micro(tmp_path / "empty.cc")
+        reader.read_micro(tmp_path / "empty.cc")
 
 
 def test_export_micro_rejects_bad_arguments(tmp_path):

@@ -14,7 +14,7 @@ from toolchains import requires
 
 from edgemnist.errors import ArtifactError
 from edgemnist.tflm import arena as tflm_arena
-from edgemnist.tflm import carray, runner
+from edgemnist.tflm import reader, runner, writer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,13 +27,13 @@ def test_header_of_another_export_does_not_compile(tmp_path):
     one, other = b"TFL3 model one" * 4, b"TFL3 model two" * 4
     q = runner.Quant(1 / 255, -128)
     (tmp_path / "model_data.h").write_text(
-        carray.render_header(
+        writer.render_header(
             model_bytes=one, arena_bytes=1024, arena_min_bytes=1020, input=q, output=q, source=None, source_sha256=None
         )
     )
 
     def compiles(model_bytes: bytes) -> subprocess.CompletedProcess:
-        (tmp_path / "model_data.cc").write_text(carray.render_source(model_bytes, source_sha256=None))
+        (tmp_path / "model_data.cc").write_text(writer.render_source(model_bytes, source_sha256=None))
         return subprocess.run(
             ["g++", "-std=c++17", "-fsyntax-only", str(tmp_path / "model_data.cc")], capture_output=True, text=True
         )
@@ -50,9 +50,9 @@ def test_damaged_header_is_not_trusted_and_tflm_runs_only_proven_arenas(micro_pa
     shutil.copy(micro_pair.path, tmp_path / "model_data.cc")
     # One digit of the arena changed: the constants no longer agree, so the header is ignored.
     (tmp_path / "model_data.h").write_text(header.replace(f"= {arena};", f"= {arena // 10};"))
-    assert carray.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
+    assert reader.read_micro(tmp_path / "model_data.cc").arena_bytes == 0
     # A too-small arena that TFLM would crash on (SIGSEGV) is refused from a child process instead.
-    model = carray.read_micro(micro_pair.path).model_bytes
+    model = reader.read_micro(micro_pair.path).model_bytes
     with pytest.raises(ArtifactError, match="cannot run the model with a 1024-byte arena"):
         tflm_arena.ensure_runs(model, 1024)
     tflm_arena.ensure_runs(model, arena)  # and the real one runs
@@ -64,9 +64,9 @@ def test_tflm_wrapper_errors_are_artifact_errors(micro_pair):
     code = f"""
 from edgemnist.errors import ArtifactError
 from edgemnist.tflm import arena as tflm_arena
-from edgemnist.tflm import carray
+from edgemnist.tflm import reader
 from edgemnist.tflm import runner
-model = carray.read_micro({str(micro_pair.path)!r}).model_bytes
+model = reader.read_micro({str(micro_pair.path)!r}).model_bytes
 for cut in (1000, 100000):
     try:
         runner.MicroRunner(model[:cut], 1 << 20)

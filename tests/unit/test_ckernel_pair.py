@@ -1,4 +1,4 @@
-"""A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (render.check_pair,
+"""A C kernel pair is compiled only when it is exactly what edgemnist's generator writes (reader.check_pair,
 edgemnist.build.compile.verified_pair): each hostile variant is refused with an ArtifactError before any compiler
 runs, for every build target (every subprocess call is made to fail the test). Fast tier: a synthetic
 784 -> 512 -> 10 model, no TensorFlow, no compiler."""
@@ -13,7 +13,7 @@ import pytest
 
 from edgemnist.build import compile, targets
 from edgemnist.build.host import HostKernel
-from edgemnist.ckernel import render
+from edgemnist.ckernel import layout, reader, writer
 from edgemnist.ckernel.model import Dense, Model
 from edgemnist.errors import ArtifactError
 from edgemnist.predictor.c import CBackend
@@ -43,8 +43,7 @@ def model(seed: int = 0, n_in: int = 784, hidden: int = 512, n_out: int = 10, na
         relu=False,
     )
     return Model(
-        fc1=fc1,
-        fc2=fc2,
+        layers=(fc1, fc2),
         softmax_beta=1.0,
         softmax_input_scale=logit_scale,
         output_scale=1 / 256,
@@ -57,8 +56,8 @@ def model(seed: int = 0, n_in: int = 784, hidden: int = 512, n_out: int = 10, na
 
 @pytest.fixture(scope="module")
 def files():
-    out = render.render(model())
-    return out[render.SOURCE_NAME], out[render.HEADER_NAME]
+    out = writer.render(model())
+    return out[layout.SOURCE_NAME], out[layout.HEADER_NAME]
 
 
 @pytest.fixture
@@ -77,27 +76,28 @@ def no_compiler(monkeypatch):
 
 
 def write(tmp_path, c: str | bytes, h: str | bytes):
-    c_path, h_path = tmp_path / render.SOURCE_NAME, tmp_path / render.HEADER_NAME
+    c_path, h_path = tmp_path / layout.SOURCE_NAME, tmp_path / layout.HEADER_NAME
     c_path.write_bytes(c.encode() if isinstance(c, str) else c)
     h_path.write_bytes(h.encode() if isinstance(h, str) else h)
     return c_path
 
 
 def test_generated_pairs_pass(files):
-    values = render.check_pair(files[0].encode(), files[1].encode())
-    assert values["n_in"] == "784" and values["n_hidden"] == "512" and values["source_name"] == "model.int8.tflite"
+    values = reader.check_pair(files[0].encode(), files[1].encode())
+    assert values["n_in"] == "784" and values["rows1"] == "512" and values["n_layers"] == "2"
+    assert values["source_name"] == "model.int8.tflite"
     for m, kw in (
         (model(1), {"general_shifts": True}),
         (model(2, n_in=48, hidden=16), {}),
         (model(3, n_in=16, hidden=32, n_out=3, name='odd ?? /* name */ "x".tflite'), {}),
     ):
-        out = render.render(m, **kw)
-        render.check_pair(out[render.SOURCE_NAME].encode(), out[render.HEADER_NAME].encode())
+        out = writer.render(m, **kw)
+        reader.check_pair(out[layout.SOURCE_NAME].encode(), out[layout.HEADER_NAME].encode())
 
 
 def test_generator_names_cannot_close_a_comment_or_form_a_trigraph():
-    out = render.render(model(4, n_in=16, hidden=16, name='a*/b/*c??/d\\e"f\x1b.tflite'))
-    h = out[render.HEADER_NAME]
+    out = writer.render(model(4, n_in=16, hidden=16, name='a*/b/*c??/d\\e"f\x1b.tflite'))
+    h = out[layout.HEADER_NAME]
     assert '#define EDGEMNIST_SOURCE_NAME "a* /b/ *c?_/d/e\'f?.tflite"' in h
 
 
@@ -124,11 +124,11 @@ HOSTILE = {
         c.replace("#define EM_FC1_OUT_ZP (-128)", "#define EM_FC1_OUT_ZP (-0x80)"),
         h,
     ),
-    "constant with a leading zero": lambda c, h: (c.replace("#define EM_HIDDEN 512", "#define EM_HIDDEN 0512"), h),
+    "constant with a leading zero": lambda c, h: (c.replace("#define EM_ROWS1 512", "#define EM_ROWS1 0512"), h),
     "changed macro": lambda c, h: (c.replace("#define EM_INT32_MAX 2147483647", "#define EM_INT32_MAX 2147483646"), h),
     "array longer than declared": lambda c, h: (
         c.replace(
-            "static const int32_t em_m2[EM_OUT] = {\n", "static const int32_t em_m2[EM_OUT] = {\n  1073741824,\n"
+            "static const int32_t em_m2[EM_ROWS2] = {\n", "static const int32_t em_m2[EM_ROWS2] = {\n  1073741824,\n"
         ),
         h,
     ),
@@ -138,7 +138,7 @@ HOSTILE = {
     ),
     "weight out of int8 range": lambda c, h: (c.replace("EM_ALIGNED = {\n  ", "EM_ALIGNED = {\n  1", 1), h),
     "multiplier out of range": lambda c, h: (
-        c.replace("static const int32_t em_m1[EM_HIDDEN] = {\n  ", "static const int32_t em_m1[EM_HIDDEN] = {\n  9", 1),
+        c.replace("static const int32_t em_m1[EM_ROWS1] = {\n  ", "static const int32_t em_m1[EM_ROWS1] = {\n  9", 1),
         h,
     ),
     "header-only: extra macro": lambda c, h: (
@@ -181,23 +181,23 @@ def test_refusal_says_where_and_what_was_expected(files, tmp_path, no_compiler):
     with pytest.raises(ArtifactError) as err:
         compile.verified_pair(write(tmp_path, c, h))
     msg = str(err.value)
-    assert "line 22" in msg and "/etc/passwd" in msg and "re-export" in msg and "\n" not in msg
+    assert "line 24" in msg and "/etc/passwd" in msg and "re-export" in msg and "\n" not in msg
 
 
 def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_path, no_compiler, monkeypatch):
     c_path = write(tmp_path, files[0], files[1])
     with open(c_path, "ab") as f:  # sparse: larger than the largest kernel the allow-list permits
-        f.truncate(render.MAX_SOURCE_BYTES + 1)
+        f.truncate(layout.MAX_SOURCE_BYTES + 1)
     with pytest.raises(ArtifactError, match="larger than"):
         compile.verified_pair(c_path)
-    c_path = write(tmp_path, files[0], files[1] + " " * render.MAX_HEADER_BYTES)
+    c_path = write(tmp_path, files[0], files[1] + " " * layout.MAX_HEADER_BYTES)
     with pytest.raises(ArtifactError, match="larger than"):
         compile.verified_pair(c_path)
     c_path = write(tmp_path, files[0], files[1])
-    (tmp_path / render.HEADER_NAME).unlink()
+    (tmp_path / layout.HEADER_NAME).unlink()
     with pytest.raises(ArtifactError, match="header .* is missing"):
         compile.verified_pair(c_path)
-    os.mkfifo(tmp_path / render.HEADER_NAME)  # would block a plain open()
+    os.mkfifo(tmp_path / layout.HEADER_NAME)  # would block a plain open()
     with pytest.raises(ArtifactError, match="not a regular file"):
         compile.verified_pair(c_path)
     assert no_compiler == []
@@ -206,5 +206,5 @@ def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_pat
 def test_size_limits_follow_from_the_allow_list():
     from edgemnist import allowlist
 
-    assert render.MAX_SOURCE_BYTES >= 2 * allowlist.MAX_TENSOR_ELEMENTS * 6
-    assert render.MAX_SOURCE_BYTES < 16 << 20  # far below the 256 MiB of the old micro reader
+    assert layout.MAX_SOURCE_BYTES >= 2 * allowlist.MAX_TENSOR_ELEMENTS * 6
+    assert layout.MAX_SOURCE_BYTES < 32 << 20  # far below the 256 MiB of the old micro reader

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from edgemnist.ckernel import quant
+from edgemnist.ckernel.layout import INT8_GROUPED4
 from edgemnist.ckernel.model import parse_model, read_model
-from edgemnist.ckernel.render import pack_weights, unpack_weights
 from edgemnist.errors import ArtifactError, EdgemnistError
 
 
@@ -73,9 +73,9 @@ def test_srdhm_single_shift_equals_gemmlowps_division():
 @pytest.mark.parametrize("rows", [10, 12, 512, 5])
 def test_weight_layout_round_trips(rows):
     w = np.random.default_rng(rows).integers(-128, 128, (rows, 32), dtype=np.int8)
-    packed = pack_weights(w)
+    packed = INT8_GROUPED4.pack(w)
     assert packed.size == -(-rows // 4) * 4 * 32
-    assert np.array_equal(unpack_weights(packed, rows, 32), w)
+    assert np.array_equal(INT8_GROUPED4.unpack(packed, rows, 32), w)
     # The documented index: w[o][i] at ((o/4) * (N/4) + i/4) * 16 + (o%4) * 4 + i%4.
     o, i = rows - 1, 29
     assert packed[((o // 4) * 8 + i // 4) * 16 + (o % 4) * 4 + i % 4] == w[o, i]

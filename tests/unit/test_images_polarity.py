@@ -12,7 +12,8 @@ Image = imported("PIL.Image")
 
 
 from edgemnist.errors import InputError  # noqa: E402
-from edgemnist.images import flatten_alpha, ink_is_dark, load_digit, normalize_digit  # noqa: E402
+from edgemnist.images import load_digit  # noqa: E402
+from edgemnist.normalize import flatten_alpha, ink_is_dark, normalize_digit  # noqa: E402
 
 
 def _seven(canvas=(120, 160)) -> np.ndarray:
@@ -111,7 +112,7 @@ def test_pure_noise_is_no_digit_but_a_faint_digit_is():
 def test_background_plane_is_the_least_squares_one_without_blas():
     """The plane comes from ordered sums and Cramer's rule (reproducible in JavaScript); it is the least-squares
     plane all the same."""
-    from edgemnist.images import _residual
+    from edgemnist.normalize import _residual
 
     rng = np.random.default_rng(3)
     h, w = 90, 130

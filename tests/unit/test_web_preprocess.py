@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgemnist import images
+from edgemnist import normalize
 
 
 def _fit_loops(a: np.ndarray, box: int) -> np.ndarray:
-    """images._fit written as the plain loops of edgemnist.js (fit/resampleRows): one float64 at a time."""
+    """normalize._fit written as the plain loops of edgemnist.js (fit/resampleRows): one float64 at a time."""
     h, w = a.shape
     scale = box / max(h, w)
     width, height = max(1, round(w * scale)), max(1, round(h * scale))
@@ -33,7 +33,7 @@ def _fit_loops(a: np.ndarray, box: int) -> np.ndarray:
 
 def test_area_taps_cover_each_output_exactly():
     for n, m in [(280, 20), (20, 20), (14, 20), (3, 20), (1000, 7), (21, 20), (19, 20)]:
-        index, weight = images._area_taps(n, m)
+        index, weight = normalize._area_taps(n, m)
         assert np.array_equal(weight.sum(axis=1), np.full(m, float(n)))  # each output averages n/m inputs
         assert index.min() >= 0 and index.max() < n
 
@@ -43,7 +43,7 @@ def test_numpy_resampler_equals_the_plain_loops_bit_for_bit():
     rng = np.random.default_rng(0)
     for h, w in [(137, 64), (20, 9), (14, 14), (5, 3), (300, 280), (1, 40), (23, 19)]:
         a = rng.uniform(0, 255, (h, w)) * (rng.random((h, w)) < 0.3)
-        assert np.array_equal(images._fit(a, images.BOX), _fit_loops(a, images.BOX))
+        assert np.array_equal(normalize._fit(a, normalize.BOX), _fit_loops(a, normalize.BOX))
 
 
 def test_normalized_digit_fits_and_is_centred():
@@ -51,6 +51,6 @@ def test_normalized_digit_fits_and_is_centred():
     for h, w in [(280, 280), (90, 40), (12, 30)]:
         a = np.zeros((h, w))
         a[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3] = rng.uniform(100, 255, (3 * h // 4 - h // 4, 2 * w // 3 - w // 3))
-        d = images.normalize_digit(a)
+        d = normalize.normalize_digit(a)
         rows, cols = np.flatnonzero(d.any(1)), np.flatnonzero(d.any(0))
-        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= images.BOX
+        assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= normalize.BOX

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from toolchains import requires
 
-from edgemnist import images
+from edgemnist import normalize
 from edgemnist.web.browser import RUN_IMAGES, launch
 from edgemnist.web.serve import serve
 
@@ -255,7 +255,7 @@ def test_drawn_digits_are_recognized_and_preprocessed_like_python(page, tmp_path
             gray = np.frombuffer(base64.b64decode(got["gray"]), np.uint8).reshape(got["height"], got["width"])
             js = np.frombuffer(base64.b64decode(got["pixels"]), np.uint8).reshape(28, 28)
             seen = np.frombuffer(base64.b64decode(got["seen"]), np.uint8).reshape(28, 28)
-            py = images.normalize_digit(gray)
+            py = normalize.normalize_digit(gray)
             if not (np.array_equal(js, py) and np.array_equal(seen, py)):
                 differ.append((style, digit, int(np.count_nonzero(js != py)), int(np.count_nonzero(seen != py))))
             results.append((style, digit, got["digit"]))
@@ -303,7 +303,7 @@ def test_js_preprocessing_equals_python_on_arbitrary_arrays(page, mnist):
     got = page.page.evaluate(PREPROCESS, [[a.ravel().tolist(), a.shape[1], a.shape[0], inv] for a, inv in cases])
     for (a, inv), js in zip(cases, got, strict=True):
         try:
-            want = images.normalize_digit(a, invert=inv).ravel().tolist()
+            want = normalize.normalize_digit(a, invert=inv).ravel().tolist()
         except ValueError as exc:
             assert isinstance(js, str) and js.startswith("NoDigitError: no digit found"), (str(exc), js)
             continue

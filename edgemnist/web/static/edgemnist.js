@@ -1,5 +1,5 @@
 // edgemnist.js: the int8 MNIST model in WebAssembly (the C kernel, SIMD or scalar build) and the MNIST-style
-// preprocessing of edgemnist.images.normalize_digit, repeated operation for operation (same 28x28 bytes).
+// preprocessing of edgemnist.normalize.normalize_digit, repeated operation for operation (same 28x28 bytes).
 //   const model = await EdgeMnist.load("./");  model.predict(Uint8Array(784)) -> {label, scores: Int8Array(10)}
 //   EdgeMnist.normalizeDigit(gray, width, height) -> Uint8Array(784)
 
@@ -7,7 +7,7 @@ export const SIDE = 28;
 export const PIXELS = SIDE * SIDE;
 export const CLASSES = 10;
 const MANIFEST = "edgemnist_model.wasm.json";
-const BOX = 20, INK_FRACTION = 0.2, BLANK_LEVELS = 8, NOISE_SIGMAS = 3; // as in edgemnist.images
+const BOX = 20, INK_FRACTION = 0.2, BLANK_LEVELS = 8, NOISE_SIGMAS = 3; // as in edgemnist.normalize
 
 // A function using i8x16.splat and i32x4.dot_i16x8_s: a browser that validates it runs the SIMD build.
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0,
@@ -97,7 +97,7 @@ export async function load(url = new URL("./", import.meta.url), { simd = "auto"
   return new Model(instance, manifest, useSimd ? "simd" : "scalar");
 }
 
-// ---- preprocessing: edgemnist.images, operation for operation; sums left to right as its _osum ----
+// ---- preprocessing: edgemnist.normalize, operation for operation; sums left to right as its _osum ----
 
 // Python's round() and numpy's rint(): halves to even.
 function roundHalfEven(x) {
