@@ -425,6 +425,8 @@ def updated_files(readme: Path, docs: Path, results: Path, allow_busy: bool = Fa
         if name is not None and not path.is_file():
             continue
         before, text = out.get(path) or (path.read_text(encoding="utf-8"),) * 2
+        if name is None and start != START and start not in text:
+            continue  # the README's optional sections (cores) are filled when it has their markers
         out[path] = (before, replace_section(text, build(results, path, allow_busy), str(path), start, end))
     return out
 
