@@ -5,7 +5,8 @@ points at constant data segfaults LiteRT, an ONNX ``Loop`` with a trip count of 
 ``Tile`` of the input by 65,536 takes gigabytes. Rather than chase samples, the checkers
 (``edgemnist.flatbuffer.check_tflite``, ``edgemnist.onnxcheck.check_onnx``, ``edgemnist.tflm.reader``) refuse
 everything this toolkit's exports never produce: operators outside the small sets below, more than one
-subgraph or any control flow, and tensors larger than a 784 -> 512 -> 10 MLP needs.
+subgraph or any control flow, and tensors larger than the largest MLP ``edgemnist train`` builds
+(``MAX_HIDDEN_LAYERS`` hidden layers of at most ``MAX_WIDTH`` units, ``MAX_PARAMETERS`` in all) needs.
 
 Every set is what the exports of every mode really contain (``tests/fuzz/test_hostile.py`` checks each mode's
 real artifact against it, so a converter upgrade that adds an operator fails a test, not a user).
@@ -15,12 +16,16 @@ from __future__ import annotations
 
 from edgemnist import spec
 
-#: The hidden layer of ``edgemnist.model`` (784 -> Dense 512 relu -> Dense 10 softmax).
-HIDDEN_UNITS = 512
+#: The shapes ``edgemnist.model`` trains: 784 -> up to 8 hidden Dense+ReLU layers of 1 to 1024 units -> Dense
+#: softmax over 2 to 256 classes, with at most 960,000 weights and biases in all (so an int8 model fits
+#: MICRO_MAX_MODEL_BYTES and a float32 one MAX_MODEL_BYTES). The essay's 784 -> 512 -> 10 has 407,050.
+MAX_HIDDEN_LAYERS = 8
+MAX_WIDTH = 1024
+MAX_PARAMETERS = 960_000
 
-#: No tensor dimension of this network exceeds 784; a little headroom, no more.
+#: No tensor dimension of these networks exceeds 1024; a little headroom, no more.
 MAX_DIM = 4096
-#: The largest tensor is the 784 x 512 hidden weight matrix (401,408 elements); 2.6x headroom.
+#: The largest tensor is a 784 x 1024 or 1024 x 1024 weight matrix (at most 1,048,576 elements).
 MAX_TENSOR_ELEMENTS = 1 << 20
 #: Tensors are vectors and matrices; rank 4 leaves room for a converter that adds unit dimensions.
 MAX_RANK = 4
@@ -56,7 +61,8 @@ TFLITE_TENSOR_TYPES = {
 TFLITE_PACKED_TYPES = (17, 19)
 #: The model has one subgraph; control flow (WHILE, IF, CALL_ONCE) needs more.
 TFLITE_MAX_SUBGRAPHS = 1
-#: Tensors, operators and buffers of the largest export (float16: 12 tensors, 5 operators).
+#: Tensors, operators and buffers of the largest export (float16: 5 tensors and 2 operators per dense layer, plus
+#: the softmax; the essay's two layers: 12 tensors, 5 operators), with headroom for MAX_HIDDEN_LAYERS + 1 layers.
 TFLITE_MAX_TENSORS = 64
 TFLITE_MAX_OPERATORS = 32
 
@@ -85,17 +91,18 @@ ONNX_OPS = frozenset(
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
 #: TensorProto.DataType codes the exports use: FLOAT, UINT8, INT8, INT32.
 ONNX_TENSOR_TYPES = {1: ("FLOAT", 4), 2: ("UINT8", 1), 3: ("INT8", 1), 6: ("INT32", 4)}
-#: Nodes and initializers of the largest export (int8 QDQ: 15 nodes, 20 initializers); headroom.
-ONNX_MAX_NODES = 64
-ONNX_MAX_INITIALIZERS = 64
+#: Nodes and initializers of the largest export (int8 QDQ: ~7 nodes and ~9 initializers per dense layer; the
+#: essay's two layers: 15 nodes, 20 initializers), with headroom for MAX_HIDDEN_LAYERS + 1 layers.
+ONNX_MAX_NODES = 128
+ONNX_MAX_INITIALIZERS = 128
 #: Attributes the exports' nodes carry, and the integer range each may hold.
 ONNX_INT_ATTRIBUTES = {"axis": (-2, 1), "transA": (0, 1), "transB": (0, 1), "to": (1, 16)}
 ONNX_FLOAT_ATTRIBUTES = frozenset({"alpha", "beta"})
 
 # --------------------------------------------------------------------------- TFLite Micro C array
 
-#: The largest int8 flatbuffer of this network: 784 x 512 + 512 x 10 int8 weights, int32 biases, and the
-#: flatbuffer's own tables (the real one is 423,192 bytes); ~2.5x headroom.
+#: The largest int8 flatbuffer: MAX_PARAMETERS int8 weights, int32 biases and the flatbuffer's own tables (the
+#: essay's network is 423,192 bytes).
 MICRO_MAX_MODEL_BYTES = 1 << 20
 #: ``model_data.cc`` spends 6 characters per byte ("0x1c, ") plus 3 per line of 12 and a ~1 KB preamble;
 #: a file larger than this cannot hold a model of at most MICRO_MAX_MODEL_BYTES.
@@ -121,4 +128,26 @@ def dims_problem(dims: list[int] | tuple[int, ...], *, dynamic_ok: bool) -> str 
     return None
 
 
-assert spec.INPUT_SIZE <= MAX_DIM and spec.INPUT_SIZE * HIDDEN_UNITS <= MAX_TENSOR_ELEMENTS
+def shape_problem(hidden: tuple[int, ...], num_classes: int) -> str | None:
+    """Why 784 -> ``hidden`` -> ``num_classes`` is not a network this toolkit builds (None when it is)."""
+    if not 1 <= len(hidden) <= MAX_HIDDEN_LAYERS:
+        return f"{len(hidden)} hidden layers; expected 1 to {MAX_HIDDEN_LAYERS}"
+    for width in hidden:
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+            return f"width {width!r}; expected an integer from 1 to {MAX_WIDTH}"
+    if not spec.MIN_CLASSES <= num_classes <= spec.MAX_CLASSES:
+        return f"{num_classes} classes; expected {spec.MIN_CLASSES} to {spec.MAX_CLASSES}"
+    widths = (spec.INPUT_SIZE, *hidden, num_classes)
+    n = parameters(widths)
+    if n > MAX_PARAMETERS:
+        return f"{' -> '.join(map(str, widths))} has {n:,} weights and biases; at most {MAX_PARAMETERS:,}"
+    return None
+
+
+def parameters(widths: tuple[int, ...]) -> int:
+    """Weights and biases of the Dense stack ``widths`` (input, hidden..., classes)."""
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+assert spec.INPUT_SIZE * MAX_WIDTH <= MAX_TENSOR_ELEMENTS and MAX_WIDTH <= MAX_DIM
+assert MAX_PARAMETERS + 4 * (MAX_HIDDEN_LAYERS * MAX_WIDTH + spec.MAX_CLASSES) + (32 << 10) <= MICRO_MAX_MODEL_BYTES

@@ -10,7 +10,7 @@ on a malformed model, and because a wrong file under the right name deserves a m
 
 Beyond the skeleton it refuses what this network's exports never contain (``edgemnist.allowlist``): an
 operator outside the allow-list, more than one subgraph, tensor types, ranks, dimensions and sizes beyond a
-784 -> 512 -> 10 MLP, a constant whose data does not match its shape, and -- the class that segfaults
+784 -> ... -> K MLP, a constant whose data does not match its shape, and -- the class that segfaults
 LiteRT -- buffer data on any tensor that is not a constant input (an operator's output, a graph input or
 output: the runtime writes into those, and writing into the model's own read-only bytes crashes it).
 An operator may only read a constant, a graph input or an earlier operator's output.
@@ -254,9 +254,14 @@ def _check_model(r: _Reader, n: int) -> None:
             raise r.fail(f"{what} refer to a tensor that does not exist")
         if any(constant[i] for i in ids):
             raise _refuse(origin, f"{what} refer to a tensor with constant data")
-        width = spec.INPUT_SIZE if key == _SUBGRAPH_INPUTS else spec.NUM_CLASSES
-        if len(ids) != 1 or shapes[ids[0]] != (1, width):
-            raise _refuse(origin, f"{what} are {[list(shapes[i]) for i in ids]}; expected one [1, {width}] tensor")
+        if key == _SUBGRAPH_INPUTS:
+            ok, want = len(ids) == 1 and shapes[ids[0]] == (1, spec.INPUT_SIZE), f"[1, {spec.INPUT_SIZE}] tensor"
+        else:  # one probability per class: as many classes as an IDX label byte can name
+            ok = len(ids) == 1 and len(shapes[ids[0]]) == 2 and shapes[ids[0]][0] == 1
+            ok = ok and spec.MIN_CLASSES <= shapes[ids[0]][1] <= spec.MAX_CLASSES
+            want = f"[1, K] tensor (K from {spec.MIN_CLASSES} to {spec.MAX_CLASSES})"
+        if not ok:
+            raise _refuse(origin, f"{what} are {[list(shapes[i]) for i in ids]}; expected one {want}")
         if key == _SUBGRAPH_INPUTS:
             written.update(ids)
         else:

@@ -196,6 +196,7 @@ def validate(data: Any, *, origin: str) -> None:
             and all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in bits.items())
         ):
             _fail(origin, "weights.bits must be an object of layer name -> integer bits")
+    _check_model_facts(data, origin)
     section = data.get(fmt)
     if section is not None and not isinstance(section, dict):
         _fail(origin, f"{fmt} must be an object")
@@ -231,6 +232,34 @@ def weights_text(manifest: dict[str, Any] | None) -> str | None:
             detail.append(f"packed {safe(stored['type'], 20)}")
         parts.append(f"{n}-bit {layer}" + (f" ({', '.join(detail)})" if detail else ""))
     return ", ".join(parts)
+
+
+def _check_model_facts(data: dict, origin: str) -> None:
+    """``layers`` (widths, input to classes), ``labels`` and ``dataset``: optional, typed when present."""
+    layers = data.get("layers")
+    if layers is not None and not (
+        isinstance(layers, list)
+        and len(layers) >= 2
+        and all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in layers)
+    ):
+        _fail(origin, "layers must be null or a list of at least 2 positive integers")
+    labels = data.get("labels")
+    if labels is not None and not (isinstance(labels, list) and all(isinstance(v, (int, str)) for v in labels)):
+        _fail(origin, "labels must be null or a list of integers or strings")
+    ds = data.get("dataset")
+    if ds is None:
+        return
+    if not (isinstance(ds, dict) and isinstance(ds.get("name"), str) and isinstance(ds.get("mnist"), bool)):
+        _fail(origin, "dataset must be null or an object with a string 'name' and a boolean 'mnist'")
+    classes = ds.get("classes")
+    if classes is not None and not (isinstance(classes, int) and not isinstance(classes, bool) and classes >= 1):
+        _fail(origin, "dataset.classes must be a positive integer")
+    hashes = ds.get("sha256")
+    if hashes is not None and not (isinstance(hashes, dict) and all(is_sha256(v) for v in hashes.values())):
+        _fail(origin, "dataset.sha256 must be an object of 64-hex-digit hashes")
+    ref = ds.get("gate_reference")
+    if ref is not None and not (_is_number(ref) and 0.0 <= ref <= 1.0):
+        _fail(origin, "dataset.gate_reference must be a number from 0 to 1")
 
 
 def check_sha256(artifact: str | Path, manifest: dict[str, Any], digest: str | None = None) -> str:
@@ -285,7 +314,9 @@ def build_export_manifest(
         "graph": facts.get("graph"),
         **({fmt: facts[fmt]} if fmt in facts else {}),  # e.g. micro's arena
         "preprocessing": spec.PREPROCESSING,
-        "labels": list(spec.LABELS),
+        "labels": spec.labels(facts["output"]["shape"][-1]),  # the artifact's own output width
+        "layers": list(source.widths) or None,
+        "dataset": {**source.data.record(), "gate_reference": source.gate_reference},
         "calibration": recorded,
         **({"weights": facts["weights"]} if "weights" in facts else {}),  # --weight-bits 4|2: bits, recipe, storage
         "tools": {**tool_versions(), **facts.get("tools", {})},

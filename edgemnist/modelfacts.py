@@ -3,8 +3,9 @@
 ``read_facts(path)`` / ``parse_facts(data, origin)`` -> ``ModelFacts``: every tensor (name, shape, dtype, scales,
 zero points, constant data), every operator (builtin code, operands, fused activation, softmax beta), the graph's
 input and output, and what follows from them: the input and output tensors, the shapes of the FULLY_CONNECTED
-layers and the multiply-accumulates per inference. Library code asks this module for a fact about the model
-(sizes, quantization, layer shapes, MACs) instead of typing it in; the C generator (``edgemnist.ckernel.model``)
+layers (any number of them: ``widths``, ``hidden``, ``num_classes``) and the multiply-accumulates per
+inference. Library code asks this module for a fact about the model (sizes, quantization, layer shapes, class
+count, MACs) instead of typing it in; the C generator (``edgemnist.ckernel.model``)
 builds its stricter int8 view on top of it.
 
 The walk uses the bounds-checked reader of :mod:`edgemnist.flatbuffer` after its ``check_tflite`` (the skeleton,
@@ -136,6 +137,22 @@ class ModelFacts:
                 raise ArtifactError(f"{self.origin}: a FULLY_CONNECTED weight has shape {list(shape)}, not (out, in)")
             shapes.append((int(shape[1]), int(shape[0])))
         return tuple(shapes)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """(inputs, hidden widths..., classes) of the Dense stack, from its weight shapes (``dense_shapes``)."""
+        shapes = self.dense_shapes
+        return (shapes[0][0], *(o for _, o in shapes)) if shapes else (self.input_size,)
+
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        """The hidden widths: every dense layer's output but the last's."""
+        return self.widths[1:-1]
+
+    @property
+    def num_classes(self) -> int:
+        """The output's width: one probability per class."""
+        return self.output_size
 
     @property
     def macs(self) -> int:

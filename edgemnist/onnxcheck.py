@@ -6,7 +6,7 @@ never contain (``edgemnist.allowlist``): a node type outside the allow-list or o
 domain, any subgraph (``Loop``, ``If``, ``Scan`` carry theirs in graph attributes) or model-local function,
 attributes other than the few the exports use or out of their range, initializers of unknown types, with
 external data (a path the runtime would open), whose data does not match their dims, or larger than a
-784 -> 512 -> 10 MLP needs, and graph inputs/outputs/value_info with too many or too large dimensions.
+784 -> ... -> K MLP needs, and graph inputs/outputs/value_info with too many or too large dimensions.
 
 The wire format itself is read by :mod:`edgemnist.protowire`; what it reads follows the ONNX schema
 (onnx/onnx.proto3): ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto. A

@@ -232,13 +232,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _export_all(args, configs, skipped, out, model_path) -> int:
     from edgemnist import spec
-    from edgemnist.errors import MissingDependencyError
+    from edgemnist.errors import ArtifactError, MissingDependencyError
     from edgemnist.export import RejectedError, export_prepared, prepare
 
     source = prepare(model_path, data_dir=args.data_dir)
-    floor = spec.accuracy_floor(args.tolerance)
+    floor = spec.accuracy_floor(args.tolerance, source.gate_reference)
     print(f"{model_path}: Keras test accuracy {source.accuracy:.2%}, sha256 {source.sha256[:12]}")
-    print(f"gate: accuracy at least {floor:.2%} = {spec.REFERENCE_ACCURACY:.2%} - {args.tolerance:g} pp")
+    print(f"network: {spec.describe_shape(source.widths)}, {source.data.num_classes} classes of {source.data.name}")
+    gate = spec.gate_text(source.gate_reference, args.tolerance, source.data.name)
+    print(f"gate: accuracy at least {floor:.2%} = {gate}")
     for note in skipped:
         print(f"skipped {note}")
     rows, failed, landed = 0, [], []
@@ -246,7 +248,11 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
     print(_line(HEADER, widths).rstrip())
     for config in configs:  # one table, printed row by row as each artifact lands
         try:
-            result = export_prepared(source, config, out)
+            try:
+                result = export_prepared(source, config, out)
+            except ArtifactError as exc:  # a format that cannot hold this model's shape says what it holds
+                shape = spec.describe_shape(source.widths)
+                raise type(exc)(f"{model_path} ({shape}): not exportable as {config.label}: {exc}") from None
         except RejectedError as exc:
             row = _fields(exc.result, out / config.artifact_name, status="REJECTED")
             if len(configs) == 1:
@@ -257,6 +263,11 @@ def _export_all(args, configs, skipped, out, model_path) -> int:
             if len(configs) == 1:
                 raise
             print(f"skipped {config.label}: {exc}")
+            continue
+        except ArtifactError as exc:  # a format that cannot hold this model's shape (the C kernel says which)
+            if len(configs) == 1:
+                raise
+            print(_wrapped(f"skipped {config.label}: {exc}"))
             continue
         else:
             row = _fields(result, result.path, status="ok")

@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     _emit(f"  runtime       {runtime['runtime']}  {details}")
     _emit(f"  input         {_tensor(runtime['input'])}")
     _emit(f"  output        {_tensor(runtime['output'])}")
+    _emit(f"  model         {_shape(args.model, runtime, manifest)}")
     if runtime["integer_pixel_path"]:
         emit("  uint8 pixels  map exactly to the int8 input (q = p - 128), no float math")
     if manifest is None:
@@ -128,8 +129,37 @@ def run(args: argparse.Namespace) -> int:
         )
         for reason in ver.get("reasons") or []:
             _emit(f"                - {safe(reason)}")
-    for key in ("io", "source", "calibration", "preprocessing", "tools", "created"):
+    for key in ("io", "source", "dataset", "calibration", "preprocessing", "tools", "created"):
         if manifest.get(key) not in (None, {}, []):
             value = manifest[key]
             _emit(f"  {key:<13} {safe_json(value) if isinstance(value, (dict, list)) else safe(value)}")
     return 0
+
+
+def _shape(path, runtime: dict, manifest: dict | None) -> str:
+    """``784 -> 256 -> 64 -> 10 (10 classes)``: the layer widths as the file states them (a .tflite or the array in a
+    model_data.cc, through ``edgemnist.modelfacts``), else as the manifest records them; the class count is the
+    runtime's output width."""
+    from pathlib import Path
+
+    from edgemnist import spec
+    from edgemnist.errors import ArtifactError
+
+    classes = runtime["output"]["shape"][-1]
+    widths = None
+    try:
+        if Path(path).suffix == ".tflite":
+            from edgemnist.modelfacts import read_facts
+
+            widths = read_facts(path).widths
+        elif Path(path).suffix == ".cc":
+            from edgemnist.modelfacts import parse_facts
+            from edgemnist.tflm.reader import read_array
+
+            widths = parse_facts(read_array(Path(path)), str(path)).widths
+    except ArtifactError:
+        widths = None
+    if widths is None and manifest is not None and isinstance(manifest.get("layers"), list):
+        widths = manifest["layers"]
+    where = "" if widths is None else f"{spec.describe_shape(widths)}, "
+    return f"{where}{classes} classes"

@@ -44,8 +44,8 @@ def idx_header(spec: IdxFile) -> bytes:
     return struct.pack(f">I{len(spec.shape)}I", spec.magic, *spec.shape)
 
 
-def parse_idx(payload: bytes, spec: IdxFile, *, origin: str) -> np.ndarray:
-    """Decode an uncompressed IDX payload, checking it is exactly the file ``spec``."""
+def _dims(payload: bytes, spec: IdxFile, origin: str) -> tuple[int, ...]:
+    """The dimensions an IDX payload of ``spec``'s kind (magic, rank) states; DataError when it is not one."""
     ndim = len(spec.shape)
     header_len = 4 + 4 * ndim
     if len(payload) < header_len:
@@ -56,13 +56,36 @@ def parse_idx(payload: bytes, spec: IdxFile, *, origin: str) -> np.ndarray:
             f"{origin}: bad magic number 0x{magic:08x}, expected 0x{spec.magic:08x} "
             f"(unsigned-byte IDX with {ndim} dimension{'s' if ndim > 1 else ''}); is this {spec.name}?"
         )
-    dims = struct.unpack(f">{ndim}I", payload[4:header_len])
-    if dims != spec.shape:
-        raise DataError(f"{origin}: dimensions {dims}, expected {spec.shape} ({spec.dataset}'s {spec.name})")
-    expected = header_len + int(np.prod(spec.shape))
+    return struct.unpack(f">{ndim}I", payload[4:header_len])
+
+
+def _check_length(payload: bytes, dims: tuple[int, ...], origin: str) -> None:
+    expected = 4 + 4 * len(dims) + int(np.prod(dims, dtype=np.int64))
     if len(payload) != expected:
         what = "truncated" if len(payload) < expected else "has trailing bytes"
         raise DataError(f"{origin}: {what}: {len(payload)} bytes, expected {expected}")
+
+
+def parse_any(payload: bytes, spec: IdxFile, *, origin: str) -> tuple[np.ndarray, str]:
+    """Decode an uncompressed IDX payload of ``spec``'s kind (its magic and rank) with whatever dimensions it
+    states, at least one item: ``(array, sha256 of the payload)``. No hash is checked: another dataset in the
+    same format parses, and the caller says what its sizes must be."""
+    dims = _dims(payload, spec, origin)
+    if not dims or 0 in dims:
+        raise DataError(f"{origin}: dimensions {dims}: an IDX file with no items")
+    _check_length(payload, dims, origin)
+    arr = np.frombuffer(payload, dtype=np.uint8, offset=4 + 4 * len(dims)).reshape(dims)
+    return arr, sha256_bytes(payload)
+
+
+def parse_idx(payload: bytes, spec: IdxFile, *, origin: str) -> np.ndarray:
+    """Decode an uncompressed IDX payload, checking it is exactly the file ``spec``."""
+    ndim = len(spec.shape)
+    header_len = 4 + 4 * ndim
+    dims = _dims(payload, spec, origin)
+    if dims != spec.shape:
+        raise DataError(f"{origin}: dimensions {dims}, expected {spec.shape} ({spec.dataset}'s {spec.name})")
+    _check_length(payload, dims, origin)
     digest = sha256_bytes(payload)
     if digest != spec.sha256:
         raise DataError(
@@ -105,6 +128,12 @@ def decode(raw: bytes, spec: IdxFile, *, origin: str) -> np.ndarray:
     """Stored bytes (gzip or raw IDX, told apart by content) as the file ``spec``."""
     payload = inflate(raw, origin) if raw[:2] == b"\x1f\x8b" else raw
     return parse_idx(payload, spec, origin=origin)
+
+
+def read_payload(path: Path, spec: IdxFile) -> bytes:
+    """The uncompressed IDX payload of ``path`` (gzip or raw, told apart by content), bounded in size."""
+    raw = read_bytes(path, spec.name)
+    return inflate(raw, str(path)) if raw[:2] == b"\x1f\x8b" else raw
 
 
 def read_idx_file(path: Path, spec: IdxFile) -> np.ndarray:

@@ -120,8 +120,12 @@ def _dense_layers(model) -> tuple[Any, Any]:
     dense = [layer for layer in model.layers if layer.weights]
     shapes = [tuple(w.shape) for layer in dense for w in layer.weights]
     n = shapes[0][-1] if shapes and shapes[0] else 0
-    if len(dense) != 2 or shapes != [(spec.INPUT_SIZE, n), (n,), (n, spec.NUM_CLASSES), (spec.NUM_CLASSES,)]:
-        raise ArtifactError(f"expected the {spec.INPUT_SIZE} -> N -> {spec.NUM_CLASSES} MLP, got weights {shapes}")
+    k = shapes[-1][-1] if shapes and shapes[-1] else 0
+    if len(dense) != 2 or shapes != [(spec.INPUT_SIZE, n), (n,), (n, k), (k,)]:
+        raise ArtifactError(
+            f"low-bit weights are for one hidden layer: expected the {spec.INPUT_SIZE} -> N -> K MLP, "
+            f"got {len(dense)} dense layers with weights {shapes}"
+        )
     return dense[0], dense[1]
 
 
@@ -191,12 +195,13 @@ def _fine_tune(
 
     inputs = keras.Input(shape=(spec.INPUT_SIZE,))
     snapped = SnappedDense()
-    head = keras.layers.Dense(spec.NUM_CLASSES, activation="softmax")
+    classes = int(out.get_weights()[1].shape[0])
+    head = keras.layers.Dense(classes, activation="softmax")
     qat = keras.Model(inputs, head(snapped(inputs)))
     snapped.set_weights([k1, b1])
     head.set_weights(out.get_weights())
     qat.compile(optimizer=keras.optimizers.Adam(learning_rate=QAT_LEARNING_RATE), loss="categorical_crossentropy")
-    labels = np.eye(spec.NUM_CLASSES, dtype=np.float32)[y]
+    labels = np.eye(classes, dtype=np.float32)[y]
     qat.fit(x, labels, epochs=epochs, batch_size=QAT_BATCH, shuffle=True, verbose=0)
     return [np.asarray(v) for v in snapped.get_weights() + head.get_weights()]
 

@@ -55,8 +55,8 @@ def verify_micro(
     """Run the array in TFLM at its stated arena on ``images`` (uint8 MNIST) and measure what it gets.
 
     Returns accuracy, ms per image (one invoke per image, reference kernels), and, with ``compare_litert``,
-    agreement with LiteRT on the same int8 bytes: argmax agreement, the share of images whose 10 int8
-    outputs are bit-identical, and the largest difference in int8 steps.
+    agreement with LiteRT on the same int8 bytes: argmax agreement, the share of images whose int8 class
+    scores are bit-identical, and the largest difference in int8 steps.
     """
     micro = read_micro(cc_path, header)
     if micro.arena_bytes <= 0:
@@ -94,7 +94,7 @@ def describe(cc_path: str | Path, header: str | Path | None = None) -> dict[str,
     return {
         "input": tensor_info(spec.INPUT_NAME, (1, spec.INPUT_SIZE), "int8", micro.input.scale, micro.input.zero_point),
         "output": tensor_info(
-            spec.OUTPUT_NAME, (1, spec.NUM_CLASSES), "int8", micro.output.scale, micro.output.zero_point
+            spec.OUTPUT_NAME, (1, micro.num_classes), "int8", micro.output.scale, micro.output.zero_point
         ),
         "micro": {
             "arena_bytes": micro.arena_bytes,
@@ -213,6 +213,7 @@ def export_micro(
         output=_quant(facts.output),
         source=name,
         source_sha256=sha,
+        num_classes=facts.output_size,
     )
     # During an export both paths are hidden temporaries; the pipeline lands the header only together with a
     # .cc that passed verification.

@@ -104,9 +104,10 @@ def export_onnx(
     if mode != "float32":
         proto = _quantize(proto, mode, calibration, recipe)
         _name_batch(proto)
-    proto.doc_string = f"edgemnist MNIST MLP, onnx {mode}"
+    proto.doc_string = f"edgemnist MLP, onnx {mode}"
     del proto.metadata_props[:]
-    onnx.helper.set_model_props(proto, metadata(config, calibration, source, recipe))
+    classes = int(model.output_shape[-1])
+    onnx.helper.set_model_props(proto, metadata(config, calibration, source, recipe, num_classes=classes))
     onnx.checker.check_model(proto)
     out_path.write_bytes(proto.SerializeToString())
     return out_path
@@ -149,11 +150,17 @@ def _quantize(proto, mode: str, calibration, recipe: StaticRecipe):
 
 
 def metadata(
-    config, calibration=None, source: dict[str, str] | None = None, recipe: StaticRecipe = STATIC
+    config,
+    calibration=None,
+    source: dict[str, str] | None = None,
+    recipe: StaticRecipe = STATIC,
+    *,
+    num_classes: int = spec.NUM_CLASSES,
 ) -> dict[str, str]:
-    """The manifest's essentials, as ONNX ``metadata_props`` (string values; JSON where structured)."""
+    """The manifest's essentials, as ONNX ``metadata_props`` (string values; JSON where structured);
+    ``num_classes``: the model's output width."""
     io = tensor_info(spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "float32")
-    out = tensor_info(spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "float32")
+    out = tensor_info(spec.OUTPUT_NAME, (-1, num_classes), "float32")
     props = {
         "edgemnist.schema": SCHEMA,
         "format": "onnx",
@@ -162,7 +169,7 @@ def metadata(
         "input": json.dumps(io),
         "output": json.dumps(out),
         "preprocessing": json.dumps(spec.PREPROCESSING),
-        "labels": json.dumps(list(spec.LABELS)),
+        "labels": json.dumps(spec.labels(num_classes)),
         "opset": str(OPSET),
     }
     if source is not None:

@@ -143,6 +143,8 @@ def export_prepared(source: Source, config: ExportConfig, out_dir: str | Path) -
                 config.tolerance,
                 max_abs_diff=config.max_abs_diff,
                 artifact=str(target),
+                gate_reference=source.gate_reference,
+                dataset=source.data.name,
             )
         if problems:
             report = dataclasses.replace(report, passed=False, reasons=report.reasons + tuple(problems))

@@ -10,20 +10,26 @@ from typing import Any
 
 import numpy as np
 
+from edgemnist import spec
+from edgemnist.errors import DataError
 from edgemnist.export.config import Calibration, calibration_set
 from edgemnist.fileio import sha256_file
 
 
 @dataclass(frozen=True)
 class Source:
-    """The source model, MNIST, and the Keras reference probabilities on the test images."""
+    """The source model, its dataset, and the Keras reference probabilities on the test images."""
 
     path: Path
     sha256: str
     model: Any = field(repr=False)
-    data: Any = field(repr=False)  # edgemnist.data.Mnist
+    data: Any = field(repr=False)  # edgemnist.data.Dataset
     reference: np.ndarray = field(repr=False)  # Keras probabilities on the test images
     accuracy: float  # of the Keras model on the test images
+    #: What every export's accuracy gate is measured from: the essay's 97.88 % on MNIST, else the float model's
+    #: own test accuracy (as its training manifest records it).
+    gate_reference: float = spec.REFERENCE_ACCURACY
+    widths: tuple[int, ...] = ()  # (784, hidden..., classes), from the model
     _calibrations: dict = field(default_factory=dict, repr=False, compare=False)
     #: Verified exports of this source by config: what an exporter's ``requires`` is served from.
     results: dict = field(default_factory=dict, repr=False, compare=False)
@@ -55,15 +61,15 @@ class Source:
 
 
 def prepare(model_path: str | Path, data=None, *, data_dir=None) -> Source:
-    """Load ``model_path`` (safe mode) and MNIST, and compute the Keras reference probabilities once.
+    """Load ``model_path`` (safe mode) and its dataset, and compute the Keras reference probabilities once.
 
     When the training manifest sits beside the model, the model must still have the sha256 it records
-    (ArtifactChangedError otherwise): an export never starts from a model that changed since training.
-    The model file is hashed exactly once.
+    (ArtifactChangedError otherwise): an export never starts from a model that changed since training, and the
+    data must be the dataset it records (DataError otherwise). The model file is hashed exactly once.
     """
-    from edgemnist.data import load_mnist
+    from edgemnist.data import check_same_dataset, load_dataset
     from edgemnist.manifest import check_sha256, read_manifest
-    from edgemnist.model import load_model, preprocess
+    from edgemnist.model import load_model, preprocess, widths
 
     model_path = Path(model_path)
     manifest = read_manifest(model_path) if model_path.is_file() else None
@@ -72,10 +78,22 @@ def prepare(model_path: str | Path, data=None, *, data_dir=None) -> Source:
         check_sha256(model_path, manifest, digest)
     model = load_model(model_path)
     if data is None:
-        data = load_mnist(data_dir)
+        data = load_dataset(data_dir)
+    trained_on = (manifest or {}).get("dataset")
+    check_same_dataset(trained_on, data.record(), str(model_path))
+    shape = widths(model)
+    if data.num_classes > shape[-1]:
+        raise DataError(
+            f"{data.source}: {data.name} has {data.num_classes} classes but {model_path} answers {shape[-1]}; "
+            f"pass the folder of the dataset it was trained on"
+        )
     reference = model.predict(preprocess(data.test_images), batch_size=1000, verbose=0).astype(np.float32)
     accuracy = float(np.mean(reference.argmax(axis=1) == data.test_labels))
-    return Source(model_path, digest, model, data, reference, accuracy)
+    gate = spec.REFERENCE_ACCURACY
+    if not data.is_mnist:
+        recorded = ((manifest or {}).get("verification") or {}).get("accuracy") if trained_on else None
+        gate = float(recorded) if isinstance(recorded, (int, float)) else accuracy
+    return Source(model_path, digest, model, data, reference, accuracy, gate_reference=gate, widths=shape)
 
 
 __all__ = ["Source", "prepare"]

@@ -19,6 +19,7 @@ values; with ``packed`` the same weights stored as INT4 / INT2, compared with th
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,13 @@ def describe(path: str | Path) -> dict[str, Any]:
             return _dtype(tensors[op["inputs"][0]])
         return _dtype(tensors[index])
 
-    weights, activations = set(), set()
+    weights, activations, layers = set(), set(), []
     for op in ops:
         if op["op_name"] == "FULLY_CONNECTED":
             activations.add(_dtype(tensors[op["inputs"][0]]))
             weights.add(stored_dtype(op["inputs"][1]))
+            shape = [int(d) for d in tensors[op["inputs"][1]]["shape"]]
+            layers.append({"weights": stored_dtype(op["inputs"][1]), "shape": shape})
         elif op["op_name"] not in _EDGE_OPS:
             activations.update(_dtype(tensors[i]) for i in op["inputs"] if i >= 0)
     return {
@@ -101,10 +104,14 @@ def describe(path: str | Path) -> dict[str, Any]:
             "ops": sorted({op["op_name"] for op in ops}),
             "weights": sorted(weights),
             "activations": sorted(activations),
+            "layers": layers,  # each FULLY_CONNECTED's stored weight dtype and (out, in) shape, in graph order
         },
     }
 
 
+#: Dynamic-range conversion quantizes a weight tensor only from this many elements on (the TFLite converter's
+#: threshold); a smaller one (a 16 -> 10 output layer's 160) stays float32.
+DYNAMIC_MIN_ELEMENTS = 1024
 #: What each mode must look like when read back: (weight dtypes, activation dtypes).
 EXPECTED = {
     "int8": (["int8"], ["int8"]),
@@ -119,6 +126,14 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     problems = []
     weights, activations = EXPECTED[mode]
     graph = facts["graph"]
+    if mode == "dynamic":  # the converter leaves a weight of fewer elements float32 (nothing to gain)
+        for i, layer in enumerate(graph.get("layers", [])):
+            n = math.prod(layer["shape"])
+            allowed = ("int8",) if n >= DYNAMIC_MIN_ELEMENTS else ("int8", "float32")
+            if layer["weights"] not in allowed:
+                problems.append(f"layer {i + 1}'s {n} weights are {layer['weights']}, expected int8 for dynamic")
+        if not problems and graph.get("layers"):
+            weights = graph["weights"]  # checked layer by layer above
     if graph["weights"] != weights:
         problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
     if graph["activations"] != activations:

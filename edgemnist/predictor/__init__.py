@@ -5,7 +5,7 @@
     from edgemnist.predictor import Predictor
 
     p = Predictor.load("export/model.int8.tflite", threads=1)
-    p.predict_proba(pixels)        # uint8 (28, 28) / (N, 28, 28) / (N, 784), or floats in [0, 1] -> (N, 10) float32
+    p.predict_proba(pixels)        # uint8 (28, 28) / (N, 28, 28) / (N, 784), or floats in [0, 1] -> (N, K) float32
     labels, confidences = p.predict(pixels)
 
 The backend is chosen by the file suffix (``edgemnist.formats``). Modules: ``base`` (the ``Backend`` interface and

@@ -140,9 +140,9 @@ class Backend(ABC):
       ``MissingDependencyError`` (``edgemnist._deps.require``) if the runtime is not installed. Import the
       runtime lazily, inside ``__init__``: never import tensorflow or keras unless the format needs them.
     - ``input`` / ``output``: ``TensorSpec`` set by ``__init__``; shapes ``(-1 or N, 784)`` and
-      ``(-1 or N, 10)``, dtype one of float32/int8/uint8, with scale and zero point for the integer ones.
+      ``(-1 or N, K)`` (K classes), dtype one of float32/int8/uint8, with scale and zero point for the integer ones.
     - ``run(x)``: ``x`` is a C-contiguous ``(N, 784)`` array already of ``input.dtype``, any N >= 1.
-      Return the raw ``(N, 10)`` output of ``output.dtype`` as an array the caller owns (copy out of
+      Return the raw ``(N, K)`` output of ``output.dtype`` as an array the caller owns (copy out of
       runtime buffers). ``run`` must be safe to call from several threads at once: take a lock if the
       runtime is not thread-safe. Do not mutate ``x``.
     - With defaults (override what applies): ``details()`` (extra facts shown by ``edgemnist info``),
@@ -174,7 +174,7 @@ class Backend(ABC):
 
     @abstractmethod
     def run(self, x: np.ndarray) -> np.ndarray:
-        """(N, 784) of input.dtype -> new (N, 10) array of output.dtype. Thread-safe."""
+        """(N, 784) of input.dtype -> new (N, K) array of output.dtype. Thread-safe."""
 
     def bind(
         self,

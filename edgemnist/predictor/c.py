@@ -37,10 +37,11 @@ class CBackend(Backend):
         # The build proves the pair is edgemnist's generated kernel (build.compile.verified_pair) before compiling it.
         self._kernel = HostKernel(self.path, self.header)
         facts = read_header(self._kernel.header_text.decode("ascii"), str(self.header))
-        if (facts["EDGEMNIST_INPUT_SIZE"], facts["EDGEMNIST_OUTPUT_SIZE"]) != (spec.INPUT_SIZE, spec.NUM_CLASSES):
+        classes = facts["EDGEMNIST_OUTPUT_SIZE"]
+        if facts["EDGEMNIST_INPUT_SIZE"] != spec.INPUT_SIZE or not spec.MIN_CLASSES <= classes <= spec.MAX_CLASSES:
             raise ArtifactError(
-                f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> "
-                f"{facts['EDGEMNIST_OUTPUT_SIZE']}; expected {spec.INPUT_SIZE} -> {spec.NUM_CLASSES}"
+                f"{self.header}: the kernel is {facts['EDGEMNIST_INPUT_SIZE']} -> {classes}; expected "
+                f"{spec.INPUT_SIZE} -> K with {spec.MIN_CLASSES} <= K <= {spec.MAX_CLASSES}"
             )
         self._facts = facts
         self.input = TensorSpec(
@@ -52,7 +53,7 @@ class CBackend(Backend):
         )
         self.output = TensorSpec(
             spec.OUTPUT_NAME,
-            (-1, spec.NUM_CLASSES),
+            (-1, classes),
             "int8",
             facts["EDGEMNIST_OUTPUT_SCALE"],
             facts["EDGEMNIST_OUTPUT_ZERO_POINT"],
@@ -65,15 +66,16 @@ class CBackend(Backend):
     def raw_loop(cls, path: Path, threads: int = 1) -> RawLoop:
         kernel = HostKernel(path)
         predict = kernel.predict
+        classes = read_header(kernel.header_text.decode("ascii"), str(header_path(path)))["EDGEMNIST_OUTPUT_SIZE"]
 
         def prepare(batch: int):
-            scores = np.empty((batch, spec.NUM_CLASSES), np.int8)
+            scores = np.empty((batch, classes), np.int8)
 
             def call(x):
                 p = _pixels(x)
                 base_in, base_out = p.ctypes.data, scores.ctypes.data
                 for i in range(len(p)):
-                    predict(base_in + i * spec.INPUT_SIZE, base_out + i * spec.NUM_CLASSES)
+                    predict(base_in + i * spec.INPUT_SIZE, base_out + i * classes)
                 return scores
 
             return call

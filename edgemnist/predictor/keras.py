@@ -35,7 +35,7 @@ class KerasBackend(Backend):
         self._model = load_model(path)
         first, last = self._model.layers[0], self._model.layers[-1]
         self.input = TensorSpec(first.name or spec.INPUT_NAME, (-1, spec.INPUT_SIZE), "float32")
-        self.output = TensorSpec(last.name or spec.OUTPUT_NAME, (-1, spec.NUM_CLASSES), "float32")
+        self.output = TensorSpec(last.name or spec.OUTPUT_NAME, (-1, int(self._model.output_shape[-1])), "float32")
         self._lock = threading.Lock()
 
     def run(self, x: np.ndarray) -> np.ndarray:

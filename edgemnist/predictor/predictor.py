@@ -83,9 +83,7 @@ class Predictor:
         origin = str(self.path) if self.path is not None else type(backend).__name__
         m_origin = f"{origin}.json" if self.path is not None else "manifest"
         self.input = _reconcile(backend.input, manifest and manifest.get("input"), "input", _W, origin, m_origin)
-        self.output = _reconcile(
-            backend.output, manifest and manifest.get("output"), "output", spec.NUM_CLASSES, origin, m_origin
-        )
+        self.output = _reconcile(backend.output, manifest and manifest.get("output"), "output", None, origin, m_origin)
         if manifest is not None:
             quantization = manifest["quantization"]
         self.quantization = quantization or backend.quantization() or "unknown"
@@ -96,6 +94,11 @@ class Predictor:
             # call would make each image's answer depend on its neighbours: the backend goes per image.
             backend.per_image()
         self._from_u8, self._from_float = pipelines(self.input, self.output, backend)
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the model answers: its output tensor's width (the artifact's own fact)."""
+        return int(self.output.shape[1])
 
     # ----------------------------------------------------------------- loading
 
@@ -212,23 +215,24 @@ class Predictor:
         probe = np.zeros((2, _W), dtype=_U8)
         probe[1] = 255
         proba = self.predict_proba(probe)
-        sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, spec.NUM_CLASSES) else None
+        sums = proba.sum(axis=1, dtype=np.float64) if proba.shape == (2, self.num_classes) else None
         if sums is None or not (
             np.isfinite(proba).all()
             and proba.min() >= 0.0
             and proba.max() <= 1.0 + 1e-6
-            and np.abs(sums - 1.0).max() <= spec.PROB_SUM_ATOL
+            and np.abs(sums - 1.0).max() <= spec.prob_sum_atol(self.num_classes)
         ):
             raise ArtifactError(
                 f"{self.path}: the model does not answer a blank and a white test image with "
                 f"probabilities (got {np.array2string(proba, precision=3, threshold=20)}); "
-                f"the file is corrupt or not an MNIST classifier"
+                f"the file is corrupt or not a classifier of 28x28 images"
             )
 
     # ----------------------------------------------------------------- inference
 
     def predict_proba(self, images: Any) -> np.ndarray:
-        """Probabilities (N, 10) float32 for uint8 pixels or floats in [0, 1] shaped (28, 28)/(N, 28, 28)/(N, 784).
+        """Probabilities (N, K) float32 (K = ``num_classes``) for uint8 pixels or floats in [0, 1] shaped
+        (28, 28)/(N, 28, 28)/(N, 784).
 
         Raises InputError for anything else, and ArtifactError if the runtime itself fails.
         """
@@ -293,9 +297,10 @@ class Predictor:
 
 
 def _reconcile(
-    model: TensorSpec, declared: dict | None, which: str, width: int, origin: str, m_origin: str
+    model: TensorSpec, declared: dict | None, which: str, width: int | None, origin: str, m_origin: str
 ) -> TensorSpec:
-    """The tensor's facts: the model's own, checked against the manifest's when there is one."""
+    """The tensor's facts: the model's own, checked against the manifest's when there is one. ``width``: the
+    one the contract fixes (the 784 pixels); None: any class count from spec.MIN_CLASSES to spec.MAX_CLASSES."""
     if declared is not None:
         m = TensorSpec.from_dict(declared)
         if model.quantized and model.scale is None and model.dtype == m.dtype:
@@ -307,7 +312,13 @@ def _reconcile(
                 f"{m_origin}: the manifest's {which} tensor contradicts the model "
                 f"(manifest vs model: {'; '.join(diffs)})"
             )
-    if len(model.shape) != 2 or model.shape[1] != width:
+    if width is None:
+        if len(model.shape) != 2 or not spec.MIN_CLASSES <= model.shape[1] <= spec.MAX_CLASSES:
+            raise ArtifactError(
+                f"{origin}: {which} tensor has shape {list(model.shape)}; expected [N, K] with "
+                f"{spec.MIN_CLASSES} <= K <= {spec.MAX_CLASSES} classes"
+            )
+    elif len(model.shape) != 2 or model.shape[1] != width:
         raise ArtifactError(f"{origin}: {which} tensor has shape {list(model.shape)}; expected [N, {width}]")
     if model.quantized:
         lo, hi = QRANGE[model.dtype]

@@ -41,6 +41,7 @@ class MicroModel:
     arena_alignment: int
     input: Quant
     output: Quant
+    num_classes: int = 10  # the model's output width, read from the array itself
 
     @property
     def flash_bytes(self) -> int:
@@ -210,10 +211,13 @@ def header_path(cc_path: str | Path, *, layout: ModelData = MODEL_DATA) -> Path:
     return own if own.is_file() else cc_path.with_name(layout.header_name)
 
 
-def read_header(h_path: str | Path, model_bytes: bytes, *, layout: ModelData = MODEL_DATA) -> tuple[dict | None, str]:
+def read_header(
+    h_path: str | Path, model_bytes: bytes, *, num_classes: int | None = None, layout: ModelData = MODEL_DATA
+) -> tuple[dict | None, str]:
     """({MicroModel field: value} for every constant, plus ``arena_min_bytes``; "") when ``h_path`` is a
     header edgemnist wrote for exactly ``model_bytes`` with every constant in its one spelling; else
-    (None, why it is not trusted)."""
+    (None, why it is not trusted). ``num_classes``: the model's output width (default: read from
+    ``model_bytes``)."""
     h_path = Path(h_path)
     if not h_path.is_file():  # missing, or a FIFO / device / folder: never opened
         return None, "no such regular file"
@@ -270,7 +274,11 @@ def read_header(h_path: str | Path, model_bytes: bytes, *, layout: ModelData = M
         and arena == round_up(values["arena_min_bytes"], alignment)
     ):
         return None, f"arena {arena} is not its minimum {values['arena_min_bytes']} rounded up to {alignment}"
-    if values["input_size"] != spec.INPUT_SIZE or values["num_classes"] != spec.NUM_CLASSES:
+    try:
+        classes = classes_of(model_bytes) if num_classes is None else num_classes
+    except ArtifactError:
+        return None, "its array is not a TFLite model whose output width can be read"
+    if values["input_size"] != spec.INPUT_SIZE or values["num_classes"] != classes:
         return None, "its tensor sizes are not this network's"
     if not all(math.isfinite(values[k]) and values[k] > 0 for k in ("input_scale", "output_scale")):
         return None, "a scale that is not a positive finite number"
@@ -289,6 +297,7 @@ def read_micro(cc_path: str | Path, header: str | Path | None = None, *, layout:
     cc_path = Path(cc_path)
     model_bytes = read_array(cc_path, layout=layout)
     check_tflite(model_bytes, f"{cc_path}: the array")
+    num_classes = classes_of(model_bytes, f"{cc_path}: the array")
     h_path = Path(header) if header is not None else header_path(cc_path, layout=layout)
     values, _why = read_header(h_path, model_bytes, layout=layout)
     if values is None:
@@ -302,6 +311,7 @@ def read_micro(cc_path: str | Path, header: str | Path | None = None, *, layout:
             arena_alignment=layout.alignment,
             input=Quant(nan, 0),
             output=Quant(nan, 0),
+            num_classes=num_classes,
         )
     return MicroModel(
         cc_path,
@@ -312,4 +322,12 @@ def read_micro(cc_path: str | Path, header: str | Path | None = None, *, layout:
         arena_alignment=values["arena_alignment"],
         input=Quant(values["input_scale"], values["input_zero_point"]),
         output=Quant(values["output_scale"], values["output_zero_point"]),
+        num_classes=num_classes,
     )
+
+
+def classes_of(model_bytes: bytes, origin: str = "the model") -> int:
+    """The output width of the TFLite model in ``model_bytes`` (``edgemnist.modelfacts``, the one reader)."""
+    from edgemnist.modelfacts import parse_facts
+
+    return parse_facts(model_bytes, origin).output_size

@@ -41,7 +41,7 @@ class MicroRunner:
         return Quant(float(q["scales"][0]), int(q["zero_points"][0]))
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """(N, 784) int8 -> new (N, 10) int8, one invoke per image (the TFLM model has batch 1)."""
+        """(N, 784) int8 -> new (N, K) int8, one invoke per image (the TFLM model has batch 1)."""
         out = np.empty((len(x), int(self.output_details["shape"][-1])), self.output_details["dtype"])
         with self._lock:
             set_input, invoke, get_output = self._ip.set_input, self._ip.invoke, self._ip.get_output

@@ -129,20 +129,32 @@ def test_wrong_file_under_the_right_name(tmp_path, data_dir):
         data.load_test(tmp_path, download=False)
 
 
-def test_another_real_dataset_is_not_mnist_rather_than_corrupted(tmp_path, capsys):
-    """Fashion-MNIST: the same names, shapes and IDX format as MNIST, other images. One line, exit 2, naming
-    the file and the set edgemnist expected; "corrupted" is only for files that do not parse."""
-    from edgemnist.cli import main
-
+def test_another_real_dataset_is_read_as_a_named_dataset_not_as_mnist(data_dir):
+    """Fashion-MNIST: the same names, shapes and IDX format as MNIST, other images: read as a dataset of its own,
+    named after its folder, its class count from its labels, its files' SHA-256 recorded (never MNIST's)."""
     fashion = "/usr/share/datasets/fashion-mnist"
     requires(fashion)
-    assert main(["train", "--data-dir", fashion, "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"error: {fashion}/train-images-idx3-ubyte.gz: ")
-    assert "a well-formed IDX file, but not MNIST's train-images-idx3-ubyte" in err and "corrupted" not in err
-    assert not (tmp_path / "out").exists()
-    with pytest.raises(DataError, match="not MNIST's t10k-images-idx3-ubyte"):
-        data.load_test(fashion, download=False)
+    ds = data.load_mnist(fashion, download=False)
+    assert not ds.is_mnist and ds.name == "fashion-mnist" and ds.num_classes == 10
+    assert ds.train_images.shape == (60000, 28, 28) and ds.test_labels.shape == (10000,)
+    assert all(ds.sha256[k] != data.FILES[k].sha256 for k in data.FILES)
+    test = data.load_test(fashion, download=False)
+    assert test.dataset == ds.record() | {"sha256": {k: ds.sha256[k] for k in ("test_images", "test_labels")}}
+    with pytest.raises(DataError, match="was trained on MNIST, but the data given is fashion-mnist"):
+        data.check_same_dataset(data.load_test(data_dir, download=False).dataset, test.dataset, "model.keras")
+
+
+def test_a_mnist_copy_with_one_file_replaced_is_refused_not_read_as_another_dataset(tmp_path, data_dir):
+    """MNIST's test labels beside other test images: an altered MNIST copy, never a dataset of its own."""
+    shutil.copy(data_dir / "t10k-labels-idx1-ubyte.gz", tmp_path)
+    spec = data.FILES["test_images"]
+    body = np.random.default_rng(0).integers(0, 256, size=spec.shape, dtype=np.uint8).tobytes()
+    (tmp_path / f"{spec.name}.gz").write_bytes(gzip.compress(data.idx_header(spec) + body, compresslevel=1))
+    with pytest.raises(DataError) as info:
+        data.load_test(tmp_path, download=False)
+    msg = str(info.value)
+    assert "corrupted" not in msg and "\n" not in msg
+    assert "a well-formed IDX file, but not MNIST's t10k-images" in msg
 
 
 def test_label_out_of_range_is_reported_even_before_hash():

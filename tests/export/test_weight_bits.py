@@ -17,7 +17,7 @@ from edgemnist.export import all_configs, lowbit  # noqa: E402
 from edgemnist.export.onnx import hidden_weights  # noqa: E402
 from edgemnist.manifest import read_manifest  # noqa: E402
 from edgemnist.predictor import Predictor  # noqa: E402
-from edgemnist.tflm.carray import read_micro  # noqa: E402
+from edgemnist.tflm.reader import read_micro  # noqa: E402
 
 #: (format, mode, io) of every low-bit target, and the file name each gets at 4 bits.
 TARGETS = {

@@ -59,7 +59,14 @@ def test_default_training_reaches_the_gate(trained):
     assert report["verification"]["passed"] is True
     assert report["verification"]["accuracy"] == pytest.approx(result.test_accuracy)
     assert report["artifact"]["sha256"] == sha256_file(path)
-    assert report["training"]["config"] == {"epochs": 5, "batch_size": 128, "seed": 0, "learning_rate": 0.001}
+    assert report["training"]["config"] == {
+        "epochs": 5,
+        "batch_size": 128,
+        "seed": 0,
+        "learning_rate": 0.001,
+        "hidden": [512],
+    }
+    assert report["layers"] == [784, 512, 10] and report["dataset"]["name"] == "MNIST"
     assert {"keras", "numpy"} <= set(report["tools"])
 
 

@@ -28,7 +28,14 @@ def test_header_of_another_export_does_not_compile(tmp_path):
     q = runner.Quant(1 / 255, -128)
     (tmp_path / "model_data.h").write_text(
         writer.render_header(
-            model_bytes=one, arena_bytes=1024, arena_min_bytes=1020, input=q, output=q, source=None, source_sha256=None
+            model_bytes=one,
+            arena_bytes=1024,
+            arena_min_bytes=1020,
+            input=q,
+            output=q,
+            source=None,
+            source_sha256=None,
+            num_classes=10,  # a stand-in array states no output width of its own
         )
     )
 

@@ -63,19 +63,74 @@ def test_truncated_gzip_is_refused(tmp_path):
         read_idx_file(tmp_path / "cut", spec)
 
 
-def test_a_well_formed_file_of_another_dataset_is_not_called_corrupted(tmp_path):
-    """Same names and shapes as MNIST's test files, other pixels (what Fashion-MNIST is): "not MNIST's", never
-    "corrupted", naming the file expected and the set it belongs to."""
-    from edgemnist.data import FILES, load_test
+def _write(folder, key, dims, values=None, seed=0):
+    """One IDX file under MNIST's name for ``key``, with dimensions ``dims`` (random bytes, or ``values``)."""
+    from edgemnist.data import FILES
 
-    rng = np.random.default_rng(0)
-    for key in ("test_images", "test_labels"):
-        spec = FILES[key]
-        high = 256 if len(spec.shape) > 1 else 10
-        body = rng.integers(0, high, size=spec.shape, dtype=np.uint8).tobytes()
-        (tmp_path / f"{spec.name}.gz").write_bytes(gzip.compress(idx_header(spec) + body, compresslevel=1))
+    spec = FILES[key]
+    rng = np.random.default_rng(seed)
+    if values is None:
+        high = 256 if len(dims) > 1 else 5
+        values = rng.integers(0, high, size=dims, dtype=np.uint8)
+    header = struct.pack(f">I{len(dims)}I", spec.magic, *dims)
+    (folder / f"{spec.name}.gz").write_bytes(gzip.compress(header + np.asarray(values, np.uint8).tobytes(), 1))
+
+
+def _foreign(folder, n_train=60, n_test=20, size=(28, 28)):
+    folder.mkdir(parents=True, exist_ok=True)
+    _write(folder, "train_images", (n_train, *size))
+    _write(folder, "train_labels", (n_train,), seed=1)
+    _write(folder, "test_images", (n_test, *size), seed=2)
+    _write(folder, "test_labels", (n_test,), seed=3)
+    return folder
+
+
+def test_another_dataset_in_mnists_file_names_is_read_named_after_its_folder(tmp_path):
+    """Same names and format as MNIST's files, other bytes (what Fashion-MNIST is): another dataset, read with its
+    own sizes, its class count from its labels, its files' SHA-256 recorded."""
+    from edgemnist.data import load_mnist, load_test
+
+    folder = _foreign(tmp_path / "shapes-demo")
+    data = load_mnist(folder, download=False)
+    assert not data.is_mnist and data.name == "shapes-demo"
+    assert data.train_images.shape == (60, 28, 28) and data.test_labels.shape == (20,)
+    assert data.num_classes == max(int(data.train_labels.max()), int(data.test_labels.max())) + 1
+    record = data.record()
+    assert record["mnist"] is False and set(record["sha256"]) == {
+        "train_images",
+        "train_labels",
+        "test_images",
+        "test_labels",
+    }
+    test = load_test(folder, download=False)
+    images, labels = test
+    assert images.shape == (20, 28, 28) and test.dataset["name"] == "shapes-demo"
+
+
+def test_images_of_another_size_are_one_line_naming_the_size_expected(tmp_path):
+    from edgemnist.data import load_mnist
+
+    folder = _foreign(tmp_path / "big", size=(32, 32))
     with pytest.raises(DataError) as info:
-        load_test(tmp_path, download=False)
+        load_mnist(folder, download=False)
     msg = str(info.value)
-    assert "corrupted" not in msg and "\n" not in msg
-    assert "a well-formed IDX file, but not MNIST's t10k-" in msg and "edgemnist reads only the MNIST files" in msg
+    assert "\n" not in msg and "32x32" in msg and "28x28 greyscale" in msg
+
+
+def test_labels_that_do_not_match_the_images_are_refused(tmp_path):
+    from edgemnist.data import load_mnist
+
+    folder = _foreign(tmp_path / "uneven")
+    _write(folder, "test_labels", (19,))
+    with pytest.raises(DataError, match="19 labels for the 20 images"):
+        load_mnist(folder, download=False)
+
+
+def test_a_single_class_is_not_a_classification_dataset(tmp_path):
+    from edgemnist.data import load_mnist
+
+    folder = _foreign(tmp_path / "one")
+    _write(folder, "train_labels", (60,), values=np.zeros(60))
+    _write(folder, "test_labels", (20,), values=np.zeros(20))
+    with pytest.raises(DataError, match="at least 2 classes"):
+        load_mnist(folder, download=False)

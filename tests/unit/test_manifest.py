@@ -91,7 +91,15 @@ def test_build_export_manifest_records_the_files_own_recipe():
     from edgemnist.export.config import ExportConfig
 
     config = ExportConfig("onnx", "int8")
-    source = SimpleNamespace(path=SimpleNamespace(name="model.keras"), sha256="b" * 64, accuracy=0.98)
+    dataset = {"name": "MNIST", "mnist": True, "classes": 10, "sha256": {"test_labels": "d" * 64}}
+    source = SimpleNamespace(
+        path=SimpleNamespace(name="model.keras"),
+        sha256="b" * 64,
+        accuracy=0.98,
+        widths=(784, 512, 10),
+        gate_reference=0.9788,
+        data=SimpleNamespace(record=lambda: dataset),
+    )
     report = SimpleNamespace(to_dict=lambda: {"passed": True, "reasons": []})
     facts = {
         "input": tensor_info("pixels", (-1, 784), "float32"),
@@ -113,6 +121,8 @@ def test_build_export_manifest_records_the_files_own_recipe():
     )
     validate(m, origin="built")
     assert m["calibration"] == {"count": 500, "per_channel": False}  # what the file states, not a second copy
+    assert m["labels"] == list(range(10)) and m["layers"] == [784, 512, 10]
+    assert m["dataset"] == {**dataset, "gate_reference": 0.9788}
     facts.pop("calibration")
     m = build_export_manifest(
         config=config,

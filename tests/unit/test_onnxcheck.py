@@ -49,7 +49,7 @@ def test_a_plain_mlp_passes():
         ([helper.make_node("MatMul", ["x", "w"], ["y"], domain="com.microsoft")], "domain"),
         ([helper.make_node("Softmax", ["x"], ["y"], axis=7)], "axis = 7"),
         ([helper.make_node("Softmax", ["x"], ["y"], perm=[1, 0])], "holds ints"),
-        ([helper.make_node("Relu", ["x"], ["y"]) for _ in range(65)], "65 nodes"),
+        ([helper.make_node("Relu", ["x"], ["y"]) for _ in range(129)], "129 nodes"),
     ],
 )
 def test_what_this_network_never_contains_is_refused(nodes, words):

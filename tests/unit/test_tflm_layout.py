@@ -25,6 +25,7 @@ def header_text(model_bytes: bytes, desc=MODEL_DATA) -> str:
         output=Quant(1 / 256, -128),
         source="model.int8.tflite",
         source_sha256="ab" * 32,
+        num_classes=10,  # a stand-in array states no output width of its own
         layout=desc,
     )
 
@@ -44,11 +45,11 @@ def test_the_header_round_trips(tmp_path):
     data = bytes(range(256)) * 3
     h = tmp_path / MODEL_DATA.header_name
     h.write_text(header_text(data))
-    values, why = reader.read_header(h, data)
+    values, why = reader.read_header(h, data, num_classes=10)
     assert why == "" and values["arena_bytes"] == 9936 and values["arena_min_bytes"] == 9930
     assert values["arena_alignment"] == ARENA_ALIGNMENT and values["input_zero_point"] == -128
     assert {c.field for c in MODEL_DATA.constants} <= set(values)
-    assert reader.read_header(h, data + b"\0")[0] is None  # another model's header is not trusted
+    assert reader.read_header(h, data + b"\0", num_classes=10)[0] is None  # another model's header is not trusted
 
 
 def test_an_array_whose_length_disagrees_is_refused():
@@ -81,8 +82,8 @@ def test_a_changed_description_changes_writer_and_reader(tmp_path):
     h = tmp_path / "model_data.h"
     h.write_text(header_text(data, desc))
     assert "kEdgemnistTensorArenaSizeX" in h.read_text()
-    assert reader.read_header(h, data, layout=desc)[1] == ""
-    assert reader.read_header(h, data)[0] is None
+    assert reader.read_header(h, data, num_classes=10, layout=desc)[1] == ""
+    assert reader.read_header(h, data, num_classes=10)[0] is None
     assert desc.arena_symbol == "kEdgemnistTensorArenaSizeX" and layout.ARENA_SYMBOL == MODEL_DATA.arena_symbol
 
 
