@@ -666,7 +666,7 @@ def run_all(args: argparse.Namespace, workdir: Path) -> dict:
 
     config = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
     settings = pip_settings(config)
-    report["pip"] = settings
+    report["pip"] = sorted(settings)  # which settings were passed on; their values are this machine's own
     cpuinfo = workdir / "cpuinfo"
     cpuinfo.write_text(
         "".join(CPUINFO.replace("processor\t: 0", f"processor\t: {i}") for i in range(os.cpu_count() or 1))
