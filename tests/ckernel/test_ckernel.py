@@ -58,8 +58,9 @@ def test_pair_is_plain_c99_and_calls_nothing(pair, int8_tflite):
     header = pair.with_name(layout.HEADER_NAME).read_text()
     source = pair.read_text()
     assert re.findall(r"#include\s*(\S+)", header) == ["<stdint.h>"]
-    assert re.findall(r"#include\s*(\S+)", source) == ['"edgemnist_model.h"', "<wasm_simd128.h>"]
+    assert re.findall(r"#include\s*(\S+)", source) == ['"edgemnist_model.h"', "<arm_acle.h>", "<wasm_simd128.h>"]
     assert "__wasm_simd128__" in source.split("<wasm_simd128.h>")[0][-300:]  # only under the wasm SIMD path
+    assert "EDGEMNIST_PATH_DSP 1" in source.split("<arm_acle.h>")[0][-100:]  # the compiler's intrinsics, DSP only
     code = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
     for banned in ("malloc", "memcpy", "memset", "printf", "float", "double"):
         assert not re.search(rf"\b{banned}\b", code), banned
