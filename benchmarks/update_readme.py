@@ -24,7 +24,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
   figures that matter are ratios and agreements within one run (every runtime in the same Chromium, round-robin),
   so a busy run is pasted under the busy warning rather than refused;
 - docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``), then
-  ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists.
+  ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists;
+- docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -45,6 +46,7 @@ COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
 BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
 M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
 PEERS_START, PEERS_END = "<!-- browser-peers:start -->", "<!-- browser-peers:end -->"
+FIT_START, FIT_END = "<!-- fit:start -->", "<!-- fit:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -383,6 +385,18 @@ def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool =
     return "\n".join([*_generated(M4_START, sources), *body, "", M4_END])
 
 
+def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/fit_budgets.md (written by benchmarks/fit_budgets.py) between the fit markers; instruction counts and
+    sizes are deterministic, so no load rule applies. Until it has run, the section says how to fill it."""
+    path = results / "fit_budgets.md"
+    body = (
+        path.read_text(encoding="utf-8").strip()
+        if path.is_file()
+        else "No results yet: run `python benchmarks/fit_budgets.py`, then this script."
+    )
+    return "\n".join([*_generated(FIT_START, "benchmarks/results/fit_budgets.md"), body, "", FIT_END])
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
@@ -390,6 +404,7 @@ SECTIONS = (
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("benchmarks.md", PEERS_START, PEERS_END, peers_section),
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
+    ("fit.md", FIT_START, FIT_END, fit_section),
 )
 
 
