@@ -55,6 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from rich.console import Console
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         for c in grid:
             print(f"  {c.label}")
         return 0
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("measuring candidates", total=len(grid))
         search = run_search(
