@@ -25,6 +25,9 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
   so a busy run is pasted under the busy warning rather than refused;
 - docs/c-kernel.md, ``cortex-m4``: ``results/cortex_m4.md`` (from ``benchmarks/cortex_m4.py``), then
   ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists;
+- docs/c-kernel.md, ``cores``: ``results/cores.md``, and README.md, ``cores``: ``results/cores_summary.md`` (both
+  from ``benchmarks/cores.py``);
+- docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``);
 - docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
@@ -45,7 +48,9 @@ END = "<!-- bench:end -->"
 COLD_START, COLD_END = "<!-- cold-start:start -->", "<!-- cold-start:end -->"
 BROWSER_START, BROWSER_END = "<!-- browser:start -->", "<!-- browser:end -->"
 M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
+AARCH64_START, AARCH64_END = "<!-- aarch64:start -->", "<!-- aarch64:end -->"
 PEERS_START, PEERS_END = "<!-- browser-peers:start -->", "<!-- browser-peers:end -->"
+CORES_START, CORES_END = "<!-- cores:start -->", "<!-- cores:end -->"
 FIT_START, FIT_END = "<!-- fit:start -->", "<!-- fit:end -->"
 
 
@@ -385,6 +390,35 @@ def cortex_m4_section(results: Path, doc: Path | None = None, allow_busy: bool =
     return "\n".join([*_generated(M4_START, sources), *body, "", M4_END])
 
 
+def aarch64_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/aarch64.md (written by benchmarks/aarch64.py) between the aarch64 markers: outputs and accuracy
+    are what it compares; its times are under emulation and say so, so no load rule applies."""
+    path = results / "aarch64.md"
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/aarch64.py first")
+    body = path.read_text(encoding="utf-8").strip()
+    return "\n".join([*_generated(AARCH64_START, "benchmarks/results/aarch64.md"), body, "", AARCH64_END])
+
+
+def _cores_file(results: Path, name: str) -> str:
+    path = results / name
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/cores.py first")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def cores_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/cores.md (written by benchmarks/cores.py) between the cores markers of docs/c-kernel.md."""
+    body = _cores_file(results, "cores.md")
+    return "\n".join([*_generated(CORES_START, "benchmarks/results/cores.md"), body, "", CORES_END])
+
+
+def cores_summary_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/cores_summary.md (benchmarks/cores.py) between the README's cores markers."""
+    body = _cores_file(results, "cores_summary.md")
+    return "\n".join([*_generated(CORES_START, "benchmarks/results/cores_summary.md"), body, "", CORES_END])
+
+
 def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
     """results/fit_budgets.md (written by benchmarks/fit_budgets.py) between the fit markers; instruction counts and
     sizes are deterministic, so no load rule applies. Until it has run, the section says how to fill it."""
@@ -400,10 +434,13 @@ def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
+    (None, CORES_START, CORES_END, cores_summary_section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("benchmarks.md", PEERS_START, PEERS_END, peers_section),
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
+    ("device-installs.md", AARCH64_START, AARCH64_END, aarch64_section),
+    ("c-kernel.md", CORES_START, CORES_END, cores_section),
     ("fit.md", FIT_START, FIT_END, fit_section),
 )
 
@@ -416,6 +453,8 @@ def updated_files(readme: Path, docs: Path, results: Path, allow_busy: bool = Fa
         if name is not None and not path.is_file():
             continue
         before, text = out.get(path) or (path.read_text(encoding="utf-8"),) * 2
+        if name is None and start != START and start not in text:
+            continue  # the README's optional sections (cores) are filled when it has their markers
         out[path] = (before, replace_section(text, build(results, path, allow_busy), str(path), start, end))
     return out
 

@@ -34,6 +34,15 @@ class BuildError(ArtifactError):
     """The generated C kernel did not build for a target, or what was built is not what the target needs."""
 
 
+class DoesNotFitError(BuildError):
+    """The firmware is larger than the board's memory: ``overflow`` maps each memory ("flash", "RAM") to the bytes
+    it lacks."""
+
+    def __init__(self, message: str, overflow: dict[str, int]) -> None:
+        super().__init__(message)
+        self.overflow = dict(overflow)
+
+
 class ManifestError(ArtifactError):
     """A manifest is unreadable or contradicts the artifact it sits beside."""
 

@@ -1,5 +1,5 @@
 """The one way a test needs something this machine may lack: a system tool, a build target's tools, a file a Debian
-package installs, or an optional Python package.
+package installs, or an optional Python package; and the one way to mark a test opt-in (``OPT_IN``).
 
     from toolchains import requires, imported
 
@@ -13,6 +13,8 @@ package installs, or an optional Python package.
         requires("chromium", "playwright")  # inside a fixture or a test: checked now
 
     Image = imported("PIL.Image")          # a module-level optional import: the module, or the file skips
+
+    @requires("EDGEMNIST_AARCH64", "mmdebstrap")  # runs only when EDGEMNIST_AARCH64=1, then needs mmdebstrap
 
 A missing requirement skips visibly, naming the Debian package (or the pip extra) to install; under
 ``EDGEMNIST_REQUIRE_TOOLCHAINS=1`` (set by .ci/run) it FAILS instead: a test that skipped in CI has not been done.
@@ -38,6 +40,16 @@ OTHER_TOOLS = {
     "npm": "npm",
     "g++": "g++",
     "nm": "binutils",
+    "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu",
+    "qemu-aarch64-static": "qemu-user-static",
+    "mmdebstrap": "mmdebstrap",
+    "unshare": "util-linux",
+    "chroot": "coreutils",
+}
+#: Opt-in runs: environment variable -> what such a run takes that CI does not give it. A test that requires one
+#: runs only when it is set to 1 and otherwise skips, under EDGEMNIST_REQUIRE_TOOLCHAINS=1 too (CI does not opt in).
+OPT_IN = {
+    "EDGEMNIST_AARCH64": "root, network access to the Debian mirror and the package index, 10+ minutes",
 }
 #: The lock of the browser peers' pinned npm packages in their default cache (benchmarks/_peers.py).
 PEERS_LOCK = str(
@@ -96,6 +108,8 @@ def missing(*names: str) -> list[str]:
         elif name in FILES:
             if not Path(name).exists():
                 out.append(f"{name} ({FILES[name]})")
+        elif name in OPT_IN:
+            pass  # not a missing thing: check() skips when it is not switched on
         elif name.split(".")[0] in PYTHON:
             if importlib.util.find_spec(name.split(".")[0]) is None:
                 out.append(f"the Python package {name.split('.')[0]} ({PYTHON[name.split('.')[0]]})")
@@ -105,7 +119,12 @@ def missing(*names: str) -> list[str]:
 
 
 def check(*names: str, module_level: bool = False) -> None:
-    """Skip now (fail under EDGEMNIST_REQUIRE_TOOLCHAINS=1) unless everything of ``names`` is here."""
+    """Skip now (fail under EDGEMNIST_REQUIRE_TOOLCHAINS=1) unless everything of ``names`` is here; skip, always,
+    while an opt-in of ``names`` is not switched on."""
+    off = [n for n in names if n in OPT_IN and os.environ.get(n) != "1"]
+    if off:
+        reasons = "; ".join(f"{n}=1: {OPT_IN[n]}" for n in off)
+        pytest.skip(f"opt-in, not switched on ({reasons})", allow_module_level=module_level)
     absent = missing(*names)
     if not absent:
         return

@@ -1,4 +1,5 @@
-"""The Cortex-M4 benchmark: both compute paths under QEMU, figures in one JSON dict, Markdown rendered from it.
+"""The firmware benchmark of one target (the Cortex-M4 by default, or any firmware row of the target table): every
+compute path under QEMU, figures in one JSON dict, Markdown rendered from it.
 
 ``cortex_m4_report(c_path, pixels)`` builds the firmware for the DSP and the portable path, runs the images under
 QEMU mps2-an386 (build target ``cortex-m4``; see :mod:`edgemnist.build.emulate` for how instructions, stack,
@@ -25,18 +26,37 @@ from edgemnist.build import emulate, targets
 from edgemnist.build.compile import compiler_version, header_path
 from edgemnist.build.host import HostKernel
 from edgemnist.ckernel.reader import read_header
-from edgemnist.errors import GateError
+from edgemnist.errors import ConfigError, DoesNotFitError, GateError
 
 SCHEMA = "edgemnist.cortex_m4/2"
 TARGET = "cortex-m4"
 
 
+def counter(target: targets.Target) -> str:
+    """How the row counts instructions, for reports: ``SysTick at 25 MHz = 40 instructions per tick``."""
+    per_tick = f"{emulate.instructions_per_tick(target):g} instructions per tick"
+    if target.counting == "instret":
+        return f"the core's retired-instruction counter (minstret) = {per_tick}"
+    clock = "SysTick" if target.counting == "systick-icount" else "the board's timer"
+    return f"{clock} at {target.cpu_hz / 1e6:g} MHz = {per_tick}"
+
+
 def cortex_m4_report(
-    c_path: str | Path, pixels: np.ndarray, *, paths: tuple[str, ...] | None = None, opt: str | None = None
+    c_path: str | Path,
+    pixels: np.ndarray,
+    *,
+    paths: tuple[str, ...] | None = None,
+    opt: str | None = None,
+    target: str = TARGET,
 ) -> dict[str, Any]:
-    """This kernel's own figures per path (see the module doc); the MAC count and the model's source are the
-    ones the kernel's header states (derived from the .tflite's layer shapes when it was generated)."""
-    target = targets.get(TARGET)
+    """This kernel's own figures per path (see the module doc) on the firmware row ``target`` (the Cortex-M4 by
+    default; any firmware row of edgemnist.build.targets); the MAC count and the model's source are the ones the
+    kernel's header states (derived from the .tflite's layer shapes when it was generated). A path whose firmware
+    does not fit the board's memory is recorded as such (``fits`` False, ``overflow`` in bytes), not measured."""
+    target = targets.get(target)
+    if target.kind != "firmware":
+        firmware = ", ".join(t.name for t in targets.TARGETS if t.kind == "firmware")
+        raise ConfigError(f"{target.name} is not a firmware target; expected one of {firmware}")
     opt = opt or target.opt
     paths = paths or tuple(p.key for p in target.paths)
     c_path = Path(c_path)
@@ -51,8 +71,12 @@ def cortex_m4_report(
         "machine": machine_info(),
         "edgemnist": __version__,
         "toolchain": {**emulate.toolchain(target, opt), "opt": opt, "host_cc": compiler_version("host")},
-        "board": f"{emulate.board(target)} (Cortex-M4), -icount shift=0, SysTick at {target.cpu_hz / 1e6:g} MHz = "
-        f"{emulate.instructions_per_tick(target):g} instructions per tick",
+        "target": target.name,
+        "core": target.core,
+        "emulator_machine": target.emulator.machine,
+        "counter": counter(target),
+        "board": f"{emulate.board(target)} ({target.core}), -icount shift=0, {counter(target)}",
+        "board_memory": {"flash_bytes": target.flash_bytes, "ram_bytes": target.ram_bytes},
         "c": {
             "artifact": c_path.name,
             "sha256": hashlib.sha256(c_path.read_bytes()).hexdigest(),
@@ -64,7 +88,11 @@ def cortex_m4_report(
         "paths": {},
     }
     for path in paths:
-        run = emulate.run(target, c_path, x, path, opt=opt)
+        try:
+            run = emulate.run(target, c_path, x, path, opt=opt)
+        except DoesNotFitError as exc:
+            report["paths"][path] = {"path": target.path(path).name, "fits": False, "overflow_bytes": exc.overflow}
+            continue
         differing = int((run.scores != ref_scores).sum())
         if differing or not np.array_equal(run.digits, ref_digits):
             raise GateError(
@@ -75,6 +103,7 @@ def cortex_m4_report(
         fig.pop("toolchain")
         fig["instructions_per_mac"] = round(run.instructions_per_inference / macs, 3)
         fig["differing_bytes_vs_host"] = differing
+        fig["fits"] = True
         report["paths"][path] = fig
     return report
 

@@ -45,9 +45,13 @@ def _sources(model_c: str | Path) -> dict[str, bytes]:
     for item in pkg.joinpath("harness").iterdir():
         if item.name == HARNESS or item.name.endswith(".h"):
             files[item.name] = item.read_bytes()
-    for item in pkg.joinpath("boards", targets.get(TARGET).board).iterdir():
-        if item.is_file():
-            files[item.name] = item.read_bytes()
+    row = targets.get(TARGET)
+    for folder in (row.board_common, row.board):  # the shared Cortex-M files, then the board's own
+        if not folder:
+            continue
+        for item in pkg.joinpath("boards", folder).iterdir():
+            if item.is_file():
+                files[item.name] = item.read_bytes()
     return files
 
 

@@ -333,8 +333,17 @@ def _sum(*values):
     return None if any(v is None for v in values) else sum(values)
 
 
+def fits(fig: dict) -> str:
+    """Whether one path's firmware fits the board's memory: ``yes``, or what it lacks (``no: flash by 1,234 B``)."""
+    if fig.get("fits") is False:
+        over = fig.get("overflow_bytes") or {}
+        return "no: " + ", ".join(f"{what} by {_count(n)} B" for what, n in over.items()) if over else "no"
+    return "yes" if fig.get("fits") else "-"
+
+
 #: (row label, the figure of one path) of the Cortex-M4 table, read from the report's ``paths`` only.
 _M4_ROWS = (
+    ("fits the board's memory", fits),
     ("instructions per inference", lambda f: _count(f.get("instructions_per_inference"))),
     (
         "instructions per MAC",
@@ -359,9 +368,9 @@ _M4_ROWS = (
 
 
 def cortex_m4_table(report: dict) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one ``bench --target cortex-m4`` report: a column per compute path (DSP, portable)."""
+    """Header and rows of one ``bench --target <firmware row>`` report: a column per compute path (DSP, portable)."""
     paths = report.get("paths") or {}
-    header = ["Cortex-M4", *(f"{name} path" for name in paths)]
+    header = [report.get("core") or "Cortex-M4", *(f"{name} path" for name in paths)]
     rows = [[label, *(cell(fig) for fig in paths.values())] for label, cell in _M4_ROWS]
     return header, rows
 
@@ -375,7 +384,8 @@ def cortex_m4_title(report: dict) -> str:
 def cortex_m4_footer(report: dict) -> list[str]:
     """What the figures were measured on, and the outputs' check, from the report."""
     tool = report.get("toolchain") or {}
-    differing = [fig.get("differing_bytes_vs_host") for fig in (report.get("paths") or {}).values()]
+    measured = [fig for fig in (report.get("paths") or {}).values() if fig.get("fits") is not False]
+    differing = [fig.get("differing_bytes_vs_host") for fig in measured]
     same = all(d == 0 for d in differing) and differing
     return [
         f"board: {report.get('board', '?')}",
@@ -385,6 +395,8 @@ def cortex_m4_footer(report: dict) -> list[str]:
             "byte-identical to the host build of the same C on every image"
             if same
             else f"differing bytes vs the host build: {differing}"
+            if differing
+            else "not run: the firmware does not fit the board's memory"
         ),
         "per MAC: instructions per multiply-accumulate of the two dense layers; stack: the measured peak; "
         "RAM total includes the test harness's image buffer",
@@ -397,7 +409,7 @@ def cortex_m4_markdown(reports: Sequence[dict]) -> str:
     lines = []
     for r in reports:
         lines += [
-            f"## Cortex-M4: {cortex_m4_title(r)}",
+            f"## {r.get('core') or 'Cortex-M4'}: {cortex_m4_title(r)}",
             "",
             f"Measured {r.get('date', '?')}.",
             "",

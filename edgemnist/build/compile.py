@@ -12,8 +12,9 @@
    same bytes;
 3. every source is compiled to an object (``compiler + arch + cflags + opt + path flags -c``), then linked
    (``compiler + arch + opt + ldflags [+ -T link.ld] [+ exports] + objects + libs``), each command with a timeout
-   and bounded captured output; the kernel object must call nothing outside itself (``nm -u``), and a wasm module
-   must import nothing and export what the row names;
+   and bounded captured output; the kernel object must call nothing outside itself (``nm -u``) but the
+   compiler-runtime functions the row lists in ``runtime_calls``, a firmware that overflows the board's memory is a
+   DoesNotFitError, and a wasm module must import nothing and export what the row names;
 4. the result lands in ``<cache>/build/<target>/<sha256>/`` (``<cache>`` is ``$EDGEMNIST_CACHE_DIR`` or the user
    cache dir + ``edgemnist``), where the sha256 covers the sources, the flags and the compiler's identity; the
    folder is written beside its final name and renamed, so an interrupted or concurrent build never leaves a
@@ -43,7 +44,7 @@ from edgemnist.build import wasmfile
 from edgemnist.build.targets import Target, get
 from edgemnist.ckernel import reader
 from edgemnist.ckernel.layout import HEADER_NAME, MAX_HEADER_BYTES, MAX_SOURCE_BYTES, SOURCE_NAME
-from edgemnist.errors import ArtifactError, BuildError
+from edgemnist.errors import ArtifactError, BuildError, DoesNotFitError
 
 COMPILE_TIMEOUT_S = 300
 #: At most this much of a command's output is read back (a compiler can print without bound).
@@ -229,14 +230,36 @@ def _support_files(target: Target) -> dict[str, bytes]:
             # the harness file and the headers it includes (another harness's .c stays out)
             if item.name == target.harness or item.name.endswith(".h"):
                 files[item.name] = item.read_bytes()
-    if target.board:
-        board = pkg.joinpath("boards", target.board)
+    for folder in (target.board_common, target.board):  # the board's own files win over the shared ones
+        if not folder:
+            continue
+        board = pkg.joinpath("boards", folder)
         if not board.is_dir():
-            raise BuildError(f"target {target.name}: no board folder edgemnist/build/boards/{target.board}/")
+            raise BuildError(f"target {target.name}: no board folder edgemnist/build/boards/{folder}/")
         for item in sorted(board.iterdir(), key=lambda p: p.name):
             if item.is_file():
                 files[item.name] = item.read_bytes()
     return files
+
+
+#: What GNU ld says when a section does not fit a MEMORY region of the link script.
+_OVERFLOW = re.compile(r"region `(\w+)' overflowed by (\d+) bytes")
+
+
+def _link(target: Target, cmd: list[str], what: str, work: Path) -> None:
+    """Run the link; a firmware whose sections overflow the board's memory (the link script states the board's
+    real sizes) is a DoesNotFitError saying by how much."""
+    try:
+        run_tool(cmd, f"linking {what}", cwd=work)
+    except BuildError as exc:
+        overflow: dict[str, int] = {}
+        for region, count in _OVERFLOW.findall(str(exc)):
+            name = "RAM" if "RAM" in region.upper() else "flash"
+            overflow[name] = max(overflow.get(name, 0), int(count))
+        if not overflow:
+            raise
+        lacking = ", ".join(f"{name} by {count:,} B" for name, count in overflow.items())
+        raise DoesNotFitError(f"{what}: the firmware does not fit the board's memory ({lacking})", overflow) from None
 
 
 def _key(target: Target, compiler: str, commands: list[list[str]], sources: dict[str, bytes]) -> str:
@@ -326,7 +349,7 @@ def build(
                 (work / name).write_bytes(data)
             for cmd in commands[:-1]:
                 run_tool(cmd, f"{target.compiler.command} on {cmd[-3]} ({what})", cwd=work)
-            run_tool(commands[-1], f"linking {what}", cwd=work)
+            _link(target, commands[-1], what, work)
             _check(target, work, out_name, c_path, instrumented=bool(extra_flags))
             shutil.copyfile(work / out_name, staging / out_name)
             if target.kind == "executable":
@@ -360,11 +383,10 @@ def _check(target: Target, work: Path, out_name: str, c_path: Path, *, instrumen
     runtime it then calls); a wasm module imports nothing and exports what the row names."""
     if target.nm_tool and not instrumented:
         nm = target.nm_tool.require(f"checking {c_path.name} for {target.name}")
-        undefined = run_tool([nm, "-u", KERNEL_OBJECT], f"{target.nm_tool.command} on {c_path.name}", cwd=work).split()
+        listed = run_tool([nm, "-u", KERNEL_OBJECT], f"{target.nm_tool.command} on {c_path.name}", cwd=work).split()
+        undefined = [name for name in listed if name != "U" and name not in target.runtime_calls]
         if undefined:
-            raise BuildError(
-                f"{c_path.name} calls outside itself on {target.name}: {' '.join(undefined[1::2] or undefined)}"
-            )
+            raise BuildError(f"{c_path.name} calls outside itself on {target.name}: {' '.join(undefined)}")
     if target.kind == "wasm":
         module = wasmfile.inspect_module((work / out_name).read_bytes())
         if module.imports:

@@ -5,17 +5,21 @@ The harness (``harness/main.c``) streams images from a host file through ``edgem
 scores, the digit and the timer ticks of each call back (``main.c`` documents the records); the board folder
 (``boards/<board>/``) holds the start-up code and the link script. What is measured, and how:
 
-- **instructions per inference**, as the row's ``counting`` says. ``"systick-icount"``: QEMU runs with
-  ``-icount shift=0`` (one instruction = 1 ns of virtual time) and SysTick counts the ``cpu_hz`` clock, so one
-  tick is 1e9 / cpu_hz instructions (40 at 25 MHz): deterministic, to within one tick per call. Reported as
-  ticks x instructions per tick, the timer-read overhead subtracted; a calibration loop of known length checks
-  the rate on every run;
+- **instructions per inference**, as the row's ``counting`` says, from the board's counter (``board.h``:
+  ``board_counter_read``). ``"systick-icount"`` / ``"timer-icount"``: QEMU runs with ``-icount shift=0`` (one
+  instruction = 1 ns of virtual time) and SysTick (or the board's timer) counts the ``cpu_hz`` clock, so one tick
+  is 1e9 / cpu_hz instructions (40 at 25 MHz): deterministic, to within one tick per call. ``"instret"``: the
+  core's retired-instruction counter (RISC-V ``minstret``, which QEMU -icount keeps exact): one instruction per
+  tick. Reported as ticks x instructions per tick, the timer-read overhead subtracted; a calibration loop of
+  known length checks the rate on every run;
 - **peak stack**: ``.stack`` is painted at reset; after the run the firmware reports the deepest word that lost
   its paint;
 - **flash and RAM**: from the linked ELF (the row's ``size_tool -A``): flash = every allocated section but the
   RAM-only ones (``.bss``, ``.stack``, ...), so ``.data`` counts as its load image; RAM = data + bss + peak stack.
   Model constants are the kernel object's ``em_*`` arrays (the row's ``nm_tool -S``); code is everything else in
-  flash, split into the kernel's and the harness's. Both must fit the row's ``flash_bytes`` and ``ram_bytes``.
+  flash, split into the kernel's (with the compiler-runtime functions it calls, the row's ``runtime_calls``) and
+  the harness's. Both must fit the row's ``flash_bytes`` and ``ram_bytes`` (else DoesNotFitError; a firmware too
+  large for the link script's memory fails its link the same way).
 
 ``run(target, c_path, pixels, path)`` -> :class:`FirmwareRun`.
 """
@@ -34,7 +38,7 @@ import numpy as np
 from edgemnist.build import compile as _compile
 from edgemnist.build.compile import run_tool, tool_version
 from edgemnist.build.targets import Target, get
-from edgemnist.errors import BuildError, ConfigError
+from edgemnist.errors import BuildError, ConfigError, DoesNotFitError
 
 RECORD = 16
 SUMMARY_MAGIC = 0x31534D45
@@ -77,8 +81,10 @@ class FirmwareRun:
 def instructions_per_tick(target: Target) -> float:
     """How many instructions one timer tick is on ``target`` (see the module doc); ConfigError when the row does
     not count instructions."""
-    if target.counting == "systick-icount" and target.cpu_hz:
+    if target.counting in ("systick-icount", "timer-icount") and target.cpu_hz:
         return 1e9 / target.cpu_hz
+    if target.counting == "instret":
+        return 1.0
     raise ConfigError(f"target {target.name} does not count instructions (counting {target.counting!r})")
 
 
@@ -144,7 +150,8 @@ def sizes(target: Target | str, elf: Path, kernel_object: Path, stack_peak: int)
     flash = sum(v for k, v in s.items() if not _is(k, RAM_ONLY))
     data = sum(v for k, v in s.items() if _is(k, DATA))
     bss = sum(v for k, v in s.items() if _is(k, (".bss", ".sbss", ".tbss", ".noinit")))
-    kernel_text = obj.get(".text", 0)
+    runtime = _symbol_sizes(target, elf) if target.runtime_calls else {}
+    kernel_text = obj.get(".text", 0) + sum(runtime.get(n, 0) for n in target.runtime_calls)
     kernel_rodata = sum(v for k, v in obj.items() if _is(k, (".rodata", ".srodata")))
     return {
         "flash_bytes": flash,
@@ -215,9 +222,10 @@ def run(
     instr = ticks * per_tick
     figures = sizes(target, built.file, built.kernel_object, int(peak))
     budgets = (("flash", figures["flash_bytes"], target.flash_bytes), ("RAM", figures["ram_bytes"], target.ram_bytes))
-    for what, used, budget in budgets:
-        if budget is not None and used > budget:
-            raise BuildError(f"the {target.name} firmware needs {used} B of {what}; the board has {budget} B")
+    over = {what: used - budget for what, used, budget in budgets if budget is not None and used > budget}
+    if over:
+        lacking = ", ".join(f"{what} by {count:,} B" for what, count in over.items())
+        raise DoesNotFitError(f"the {target.name} firmware does not fit the board's memory ({lacking})", over)
     return FirmwareRun(
         target=target.name,
         path=built.path_name,

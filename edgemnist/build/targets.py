@@ -1,10 +1,11 @@
 """Every target the generated C kernel is compiled for, one row each: the compiler and tools (with the Debian package
 that installs them), the flags, the compute paths, the board's start-up code and link script, the harness, the
-emulator and how it counts instructions, the memory budget.
+emulator and how it counts instructions, the memory budget (the board's real one).
 
 A row is all a target is: :mod:`edgemnist.build.compile` builds any row and :mod:`edgemnist.build.emulate` runs any
 firmware row, with no per-target code. Adding a core is one :class:`Target` in ``TARGETS`` plus its board folder
-``edgemnist/build/boards/<board>/`` (``startup.c``, ``link.ld``, optional ``board.h``).
+``edgemnist/build/boards/<board>/`` (``link.ld``, ``board.h``: the instruction counter and the board's set-up, and
+``startup.c`` unless the row's ``board_common`` folder has it: the Cortex-M boards share ``boards/cortex-m/``).
 """
 
 from __future__ import annotations
@@ -87,17 +88,26 @@ class Target:
     libs: tuple[str, ...] = ()
     paths: tuple[ComputePath, ...] = (ComputePath("portable", "portable"),)
     board: str | None = None
+    #: a folder of files several boards share (``boards/<board_common>/``), copied before the board's own
+    board_common: str | None = None
     harness: str | None = None
     exports: tuple[str, ...] = ()
     emulator: Emulator | None = None
-    #: how instructions are counted: "" (not counted), "systick-icount" (QEMU -icount shift=0 runs one
-    #: instruction per ns of virtual time; SysTick counts ``cpu_hz``: 1e9 / cpu_hz instructions per tick)
+    #: how instructions are counted (see COUNTINGS): "" (not counted), "systick-icount" or "timer-icount" (QEMU
+    #: -icount shift=0 runs one instruction per ns of virtual time; SysTick, or the board's timer, counts
+    #: ``cpu_hz``: 1e9 / cpu_hz instructions per tick), "instret" (the core's retired-instruction counter: one per
+    #: tick)
     counting: str = ""
     cpu_hz: int | None = None
     flash_bytes: int | None = None
     ram_bytes: int | None = None
     size_tool: Tool | None = None
     nm_tool: Tool | None = None
+    #: functions of the compiler's own runtime (``libs``) the kernel may call on this core, e.g. ARMv6-M's 64-bit
+    #: multiply; any other call outside the kernel fails the build
+    runtime_calls: tuple[str, ...] = ()
+    #: the core, for reports ("Cortex-M0", "RV32IMC")
+    core: str = ""
 
     def path(self, key: str | None = None) -> ComputePath:
         """The compute path ``key`` (the first one by default); ConfigError naming the target's paths."""
@@ -137,6 +147,43 @@ QEMU_SEMIHOSTING = (
 )
 #: How a bare-metal firmware links: the board's start-up code instead of crt0, newlib-nano, unused code dropped.
 FIRMWARE_LDFLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections")
+#: The same without any C library (where the toolchain ships none): only the compiler's runtime (``-lgcc``).
+FIRMWARE_NOLIBC_LDFLAGS = ("-nostartfiles", "-nostdlib", "-Wl,--gc-sections")
+RISCV_GCC = Tool("riscv64-unknown-elf-gcc", "gcc-riscv64-unknown-elf")
+RISCV_SIZE = Tool("riscv64-unknown-elf-size", "binutils-riscv64-unknown-elf")
+RISCV_NM = Tool("riscv64-unknown-elf-nm", "binutils-riscv64-unknown-elf")
+QEMU_RISCV32 = Tool("qemu-system-riscv32", "qemu-system-misc")
+DSP = ComputePath("dsp", "cortex-m-dsp")
+PORTABLE = ComputePath("portable", "portable", ("-DEDGEMNIST_PORTABLE",))
+
+
+def _cortex_m(name: str, core: str, cpu: str, machine: str, cpu_hz: int, flash: int, ram: int, **kw) -> Target:
+    """A Cortex-M row: arm-none-eabi-gcc for ``-mcpu=<cpu>``, the shared Cortex-M start-up code, QEMU
+    ``machine`` with semihosting, SysTick counting unless ``kw`` says otherwise."""
+    row = dict(
+        name=name,
+        kind="firmware",
+        core=core,
+        compiler=ARM_GCC,
+        arch=(f"-mcpu={cpu}", "-mthumb"),
+        cflags=(*WARNINGS, "-ffreestanding"),
+        ldflags=FIRMWARE_LDFLAGS,
+        libs=("-lgcc",),
+        paths=(DSP, PORTABLE),
+        board=name,
+        board_common="cortex-m",
+        harness="main.c",
+        emulator=Emulator(QEMU_ARM, machine, QEMU_SEMIHOSTING),
+        counting="systick-icount",
+        cpu_hz=cpu_hz,
+        flash_bytes=flash,
+        ram_bytes=ram,
+        size_tool=ARM_SIZE,
+        nm_tool=ARM_NM,
+    )
+    row.update(kw)
+    return Target(**row)
+
 
 #: The names JavaScript and wasmtime call in a wasm build (harness/wasm_glue.c); wasm-ld also exports ``memory``.
 WASM_EXPORTS = (
@@ -168,24 +215,59 @@ TARGETS: tuple[Target, ...] = (
         harness="timing_main.c",
         nm_tool=Tool("nm", "binutils"),
     ),
+    # nRF51822 (BBC micro:bit): no SysTick on this Cortex-M0, TIMER0 at 16 MHz; its real 256 KB flash / 16 KB RAM.
+    _cortex_m(
+        "cortex-m0",
+        "Cortex-M0",
+        "cortex-m0",
+        "microbit",
+        16_000_000,
+        256 << 10,
+        16 << 10,
+        paths=(PORTABLE,),
+        counting="timer-icount",
+        runtime_calls=("__aeabi_lmul",),  # ARMv6-M has no 32x32->64 multiply
+    ),
+    _cortex_m("cortex-m3", "Cortex-M3", "cortex-m3", "mps2-an385", 25_000_000, 4 << 20, 4 << 20, paths=(PORTABLE,)),
+    _cortex_m("cortex-m4", "Cortex-M4", "cortex-m4", "mps2-an386", 25_000_000, 4 << 20, 4 << 20),
+    _cortex_m("cortex-m7", "Cortex-M7", "cortex-m7", "mps2-an500", 25_000_000, 4 << 20, 4 << 20),
+    # AN505 in the secure state: code through the secure alias 0x10000000, data 0x38000000 (SSRAM2, 2 MB).
+    _cortex_m("cortex-m33", "Cortex-M33", "cortex-m33", "mps2-an505", 20_000_000, 4 << 20, 2 << 20),
+    # AN547 in the secure state: ITCM 512 KB (code), DTCM 512 KB (data). Helium needs the hard-float ABI; its DSP
+    # path is the same core without MVE.
+    _cortex_m(
+        "cortex-m55",
+        "Cortex-M55",
+        "cortex-m55",
+        "mps3-an547",
+        32_000_000,
+        512 << 10,
+        512 << 10,
+        arch=("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard"),
+        paths=(
+            ComputePath("mve", "cortex-m-mve"),
+            ComputePath("dsp", "cortex-m-dsp", ("-mcpu=cortex-m55+nomve",)),
+            PORTABLE,
+        ),
+    ),
+    # SiFive FE310 (HiFive1): RV32IMAC; code in the SPI flash from 0x20400000 (12 MB), 16 KB DTIM; minstret.
     Target(
-        name="cortex-m4",
+        name="riscv32",
         kind="firmware",
-        compiler=ARM_GCC,
-        arch=("-mcpu=cortex-m4", "-mthumb"),
+        core="RV32IMC",
+        compiler=RISCV_GCC,
+        arch=("-march=rv32imc", "-mabi=ilp32", "-mcmodel=medany"),
         cflags=(*WARNINGS, "-ffreestanding"),
-        ldflags=FIRMWARE_LDFLAGS,
+        ldflags=FIRMWARE_NOLIBC_LDFLAGS,
         libs=("-lgcc",),
-        paths=(ComputePath("dsp", "cortex-m-dsp"), ComputePath("portable", "portable", ("-DEDGEMNIST_PORTABLE",))),
-        board="cortex-m4",
+        board="riscv32",
         harness="main.c",
-        emulator=Emulator(QEMU_ARM, "mps2-an386", QEMU_SEMIHOSTING),
-        counting="systick-icount",
-        cpu_hz=25_000_000,
-        flash_bytes=4 << 20,
-        ram_bytes=4 << 20,
-        size_tool=ARM_SIZE,
-        nm_tool=ARM_NM,
+        emulator=Emulator(QEMU_RISCV32, "sifive_e", QEMU_SEMIHOSTING),
+        counting="instret",
+        flash_bytes=12 << 20,
+        ram_bytes=16 << 10,
+        size_tool=RISCV_SIZE,
+        nm_tool=RISCV_NM,
     ),
     Target(
         name="wasm32",
@@ -203,7 +285,7 @@ TARGETS: tuple[Target, ...] = (
 )
 
 KINDS = ("library", "wasm", "firmware", "executable")
-COUNTINGS = ("", "systick-icount")
+COUNTINGS = ("", "systick-icount", "timer-icount", "instret")
 
 
 def names() -> list[str]:

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "models",
         nargs="+",
         metavar="MODEL",
-        help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with --target cortex-m4: "
+        help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with a firmware --target: "
         "edgemnist_model.c files",
     )
     p.add_argument(
@@ -88,18 +88,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--target",
-        choices=("host", "cortex-m4"),
         default="host",
-        help="host: time the artifacts on this machine (default); cortex-m4: run C artifacts "
-        "(edgemnist_model.c) on an emulated Cortex-M4 (QEMU mps2-an386): instructions per "
-        "inference, flash, RAM, stack, for the DSP and the portable path",
+        metavar="NAME",
+        help="host: time the artifacts on this machine (default); a firmware target ("
+        + ", ".join(_firmware_targets())
+        + "): run C artifacts (edgemnist_model.c) on that core under QEMU: instructions per inference, flash, "
+        "RAM, stack, whether it fits the board's memory, for each of the core's compute paths",
     )
     p.add_argument(
         "--images",
         type=positive_int,
         default=1000,
         metavar="N",
-        help="with --target cortex-m4: test images per path (default 1000, at most 10000)",
+        help="with a firmware --target: test images per path (default 1000, at most 10000)",
     )
     keras = p.add_mutually_exclusive_group()
     keras.add_argument(
@@ -134,6 +135,34 @@ def _outputs(args: argparse.Namespace):
     return out
 
 
+def _firmware_targets() -> list[str]:
+    from edgemnist.build import targets
+
+    return [t.name for t in targets.TARGETS if t.kind == "firmware"]
+
+
+def _firmware_target(name: str) -> str:
+    """``name`` if it is a firmware row whose tools are installed; ConfigError naming the targets, or
+    MissingDependencyError naming the Debian packages."""
+    from edgemnist.build import targets
+    from edgemnist.errors import ConfigError, MissingDependencyError
+
+    known = ", ".join(["host", *_firmware_targets()])
+    try:
+        row = targets.get(name)
+    except ConfigError:
+        raise ConfigError(f"--target {name!r}: unknown target; expected one of {known}") from None
+    if row.kind != "firmware":
+        raise ConfigError(f"--target {name!r} is not a firmware target; expected one of {known}")
+    missing = row.missing()
+    if missing:
+        packages = " ".join(dict.fromkeys(p for t in missing for p in t.debian_package.split()))
+        raise MissingDependencyError(
+            f"--target {name} needs {', '.join(t.command for t in missing)} (Debian: apt-get install {packages})"
+        )
+    return row.name
+
+
 def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from pathlib import Path
 
@@ -144,20 +173,21 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     from edgemnist.errors import ConfigError
     from edgemnist.fileio import atomic_write_json, atomic_write_text
 
+    target = _firmware_target(args.target)
     if "plot" in outputs:
-        raise ConfigError("--plot is for --target host; --target cortex-m4 writes --json and --markdown")
+        raise ConfigError(f"--plot is for --target host; --target {target} writes --json and --markdown")
     if args.images > 10000:
         raise ConfigError(f"--images {args.images}: the test set has 10000 images")
     models = [Path(m) for m in args.models]
     wrong = [str(m) for m in models if m.suffix != ".c"]
     if wrong:
         raise ConfigError(
-            f"--target cortex-m4 runs C artifacts (edgemnist_model.c from export --format c), not {', '.join(wrong)}"
+            f"--target {target} runs C artifacts (edgemnist_model.c from export --format c), not {', '.join(wrong)}"
         )
     images = load_mnist(args.data_dir).test_images[: args.images]
     reports = []
     for model in models:
-        report = cortex_m4_report(model, images)
+        report = cortex_m4_report(model, images, target=target)
         reports.append(report)
         print_cortex_m4(report)
     if "json" in outputs:
@@ -176,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
-    if args.target == "cortex-m4":
+    if args.target != "host":
         return _run_cortex_m4(args, outputs)
     config = BenchConfig(
         batch_sizes=args.batch_sizes,

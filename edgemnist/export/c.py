@@ -46,7 +46,7 @@ from edgemnist.fileio import atomic_write_text, sha256_file
 
 MIN_LITERT_AGREEMENT = 0.995
 M4_IMAGES = 1000
-PATHS = ("portable", "cortex-m-dsp", "wasm-simd128")
+PATHS = ("portable", "cortex-m-dsp", "cortex-m-mve", "wasm-simd128")
 
 
 def _m4_images() -> int:

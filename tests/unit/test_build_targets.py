@@ -45,9 +45,12 @@ def test_every_board_and_harness_file_is_there_and_is_package_data(name):
     globs = data["edgemnist.build"]
     files = []
     if t.board:
-        board = PKG / "boards" / t.board
-        assert (board / "startup.c").is_file() and (board / "link.ld").is_file(), board
-        files += [p for p in board.iterdir() if p.is_file()]
+        folders = [PKG / "boards" / f for f in (t.board_common, t.board) if f]
+        assert all(f.is_dir() for f in folders), folders
+        names = {p.name for f in folders for p in f.iterdir() if p.is_file()}
+        assert {"startup.c", "link.ld", "board.h"} <= names, folders
+        assert (PKG / "boards" / t.board / "link.ld").is_file(), "the link script is the board's own"
+        files += [p for f in folders for p in f.iterdir() if p.is_file()]
     if t.harness:
         assert (PKG / "harness" / t.harness).is_file(), t.harness
         files.append(PKG / "harness" / t.harness)
@@ -57,7 +60,7 @@ def test_every_board_and_harness_file_is_there_and_is_package_data(name):
 
 
 def test_every_board_folder_belongs_to_a_row():
-    used = {t.board for t in targets.TARGETS if t.board}
+    used = {f for t in targets.TARGETS for f in (t.board, t.board_common) if f}
     assert {p.name for p in (PKG / "boards").iterdir() if p.is_dir() and p.name != "__pycache__"} == used
 
 
@@ -66,7 +69,8 @@ def test_a_firmware_row_says_how_it_runs_counts_and_fits(name):
     t = ROWS[name]
     assert t.board and t.harness and t.emulator and t.size_tool and t.nm_tool
     assert t.emulator.machine and "-icount" in t.emulator.args and "-semihosting-config" in t.emulator.args
-    assert t.cpu_hz and t.flash_bytes and t.ram_bytes and t.counting
+    assert t.flash_bytes and t.ram_bytes and t.counting and t.core
+    assert bool(t.cpu_hz) == t.counting.endswith("-icount"), "a timer counts the CPU clock; instret counts itself"
     assert emulate.instructions_per_tick(t) > 0
     cmd = t.emulator.command("fw.elf") if t.emulator.binary.find() else None
     if cmd:

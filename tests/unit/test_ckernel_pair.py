@@ -181,7 +181,7 @@ def test_refusal_says_where_and_what_was_expected(files, tmp_path, no_compiler):
     with pytest.raises(ArtifactError) as err:
         compile.verified_pair(write(tmp_path, c, h))
     msg = str(err.value)
-    assert "line 23" in msg and "/etc/passwd" in msg and "re-export" in msg and "\n" not in msg
+    assert "line 24" in msg and "/etc/passwd" in msg and "re-export" in msg and "\n" not in msg
 
 
 def test_oversized_and_odd_files_are_refused_without_reading_them(files, tmp_path, no_compiler, monkeypatch):

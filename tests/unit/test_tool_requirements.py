@@ -70,3 +70,15 @@ def test_an_unknown_name_is_an_error_in_the_test():
 @toolchains.requires("/proc/self/status")
 def test_the_marker_form_runs_the_test_when_everything_is_there():
     assert toolchains.requires("/proc/self/status").name == "requires"
+
+
+def test_an_opt_in_skips_until_switched_on_even_under_require_toolchains(monkeypatch):
+    monkeypatch.setenv(toolchains.REQUIRE_ENV, "1")  # CI: a missing tool fails, an opt-in left off still skips
+    monkeypatch.delenv("EDGEMNIST_AARCH64", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"opt-in, not switched on \(EDGEMNIST_AARCH64=1: root, network"):
+        toolchains.check("EDGEMNIST_AARCH64", "mmdebstrap")
+    monkeypatch.setenv("EDGEMNIST_AARCH64", "1")
+    toolchains.check("EDGEMNIST_AARCH64")  # switched on, nothing else named: runs
+    monkeypatch.setenv("PATH", "/nonexistent")  # switched on, the tools it names are required as any others
+    with pytest.raises(pytest.fail.Exception, match="needs mmdebstrap"):
+        toolchains.check("EDGEMNIST_AARCH64", "mmdebstrap")
