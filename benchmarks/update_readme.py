@@ -27,7 +27,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
   ``results/preprocess_m4.md`` (from ``benchmarks/preprocess_m4.py``) when it exists;
 - docs/c-kernel.md, ``cores``: ``results/cores.md``, and README.md, ``cores``: ``results/cores_summary.md`` (both
   from ``benchmarks/cores.py``);
-- docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``).
+- docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``);
+- docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -50,6 +51,7 @@ M4_START, M4_END = "<!-- cortex-m4:start -->", "<!-- cortex-m4:end -->"
 AARCH64_START, AARCH64_END = "<!-- aarch64:start -->", "<!-- aarch64:end -->"
 PEERS_START, PEERS_END = "<!-- browser-peers:start -->", "<!-- browser-peers:end -->"
 CORES_START, CORES_END = "<!-- cores:start -->", "<!-- cores:end -->"
+FIT_START, FIT_END = "<!-- fit:start -->", "<!-- fit:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -417,6 +419,18 @@ def cores_summary_section(results: Path, doc: Path | None = None, allow_busy: bo
     return "\n".join([*_generated(CORES_START, "benchmarks/results/cores_summary.md"), body, "", CORES_END])
 
 
+def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/fit_budgets.md (written by benchmarks/fit_budgets.py) between the fit markers; instruction counts and
+    sizes are deterministic, so no load rule applies. Until it has run, the section says how to fill it."""
+    path = results / "fit_budgets.md"
+    body = (
+        path.read_text(encoding="utf-8").strip()
+        if path.is_file()
+        else "No results yet: run `python benchmarks/fit_budgets.py`, then this script."
+    )
+    return "\n".join([*_generated(FIT_START, "benchmarks/results/fit_budgets.md"), body, "", FIT_END])
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
@@ -427,6 +441,7 @@ SECTIONS = (
     ("c-kernel.md", M4_START, M4_END, cortex_m4_section),
     ("device-installs.md", AARCH64_START, AARCH64_END, aarch64_section),
     ("c-kernel.md", CORES_START, CORES_END, cores_section),
+    ("fit.md", FIT_START, FIT_END, fit_section),
 )
 
 

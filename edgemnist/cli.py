@@ -35,6 +35,7 @@ COMMANDS = {
     "bench": "benchmark artifacts: size, accuracy, load, latency percentiles, throughput",
     "serve": "serve the web page on 127.0.0.1",
     "sign": "sign artifacts with their manifests (OpenSSF model signing, an ECDSA key)",
+    "fit": "pick the most accurate model a target's flash and RAM can hold (train, export, build, measure)",
     "data": "put MNIST into the user cache from a folder you have (edgemnist data import DIR)",
 }
 

@@ -55,3 +55,27 @@ def memory_text(n: int | None) -> str:
     if n is None:
         return "-"
     return f"{n / 1e6:,.1f} MB"
+
+
+#: Suffixes ``parse_size`` takes: binary (K, KiB, M, MiB: what a microcontroller's data sheet means by 64K) and
+#: decimal (kB, MB), and plain bytes.
+SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KIB": 1024, "KB": 1000, "M": 1 << 20, "MIB": 1 << 20, "MB": 1000**2}
+
+
+def parse_size(text: str) -> int:
+    """A memory budget as bytes: ``"65536"``, ``"64K"`` / ``"64KiB"`` (65,536), ``"64kB"`` (64,000),
+    ``"1M"`` / ``"1MiB"``, ``"1MB"``. ConfigError saying what is expected for anything else (``"12Q"``, ``"0"``)."""
+    import re
+
+    from edgemnist.errors import ConfigError
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text) if isinstance(text, str) else None
+    unit = m.group(2) if m else ""
+    key = "KB" if unit == "kB" else unit.upper()
+    if unit in ("KB", "kb", "Kb"):  # ambiguous spellings: only kB (decimal) and K/KiB (binary) are sizes here
+        key = "?"
+    if m is None or key not in SIZE_UNITS or float(m.group(1)) * SIZE_UNITS[key] < 1:
+        raise ConfigError(
+            f"expected a size such as 65536, 64K (= 64 KiB), 64KiB, 64kB (= 64,000 B), 1M or 1MB, got {text!r}"
+        )
+    return int(float(m.group(1)) * SIZE_UNITS[key])
