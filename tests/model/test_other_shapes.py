@@ -102,16 +102,13 @@ def test_info_and_evaluate_read_the_shape_from_the_artifact(deep, data_dir, caps
     assert report["reference_accuracy"] == spec.REFERENCE_ACCURACY and not report["passed"]
 
 
-def test_the_c_kernel_refuses_a_shape_it_cannot_run_in_one_line(deep, data_dir, capsys):
+def test_the_c_kernel_runs_a_three_layer_stack_byte_identical_to_tflite_micro(deep, data_dir):
     argv = ["export", "--format", "c", "--out", str(deep), "--data-dir", str(data_dir), "--tolerance", TOLERANCE]
-    rc = main(argv)
-    err = capsys.readouterr().err
-    if rc == 0:  # a C kernel that runs any Dense stack: nothing to refuse
-        assert (deep / "edgemnist_model.c").is_file()
-        return
-    assert rc == 2 and err.count("\n") == 1 and err.startswith("error: ")
-    assert "cannot generate C from it" in err and "expected" in err
-    assert not (deep / "edgemnist_model.c").exists()
+    assert main(argv) == 0
+    record = json.loads((deep / "edgemnist_model.c.json").read_text())
+    tflm = record["c"]["host"]["tflm"]
+    assert tflm["n"] == 10000 and tflm["differing_bytes"] == 0 and tflm["differing_images"] == 0
+    assert "EDGEMNIST_LAYERS 3" in (deep / "edgemnist_model.h").read_text()
 
 
 @requires(FASHION)
