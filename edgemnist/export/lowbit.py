@@ -129,6 +129,14 @@ def _dense_layers(model) -> tuple[Any, Any]:
     return dense[0], dense[1]
 
 
+def _same_shape(model):
+    """A fresh Keras model of ``model``'s shape (784 -> N -> K), for weights set by hand."""
+    from edgemnist.model import build_model
+
+    hidden, out = _dense_layers(model)
+    return build_model(hidden=(int(hidden.weights[0].shape[-1]),), num_classes=int(out.weights[0].shape[-1]))
+
+
 def _held_back(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     order = np.random.default_rng(seed).permutation(n)
     held, rest = np.sort(order[:HELD_BACK]).astype("<i8"), np.sort(order[HELD_BACK:]).astype("<i8")
@@ -222,8 +230,6 @@ def quantize(
 
     ``data`` is an ``edgemnist.data.Mnist``; only its training images and labels are read."""
     from edgemnist.export.converter import convert
-    from edgemnist.model import build_model
-
     grid = level_set(bits, levels)
     if clip_rule not in CLIP_RULES:
         raise ConfigError(f"clip rule is one of {', '.join(CLIP_RULES)}, got {clip_rule!r}")
@@ -258,7 +264,7 @@ def quantize(
             "scales": "fixed",
         }
     k = grid.snap(weights[0] / scales)  # (K, N) levels
-    gridded = build_model()
+    gridded = _same_shape(model)
     gridded.set_weights([(k.astype(np.float32) * scales).astype(np.float32)] + list(weights[1:]))
     calibration = calibration_set(data.train_images, calibration_samples, seed)
     flatbuffer = relevel(convert(gridded, "int8", io, calibration), k.T, scales, np.asarray(weights[1], np.float32))
@@ -474,12 +480,11 @@ HIDDEN_LAYER = "hidden"
 def gridded_model(model, flatbuffer: bytes):
     """A Keras copy of ``model`` whose hidden kernel is exactly the levels x scales ``flatbuffer`` stores (what
     ``quantize`` converted, without fine-tuning): the float source of the other formats' low-bit exports."""
-    from edgemnist.model import build_model
 
     hidden, out = _dense_layers(model)
     levels, _, _ = stored_filter(flatbuffer)
     scales, _ = hidden_filter_scales(flatbuffer)
-    copy = build_model()
+    copy = _same_shape(model)
     kernel = (levels.T.astype(np.float32) * scales.astype(np.float32)).astype(np.float32)
     copy.set_weights([kernel, np.asarray(hidden.get_weights()[1], np.float32)] + list(out.get_weights()))
     return copy
@@ -502,7 +507,6 @@ def per_tensor_packed(
     activations calibrated as usual, the filter stored packed (``INT4`` / ``INT2``). Returns the flatbuffer and
     a short recipe. TFLite Micro's packed kernels take per-tensor weight scales; this is the form to try there."""
     from edgemnist.export.converter import convert
-    from edgemnist.model import build_model
 
     if bits not in PACKED_TYPES:
         raise ConfigError(f"packed weights take {' or '.join(map(str, PACKED_TYPES))} bits, got {bits!r}")
@@ -525,7 +529,7 @@ def per_tensor_packed(
             best = (cost, scale, ratio)
     _, scale, ratio = best
     levels = grid.snap(kernel / scale)  # (K, N)
-    gridded = build_model()
+    gridded = _same_shape(model)
     gridded.set_weights([(levels.astype(np.float32) * scale).astype(np.float32), bias] + list(out.get_weights()))
     flatbuffer = convert(gridded, "int8", "int8", calibration_set(data.train_images, calibration_samples, seed))
     m = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0)

@@ -141,3 +141,16 @@ def test_fashion_mnist_trains_and_its_int8_export_is_gated_on_its_own_float_mode
     assert main(["evaluate", str(out / "model.int8.tflite"), "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "was trained on fashion-mnist, but the data given is MNIST" in err
+
+
+def test_low_bit_weights_follow_the_models_own_width(tmp_path, data_dir):
+    """--weight-bits on a one-hidden-layer model of another width: quantized at that width, then the C kernel
+    packs it and stays byte-identical to TFLite Micro on the test set."""
+    argv = ["train", "--hidden", "48", "--epochs", "1", "--data-dir", str(data_dir), "--tolerance", TOLERANCE]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    common = ["--out", str(tmp_path), "--data-dir", str(data_dir), "--tolerance", TOLERANCE, "--weight-bits", "4"]
+    assert main(["export", "--format", "c", *common]) == 0
+    record = json.loads((tmp_path / "c-w4" / "edgemnist_model.c.json").read_text())
+    assert record["layers"] == [784, 48, 10]
+    assert record["c"]["host"]["tflm"]["differing_bytes"] == 0
+    assert [layer["weight_bits"] for layer in record["c"]["layers"]] == [4, 8]
