@@ -230,6 +230,7 @@ def quantize(
 
     ``data`` is an ``edgemnist.data.Mnist``; only its training images and labels are read."""
     from edgemnist.export.converter import convert
+
     grid = level_set(bits, levels)
     if clip_rule not in CLIP_RULES:
         raise ConfigError(f"clip rule is one of {', '.join(CLIP_RULES)}, got {clip_rule!r}")
