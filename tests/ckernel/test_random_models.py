@@ -213,3 +213,102 @@ def test_the_random_models_reach_the_branches_they_are_for():
         for seed in SEEDS
     )
     assert 0 < left < len(SEEDS)  # both the general and the right-shift-only requantization get generated
+
+
+def extreme_model(bits: int) -> Model:
+    """784 inputs into eight rows at their codec's bounds (every weight the lowest level, every weight the
+    highest, alternating, one half each, random), then an int8 layer: the widest sums a low-bit layer can hold,
+    across more than one run of 64 words of the DSP loop. The bias lifts every sum above zero and the
+    multipliers keep the outputs graded, so a wrong sum shows instead of saturating or vanishing under ReLU."""
+    codec = layout.CODECS_BY_BITS[bits]
+    rng = np.random.default_rng(bits)
+    n, lo, hi = 784, codec.lo, codec.hi
+    rows = np.stack(
+        [
+            np.full(n, lo),
+            np.full(n, hi),
+            np.resize([lo, hi], n),
+            np.resize([hi, lo, lo, hi], n),
+            np.r_[np.full(n // 2, lo), np.full(n - n // 2, hi)],
+            rng.integers(lo, hi + 1, n),
+            rng.integers(lo, hi + 1, n),
+            np.resize(np.r_[np.full(256, lo), np.full(256, hi)], n),
+        ]
+    ).astype(np.int8)
+    top = n * -lo * 255  # the largest |sum| of a row
+    first = Dense(
+        weights=rows,
+        bias=np.full(8, top + top // 20, np.int32),
+        weight_scales=tuple(f32(245 / (2 * top + top // 20) * 0.05 * 255) for _ in range(8)),
+        input_scale=f32(1 / 255),
+        input_zero_point=-128,
+        output_scale=f32(0.05),
+        output_zero_point=-128,
+        relu=True,
+    )
+    last = Dense(
+        weights=rng.integers(-127, 128, (10, 8), dtype=np.int8),
+        bias=rng.integers(-(1 << 12), 1 << 12, 10).astype(np.int32),
+        weight_scales=tuple(f32(10 ** rng.uniform(-3.5, -2.5)) for _ in range(10)),
+        input_scale=f32(0.05),
+        input_zero_point=-128,
+        output_scale=f32(0.2),
+        output_zero_point=0,
+        relu=False,
+    )
+    return Model(
+        layers=(first, last),
+        softmax_beta=1.0,
+        softmax_input_scale=f32(0.2),
+        output_scale=1 / 256,
+        output_zero_point=-128,
+        source_name=f"extreme-w{bits}.tflite",
+        source_sha256=f"{bits:064x}",
+        source_bytes=0,
+    )
+
+
+def extreme_pixels() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return np.concatenate(
+        [np.full((1, 784), 255), np.zeros((1, 784)), np.resize([255, 0], (1, 784)), rng.integers(0, 256, (5, 784))]
+    ).astype(np.uint8)
+
+
+def hidden_outputs(model: Model, pixels: np.ndarray) -> np.ndarray:
+    d = model.layers[0]
+    m, s = quant.per_channel_multipliers(d.input_scale, d.weight_scales, d.output_scale)
+    w = d.weights.tolist()
+    return np.array([ref.dense([v - 128 for v in p], -128, w, d.bias, m, s, -128, -128, 127) for p in pixels.tolist()])
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_the_extreme_low_bit_model_is_graded_not_saturated(bits):
+    """The check below means something: the hidden outputs of the bound rows spread over the int8 range."""
+    h = hidden_outputs(extreme_model(bits), extreme_pixels())
+    assert h.min() > -128 and h.max() < 127 and len(np.unique(h)) > 12
+
+
+@pytest.mark.parametrize("target,path", FIRMWARE_PATHS, ids=[f"{t}-{p}" for t, p in FIRMWARE_PATHS])
+@pytest.mark.parametrize("bits", [4, 2])
+def test_low_bit_sums_at_their_bounds_on_every_firmware_path(bits, target, path, tmp_path):
+    requires(target)
+    model = extreme_model(bits)
+    for name, text in writer.render(model, weight_bits=bits).items():
+        (tmp_path / name).write_text(text)
+    pixels = extreme_pixels()
+    run = emulate.run(target, tmp_path / layout.SOURCE_NAME, pixels, path)
+    assert np.array_equal(run.scores, reference_scores(model, pixels))
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_low_bit_sums_at_their_bounds_on_the_host_and_wasm(bits, tmp_path):
+    requires("cc", "wasm32", "wasmtime")
+    model = extreme_model(bits)
+    for name, text in writer.render(model, weight_bits=bits).items():
+        (tmp_path / name).write_text(text)
+    pixels = extreme_pixels()
+    expected = reference_scores(model, pixels)
+    assert np.array_equal(HostKernel(tmp_path / layout.SOURCE_NAME, extra_flags=UBSAN).run(pixels)[0], expected)
+    scores, _, _ = run_wasm(compile.build("wasm32", tmp_path / layout.SOURCE_NAME, path="simd").file, pixels)
+    assert np.array_equal(scores, expected)
