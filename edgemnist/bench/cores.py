@@ -27,9 +27,21 @@ def firmware_targets() -> list[str]:
     return [t.name for t in targets.TARGETS if t.kind == "firmware"]
 
 
-def cores_report(c_path: str | Path, pixels: np.ndarray, names: list[str] | None = None) -> dict[str, Any]:
-    """Every compute path of every firmware row in ``names`` (all of them by default) on ``pixels``."""
-    rows = [cortex_m4_report(c_path, pixels, target=name) for name in (names or firmware_targets())]
+def cores_report(
+    c_path: str | Path,
+    pixels: np.ndarray,
+    names: list[str] | None = None,
+    low_bit: dict[int, Path] | None = None,
+) -> dict[str, Any]:
+    """Every compute path of every firmware row in ``names`` (all of them by default) on ``pixels``; then, for
+    each row none of whose paths fits its board, the same row again for each low-bit pair of ``low_bit``
+    ({weight bits: edgemnist_model.c}), narrowest last, each such row marked with its ``weight_bits``."""
+    rows = []
+    for name in names or firmware_targets():
+        rows.append(cortex_m4_report(c_path, pixels, target=name))
+        if all(f.get("fits") is False for f in rows[-1]["paths"].values()):
+            for bits, low in sorted((low_bit or {}).items(), reverse=True):
+                rows.append({**cortex_m4_report(low, pixels, target=name), "weight_bits": bits})
     first = rows[0]
     return {
         "schema": SCHEMA,
@@ -39,8 +51,15 @@ def cores_report(c_path: str | Path, pixels: np.ndarray, names: list[str] | None
         "c": first["c"],
         "images": first["images"],
         "macs": first["macs"],
-        "targets": [{k: v for k, v in r.items() if k not in ("machine", "c", "images", "macs", "date")} for r in rows],
+        # A low-bit row keeps its own C file and MAC count; the others share the report's.
+        "targets": [
+            {k: v for k, v in r.items() if k not in _SHARED or ("weight_bits" in r and k in ("c", "macs"))}
+            for r in rows
+        ],
     }
+
+
+_SHARED = ("machine", "c", "images", "macs", "date")
 
 
 def _n(x) -> str:
@@ -73,7 +92,7 @@ def render_markdown(r: dict[str, Any]) -> str:
         f"`{r['c']['artifact']}` (from `{r['c']['source']}`, sha256 `{str(r['c']['source_sha256'])[:12]}...`, "
         f"{r['macs']:,} MACs) on every core, {r['images']:,} MNIST test images per path, each under QEMU with "
         f"`-icount shift=0` at the board's real memory. Flash text = model constants + kernel code + test harness; "
-        f"RAM = data + bss (the harness's image buffer included) + measured peak stack.",
+        f"RAM = data + bss (the harness's image buffer included) + measured peak stack.{_low_bit_note(r)}",
         "",
         "| target | QEMU machine | path | instructions / inference | flash text: constants + kernel + harness, B "
         "| RAM: data + bss + stack, B | board memory (flash / RAM) | fits | bytes differing vs host |",
@@ -94,17 +113,37 @@ def render_markdown(r: dict[str, Any]) -> str:
                 f"{_n(fig.get('stack_peak_bytes'))}"
             )
         lines.append(
-            f"| `{t['target']}` ({t['core']}) | `{t['emulator_machine']}` | {fig['path']} | "
+            f"| `{t['target']}` ({_core(t)}) | `{t['emulator_machine']}` | {fig['path']} | "
             f"{_n(fig.get('instructions_per_inference'))} | {text} | {ram} | {memory} | {_fits(fig)} | "
             f"{_n(fig.get('differing_bytes_vs_host'))} |"
         )
     lines += [
         "",
         "Instructions are the emulator's retired instructions (not cycles): "
-        + "; ".join(f"`{t['target']}`: {t['counter']}" for t in r["targets"])
+        + "; ".join(dict.fromkeys(f"`{t['target']}`: {t['counter']}" for t in r["targets"]))
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _core(t: dict) -> str:
+    """The core, and the hidden layer's weight width of a low-bit row."""
+    return t["core"] + (f", {t['weight_bits']}-bit weights" if t.get("weight_bits") else "")
+
+
+def _low_bit_note(r: dict[str, Any]) -> str:
+    low = [t for t in r["targets"] if t.get("weight_bits")]
+    if not low:
+        return ""
+    models = "; ".join(
+        f"`{t['target']}`, {t['weight_bits']}-bit weights: `{t['c']['artifact']}` from `{t['c']['source']}` "
+        f"(sha256 `{str(t['c']['source_sha256'])[:12]}...`, {t['macs']:,} MACs)"
+        for t in low
+    )
+    return (
+        f" Where the 8-bit model does not fit a board, the rows after it run the same network with low-bit hidden "
+        f"weights ({models})."
+    )
 
 
 def render_summary(r: dict[str, Any]) -> str:
@@ -113,14 +152,29 @@ def render_summary(r: dict[str, Any]) -> str:
         "| core (target) | instructions / inference | fastest path | fits the board's memory |",
         "|---|---|---|---|",
     ]
+
+    def fastest(t):
+        measured = [f for f in t["paths"].values() if f.get("fits") is not False]
+        return min(measured, key=lambda f: f["instructions_per_inference"]) if measured else None
+
     for t in r["targets"]:
-        measured = [(k, f) for k, f in t["paths"].items() if f.get("fits") is not False]
-        if measured:
-            _key, best = min(measured, key=lambda kf: kf[1]["instructions_per_inference"])
+        if t.get("weight_bits"):
+            continue  # summarized on its 8-bit row
+        best = fastest(t)
+        if best:
             lines.append(
                 f"| {t['core']} (`{t['target']}`) | {_n(best['instructions_per_inference'])} | {best['path']} | yes |"
             )
+            continue
+        why = _fits(next(iter(t["paths"].values())))
+        low = [(u, fastest(u)) for u in r["targets"] if u.get("weight_bits") and u["target"] == t["target"]]
+        fit = next(((u, f) for u, f in low if f), None)
+        if fit is None:
+            lines.append(f"| {t['core']} (`{t['target']}`) | - | - | {why} |")
         else:
-            fig = next(iter(t["paths"].values()))
-            lines.append(f"| {t['core']} (`{t['target']}`) | - | - | {_fits(fig)} |")
+            u, f = fit
+            lines.append(
+                f"| {t['core']} (`{t['target']}`) | {_n(f['instructions_per_inference'])} with {u['weight_bits']}-bit "
+                f"weights | {f['path']} | with {u['weight_bits']}-bit weights; 8-bit {why} |"
+            )
     return "\n".join(lines) + "\n"

@@ -95,3 +95,30 @@ def test_a_firmware_that_does_not_fit_renders_as_such():
     summary = cores.render_summary(report)
     assert "| Cortex-M4 (`cortex-m4`) | 544,679 | cortex-m-dsp | yes |" in summary
     assert "| Cortex-M0 (`cortex-m0`) | - | - | **no**: flash short by 153,020 B |" in summary
+
+
+def test_a_board_the_8_bit_model_overflows_shows_the_low_bit_rows_that_fit():
+    m0 = _target("cortex-m0", "Cortex-M0", {"portable": _fig(0, fits=False)})
+    m0_w4 = {
+        **_target("cortex-m0", "Cortex-M0", {"portable": _fig(3961984.2)}),
+        "weight_bits": 4,
+        "c": {"artifact": "edgemnist_model.c", "source": "model.int8-w4.tflite", "source_sha256": "cd" * 32},
+        "macs": 406528,
+    }
+    report = {
+        "schema": cores.SCHEMA,
+        "date": "2026-01-02T03:04:05Z",
+        "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite", "source_sha256": "ab" * 32},
+        "images": 10,
+        "macs": 406528,
+        "targets": [m0, m0_w4],
+    }
+    md = cores.render_markdown(report)
+    assert "| `cortex-m0` (Cortex-M0, 4-bit weights) | `m` | cortex-m-dsp | 3,961,984 |" in md
+    assert "`cortex-m0`, 4-bit weights: `edgemnist_model.c` from `model.int8-w4.tflite` (sha256 `cdcdcdcdcdcd...`" in md
+    assert md.count("`cortex-m0`: SysTick") == 1
+    summary = cores.render_summary(report).splitlines()
+    assert summary[2:] == [
+        "| Cortex-M0 (`cortex-m0`) | 3,961,984 with 4-bit weights | cortex-m-dsp | with 4-bit weights; 8-bit **no**: "
+        "flash short by 153,020 B |"
+    ]
