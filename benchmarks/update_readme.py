@@ -28,7 +28,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
 - docs/c-kernel.md, ``cores``: ``results/cores.md``, and README.md, ``cores``: ``results/cores_summary.md`` (both
   from ``benchmarks/cores.py``);
 - docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``);
-- docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``).
+- docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``);
+- README.md and docs/c-kernel.md, ``weight-bits``: ``results/weight_bits.md`` (from ``benchmarks/weight_bits.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -52,6 +53,7 @@ AARCH64_START, AARCH64_END = "<!-- aarch64:start -->", "<!-- aarch64:end -->"
 PEERS_START, PEERS_END = "<!-- browser-peers:start -->", "<!-- browser-peers:end -->"
 CORES_START, CORES_END = "<!-- cores:start -->", "<!-- cores:end -->"
 FIT_START, FIT_END = "<!-- fit:start -->", "<!-- fit:end -->"
+BITS_START, BITS_END = "<!-- weight-bits:start -->", "<!-- weight-bits:end -->"
 
 
 #: The machine counts as quiet while its 1-minute load average stays below this per usable core.
@@ -431,10 +433,35 @@ def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False
     return "\n".join([*_generated(FIT_START, "benchmarks/results/fit_budgets.md"), body, "", FIT_END])
 
 
+def weight_bits_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """results/weight_bits.md (written by benchmarks/weight_bits.py) between the weight-bits markers: accuracies,
+    sizes and instruction counts, none a time, so no load rule applies."""
+    path = results / "weight_bits.md"
+    if not path.is_file():
+        raise Problem(f"{path} not found; run python benchmarks/weight_bits.py first")
+    body = path.read_text(encoding="utf-8").strip()
+    plot = (
+        "benchmarks/results/weight_bits.png"
+        if doc is None or doc.parent.name != "docs"
+        else "../benchmarks/results/weight_bits.png"
+    )
+    return "\n".join(
+        [
+            *_generated(BITS_START, "benchmarks/results/weight_bits.md"),
+            body,
+            "",
+            f"Plot: [accuracy against bytes stored]({plot}).",
+            "",
+            BITS_END,
+        ]
+    )
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
     (None, CORES_START, CORES_END, cores_summary_section),
+    (None, BITS_START, BITS_END, weight_bits_section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("benchmarks.md", PEERS_START, PEERS_END, peers_section),
@@ -442,6 +469,7 @@ SECTIONS = (
     ("device-installs.md", AARCH64_START, AARCH64_END, aarch64_section),
     ("c-kernel.md", CORES_START, CORES_END, cores_section),
     ("fit.md", FIT_START, FIT_END, fit_section),
+    ("c-kernel.md", BITS_START, BITS_END, weight_bits_section),
 )
 
 

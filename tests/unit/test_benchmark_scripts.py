@@ -33,3 +33,40 @@ def test_the_browser_benchmark_summarizes_by_the_bench_rules():
 def test_the_generated_sections_match_the_committed_results(capsys):
     update = _script("update_readme")
     assert update.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_the_weight_bits_table_has_every_width_and_target_from_its_results():
+    """One row per width and int8 target (packed .tflite for 4 and 2 bits only), Cortex-M4 figures on the C
+    kernel's rows alone, and what TFLite Micro did with the packed filter, all read from the committed JSON."""
+    import json
+
+    wb = _script("weight_bits")
+    report = json.loads((REPO / "benchmarks" / "results" / "weight_bits.json").read_text(encoding="utf-8"))
+    assert report["schema"] == wb.SCHEMA
+    rows = report["rows"]
+    assert [(r["bits"], r["target"]) for r in rows] == [
+        (b, label) for b in wb.BITS for label, _, packed in wb.TARGETS if not (packed and b == 8)
+    ]
+    md = wb.render_markdown(report)
+    table = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| bits")]
+    assert len(table) == len(rows)
+    for line, r in zip(table, rows, strict=True):
+        assert f"{r['accuracy']:.2%}" in line and f"{r['agreement_with_8bit']:.2%}" in line
+        c = r.get("cortex_m4")
+        assert (c is not None) == (r["format"] == "c")
+        if c:
+            assert f"{c['instructions_per_inference']:,.0f}" in line and c["differing_bytes_vs_host"] == 0
+    assert next(r for r in rows if r["bits"] == 8)["agreement_with_8bit"] == 1.0
+    assert "TFLite Micro on packed 4-bit weights" in md
+
+
+def test_the_weight_bits_note_says_why_tflm_refused_in_one_printable_line():
+    wb = _script("weight_bits")
+    note = wb.tflm_note(
+        {
+            "per_channel": {"runs": False, "why": "fully_connected.cc:98 filter->type\n\x1b[31m != kTfLiteInt4"},
+            "per_tensor": {"runs": True, "accuracy": 0.9786, "arena_bytes": 404200, "arena_extra_bytes": 394272},
+        }
+    )
+    assert "\n" not in note and "\x1b" not in note and "per-channel INT4: refused (fully_connected.cc:98" in note
+    assert "per-tensor INT4: runs, 97.86%, arena 404,200 B (+394,272 B against the int8 array)" in note
