@@ -112,10 +112,11 @@ def measure(args) -> dict:
             if fmt == "micro" and bits == 4:
                 row["tflm_packed"] = result.manifest["micro"].get("packed")
             rows.append(row)
+    machine = machine_info()
     return {
         "schema": SCHEMA,
-        "date": machine_info()["date"],
-        "machine": machine_info(),
+        "date": machine["date"],
+        "machine": machine,
         "model": {"file": "model.keras", "sha256": source.sha256, "accuracy": float(source.accuracy)},
         "images": len(x),
         "rows": rows,

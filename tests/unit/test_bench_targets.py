@@ -70,6 +70,17 @@ def _target(name: str, core: str, paths: dict) -> dict:
     }
 
 
+def _report(targets: list) -> dict:
+    return {
+        "schema": cores.SCHEMA,
+        "date": "2026-01-02T03:04:05Z",
+        "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite", "source_sha256": "ab" * 32},
+        "images": 10,
+        "macs": 406528,
+        "targets": targets,
+    }
+
+
 def test_a_firmware_that_does_not_fit_renders_as_such():
     m0 = _target("cortex-m0", "Cortex-M0", {"portable": _fig(0, fits=False)})
     header, rows = render.cortex_m4_table(m0)
@@ -78,14 +89,7 @@ def test_a_firmware_that_does_not_fit_renders_as_such():
     assert table["instructions per inference"] == ["-"]
     assert "outputs: not run: the firmware does not fit the board's memory" in render.cortex_m4_footer(m0)
     m4 = _target("cortex-m4", "Cortex-M4", {"dsp": _fig(544679.4), "portable": _fig(1220866.0)})
-    report = {
-        "schema": cores.SCHEMA,
-        "date": "2026-01-02T03:04:05Z",
-        "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite", "source_sha256": "ab" * 32},
-        "images": 10,
-        "macs": 406528,
-        "targets": [m0, m4],
-    }
+    report = _report([m0, m4])
     md = cores.render_markdown(report)
     assert (
         "| `cortex-m0` (Cortex-M0) | `m` | portable | - | - | - | 256 KB / 16 KB | **no**: flash short by 153,020 B |"
@@ -105,14 +109,7 @@ def test_a_board_the_8_bit_model_overflows_shows_the_low_bit_rows_that_fit():
         "c": {"artifact": "edgemnist_model.c", "source": "model.int8-w4.tflite", "source_sha256": "cd" * 32},
         "macs": 406528,
     }
-    report = {
-        "schema": cores.SCHEMA,
-        "date": "2026-01-02T03:04:05Z",
-        "c": {"artifact": "edgemnist_model.c", "source": "model.int8.tflite", "source_sha256": "ab" * 32},
-        "images": 10,
-        "macs": 406528,
-        "targets": [m0, m0_w4],
-    }
+    report = _report([m0, m0_w4])
     md = cores.render_markdown(report)
     assert "| `cortex-m0` (Cortex-M0, 4-bit weights) | `m` | cortex-m-dsp | 3,961,984 |" in md
     assert "`cortex-m0`, 4-bit weights: `edgemnist_model.c` from `model.int8-w4.tflite` (sha256 `cdcdcdcdcdcd...`" in md
