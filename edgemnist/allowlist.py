@@ -89,8 +89,16 @@ ONNX_OPS = frozenset(
 )
 #: Node domains: the default ONNX domain only ("" and its alias "ai.onnx"); no contrib or custom operators.
 ONNX_DOMAINS = frozenset({"", "ai.onnx"})
-#: TensorProto.DataType codes the exports use: FLOAT, UINT8, INT8, INT32.
-ONNX_TENSOR_TYPES = {1: ("FLOAT", 4), 2: ("UINT8", 1), 3: ("INT8", 1), 6: ("INT32", 4)}
+#: TensorProto.DataType codes the exports use, with their bits per element: FLOAT, UINT8, INT8, INT32, and the
+#: packed hidden weights INT4 and INT2 (``--weight-bits 4|2 --packed``, in raw_data only).
+ONNX_TENSOR_TYPES = {
+    1: ("FLOAT", 32),
+    2: ("UINT8", 8),
+    3: ("INT8", 8),
+    6: ("INT32", 32),
+    22: ("INT4", 4),
+    26: ("INT2", 2),
+}
 #: Nodes and initializers of the largest export (int8 QDQ: ~7 nodes and ~9 initializers per dense layer; the
 #: essay's two layers: 15 nodes, 20 initializers), with headroom for MAX_HIDDEN_LAYERS + 1 layers.
 ONNX_MAX_NODES = 128

@@ -17,6 +17,8 @@ bytes that remain, so a hostile length costs nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from edgemnist import allowlist
 from edgemnist.errors import ArtifactError
 from edgemnist.protowire import I32, LEN, Malformed, Refused, count, delimited, integer, integers, message, string
@@ -56,7 +58,7 @@ def _check_dims(dims: list[int], what: str, *, dynamic_ok: bool) -> None:
         raise Refused(f"{what} has {why}")
 
 
-def _check_tensor(data: bytes, span, what: str) -> None:
+def _check_tensor(data: bytes, span, what: str) -> str:
     t = message(data, span, singular={_T_TYPE, _T_RAW, _T_LOCATION, _T_SEGMENT}, what=what)
     if _T_SEGMENT in t:
         raise Refused(f"{what} is segmented")
@@ -73,19 +75,22 @@ def _check_tensor(data: bytes, span, what: str) -> None:
     elements = 1
     for d in dims:
         elements *= d
-    name, itemsize = allowlist.ONNX_TENSOR_TYPES[kind]
+    name, bits = allowlist.ONNX_TENSOR_TYPES[kind]
     if _T_RAW in t:
         start, end = delimited(t[_T_RAW][0], f"{what} raw_data")
-        held, needed = end - start, elements * itemsize
+        held, needed = end - start, (elements * bits + 7) // 8  # sub-byte types: packed, the last byte padded
         others = [f for f in (_T_FLOAT, _T_INT32, _T_STRING, _T_INT64, _T_DOUBLE, _T_UINT64) if f in t]
         if others or held != needed:
             raise Refused(f"{what} holds {held} raw bytes but its dims {dims} ({name}) need {needed}")
-        return
+        return name
+    if bits < 8:
+        raise Refused(f"{what} holds {name} outside raw_data; this toolkit's exports store packed types raw")
     typed = {"FLOAT": (_T_FLOAT, 4)}.get(name, (_T_INT32, None))  # INT8/UINT8/INT32 live in int32_data
     held = count(data, t.get(typed[0]), typed[1], f"{what} data", allowlist.MAX_TENSOR_ELEMENTS)
     others = [f for f in (_T_FLOAT, _T_INT32, _T_STRING, _T_INT64, _T_DOUBLE, _T_UINT64) if f in t and f != typed[0]]
     if others or held != elements:
         raise Refused(f"{what} holds {held} values but its dims {dims} need {elements}")
+    return name
 
 
 def _check_value_info(data: bytes, span, what: str) -> None:
@@ -146,7 +151,7 @@ def _check_node(data: bytes, span, index: int) -> str:
     return op
 
 
-def _check_graph(data: bytes, span) -> frozenset[str]:
+def _check_graph(data: bytes, span) -> Checked:
     g = message(data, span, singular={2}, what="the graph")
     if _G_SPARSE in g:
         raise Refused("the graph has sparse initializers")
@@ -162,21 +167,31 @@ def _check_graph(data: bytes, span) -> frozenset[str]:
         if wire != LEN:
             raise Malformed(f"node {i} is malformed")
         ops.add(_check_node(data, node_span, i))
+    types = set()
     for i, (wire, t_span) in enumerate(inits):
         if wire != LEN:
             raise Malformed(f"initializer {i} is malformed")
-        _check_tensor(data, t_span, f"initializer {i}")
+        types.add(_check_tensor(data, t_span, f"initializer {i}"))
     for key, label in ((_G_INPUT, "graph input"), (_G_OUTPUT, "graph output"), (_G_VALUE_INFO, "value_info")):
         for i, (wire, v_span) in enumerate(g.get(key, ())):
             if wire != LEN:
                 raise Malformed(f"{label} {i} is malformed")
             _check_value_info(data, v_span, f"{label} {i}")
-    return frozenset(ops)
+    return Checked(frozenset(ops), frozenset(types))
 
 
-def check_onnx(data: bytes, origin: str) -> frozenset[str]:
+@dataclass(frozen=True)
+class Checked:
+    """What the check read of a model that passed: its operator types (what the backend decides per-image mode
+    from) and its initializers' data type names (``allowlist.ONNX_TENSOR_TYPES``)."""
+
+    ops: frozenset[str]
+    tensor_types: frozenset[str]
+
+
+def check_onnx(data: bytes, origin: str) -> Checked:
     """Raise ArtifactError unless ``data`` is an ONNX model built only from what this network's exports use;
-    return the graph's operator types (what the backend decides per-image mode from)."""
+    return what it read (``Checked``)."""
     n = len(data)
     if n > allowlist.MAX_MODEL_BYTES:
         raise ArtifactError(

@@ -79,7 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--packed",
         action="store_true",
         help=f"with --weight-bits 4|2 and --format {'/'.join(PACKED_FORMATS)}: also write the weights packed "
-        "as INT4/INT2 (model.int8-w4-packed.tflite), checked against the int8 file in LiteRT",
+        "as INT4/INT2 (model.int8-w4-packed.tflite), checked against the int8 file in its runtime",
     )
     add_tolerance(p)
     add_data_dir(p)

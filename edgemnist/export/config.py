@@ -29,7 +29,7 @@ DEFAULT_WEIGHT_BITS = 8
 #: The (format, mode) pairs that take fewer than 8 weight bits: int8 containers every runtime of the format runs.
 LOW_BIT_MODES = (("tflite", "int8"), ("onnx", "int8"), ("micro", "int8"), ("c", "int8"), ("web", "int8"))
 #: The formats that store the low-bit weights packed (two INT4 or four INT2 per byte) with ``packed=True``.
-PACKED_FORMATS = ("tflite",)
+PACKED_FORMATS = ("tflite", "onnx")
 
 
 def _is_int(x: Any) -> bool:

@@ -63,7 +63,10 @@ class StaticRecipe:
 STATIC = StaticRecipe()
 #: ``--weight-bits 4|2``: per-channel weights, so each hidden channel's scale can be the low-bit file's own.
 LOW_BIT_STATIC = StaticRecipe(per_channel=True)
-_ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64"}
+_ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64", 22: "int4", 26: "int2"}
+#: ``--weight-bits 4|2 --packed``: the ONNX type that stores the hidden weights two (INT4) or four (INT2) to a
+#: byte, and the first opset whose DequantizeLinear takes it.
+PACKED = {4: ("INT4", 21), 2: ("INT2", 25)}
 
 
 def export_onnx(
@@ -229,7 +232,7 @@ def describe(path: str | Path) -> dict[str, Any]:
             "input_quantization": input_quant,
             "metadata_props": sorted(p.key for p in proto.metadata_props),
         },
-        "tools": {"onnx_opset": OPSET},
+        "tools": {"onnx_opset": int(props.get("opset", OPSET))},
     }
     if isinstance(calibration, dict):  # the recipe the file states is the one recorded
         facts["calibration"] = calibration
@@ -244,20 +247,27 @@ EXPECTED = {
 }
 
 
-def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
-    """Every way the artifact differs from ``mode`` (empty if it is what it claims)."""
+def check(facts: dict[str, Any], mode: str, io: str, packed_bits: int | None = None) -> list[str]:
+    """Every way the artifact differs from ``mode`` (empty if it is what it claims); ``packed_bits``: the hidden
+    weights are stored packed at that width (``PACKED``), the output layer's in int8."""
     problems = []
     weights, ops = EXPECTED[mode]
+    opset = OPSET
+    if packed_bits is not None:
+        kind, opset = PACKED[packed_bits]
+        weights = sorted({*weights, kind.lower()})
     graph = facts["graph"]
     if graph["weights"] != weights:
-        problems.append(f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {weights[0]} for {mode}")
+        problems.append(
+            f"weights are {'/'.join(graph['weights']) or 'absent'}, expected {'/'.join(weights)} for {mode}"
+        )
     missing = ops - set(graph["ops"])
     if missing:
         problems.append(f"ops {', '.join(sorted(missing))} missing for {mode}")
     if mode == "float32" and {"QuantizeLinear", "DynamicQuantizeLinear"} & set(graph["ops"]):
         problems.append("float32 graph contains quantization ops")
-    if graph["opset"] != OPSET:
-        problems.append(f"opset {graph['opset']}, expected {OPSET}")
+    if graph["opset"] != opset:
+        problems.append(f"opset {graph['opset']}, expected {opset}")
     if graph["batch_dim"] != BATCH_DIM:
         problems.append(f"batch dimension is not the dynamic {BATCH_DIM!r}")
     return problems + io_problems(facts, "float32")
@@ -301,27 +311,75 @@ def set_hidden_levels(proto, levels: np.ndarray, scales: np.ndarray, bias: np.nd
         raise ArtifactError("the rewritten weights do not read back as written")  # pragma: no cover
 
 
-def hidden_weights(path: str | Path) -> np.ndarray:
-    """The first Gemm's stored int8 weights (K, N) of a QDQ .onnx."""
+def hidden_weights(path: str | Path) -> tuple[np.ndarray, str, int]:
+    """The first Gemm's stored weights (K, N) of a QDQ .onnx as int8 (unpacked from INT4 / INT2), the stored
+    type's name (``int8``, ``int4``, ``int2``) and the bytes the file holds for them."""
     import onnx
     from onnx import numpy_helper
 
     proto = onnx.load(str(path))
     inits = {i.name: i for i in proto.graph.initializer}
     w_node, _, _ = _hidden_gemm(proto.graph)
-    return numpy_helper.to_array(inits[w_node.input[0]])
+    tensor = inits[w_node.input[0]]
+    kind = _ONNX_DTYPES.get(tensor.data_type, str(tensor.data_type))
+    if kind not in ("int8", "int4", "int2"):
+        raise ArtifactError(f"the first Gemm's weights are stored as {kind}, not int8, int4 or int2")
+    w = numpy_helper.to_array(tensor).astype(np.int8)
+    return w, kind, len(tensor.raw_data) if tensor.raw_data else int(w.nbytes)
+
+
+def pack(data: bytes, bits: int) -> bytes:
+    """The low-bit int8 .onnx ``data`` (``OnnxExporter.export``) with its hidden weights and their zero points
+    stored as INT4 / INT2 (``PACKED``: two or four to a byte, the first element in the lowest bits, as ONNX
+    packs them), the default-domain opset raised to the first that dequantizes that type, every other tensor
+    unchanged; the weights are read back and checked."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from edgemnist.export.lowbit import pack_bits
+
+    if bits not in PACKED:
+        raise ConfigError(f"packed ONNX weights take {' or '.join(map(str, PACKED))} bits, got {bits!r}")
+    kind, opset = PACKED[bits]
+    proto = onnx.load_from_string(data)
+    inits = {i.name: i for i in proto.graph.initializer}
+    w_node, _, _ = _hidden_gemm(proto.graph)
+    if len(w_node.input) < 3 or any(name not in inits for name in w_node.input[:3]):
+        raise ArtifactError("the first Gemm's weights are not a constant with a scale and a zero point")
+    levels = numpy_helper.to_array(inits[w_node.input[0]])
+    top = 1 << (bits - 1)
+    if levels.dtype != np.int8 or levels.min() < -top or levels.max() > top - 1:
+        raise ArtifactError(f"the hidden weights ({levels.dtype}, {levels.min()}..{levels.max()}) do not fit {kind}")
+    for name in (w_node.input[0], w_node.input[2]):
+        tensor = inits[name]
+        value = numpy_helper.to_array(tensor)
+        packed = pack_bits(value, bits).tobytes()
+        tensor.CopyFrom(helper.make_tensor(name, getattr(onnx.TensorProto, kind), list(value.shape), packed, raw=True))
+    for entry in proto.opset_import:
+        if entry.domain in ("", "ai.onnx"):
+            entry.version = opset
+    proto.ir_version = max(proto.ir_version, helper.find_min_ir_version_for([helper.make_opsetid("", opset)]))
+    for prop in proto.metadata_props:
+        if prop.key == "opset":
+            prop.value = str(opset)
+    onnx.checker.check_model(proto, full_check=True)
+    out = proto.SerializeToString()
+    stored = numpy_helper.to_array(inits[w_node.input[0]]).astype(np.int8)
+    if not np.array_equal(stored, levels):
+        raise ArtifactError("the packed weights do not read back as the int8 levels")  # pragma: no cover
+    return out
 
 
 def weight_facts(path: str | Path, recipe) -> dict[str, Any]:
     """The manifest's ``weights`` section of a low-bit .onnx: bits and recipe of the .tflite it takes its levels
     from, and what the file stores for the hidden layer."""
-    w = hidden_weights(path)
+    w, kind, nbytes = hidden_weights(path)
     return {
         "bits": dict(recipe.bits),
         "hidden_stored": {
-            "type": str(w.dtype),
-            "packed": False,
-            "bytes": int(w.nbytes),
+            "type": kind,
+            "packed": kind != "int8",
+            "bytes": nbytes,
             "values": sorted(int(v) for v in np.unique(w)),
             "max_distinct_per_channel": int(max(len(np.unique(w[:, j])) for j in range(w.shape[1]))),
         },
@@ -349,18 +407,34 @@ def compare_with_tflite(path: str | Path, tflite_bytes: bytes, images: np.ndarra
     }
 
 
+def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray) -> dict[str, Any]:
+    """ONNX Runtime on the packed .onnx and on its int8 container, same inputs: top-1 agreement, the share of
+    images with identical outputs, the largest |dp| and both sizes."""
+    from edgemnist.export.tflite import compare_packed as compare
+
+    return {**compare(packed, reference, images), "runtime": "ONNX Runtime"}
+
+
 class OnnxExporter(Exporter):
     """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``).
 
     ``--weight-bits 4|2``: the Keras model with the low-bit .tflite's hidden weights (``lowbit.gridded_model``),
     quantized per channel (``LOW_BIT_STATIC``), its hidden Gemm set to that file's levels and scales
-    (``set_hidden_levels``); ``measure`` compares it with that .tflite."""
+    (``set_hidden_levels``); ``measure`` compares it with that .tflite. ``packed``: that int8 container
+    (``requires``) with the hidden weights stored as INT4 / INT2 (``pack``), compared with it in ONNX Runtime."""
+
+    def requires(self, config) -> Any:
+        return config.unpacked if config.packed else None
 
     def _low_bit(self, job: ExportJob):
         c = job.config
         return job.source.low_bit(c.weight_bits, "int8", c.calibration_samples, c.seed)
 
     def export(self, job: ExportJob) -> None:
+        if job.config.packed:
+            path = Path(job.files.path)
+            path.write_bytes(pack(Path(job.input.path).read_bytes(), job.config.weight_bits))
+            return
         source = {"file": job.source.path.name, "sha256": job.source.sha256}
         if not job.config.low_bit:
             export_onnx(job.model, job.files.path, job.config, job.calibration, source=source)
@@ -393,21 +467,46 @@ class OnnxExporter(Exporter):
         return facts
 
     def check(self, job: ExportJob, facts: dict[str, Any]) -> list[str]:
-        problems = check(facts, job.config.mode, job.config.io)
-        if job.config.mode == "int8" and facts.get("calibration") is None:
+        c = job.config
+        problems = check(facts, c.mode, c.io, packed_bits=c.weight_bits if c.packed else None)
+        if c.mode == "int8" and facts.get("calibration") is None:
             problems.append("int8 model states no calibration recipe in its metadata")
-        if job.config.low_bit:
+        if c.low_bit:
             from edgemnist.export import lowbit
 
-            problems += lowbit.weight_problems(facts["weights"], job.config.weight_bits, packed=False)
+            problems += lowbit.weight_problems(facts["weights"], c.weight_bits, packed=c.packed)
         return problems
 
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         if not job.config.low_bit:
             return {}, []
+        if job.config.packed:
+            from edgemnist.export.tflite import MIN_PACKED_AGREEMENT
+
+            result = compare_packed(job.files.path, job.input.path, job.source.data.test_images)
+            problems = []
+            if result["agreement"] < MIN_PACKED_AGREEMENT:
+                problems.append(
+                    f"the packed model and its int8 container agree on only {result['agreement']:.2%} of top-1 "
+                    f"answers in ONNX Runtime (< {MIN_PACKED_AGREEMENT:.1%})"
+                )
+            return {"packed": result}, problems
         data, _ = self._low_bit(job)
         result = compare_with_tflite(job.files.path, data, job.source.data.test_images)
         return {"low_bit_tflite": result}, []
+
+    def summary(self, result) -> str | None:
+        packed = (result.manifest.get("onnx") or {}).get("packed")
+        if not packed:
+            return None
+        from edgemnist.units import size_text
+
+        return (
+            f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
+            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['artifact']}; ONNX Runtime top-1 "
+            f"agreement {packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
+            f"max|dp| {packed['max_abs_diff']:.2g}"
+        )
 
 
 EXPORTER = OnnxExporter()

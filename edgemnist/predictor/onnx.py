@@ -43,8 +43,13 @@ def _open(path: str | Path, threads: int = 1, data: bytes | None = None) -> tupl
     ort = require("onnxruntime", "onnx")
     quiet(ort)
     data = _read_bounded(path) if data is None else _bounded(path, data)
-    ops = check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
+    checked = check_onnx(data, str(path))  # the graph first: nothing outside this network's allow-list reaches ORT
     opts = ort.SessionOptions()
+    if "INT2" in checked.tensor_types:
+        # ONNX Runtime's extended optimizations fuse DequantizeLinear + Gemm into QGemm, which refuses INT2
+        # weights ("Type 'tensor(int2)' ... of operator (QGemm) ... is invalid"); at the basic level the
+        # DequantizeLinear runs as written.
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -59,7 +64,7 @@ def _open(path: str | Path, threads: int = 1, data: bytes | None = None) -> tupl
         raise ArtifactError(
             f"{path}: not a loadable ONNX model ({first_line(exc, default=type(exc).__name__)}){_looks_like(path)}"
         ) from None
-    return sess, ops
+    return sess, checked.ops
 
 
 #: ORT's own log lines (coloured, several per failure) would break the CLI's one-line error promise; its

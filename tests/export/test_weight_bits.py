@@ -1,6 +1,7 @@
 """edgemnist export --weight-bits 4|2 end to end: tflite int8 (int8 and float I/O), onnx int8 and micro, each
 exported from the session's model, gated on real MNIST, read back from the files; packed INT4/INT2 .tflite
-against its int8 reference in LiteRT; info and evaluate show the width; bad flags exit 2."""
+and .onnx against their int8 references in LiteRT and ONNX Runtime; info and evaluate show the width; bad flags
+exit 2."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _cli(argv, capsys):
 def _levels(result) -> np.ndarray:
     """The hidden filter (N, K) as the artifact stores it."""
     if result.config.format == "onnx":
-        return hidden_weights(result.path).T
+        return hidden_weights(result.path)[0].T
     data = read_micro(result.path).model_bytes if result.config.format == "micro" else result.path.read_bytes()
     return lowbit.stored_filter(data)[0]
 
@@ -107,6 +108,32 @@ def test_packed_tflite_agrees_with_its_int8_reference_in_litert(bits, export_art
         np.testing.assert_array_equal(p.predict(images).labels, r.predict(images).labels)
 
 
+@pytest.mark.parametrize("bits", [4, 2])
+def test_packed_onnx_agrees_with_its_int8_container_in_onnx_runtime(bits, export_artifact, mnist):
+    """INT4 (opset 21) and INT2 (opset 25) DequantizeLinear weights, run by ONNX Runtime through the Predictor."""
+    onnx = imported("onnx")
+    reference = export_artifact("onnx", "int8", weight_bits=bits)
+    packed = export_artifact("onnx", "int8", weight_bits=bits, packed=True)
+    assert packed.path.name == f"model.int8-w{bits}-packed.onnx"
+    manifest = read_manifest(packed.path, required=True)
+    assert manifest["verification"]["passed"]
+    record = manifest["onnx"]["packed"]
+    assert record["runtime"] == "ONNX Runtime" and record["reference"]["artifact"] == reference.path.name
+    assert record["n"] == 10000 and record["agreement"] >= 0.999 and record["max_abs_diff"] <= 0.01
+    stored = manifest["weights"]["hidden_stored"]
+    assert stored == {**stored, "type": f"int{bits}", "packed": True, "bytes": 512 * spec.INPUT_SIZE * bits // 8}
+    proto = onnx.load(str(packed.path))
+    assert {o.version for o in proto.opset_import if o.domain == ""} == {21 if bits == 4 else 25}
+    assert manifest["graph"]["weights"] == sorted({"int8", f"int{bits}"})
+    np.testing.assert_array_equal(hidden_weights(packed.path)[0], hidden_weights(reference.path)[0])
+    saved = reference.path.stat().st_size - packed.path.stat().st_size
+    assert saved >= 512 * spec.INPUT_SIZE * (8 - bits) // 8
+    images = mnist.test_images[:1000]
+    with Predictor.load(packed.path) as p, Predictor.load(reference.path) as r:
+        assert p.backend.runtime == "ONNX Runtime" and p.weight_bits == {"hidden": bits, "probabilities": 8}
+        np.testing.assert_array_equal(p.predict(images).labels, r.predict(images).labels)
+
+
 def test_onnx_and_micro_record_how_they_compare(export_artifact):
     onnx = read_manifest(export_artifact("onnx", "int8", weight_bits=4).path, required=True)
     assert onnx["onnx"]["low_bit_tflite"]["n"] == 10000 and onnx["onnx"]["low_bit_tflite"]["agreement"] >= 0.99
@@ -148,6 +175,7 @@ def test_format_all_keeps_8_bits_unless_asked():
         ("tflite", "int8", "float", False),
         ("tflite", "int8", "float", True),
         ("onnx", "int8", "float", False),
+        ("onnx", "int8", "float", True),
         ("micro", "int8", "int8", False),
         ("c", "int8", "int8", False),
         ("web", "int8", "int8", False),

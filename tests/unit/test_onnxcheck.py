@@ -93,4 +93,21 @@ def test_damaged_bytes_raise_only_artifact_errors():
 
 def test_the_checker_returns_the_graph_operator_types():
     """OnnxBackend decides per-image mode from these (not from a byte search of the file)."""
-    assert check_onnx(_model(), "m") == frozenset(n.op_type for n in onnx.load_from_string(_model()).graph.node)
+    assert check_onnx(_model(), "m").ops == frozenset(n.op_type for n in onnx.load_from_string(_model()).graph.node)
+
+
+@pytest.mark.parametrize("kind,per_byte", [(TensorProto.INT4, 2), (TensorProto.INT2, 4)])
+def test_packed_weights_pass_raw_and_exact_and_are_named(kind, per_byte):
+    """Packed INT4 / INT2 hidden weights (``--packed``): raw_data of exactly ceil(elements / per_byte) bytes."""
+    n = 7 * 5  # odd: the last byte is padded
+    need = -(-n // per_byte)
+    ok = TensorProto(name="w4", data_type=kind, dims=[7, 5], raw_data=b"\x11" * need)
+    checked = check_onnx(_model(inits=[ok]), "m")
+    assert {"FLOAT", TensorProto.DataType.Name(kind)} == set(checked.tensor_types)
+    for held in (need - 1, need + 1):
+        bad = TensorProto(name="w4", data_type=kind, dims=[7, 5], raw_data=b"\x11" * held)
+        with pytest.raises(ArtifactError, match=f"holds {held} raw bytes"):
+            check_onnx(_model(inits=[bad]), "m")
+    typed = TensorProto(name="w4", data_type=kind, dims=[7, 5], int32_data=[1] * need)
+    with pytest.raises(ArtifactError, match="outside raw_data"):
+        check_onnx(_model(inits=[typed]), "m")

@@ -19,6 +19,7 @@ from edgemnist.manifest import weights_text
         ({"format": "tflite", "weight_bits": 2, "io": "float"}, "model.int8-floatio-w2.tflite"),
         ({"format": "tflite", "weight_bits": 4, "packed": True}, "model.int8-w4-packed.tflite"),
         ({"format": "tflite", "weight_bits": 2, "io": "float", "packed": True}, "model.int8-floatio-w2-packed.tflite"),
+        ({"format": "onnx", "mode": "int8", "weight_bits": 4, "packed": True}, "model.int8-w4-packed.onnx"),
         ({"format": "onnx", "mode": "int8", "weight_bits": 4}, "model.int8-w4.onnx"),
         ({"format": "micro", "weight_bits": 2}, "micro-w2/model_data.cc"),
         ({"format": "micro"}, "model_data.cc"),
@@ -39,7 +40,8 @@ def test_artifact_names_say_the_width(kwargs, name):
         ({"format": "tflite", "mode": "float16", "weight_bits": 4}, "needs an int8 mode, not tflite float16"),
         ({"format": "onnx", "mode": "float32", "weight_bits": 2}, "low-bit weights: tflite int8, onnx int8, micro"),
         ({"format": "tflite", "packed": True}, "packed weights are for --weight-bits 4 or 2"),
-        ({"format": "onnx", "mode": "int8", "weight_bits": 4, "packed": True}, "not onnx with 4-bit weights"),
+        ({"format": "micro", "weight_bits": 4, "packed": True}, "not micro with 4-bit weights"),
+        ({"format": "onnx", "weight_bits": 8, "packed": True}, "not onnx with 8-bit weights"),
         ({"format": "tflite", "weight_bits": 4, "packed": 1}, "packed must be true or false"),
     ],
 )
