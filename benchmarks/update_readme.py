@@ -29,7 +29,8 @@ The generated sections (``SECTIONS``), each between a ``<!-- NAME:start -->`` an
   from ``benchmarks/cores.py``);
 - docs/device-installs.md, ``aarch64``: ``results/aarch64.md`` (from ``benchmarks/aarch64.py``);
 - docs/fit.md, ``fit``: ``results/fit_budgets.md`` (from ``benchmarks/fit_budgets.py``);
-- README.md and docs/c-kernel.md, ``weight-bits``: ``results/weight_bits.md`` (from ``benchmarks/weight_bits.py``).
+- README.md and docs/c-kernel.md, ``weight-bits``: ``results/weight_bits_summary.md`` and ``results/weight_bits.md``
+  (from ``benchmarks/weight_bits.py``).
 
 The README must have its markers; a docs file is filled when it exists (``--docs DIR``, default ``docs/`` beside
 the README). Everything outside the markers is left byte for byte.
@@ -434,23 +435,23 @@ def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False
 
 
 def weight_bits_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
-    """results/weight_bits.md (written by benchmarks/weight_bits.py) between the weight-bits markers: accuracies,
-    sizes and instruction counts, none a time, so no load rule applies."""
-    path = results / "weight_bits.md"
+    """Between the weight-bits markers (written by benchmarks/weight_bits.py): in the README
+    results/weight_bits_summary.md (one row per width), in docs/c-kernel.md results/weight_bits.md (every width x
+    format); accuracies, sizes and instruction counts, none a time, so no load rule applies."""
+    in_docs = doc is not None and doc.parent.name == "docs"
+    name = "weight_bits.md" if in_docs else "weight_bits_summary.md"
+    path = results / name
     if not path.is_file():
         raise Problem(f"{path} not found; run python benchmarks/weight_bits.py first")
     body = path.read_text(encoding="utf-8").strip()
-    plot = (
-        "benchmarks/results/weight_bits.png"
-        if doc is None or doc.parent.name != "docs"
-        else "../benchmarks/results/weight_bits.png"
-    )
+    plot = "../benchmarks/results/weight_bits.png" if in_docs else "benchmarks/results/weight_bits.png"
+    more = "" if in_docs else " Every format at every width: [docs/c-kernel.md](docs/c-kernel.md#low-bit-weights)."
     return "\n".join(
         [
-            *_generated(BITS_START, "benchmarks/results/weight_bits.md"),
+            *_generated(BITS_START, f"benchmarks/results/{name}"),
             body,
             "",
-            f"Plot: [accuracy against bytes stored]({plot}).",
+            f"Plot: [accuracy against bytes stored]({plot}).{more}",
             "",
             BITS_END,
         ]

@@ -393,6 +393,8 @@ class Layout:
             "const_bytes": self.const_bytes,
             "activation_bytes": self.activation_bytes,
             "left_shifts": int(self.shifts.left_shifts),
+            "uses_w4": int(any(layer.codec.bits == 4 for layer in self.layers)),
+            "uses_w2": int(any(layer.codec.bits == 2 for layer in self.layers)),
             "shift_type": self.shifts.ctype,
             "shift_meaning": self.shifts.meaning,
         }
@@ -456,6 +458,8 @@ def fields(depth: int) -> dict[str, Field]:
             f("shift_type", "|".join(re.escape(m.ctype) for m in SHIFT_MODES), "text"),
             f("shift_meaning", "|".join(re.escape(m.meaning) for m in SHIFT_MODES), "text"),
             f("left_shifts", "[01]", "int"),
+            f("uses_w4", "[01]", "int"),
+            f("uses_w2", "[01]", "int"),
             *(f(k, _UINT, "int") for k in ("n_in", "n_out", "n_layers", "const_bytes", "macs", "activation_bytes")),
             *(f(k, _SINT, "int") for k in ("sm_mult", "sm_shift", "sm_diff_min", "in_zp", "out_zp")),
         ]

@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="MODEL",
         help=f"artifacts to compare ({model_files()}), e.g. export/*.tflite; with a firmware --target: "
-        "edgemnist_model.c files",
+        "edgemnist_model.c files; with --weight-bits: one model.keras",
     )
     p.add_argument(
         "--batch-sizes",
@@ -100,7 +100,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1000,
         metavar="N",
-        help="with a firmware --target: test images per path (default 1000, at most 10000)",
+        help="with a firmware --target or --weight-bits: test images per firmware path (default 1000, at most 10000)",
+    )
+    p.add_argument(
+        "--weight-bits",
+        metavar="B,B,...",
+        help="bit width x format: export every int8 target of MODEL (a .keras) with these hidden-weight widths "
+        "(e.g. 8,4,2; 8 is always included) into a weight-bits/ folder beside it, then tabulate accuracy, "
+        "top-1 agreement with the 8-bit .tflite, bytes stored, and the C kernel's Cortex-M4 instructions, "
+        "firmware text and RAM",
     )
     keras = p.add_mutually_exclusive_group()
     keras.add_argument(
@@ -199,6 +207,49 @@ def _run_cortex_m4(args: argparse.Namespace, outputs: dict) -> int:
     return 0
 
 
+def _run_weight_bits(args: argparse.Namespace, outputs: dict) -> int:
+    import sys
+    from pathlib import Path
+
+    from edgemnist.bench import weight_bits
+    from edgemnist.bench.terminal import print_titled
+    from edgemnist.data import load_mnist
+    from edgemnist.errors import ConfigError
+    from edgemnist.fileio import atomic_write_json, atomic_write_text
+
+    bits = weight_bits.parse_bits(args.weight_bits)
+    if args.target != "host":
+        raise ConfigError("--weight-bits measures the C kernel on cortex-m4 itself; leave out --target")
+    if len(args.models) != 1 or Path(args.models[0]).suffix != ".keras":
+        raise ConfigError(f"--weight-bits exports from one .keras model, not {' '.join(args.models)}")
+    if args.images > 10000:
+        raise ConfigError(f"--images {args.images}: the test set has 10000 images")
+    model = Path(args.models[0])
+    if not model.is_file():
+        raise ConfigError(f"{model}: no such file; expected the .keras model to export from")
+    folder = model.parent / "weight-bits"
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    report = weight_bits.weight_bits_report(
+        model, load_mnist(args.data_dir), folder, bits=bits, m4_images=args.images, data_dir=args.data_dir, progress=say
+    )
+    header, rows = weight_bits.table(report, short=True)
+    footer = [weight_bits.caption(report), *weight_bits.footer(report), weight_bits.legend()]
+    print_titled([(None, header, rows)], footer)
+    print(f"artifacts in {folder}")
+    if "json" in outputs:
+        atomic_write_json(outputs["json"], report)
+    if "markdown" in outputs:
+        atomic_write_text(outputs["markdown"], weight_bits.render_markdown(report))
+    if "plot" in outputs:
+        weight_bits.plot(report, outputs["plot"])
+    for path in outputs.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from edgemnist.bench import render
     from edgemnist.bench.runs import run_bench
@@ -206,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
     from edgemnist.fileio import atomic_write_text
 
     outputs = _outputs(args)
+    if args.weight_bits is not None:
+        return _run_weight_bits(args, outputs)
     if args.target != "host":
         return _run_cortex_m4(args, outputs)
     config = BenchConfig(

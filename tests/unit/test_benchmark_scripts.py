@@ -6,6 +6,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -36,11 +38,13 @@ def test_the_generated_sections_match_the_committed_results(capsys):
 
 
 def test_the_weight_bits_table_has_every_width_and_target_from_its_results():
-    """One row per width and int8 target (packed .tflite for 4 and 2 bits only), Cortex-M4 figures on the C
-    kernel's rows alone, and what TFLite Micro did with the packed filter, all read from the committed JSON."""
+    """One row per width and int8 target (packed .tflite and .onnx for 4 and 2 bits only), Cortex-M4 figures on
+    the C kernel's rows alone, and what TFLite Micro did with the packed filter, all read from the committed JSON;
+    the README's summary has one row per width with the C kernel's figures and each format's bytes."""
     import json
 
-    wb = _script("weight_bits")
+    from edgemnist.bench import weight_bits as wb
+
     report = json.loads((REPO / "benchmarks" / "results" / "weight_bits.json").read_text(encoding="utf-8"))
     assert report["schema"] == wb.SCHEMA
     rows = report["rows"]
@@ -58,10 +62,34 @@ def test_the_weight_bits_table_has_every_width_and_target_from_its_results():
             assert f"{c['instructions_per_inference']:,.0f}" in line and c["differing_bytes_vs_host"] == 0
     assert next(r for r in rows if r["bits"] == 8)["agreement_with_8bit"] == 1.0
     assert "TFLite Micro on packed 4-bit weights" in md
+    summary = wb.render_summary(report)
+    lines = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| bits")]
+    assert [line.split(" | ")[0] for line in lines] == [f"| {b}" for b in wb.BITS]
+    for line, b in zip(lines, wb.BITS, strict=True):
+        c = next(r for r in rows if r["bits"] == b and r["format"] == "c")
+        packed = [r for r in rows if r["bits"] == b and r["packed"]]
+        assert f"{c['accuracy']:.2%}" in line and f"{c['cortex_m4']['text_bytes']:,} B" in line
+        assert all(f"{r['stored_bytes'] / 1000:,.1f} kB" in line for r in packed) and len(packed) == (b != 8) * 2
+
+
+@pytest.mark.parametrize(
+    "text,expect",
+    [("8,4,2", (8, 4, 2)), ("2", (8, 2)), ("4, 8,4", (8, 4)), ("3", None), ("", None), ("8,x", None)],
+)
+def test_weight_bits_widths_parse_or_say_what_was_expected(text, expect):
+    from edgemnist.bench.weight_bits import parse_bits
+    from edgemnist.errors import ConfigError
+
+    if expect is None:
+        with pytest.raises(ConfigError, match="expected comma-separated widths"):
+            parse_bits(text)
+    else:
+        assert parse_bits(text) == expect
 
 
 def test_the_weight_bits_note_says_why_tflm_refused_in_one_printable_line():
-    wb = _script("weight_bits")
+    from edgemnist.bench import weight_bits as wb
+
     note = wb.tflm_note(
         {
             "per_channel": {"runs": False, "why": "fully_connected.cc:98 filter->type\n\x1b[31m != kTfLiteInt4"},
