@@ -312,3 +312,23 @@ def test_low_bit_sums_at_their_bounds_on_the_host_and_wasm(bits, tmp_path):
     assert np.array_equal(HostKernel(tmp_path / layout.SOURCE_NAME, extra_flags=UBSAN).run(pixels)[0], expected)
     scores, _, _ = run_wasm(compile.build("wasm32", tmp_path / layout.SOURCE_NAME, path="simd").file, pixels)
     assert np.array_equal(scores, expected)
+
+
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_only_the_dot_products_a_model_uses_are_compiled_in(bits, tmp_path):
+    """An 8-bit model's DSP firmware holds no low-bit loop; a 4-bit one only the 4-bit loop (and so on): the
+    generator sets EM_USES_W4 / EM_USES_W2 from the layers, and the kernel object's symbols show what was built."""
+    import subprocess
+
+    requires("cortex-m4")
+    for name, text in writer.render(random_model(6, bits), weight_bits=bits).items():
+        (tmp_path / name).write_text(text)
+    source = (tmp_path / layout.SOURCE_NAME).read_text()
+    assert f"#define EM_USES_W4 {int(bits == 4)}" in source and f"#define EM_USES_W2 {int(bits == 2)}" in source
+    build = compile.build("cortex-m4", tmp_path / layout.SOURCE_NAME, path="dsp")
+    nm = targets.get("cortex-m4").nm_tool.command
+    symbols = set(
+        subprocess.run([nm, str(build.kernel_object)], capture_output=True, text=True, check=True).stdout.split()
+    )
+    low = {b: f"edgemnist__dot4_dsp_w{b}" in symbols for b in (4, 2)}
+    assert "edgemnist__dot4_dsp" in symbols and low == {4: bits == 4, 2: bits == 2}
