@@ -434,18 +434,11 @@ def fit_section(results: Path, doc: Path | None = None, allow_busy: bool = False
     return "\n".join([*_generated(FIT_START, "benchmarks/results/fit_budgets.md"), body, "", FIT_END])
 
 
-def weight_bits_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
-    """Between the weight-bits markers (written by benchmarks/weight_bits.py): in the README
-    results/weight_bits_summary.md (one row per width), in docs/c-kernel.md results/weight_bits.md (every width x
-    format); accuracies, sizes and instruction counts, none a time, so no load rule applies."""
-    in_docs = doc is not None and doc.parent.name == "docs"
-    name = "weight_bits.md" if in_docs else "weight_bits_summary.md"
+def _weight_bits(results: Path, name: str, plot: str, more: str = "") -> str:
     path = results / name
     if not path.is_file():
         raise Problem(f"{path} not found; run python benchmarks/weight_bits.py first")
     body = path.read_text(encoding="utf-8").strip()
-    plot = "../benchmarks/results/weight_bits.png" if in_docs else "benchmarks/results/weight_bits.png"
-    more = "" if in_docs else " Every format at every width: [docs/c-kernel.md](docs/c-kernel.md#low-bit-weights)."
     return "\n".join(
         [
             *_generated(BITS_START, f"benchmarks/results/{name}"),
@@ -458,11 +451,23 @@ def weight_bits_section(results: Path, doc: Path | None = None, allow_busy: bool
     )
 
 
+def weight_bits_summary_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """The README's weight-bits section: results/weight_bits_summary.md (one row per width, from
+    benchmarks/weight_bits.py); accuracies, sizes and instruction counts, none a time, so no load rule applies."""
+    more = " Every format at every width: [docs/c-kernel.md](docs/c-kernel.md#low-bit-weights)."
+    return _weight_bits(results, "weight_bits_summary.md", "benchmarks/results/weight_bits.png", more)
+
+
+def weight_bits_section(results: Path, doc: Path | None = None, allow_busy: bool = False) -> str:
+    """docs/c-kernel.md's weight-bits section: results/weight_bits.md (every width x format)."""
+    return _weight_bits(results, "weight_bits.md", "../benchmarks/results/weight_bits.png")
+
+
 #: Every generated section: (file relative to the docs folder, or None for the README; markers; builder).
 SECTIONS = (
     (None, START, END, section),
     (None, CORES_START, CORES_END, cores_summary_section),
-    (None, BITS_START, BITS_END, weight_bits_section),
+    (None, BITS_START, BITS_END, weight_bits_summary_section),
     ("benchmarks.md", COLD_START, COLD_END, cold_section),
     ("web.md", BROWSER_START, BROWSER_END, browser_section),
     ("benchmarks.md", PEERS_START, PEERS_END, peers_section),

@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         except EdgemnistError as exc:
             print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
             return exc.exit_code
+        if report["cortex_m4_skipped"]:
+            print(
+                f"error: the Cortex-M4 figures are part of this table: {report['cortex_m4_skipped']}", file=sys.stderr
+            )
+            return 2
         atomic_write_json(out / "weight_bits.json", report)
     md = weight_bits.render_markdown(report, generator=GENERATOR)
     atomic_write_text(out / "weight_bits.md", md)

@@ -106,8 +106,8 @@ def _check_value_info(data: bytes, span, what: str) -> None:
     tt_span = delimited(ty[_TY_TENSOR][0], f"{what} type")
     tt = message(data, tt_span, singular={_TT_ELEM, _TT_SHAPE}, what=f"{what} type")
     kind = integer(tt.get(_TT_ELEM), f"{what} elem_type")
-    if kind not in allowlist.ONNX_TENSOR_TYPES:
-        raise Refused(f"{what} has element type {kind}")
+    if kind not in allowlist.ONNX_TENSOR_TYPES or allowlist.ONNX_TENSOR_TYPES[kind][1] < 8:
+        raise Refused(f"{what} has element type {kind}")  # packed types are constant weights only
     if _TT_SHAPE not in tt:
         return
     dims = []

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edgemnist.safetext import safe
+
 SCHEMA = "edgemnist.weight_bits/1"
 BITS = (8, 4, 2)
 #: (label, format, packed) in the table's order.
@@ -68,6 +70,35 @@ def page_bytes(wasm: Path) -> int:
     return sum(f.stat().st_size for f in files if f.suffix != ".wasm") + max(builds)
 
 
+def preflight(formats: Sequence[str] = tuple(dict.fromkeys(f for _, f, _ in TARGETS))) -> None:
+    """MissingDependencyError naming what to install, before the first export, when any target's exporter,
+    its runtime or its compiler is missing here (the Cortex-M4 figures alone may be left out: ``_m4_missing``)."""
+    from edgemnist._deps import require
+    from edgemnist.build import targets
+    from edgemnist.errors import MissingDependencyError
+    from edgemnist.export.pipeline import unavailable
+    from edgemnist.formats import FORMATS
+
+    for fmt in formats:
+        why = unavailable(FORMATS[fmt])
+        if why:
+            raise MissingDependencyError(f"--format {fmt} cannot be exported here ({why})")
+    for module, extra, what in (
+        ("ai_edge_litert.interpreter", "litert", "ai-edge-litert"),
+        ("onnxruntime", "onnx", "onnxruntime"),
+        ("tflite_micro", "micro", "tflite-micro"),
+        ("wasmtime", "web", "wasmtime"),
+    ):
+        require(module, extra, what=what)
+    for name in ("host", "wasm32"):
+        missing = targets.get(name).missing()
+        if missing:
+            packages = " ".join(dict.fromkeys(p for t in missing for p in t.debian_package.split()))
+            raise MissingDependencyError(
+                f"the {name} build needs {', '.join(t.command for t in missing)} (Debian: apt-get install {packages})"
+            )
+
+
 def _m4_missing() -> str | None:
     """Why the Cortex-M4 figures cannot be measured here (the tools it lacks), or None."""
     from edgemnist.build import targets
@@ -98,6 +129,7 @@ def weight_bits_report(
     from edgemnist.predictor import Predictor
 
     say = progress or (lambda message: None)
+    preflight()
     folder = Path(folder)
     source = prepare(Path(keras_path), data, data_dir=data_dir)
     m4_skipped = _m4_missing()
@@ -146,7 +178,7 @@ def weight_bits_report(
         "schema": SCHEMA,
         "date": machine["date"],
         "machine": machine,
-        "model": {"file": Path(keras_path).name, "sha256": source.sha256, "accuracy": float(source.accuracy)},
+        "model": {"name": Path(keras_path).name, "sha256": source.sha256, "accuracy": float(source.accuracy)},
         "images": len(x),
         "cortex_m4_skipped": m4_skipped,
         "rows": rows,
@@ -188,7 +220,7 @@ def table(report: dict, *, short: bool = False) -> tuple[list[str], list[list[st
         rows.append(
             [
                 str(r["bits"]),
-                r["target"].split(" (")[0].replace(" int8", "") if short else r["target"],
+                safe(r["target"].split(" (")[0].replace(" int8", "") if short else r["target"], 40),
                 f"{r['accuracy']:.2%}",
                 f"{r['agreement_with_8bit']:.2%}",
                 _kb(r["stored_bytes"]),
@@ -209,8 +241,6 @@ def legend() -> str:
 def _m4_text(report: dict) -> str:
     m4 = next((r["cortex_m4"] for r in report["rows"] if "cortex_m4" in r), None)
     if m4 is None:
-        from edgemnist.safetext import safe
-
         return f"Cortex-M4: not measured ({safe(str(report.get('cortex_m4_skipped') or 'no C kernel row'), 200)})."
     return (
         f"Cortex-M4: the C kernel's firmware, DSP path, `-O2`, QEMU mps2-an386 `-icount`, {m4['images']:,} images, "
@@ -218,10 +248,15 @@ def _m4_text(report: dict) -> str:
     )
 
 
+def _model_name(report: dict) -> str:
+    """The source model's file name as the report states it, made safe to print (a report may be read back)."""
+    return safe(report["model"]["name"], 80)
+
+
 def caption(report: dict) -> str:
     return (
-        f"Hidden-layer weight width x format, from one `{report['model']['file']}` (sha256 "
-        f"`{report['model']['sha256'][:12]}...`, float {report['model']['accuracy']:.2%}). Accuracy and top-1 "
+        f"Hidden-layer weight width x format, from one `{_model_name(report)}` (sha256 "
+        f"`{safe(str(report['model']['sha256'])[:12])}...`, float {report['model']['accuracy']:.2%}). Accuracy and top-1 "
         f"agreement with the 8-bit `.tflite` on the {report['images']:,} test images, each artifact in its own "
         "runtime; bytes stored: the file (the model array for micro, the constants for the C kernel; for the page "
         "what a browser loads: HTML, script and one of its two WebAssembly builds). " + _m4_text(report)
@@ -290,7 +325,7 @@ def render_summary(report: dict, *, generator: str = "edgemnist bench --weight-b
     """The README's short form: one row per width (``summary_table``); the whole table is ``render_markdown``."""
     lines = [
         f"<!-- generated by {generator} ({report['schema']}) on {report['date']}; do not edit -->",
-        f"From one `{report['model']['file']}` (float {report['model']['accuracy']:.2%}), on the "
+        f"From one `{_model_name(report)}` (float {report['model']['accuracy']:.2%}), on the "
         f"{report['images']:,} test images; the C kernel's scores are byte-identical to TFLite Micro's on the same "
         "int8 file. Bytes stored: what a device keeps of the model (for the page, what a browser loads). "
         + _m4_text(report),
@@ -302,8 +337,6 @@ def render_summary(report: dict, *, generator: str = "edgemnist bench --weight-b
 
 def tflm_note(packed: dict) -> str:
     """TFLite Micro on packed 4-bit weights, from the micro export's manifest (its reasons made printable)."""
-    from edgemnist.safetext import safe
-
     parts = []
     for kind, what in (("per_channel", "per-channel INT4"), ("per_tensor", "per-tensor INT4")):
         p = packed.get(kind) or {}

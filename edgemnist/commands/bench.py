@@ -218,6 +218,22 @@ def _run_weight_bits(args: argparse.Namespace, outputs: dict) -> int:
     from edgemnist.fileio import atomic_write_json, atomic_write_text
 
     bits = weight_bits.parse_bits(args.weight_bits)
+    d = BenchConfig()
+    timing = {
+        "--batch-sizes": args.batch_sizes != d.batch_sizes,
+        "--threads": args.threads != d.threads,
+        "--warmup": args.warmup != d.warmup,
+        "--min-time": args.min_time != d.min_time,
+        "--min-runs": args.min_runs != d.min_runs,
+        "--no-accuracy": args.no_accuracy,
+        "--keras": args.keras is not None,
+        "--no-keras": args.no_keras,
+    }
+    given = [flag for flag, on in timing.items() if on]
+    if given:
+        raise ConfigError(
+            f"--weight-bits measures accuracy, bytes and Cortex-M4 figures, not timings; leave out {', '.join(given)}"
+        )
     if args.target != "host":
         raise ConfigError("--weight-bits measures the C kernel on cortex-m4 itself; leave out --target")
     if len(args.models) != 1 or Path(args.models[0]).suffix != ".keras":

@@ -217,6 +217,7 @@ def describe(path: str | Path) -> dict[str, Any]:
             scale, zero = (onnx.numpy_helper.to_array(inits[n]) for n in node.input[1:3])
             input_quant = {"scale": float(scale), "zero_point": int(zero), "dtype": str(zero.dtype)}
     props = {p.key: p.value for p in proto.metadata_props}
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     try:
         calibration = json.loads(props["calibration"]) if "calibration" in props else None
     except ValueError:
@@ -225,14 +226,14 @@ def describe(path: str | Path) -> dict[str, Any]:
         "input": _value_info(graph.input[0]),
         "output": _value_info(graph.output[0]),
         "graph": {
-            "opset": next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None),
+            "opset": opset,
             "batch_dim": graph.input[0].type.tensor_type.shape.dim[0].dim_param or None,
             "ops": sorted({n.op_type for n in graph.node}),
             "weights": sorted(weights),
             "input_quantization": input_quant,
             "metadata_props": sorted(p.key for p in proto.metadata_props),
         },
-        "tools": {"onnx_opset": int(props.get("opset", OPSET))},
+        "tools": {"onnx_opset": opset},
     }
     if isinstance(calibration, dict):  # the recipe the file states is the one recorded
         facts["calibration"] = calibration
@@ -347,9 +348,12 @@ def pack(data: bytes, bits: int) -> bytes:
     if len(w_node.input) < 3 or any(name not in inits for name in w_node.input[:3]):
         raise ArtifactError("the first Gemm's weights are not a constant with a scale and a zero point")
     levels = numpy_helper.to_array(inits[w_node.input[0]])
+    zero = numpy_helper.to_array(inits[w_node.input[2]])
     top = 1 << (bits - 1)
     if levels.dtype != np.int8 or levels.min() < -top or levels.max() > top - 1:
         raise ArtifactError(f"the hidden weights ({levels.dtype}, {levels.min()}..{levels.max()}) do not fit {kind}")
+    if zero.dtype != np.int8 or zero.any():
+        raise ArtifactError("the hidden weights' zero points are not all 0 (symmetric int8)")
     for name in (w_node.input[0], w_node.input[2]):
         tensor = inits[name]
         value = numpy_helper.to_array(tensor)
@@ -362,10 +366,17 @@ def pack(data: bytes, bits: int) -> bytes:
     for prop in proto.metadata_props:
         if prop.key == "opset":
             prop.value = str(opset)
-    onnx.checker.check_model(proto, full_check=True)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        raise ArtifactError(f"the packed graph is not valid ONNX ({str(exc).splitlines()[0]})") from None
     out = proto.SerializeToString()
-    stored = numpy_helper.to_array(inits[w_node.input[0]]).astype(np.int8)
-    if not np.array_equal(stored, levels):
+    back = onnx.load_from_string(out)
+    stored = {i.name: i for i in back.graph.initializer}
+    if not (
+        np.array_equal(numpy_helper.to_array(stored[w_node.input[0]]).astype(np.int8), levels)
+        and not numpy_helper.to_array(stored[w_node.input[2]]).astype(np.int8).any()
+    ):
         raise ArtifactError("the packed weights do not read back as the int8 levels")  # pragma: no cover
     return out
 

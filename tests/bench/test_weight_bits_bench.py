@@ -42,6 +42,7 @@ def keras_copy(model_path, tmp_path_factory):
         (["--weight-bits", "4", "--images", "10001"], None, "the test set has 10000 images"),
         (["--weight-bits", "4"], ["model.tflite"], "from one .keras model"),
         (["--weight-bits", "4"], ["missing.keras"], "no such file"),
+        (["--weight-bits", "4", "--threads", "2", "--no-keras"], None, "leave out --threads, --no-keras"),
     ],
 )
 def test_bench_weight_bits_bad_flags_exit_2_with_one_line(extra, models, words, keras_copy, tmp_path, capsys):

@@ -320,6 +320,9 @@ def test_a_low_bit_pair_is_read_strictly():
     refused(c.replace("#define EM_BITS1 4", "#define EM_BITS1 2"), "w1_type|codec1|w1_len|stride1|bits1|holds")
     refused(c.replace("static const uint8_t em_w1[", "static const int8_t em_w1["), "w1_type|not an edgemnist")
     refused(c.replace("codec int4-grouped4. */", "codec int2-grouped4. */"), "codec1")
+    # Which low-bit dot products are compiled in follows from the layers: either flag flipped is refused.
+    refused(c.replace("#define EM_USES_W4 1", "#define EM_USES_W4 0"), "uses_w4")
+    refused(c.replace("#define EM_USES_W2 0", "#define EM_USES_W2 1"), "uses_w2")
     # The last layer stored in 4 bits is refused (it stays int8).
     last = c.replace("#define EM_BITS2 8", "#define EM_BITS2 4")
     refused(last, "not an edgemnist")

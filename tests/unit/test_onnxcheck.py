@@ -111,3 +111,6 @@ def test_packed_weights_pass_raw_and_exact_and_are_named(kind, per_byte):
     typed = TensorProto(name="w4", data_type=kind, dims=[7, 5], int32_data=[1] * need)
     with pytest.raises(ArtifactError, match="outside raw_data"):
         check_onnx(_model(inits=[typed]), "m")
+    # Only as constant weights: a graph input or a value of a packed type is refused.
+    with pytest.raises(ArtifactError, match="element type"):
+        check_onnx(_model(value_info=[helper.make_tensor_value_info("v", kind, [7, 5])]), "m")
