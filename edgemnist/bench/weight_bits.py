@@ -256,8 +256,8 @@ def _model_name(report: dict) -> str:
 def caption(report: dict) -> str:
     return (
         f"Hidden-layer weight width x format, from one `{_model_name(report)}` (sha256 "
-        f"`{safe(str(report['model']['sha256'])[:12])}...`, float {report['model']['accuracy']:.2%}). Accuracy and top-1 "
-        f"agreement with the 8-bit `.tflite` on the {report['images']:,} test images, each artifact in its own "
+        f"`{safe(str(report['model']['sha256'])[:12])}...`, float {report['model']['accuracy']:.2%}). Accuracy and "
+        f"top-1 agreement with the 8-bit `.tflite` on the {report['images']:,} test images, each artifact in its own "
         "runtime; bytes stored: the file (the model array for micro, the constants for the C kernel; for the page "
         "what a browser loads: HTML, script and one of its two WebAssembly builds). " + _m4_text(report)
     )
