@@ -89,7 +89,7 @@ def test_bench_weight_bits_exports_measures_and_tabulates(keras_copy, data_dir, 
     assert all("cortex_m4" not in r for r in rows if r["format"] != "c")
     assert by[(4, "web (WebAssembly page)")]["stored_bytes"] < by[(8, "web (WebAssembly page)")]["stored_bytes"]
     # Terminal, Markdown and plot say the same.
-    assert "agreement with 8-bit" in stdout and f"{m4['instructions_per_inference']:,.0f}" in stdout
+    assert "vs 8-bit" in stdout and f"{m4['instructions_per_inference']:,.0f}" in stdout
     md = out["md"].read_text(encoding="utf-8")
     assert sum(line.startswith("| 8 |") or line.startswith("| 4 |") for line in md.splitlines()) == len(rows)
     assert out["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
