@@ -128,6 +128,15 @@ class Target:
         """The programs of :meth:`all_tools` that are not installed."""
         return [t for t in self.all_tools() if t.find() is None]
 
+    def missing_text(self) -> str | None:
+        """None when every program of :meth:`all_tools` is installed; else which are not and the Debian packages
+        that install them ("qemu-system-arm not installed (Debian: apt-get install qemu-system-arm)")."""
+        missing = self.missing()
+        if not missing:
+            return None
+        packages = " ".join(dict.fromkeys(p for t in missing for p in t.debian_package.split()))
+        return f"{', '.join(t.command for t in missing)} not installed (Debian: apt-get install {packages})"
+
 
 ARM_GCC = Tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
 ARM_SIZE = Tool("arm-none-eabi-size", "binutils-arm-none-eabi")

@@ -162,12 +162,9 @@ def _firmware_target(name: str) -> str:
         raise ConfigError(f"--target {name!r}: unknown target; expected one of {known}") from None
     if row.kind != "firmware":
         raise ConfigError(f"--target {name!r} is not a firmware target; expected one of {known}")
-    missing = row.missing()
+    missing = row.missing_text()
     if missing:
-        packages = " ".join(dict.fromkeys(p for t in missing for p in t.debian_package.split()))
-        raise MissingDependencyError(
-            f"--target {name} needs {', '.join(t.command for t in missing)} (Debian: apt-get install {packages})"
-        )
+        raise MissingDependencyError(f"--target {name}: {missing}")
     return row.name
 
 

@@ -202,18 +202,9 @@ def _preprocess(pp: tuple[Path, Path], c: Path, header: Path, images: np.ndarray
     return out
 
 
-def _missing(target: targets.Target) -> str | None:
-    """Why ``target`` cannot be built and run here (its missing tools and Debian packages), or None."""
-    missing = target.missing()
-    if not missing:
-        return None
-    packages = " ".join(dict.fromkeys(t.debian_package for t in missing))
-    return f"{', '.join(t.command for t in missing)} not installed (Debian: apt-get install {packages})"
-
-
 def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
     target = targets.get("cortex-m4")
-    why = _missing(target)
+    why = target.missing_text()
     if why:
         return {"skipped": why}
     n = min(_m4_images(), len(pixels))
@@ -234,7 +225,7 @@ def _cortex_m4(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[st
 
 
 def _wasm(c: Path, pixels: np.ndarray, ref, problems: list[str]) -> dict[str, Any]:
-    why = _missing(targets.get("wasm32"))
+    why = targets.get("wasm32").missing_text()
     try:
         import wasmtime  # noqa: F401
     except ImportError:

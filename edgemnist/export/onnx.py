@@ -64,9 +64,9 @@ STATIC = StaticRecipe()
 #: ``--weight-bits 4|2``: per-channel weights, so each hidden channel's scale can be the low-bit file's own.
 LOW_BIT_STATIC = StaticRecipe(per_channel=True)
 _ONNX_DTYPES = {1: "float32", 3: "int8", 2: "uint8", 10: "float16", 6: "int32", 7: "int64", 22: "int4", 26: "int2"}
-#: ``--weight-bits 4|2 --packed``: the ONNX type that stores the hidden weights two (INT4) or four (INT2) to a
-#: byte, and the first opset whose DequantizeLinear takes it.
-PACKED = {4: ("INT4", 21), 2: ("INT2", 25)}
+#: ``--weight-bits 4|2 --packed``: the first opset whose DequantizeLinear takes the type that stores the hidden
+#: weights two (INT4) or four (INT2) to a byte (``lowbit.PACKED_TYPES``, the same names in ONNX).
+PACKED_OPSET = {4: 21, 2: 25}
 
 
 def export_onnx(
@@ -250,13 +250,15 @@ EXPECTED = {
 
 def check(facts: dict[str, Any], mode: str, io: str, packed_bits: int | None = None) -> list[str]:
     """Every way the artifact differs from ``mode`` (empty if it is what it claims); ``packed_bits``: the hidden
-    weights are stored packed at that width (``PACKED``), the output layer's in int8."""
+    weights are stored packed at that width (``PACKED_OPSET``), the output layer's in int8."""
+    from edgemnist.export.lowbit import PACKED_TYPES
+
     problems = []
     weights, ops = EXPECTED[mode]
     opset = OPSET
     if packed_bits is not None:
-        kind, opset = PACKED[packed_bits]
-        weights = sorted({*weights, kind.lower()})
+        opset = PACKED_OPSET[packed_bits]
+        weights = sorted({*weights, PACKED_TYPES[packed_bits].lower()})
     graph = facts["graph"]
     if graph["weights"] != weights:
         problems.append(
@@ -331,17 +333,17 @@ def hidden_weights(path: str | Path) -> tuple[np.ndarray, str, int]:
 
 def pack(data: bytes, bits: int) -> bytes:
     """The low-bit int8 .onnx ``data`` (``OnnxExporter.export``) with its hidden weights and their zero points
-    stored as INT4 / INT2 (``PACKED``: two or four to a byte, the first element in the lowest bits, as ONNX
+    stored as INT4 / INT2 (``PACKED_OPSET``: two or four to a byte, the first element in the lowest bits, as ONNX
     packs them), the default-domain opset raised to the first that dequantizes that type, every other tensor
     unchanged; the weights are read back and checked."""
     import onnx
     from onnx import helper, numpy_helper
 
-    from edgemnist.export.lowbit import pack_bits
+    from edgemnist.export.lowbit import PACKED_TYPES, pack_bits
 
-    if bits not in PACKED:
-        raise ConfigError(f"packed ONNX weights take {' or '.join(map(str, PACKED))} bits, got {bits!r}")
-    kind, opset = PACKED[bits]
+    if bits not in PACKED_OPSET:
+        raise ConfigError(f"packed ONNX weights take {' or '.join(map(str, PACKED_OPSET))} bits, got {bits!r}")
+    kind, opset = PACKED_TYPES[bits], PACKED_OPSET[bits]
     proto = onnx.load_from_string(data)
     inits = {i.name: i for i in proto.graph.initializer}
     w_node, _, _ = _hidden_gemm(proto.graph)
@@ -418,14 +420,6 @@ def compare_with_tflite(path: str | Path, tflite_bytes: bytes, images: np.ndarra
     }
 
 
-def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray) -> dict[str, Any]:
-    """ONNX Runtime on the packed .onnx and on its int8 container, same inputs: top-1 agreement, the share of
-    images with identical outputs, the largest |dp| and both sizes."""
-    from edgemnist.export.tflite import compare_packed as compare
-
-    return {**compare(packed, reference, images), "runtime": "ONNX Runtime"}
-
-
 class OnnxExporter(Exporter):
     """Keras -> .onnx (``export_onnx``), read back with onnx (``describe``) and checked (``check``).
 
@@ -492,32 +486,17 @@ class OnnxExporter(Exporter):
         if not job.config.low_bit:
             return {}, []
         if job.config.packed:
-            from edgemnist.export.tflite import MIN_PACKED_AGREEMENT
+            from edgemnist.export import packed
 
-            result = compare_packed(job.files.path, job.input.path, job.source.data.test_images)
-            problems = []
-            if result["agreement"] < MIN_PACKED_AGREEMENT:
-                problems.append(
-                    f"the packed model and its int8 container agree on only {result['agreement']:.2%} of top-1 "
-                    f"answers in ONNX Runtime (< {MIN_PACKED_AGREEMENT:.1%})"
-                )
-            return {"packed": result}, problems
+            return packed.measure(job, "ONNX Runtime")
         data, _ = self._low_bit(job)
         result = compare_with_tflite(job.files.path, data, job.source.data.test_images)
         return {"low_bit_tflite": result}, []
 
     def summary(self, result) -> str | None:
-        packed = (result.manifest.get("onnx") or {}).get("packed")
-        if not packed:
-            return None
-        from edgemnist.units import size_text
+        from edgemnist.export import packed
 
-        return (
-            f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
-            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['artifact']}; ONNX Runtime top-1 "
-            f"agreement {packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
-            f"max|dp| {packed['max_abs_diff']:.2g}"
-        )
+        return packed.summary(result)
 
 
 EXPORTER = OnnxExporter()

@@ -141,10 +141,6 @@ def check(facts: dict[str, Any], mode: str, io: str) -> list[str]:
     return problems + io_problems(facts, "float32" if io == "float" else io)
 
 
-#: A packed artifact and its int8 reference hold the same weights: their top-1 answers must agree this often.
-MIN_PACKED_AGREEMENT = 0.999
-
-
 def low_bit_bytes(job: ExportJob) -> tuple[bytes, Any]:
     """The flatbuffer of a ``--weight-bits 4|2`` export (int8 container, or packed) and its recipe."""
     from edgemnist.export import lowbit
@@ -152,27 +148,6 @@ def low_bit_bytes(job: ExportJob) -> tuple[bytes, Any]:
     c = job.config
     data, recipe = job.source.low_bit(c.weight_bits, c.io, c.calibration_samples, c.seed)
     return (lowbit.pack(data, c.weight_bits) if c.packed else data), recipe
-
-
-def compare_packed(packed: str | Path, reference: str | Path, images: np.ndarray) -> dict[str, Any]:
-    """LiteRT on the packed file and on its int8 reference, same inputs: top-1 agreement, the share of images
-    with identical outputs, the largest |dp| between their (dequantized) probabilities, and both sizes."""
-    from edgemnist.predictor import Predictor
-
-    outs = []
-    for path in (packed, reference):
-        with Predictor.load(path, threads=1, check_hash=False, allow_unverified=True, self_test=False) as p:
-            outs.append(p.predict_proba(images))
-    a, b = outs
-    return {
-        "reference": {"artifact": Path(reference).name, "bytes": Path(reference).stat().st_size},
-        "runtime": "LiteRT",
-        "n": int(len(images)),
-        "agreement": float(np.mean(a.argmax(1) == b.argmax(1))),
-        "identical_outputs": float(np.mean((a == b).all(axis=1))),
-        "max_abs_diff": float(np.abs(a - b).max()),
-        "bytes": Path(packed).stat().st_size,
-    }
 
 
 class TFLiteExporter(Exporter):
@@ -211,27 +186,14 @@ class TFLiteExporter(Exporter):
     def measure(self, job: ExportJob) -> tuple[dict[str, Any], list[str]]:
         if not job.config.packed:
             return {}, []
-        result = compare_packed(job.files.path, job.input.path, job.source.data.test_images)
-        problems = []
-        if result["agreement"] < MIN_PACKED_AGREEMENT:
-            problems.append(
-                f"the packed model and its int8 reference agree on only {result['agreement']:.2%} of top-1 "
-                f"answers in LiteRT (< {MIN_PACKED_AGREEMENT:.1%})"
-            )
-        return {"packed": result}, problems
+        from edgemnist.export import packed
+
+        return packed.measure(job, "LiteRT")
 
     def summary(self, result) -> str | None:
-        packed = (result.manifest.get("tflite") or {}).get("packed")
-        if not packed:
-            return None
-        from edgemnist.units import size_text
+        from edgemnist.export import packed
 
-        return (
-            f"  packed {result.config.weight_bits}-bit weights: {size_text(packed['bytes'])} vs "
-            f"{size_text(packed['reference']['bytes'])} for {packed['reference']['artifact']}; LiteRT top-1 agreement "
-            f"{packed['agreement']:.2%}, identical outputs {packed['identical_outputs']:.2%}, "
-            f"max|dp| {packed['max_abs_diff']:.2g}"
-        )
+        return packed.summary(result)
 
 
 EXPORTER = TFLiteExporter()

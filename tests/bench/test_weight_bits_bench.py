@@ -8,21 +8,12 @@ import json
 import shutil
 
 import pytest
+from clirun import run_cli
 from toolchains import imported, requires
 
 imported("tensorflow")
 
-from edgemnist.cli import main  # noqa: E402
 from edgemnist.manifest import manifest_path, read_manifest  # noqa: E402
-
-
-def _cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def keras_copy(model_path, tmp_path_factory):
 def test_bench_weight_bits_bad_flags_exit_2_with_one_line(extra, models, words, keras_copy, tmp_path, capsys):
     """(Before the run below: nothing may have been exported beside the model.)"""
     paths = [str(keras_copy)] if models is None else [str(tmp_path / m) for m in models]
-    rc, _, err = _cli(["bench", *paths, *extra], capsys)
+    rc, _, err = run_cli(["bench", *paths, *extra], capsys)
     assert rc == 2 and err.startswith("error: ") and words in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "weight-bits").exists() and not (keras_copy.parent / "weight-bits").exists()
 
@@ -60,7 +51,7 @@ def test_bench_weight_bits_exports_measures_and_tabulates(keras_copy, data_dir, 
     out = {k: tmp_path / f"wb.{k}" for k in ("json", "md", "png")}
     argv = ["bench", str(keras_copy), "--weight-bits", "4", "--images", "20", "--data-dir", str(data_dir)]
     argv += ["--json", str(out["json"]), "--markdown", str(out["md"]), "--plot", str(out["png"])]
-    rc, stdout, err = _cli(argv, capsys)
+    rc, stdout, err = run_cli(argv, capsys)
     assert rc == 0, err
     report = json.loads(out["json"].read_text(encoding="utf-8"))
     rows = report["rows"]

@@ -11,9 +11,9 @@ import shutil
 
 import numpy as np
 import pytest
+from clirun import run_cli
 
 from edgemnist import spec
-from edgemnist.cli import main
 from edgemnist.errors import ArtifactError, ConfigError, InputError
 from edgemnist.export import (
     FLOAT32_ATOL,
@@ -33,16 +33,6 @@ from edgemnist.manifest import manifest_path, read_manifest
 # (micro has its own test module; it builds on the tflite int8 export tested here).
 CASES = [(f, m.name, io) for f in ("tflite", "onnx") for m in FORMATS[f].modes for io in m.io]
 IDS = [f"{f}-{m}-{io}" for f, m, io in CASES]
-
-
-def _cli(argv, capsys):
-    """(exit code, stdout, stderr) of ``edgemnist.cli.main(argv)``, argparse exits included."""
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _hidden(folder):
@@ -293,21 +283,21 @@ def test_calibration_comes_from_training_images_seeded(mnist):
     ],
 )
 def test_bad_flags_exit_2_listing_what_is_allowed(argv, expect, tmp_path, capsys):
-    rc, out, err = _cli(["export", "--out", str(tmp_path), *argv], capsys)
+    rc, out, err = run_cli(["export", "--out", str(tmp_path), *argv], capsys)
     assert rc == 2 and expect in err, err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_model_says_how_to_train(tmp_path, capsys):
-    rc, _, err = _cli(["export", "--out", str(tmp_path / "nowhere")], capsys)
+    rc, _, err = run_cli(["export", "--out", str(tmp_path / "nowhere")], capsys)
     assert rc == 2 and "no trained model" in err and "edgemnist train" in err, err
-    rc, _, err = _cli(["export", "--model", str(tmp_path / "absent.keras")], capsys)
+    rc, _, err = run_cli(["export", "--model", str(tmp_path / "absent.keras")], capsys)
     assert rc == 2 and "no such model file" in err, err
     assert not (tmp_path / "nowhere").exists()
 
 
 def test_cli_format_all_float32_prints_a_table(model_path, data_dir, tmp_path, capsys):
-    rc, out, err = _cli(
+    rc, out, err = run_cli(
         [
             "export",
             "--format",
@@ -361,7 +351,7 @@ def test_failing_gate_exits_1_and_leaves_nothing_valid_looking(
     good = export_artifact("tflite", "float32").path
     shutil.copy(good, tmp_path / good.name)  # a stale valid artifact of the same name
     shutil.copy(manifest_path(good), manifest_path(tmp_path / good.name))
-    rc, out, err = _cli(
+    rc, out, err = run_cli(
         [
             "export",
             "--quantize",

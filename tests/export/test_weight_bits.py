@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from clirun import run_cli
 from toolchains import imported
 
 imported("tensorflow")
 imported("ai_edge_litert")
 
 from edgemnist import spec  # noqa: E402
-from edgemnist.cli import main  # noqa: E402
 from edgemnist.export import all_configs, lowbit  # noqa: E402
 from edgemnist.export.onnx import hidden_weights  # noqa: E402
 from edgemnist.manifest import read_manifest  # noqa: E402
@@ -29,15 +29,6 @@ TARGETS = {
 }
 CASES = [(*t, bits) for bits in (4, 2) for t in TARGETS]
 IDS = [f"{f}-{m}-{io}-w{b}" for f, m, io, b in CASES]
-
-
-def _cli(argv, capsys):
-    try:
-        rc = main(argv)
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
 
 
 def _levels(result) -> np.ndarray:
@@ -156,11 +147,11 @@ def test_onnx_and_micro_record_how_they_compare(export_artifact):
 
 def test_info_and_evaluate_show_the_width(export_artifact, data_dir, capsys):
     path = export_artifact("tflite", "int8", "int8", weight_bits=2, packed=True).path
-    rc, out, _ = _cli(["info", str(path)], capsys)
+    rc, out, _ = run_cli(["info", str(path)], capsys)
     assert rc == 0 and "weights       2-bit hidden (int2 levels, packed int2), 8-bit probabilities" in out
-    rc, out, _ = _cli(["evaluate", str(path), "--data-dir", str(data_dir)], capsys)
+    rc, out, _ = run_cli(["evaluate", str(path), "--data-dir", str(data_dir)], capsys)
     assert rc == 0 and "weights 2-bit hidden (int2 levels, packed int2), 8-bit probabilities" in out.splitlines()[0]
-    rc, out, _ = _cli(["info", str(export_artifact("tflite", "int8", "int8").path)], capsys)
+    rc, out, _ = run_cli(["info", str(export_artifact("tflite", "int8", "int8").path)], capsys)
     assert rc == 0 and "weights       8-bit" in out
 
 
@@ -194,7 +185,7 @@ def test_format_all_keeps_8_bits_unless_asked():
     ],
 )
 def test_bad_weight_bits_exit_2_with_one_line(argv, expect, model_path, tmp_path, capsys):
-    rc, out, err = _cli(["export", "--model", str(model_path), "--out", str(tmp_path / "x"), *argv], capsys)
+    rc, out, err = run_cli(["export", "--model", str(model_path), "--out", str(tmp_path / "x"), *argv], capsys)
     assert rc == 2 and expect in err, err
     assert len([line for line in err.splitlines() if line.startswith("error") or ": error:" in line]) == 1
     assert not (tmp_path / "x").exists()

@@ -52,7 +52,7 @@ def test_the_weight_bits_table_has_every_width_and_target_from_its_results():
         (b, label) for b in wb.BITS for label, _, packed in wb.TARGETS if not (packed and b == 8)
     ]
     md = wb.render_markdown(report)
-    table = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| bits")]
+    table = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith(("| bits", "| ---"))]
     assert len(table) == len(rows)
     for line, r in zip(table, rows, strict=True):
         assert f"{r['accuracy']:.2%}" in line and f"{r['agreement_with_8bit']:.2%}" in line
@@ -63,7 +63,9 @@ def test_the_weight_bits_table_has_every_width_and_target_from_its_results():
     assert next(r for r in rows if r["bits"] == 8)["agreement_with_8bit"] == 1.0
     assert "TFLite Micro on packed 4-bit weights" in md
     summary = wb.render_summary(report)
-    lines = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| bits")]
+    lines = [
+        line for line in summary.splitlines() if line.startswith("| ") and not line.startswith(("| bits", "| ---"))
+    ]
     assert [line.split(" | ")[0] for line in lines] == [f"| {b}" for b in wb.BITS]
     for line, b in zip(lines, wb.BITS, strict=True):
         c = next(r for r in rows if r["bits"] == b and r["format"] == "c")
